@@ -1,0 +1,9 @@
+"""Layers that hold parameters."""
+from .base import Container, Layer
+from .bidirectional import Bidirectional
+from .lstm import LSTM
+from .recurrent import Recurrent
+from .simple_rnn import SimpleRNN
+from .stack import Stack
+
+__all__ = ["Layer", "Container", "Recurrent", "SimpleRNN", "LSTM", "Bidirectional", "Stack"]

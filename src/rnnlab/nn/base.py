@@ -1,0 +1,102 @@
+"""The Layer contract: out = layer(x), dx = layer.backward(dout); params and grads."""
+import numpy as np
+
+_FLOATS = {"float32": np.float32, "float64": np.float64}
+
+
+def resolve_dtype(dtype):
+    """np.float32 or np.float64 from a name or dtype."""
+    name = np.dtype(dtype).name if dtype is not None else "float32"
+    if name not in _FLOATS:
+        raise ValueError(f"dtype expected float32 or float64, got {dtype!r}")
+    return _FLOATS[name]
+
+
+def check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def as_float_array(name, x, dtype, owner):
+    """Cast x to dtype once at the boundary; reject non-float, NaN and Inf."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{owner} expected {name} of a float dtype, got {x.dtype}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{owner} expected finite {name}, got NaN or Inf")
+    return np.ascontiguousarray(x, dtype=dtype)
+
+
+def check_mask(mask, batch, time, owner):
+    """A boolean (batch, time) mask, or None."""
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"{owner} expected mask of dtype bool, got {mask.dtype}")
+    if mask.shape != (batch, time):
+        raise ValueError(f"{owner} expected mask of shape ({batch}, {time}), got {mask.shape}")
+    return mask
+
+
+def check_grad(name, g, shape, dtype, owner):
+    g = np.asarray(g)
+    if g.shape != tuple(shape):
+        raise ValueError(f"{owner}.backward expected {name} of shape {tuple(shape)}, got {g.shape}")
+    return np.asarray(g, dtype=dtype)
+
+
+class Layer:
+    """Base class. Leaf layers fill `params` in build() and `grads` in backward()."""
+
+    def __init__(self, dtype="float32", name=None):
+        self.dtype = resolve_dtype(dtype)
+        self.name = name or type(self).__name__.lower()
+        self.params = {}
+        self.grads = {}
+        self.built = False
+
+    def __call__(self, x, *args, **kwargs):
+        return self.forward(x, *args, **kwargs)
+
+    def count_params(self):
+        return int(sum(p.size for p in self.params.values()))
+
+    def get_config(self):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class Container(Layer):
+    """A layer made of named sub-layers; params and grads are their union, keys prefixed."""
+
+    def __init__(self, dtype="float32", name=None):
+        self.dtype = resolve_dtype(dtype)
+        self.name = name or type(self).__name__.lower()
+
+    def named_layers(self):
+        """[(prefix, layer), ...]"""
+        raise NotImplementedError
+
+    def _gather(self, attr):
+        return {f"{prefix}.{k}": v for prefix, layer in self.named_layers() for k, v in getattr(layer, attr).items()}
+
+    @property
+    def params(self):
+        return self._gather("params")
+
+    @property
+    def grads(self):
+        return self._gather("grads")
+
+    @property
+    def built(self):
+        return all(layer.built for _, layer in self.named_layers())
+
+    def reset_state(self):
+        for _, layer in self.named_layers():
+            if hasattr(layer, "reset_state"):
+                layer.reset_state()

@@ -1,0 +1,198 @@
+"""What SimpleRNN and LSTM share: input checks, masks, direction, state and dropout.
+
+The layer is batch-first, (batch, time, features), as in Keras; the kernels are
+time-major, so the layer transposes once on the way in and once on the way out.
+"""
+import numpy as np
+
+from .. import initializers, kernels
+from .base import Layer, as_float_array, check_grad, check_mask, check_positive_int
+
+
+def _check_rate(name, rate):
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"{name} expected a rate in [0, 1), got {rate!r}")
+    return float(rate)
+
+
+class Recurrent(Layer):
+    """Base of the recurrent layers; subclasses set `cell`, `gates` and `state_names`."""
+
+    cell = None  # kernel name
+    gates = 1  # blocks in W, U, b
+    state_names = ("h",)
+
+    def __init__(self, units, activation="tanh", return_sequences=False, return_state=False,
+                 go_backwards=False, stateful=False, kernel_initializer="glorot_uniform",
+                 recurrent_initializer="orthogonal", bias_initializer="zeros", dropout=0.0,
+                 recurrent_dropout=0.0, dtype="float32", seed=None, name=None):
+        super().__init__(dtype=dtype, name=name)
+        self.units = check_positive_int("units", units)
+        self.activation = activation
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.stateful = bool(stateful)
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
+        self.bias_initializer = bias_initializer
+        for init in (kernel_initializer, recurrent_initializer, bias_initializer):
+            initializers.get(init)
+        self.dropout = _check_rate("dropout", dropout)
+        self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.input_dim = None
+        self.final_state = None  # states after the last call, a tuple
+        self.state_grads = None  # ∂L/∂(initial states) after the last backward, a tuple
+        self._carry = None  # stateful: states handed to the next call
+        self._cache = None
+
+    # ---- parameters ---------------------------------------------------------------
+    def build(self, input_dim):
+        """Create W (D, gates·H), U (H, gates·H), b (gates·H,)."""
+        self.input_dim = check_positive_int("input_dim", input_dim)
+        H, G = self.units, self.gates * self.units
+        self.params = {
+            "W": initializers.get(self.kernel_initializer)((input_dim, G), self.rng, self.dtype),
+            "U": initializers.get(self.recurrent_initializer)((H, G), self.rng, self.dtype),
+            "b": initializers.get(self.bias_initializer)((G,), self.rng, self.dtype),
+        }
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.built = True
+        return self
+
+    def set_weights(self, W, U, b):
+        """Load weights (D, gates·H), (H, gates·H), (gates·H,); builds the layer if needed."""
+        W, U, b = (np.asarray(a) for a in (W, U, b))
+        G = self.gates * self.units
+        if W.ndim != 2 or W.shape[1] != G:
+            raise ValueError(f"{self.name} expected W of shape (input_dim, {G}), got {W.shape}")
+        if not self.built or self.input_dim != W.shape[0]:
+            self.build(W.shape[0])
+        for key, value in (("W", W), ("U", U), ("b", b)):
+            if value.shape != self.params[key].shape:
+                raise ValueError(f"{self.name} expected {key} of shape {self.params[key].shape}, got {value.shape}")
+            self.params[key][...] = value
+        return self
+
+    def kernel_options(self):
+        """Keyword arguments for the kernel besides mask and rdrop."""
+        return {"activation": self.activation}
+
+    # ---- state --------------------------------------------------------------------
+    def reset_state(self):
+        """Forget the state carried between calls (stateful layers)."""
+        self._carry = None
+
+    def _initial_state(self, initial_state, batch):
+        n = len(self.state_names)
+        shape = (batch, self.units)
+        if initial_state is None:
+            if self.stateful and self._carry is not None:
+                if self._carry[0].shape != shape:
+                    raise ValueError(f"{self.name} is stateful with batch {self._carry[0].shape[0]}, "
+                                     f"got batch {batch}; call reset_state() first")
+                return self._carry
+            return tuple(np.zeros(shape, dtype=self.dtype) for _ in range(n))
+        if isinstance(initial_state, np.ndarray):
+            initial_state = [initial_state]
+        if not isinstance(initial_state, (list, tuple)) or len(initial_state) != n:
+            raise ValueError(f"{self.name} expected initial_state as a list of {n} arrays "
+                             f"({', '.join(self.state_names)}), got {type(initial_state).__name__}")
+        out = []
+        for name, s in zip(self.state_names, initial_state):
+            s = as_float_array(f"initial_state {name}", s, self.dtype, self.name)
+            if s.shape != shape:
+                raise ValueError(f"{self.name} expected initial_state {name} of shape {shape}, got {s.shape}")
+            out.append(s)
+        return tuple(out)
+
+    # ---- forward ------------------------------------------------------------------
+    def check_input(self, x):
+        x = np.asarray(x)
+        D = self.input_dim if self.built else "features"
+        if x.ndim != 3:
+            raise ValueError(f"{type(self).__name__} expected input (batch, time, {D}), got {x.shape}")
+        if self.built and x.shape[2] != self.input_dim:
+            raise ValueError(f"{type(self).__name__} expected input (batch, time, {D}), got {x.shape}")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"{type(self).__name__} expected a non-empty input, got {x.shape}")
+        return as_float_array("input", x, self.dtype, type(self).__name__)
+
+    def forward(self, x, mask=None, initial_state=None, training=False):
+        """x (B, T, D) -> y (B, T, H) or (B, H); with return_state also the final states."""
+        x = self.check_input(x)
+        if not self.built:
+            self.build(x.shape[2])
+        B, T, D = x.shape
+        mask = check_mask(mask, B, T, type(self).__name__)
+        state0 = self._initial_state(initial_state, B)
+
+        xt = x.transpose(1, 0, 2)  # time-major for the kernel
+        mt = None if mask is None else mask.T
+        if self.go_backwards:
+            xt, mt = xt[::-1], (None if mt is None else mt[::-1])
+        # dropout: one mask per sequence, the same for every step (Keras)
+        xdrop = self._dropout_mask((B, D), self.dropout) if training else None
+        rdrop = self._dropout_mask((B, self.units), self.recurrent_dropout) if training else None
+        if xdrop is not None:
+            xt = xt * xdrop
+        kernel = kernels.get(self.cell)
+        y, state_T, cache = kernel.forward(np.ascontiguousarray(xt), self.params, state0, mask=mt,
+                                           rdrop=rdrop, **self.kernel_options())
+        self._cache = (kernel, cache, xdrop, B, T)
+        self.final_state = state_T
+        if self.stateful:
+            self._carry = tuple(s.copy() for s in state_T)
+
+        out = y.transpose(1, 0, 2) if self.return_sequences else state_T[0].copy()
+        return (out, *state_T) if self.return_state else out
+
+    def _dropout_mask(self, shape, rate):
+        if rate == 0.0:
+            return None
+        keep = self.rng.random(shape) >= rate
+        return (keep / (1.0 - rate)).astype(self.dtype)  # inverted dropout
+
+    # ---- backward -----------------------------------------------------------------
+    def backward(self, dout):
+        """dout matching the last output -> dx (B, T, D); fills grads and state_grads."""
+        if self._cache is None:
+            raise ValueError(f"{self.name}.backward called before a forward call")
+        kernel, cache, xdrop, B, T = self._cache
+        H, n = self.units, len(self.state_names)
+        if self.return_state:
+            if not isinstance(dout, (list, tuple)) or len(dout) != 1 + n:
+                raise ValueError(f"{self.name}.backward expected dout as a tuple of {1 + n} arrays "
+                                 f"(output, {', '.join(self.state_names)}), got {type(dout).__name__}")
+            dy, dstate = dout[0], list(dout[1:])
+        else:
+            dy, dstate = dout, [None] * n
+        dstate = [None if d is None else check_grad(f"d{name}", d, (B, H), self.dtype, self.name)
+                  for name, d in zip(self.state_names, dstate)]
+        if self.return_sequences:
+            dy = check_grad("dout", dy, (B, T, H), self.dtype, self.name).transpose(1, 0, 2)
+            dy_seq = np.ascontiguousarray(dy)
+        else:  # the output is h_T itself
+            dy = check_grad("dout", dy, (B, H), self.dtype, self.name)
+            dstate[0] = dy if dstate[0] is None else dstate[0] + dy
+            dy_seq = None
+
+        dx, dstate0, grads = kernel.backward(dy_seq, tuple(dstate), cache)
+        if xdrop is not None:
+            dx = dx * xdrop
+        if self.go_backwards:
+            dx = dx[::-1]
+        self.grads = grads
+        self.state_grads = dstate0
+        return np.ascontiguousarray(dx.transpose(1, 0, 2))
+
+    def get_config(self):
+        return {
+            "units": self.units, "activation": self.activation,
+            "return_sequences": self.return_sequences, "return_state": self.return_state,
+            "go_backwards": self.go_backwards, "stateful": self.stateful,
+            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+            "dtype": np.dtype(self.dtype).name, "name": self.name,
+        }
