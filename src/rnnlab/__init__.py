@@ -1,8 +1,15 @@
 """rnnlab: SimpleRNN and LSTM written by hand in NumPy, with exact BPTT."""
-from . import initializers, kernels, nn
+from . import initializers, interop, kernels, nn
+from . import plots, probe, tasks
 from .kernels import set_backend
 from .nn import LSTM, Bidirectional, SimpleRNN, Stack
+from .nn import Dense, Dropout, Embedding
+from . import train
+from .train import Sequential, callbacks, losses, metrics, optim, schedules
+from .io import load
 
 __version__ = "0.1.0"
 
-__all__ = ["SimpleRNN", "LSTM", "Bidirectional", "Stack", "nn", "kernels", "initializers", "set_backend"]
+__all__ = ["SimpleRNN", "LSTM", "Bidirectional", "Stack", "nn", "kernels", "interop", "initializers", "set_backend",
+           "Dense", "Embedding", "Dropout", "Sequential", "train", "callbacks", "losses", "metrics", "optim",
+           "schedules", "load"]

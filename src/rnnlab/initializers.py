@@ -43,6 +43,30 @@ def normal(shape, rng, dtype):
     return (0.05 * rng.standard_normal(shape)).astype(dtype)
 
 
+def chrono(max_lag):
+    """LSTM bias initializer for dependencies up to `max_lag` steps (Tallec & Ollivier 2018).
+
+    b_f = ln(u), u ~ U[1, max_lag − 1], and b_i = −b_f; the C̃ and o blocks are 0.
+    A forget gate σ(b_f) ≈ 1 − 1/u keeps C for about u steps, so the units' memory
+    spans spread over 1..max_lag. Use with unit_forget_bias=False, which would
+    otherwise overwrite b_f with 1.
+    """
+    if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)) or max_lag < 3:
+        raise ValueError(f"chrono expected max_lag an integer >= 3, got {max_lag!r}")
+
+    def init(shape, rng, dtype):
+        if len(shape) != 1 or shape[0] % 4:
+            raise ValueError(f"chrono expected an LSTM bias shape (4·units,), got {shape}")
+        H = shape[0] // 4
+        b = np.zeros(shape, dtype=np.float64)
+        b[H:2 * H] = np.log(rng.uniform(1.0, max_lag - 1.0, size=H))  # b_f = ln U[1, max_lag − 1]
+        b[:H] = -b[H:2 * H]  # b_i = −b_f
+        return b.astype(dtype)
+
+    init.__name__ = f"chrono({int(max_lag)})"
+    return init
+
+
 _BY_NAME = {f.__name__: f for f in (glorot_uniform, orthogonal, identity, zeros, ones, uniform, normal)}
 
 

@@ -1,16 +1,26 @@
 """Pure forward/backward functions for each recurrent cell.
 
-`reference` is the readable NumPy spec. Other backends register themselves
-with the same signatures; `get(cell)` returns the module of the active one.
-The active backend comes from `set_backend()` or the RNNLAB_KERNEL
-environment variable.
+`reference` is the readable NumPy spec. `fast` has the same signatures and
+results (compiled with numba: `pip install rnnlab[fast]`). Other backends
+register themselves; `get(cell)` returns the module of the active one.
+
+The active backend comes from `set_backend()`, else the RNNLAB_KERNEL
+environment variable, else "auto": `fast` where numba and NumPy's OpenBLAS
+are there, `reference` otherwise. Asking for `fast` without them warns once
+and runs the reference.
 """
+import importlib
+import importlib.util
 import os
+import warnings
 
 from . import lstm, simple_rnn
 
 _BACKENDS = {"reference": {"simple_rnn": simple_rnn, "lstm": lstm}}
+_FAST_MODULES = {"simple_rnn": "fast_simple_rnn", "lstm": "fast_lstm"}  # imported on first use
 _active = None
+_fast_error = None  # why the fast backend cannot run, once known
+_fast_found = None  # numba installed and NumPy's OpenBLAS found, once looked up
 
 
 def register(name, cells):
@@ -19,27 +29,67 @@ def register(name, cells):
 
 
 def available():
-    return sorted(_BACKENDS)
+    return sorted(set(_BACKENDS) | {"fast", "auto"})
 
 
-def set_backend(name):
-    """Select the kernel backend used by every layer from now on."""
-    global _active
-    if name not in _BACKENDS:
-        raise ValueError(f"backend expected one of {available()}, got {name!r}")
-    _active = name
-
-
-def backend():
-    """Name of the active backend."""
-    if _active is not None:
-        return _active
-    name = os.environ.get("RNNLAB_KERNEL", "reference")
-    if name not in _BACKENDS:
-        raise ValueError(f"RNNLAB_KERNEL expected one of {available()}, got {name!r}")
+def _check(name, what):
+    if name not in available():
+        raise ValueError(f"{what} expected one of {available()}, got {name!r}")
     return name
 
 
-def get(cell):
-    """Module with forward/backward for `cell` in the active backend."""
-    return _BACKENDS[backend()][cell]
+def set_backend(name):
+    """Select the kernel backend used by every layer from now on ("auto", "fast", "reference", ...)."""
+    global _active
+    _active = _check(name, "backend")
+
+
+def fast_available():
+    """True when the fast backend can run here (numba installed, NumPy's OpenBLAS found)."""
+    global _fast_found
+    if _fast_error is not None:
+        return False
+    if _fast_found is None:
+        from . import threads
+        _fast_found = importlib.util.find_spec("numba") is not None and threads.blas() is not None
+    return _fast_found
+
+
+def backend():
+    """Name of the backend the layers use now ("auto" resolved)."""
+    name = _active if _active is not None else _check(os.environ.get("RNNLAB_KERNEL", "auto"), "RNNLAB_KERNEL")
+    if name == "auto":
+        return "fast" if fast_available() else "reference"
+    if name == "fast" and not fast_available():
+        _warn_fallback()
+        return "reference"
+    return name
+
+
+def _warn_fallback():
+    why = _fast_error or "numba is not installed or NumPy has no bundled OpenBLAS"
+    warnings.warn(f"fast kernels unavailable ({why}); using the reference kernels. "
+                  "Install them with: pip install rnnlab[fast]", RuntimeWarning, stacklevel=3)
+
+
+def _fast(cell):
+    global _fast_error
+    try:
+        return importlib.import_module(f"{__name__}.{_FAST_MODULES[cell]}")
+    except ImportError as err:
+        _fast_error = str(err)
+        _warn_fallback()
+        return _BACKENDS["reference"][cell]
+
+
+def get(cell, name=None):
+    """Module with forward/backward for `cell` in backend `name` (None: the active one)."""
+    name = backend() if name is None else _check(name, "backend")
+    if name == "auto":
+        name = "fast" if fast_available() else "reference"
+    if name == "fast":
+        if fast_available():
+            return _fast(cell)
+        _warn_fallback()
+        return _BACKENDS["reference"][cell]
+    return _BACKENDS[name][cell]

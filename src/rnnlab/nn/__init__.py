@@ -1,9 +1,12 @@
 """Layers that hold parameters."""
 from .base import Container, Layer
 from .bidirectional import Bidirectional
+from .dense import Dense
+from .dropout import Dropout
+from .embedding import Embedding
 from .lstm import LSTM
 from .recurrent import Recurrent
 from .simple_rnn import SimpleRNN
 from .stack import Stack
 
-__all__ = ["Layer", "Container", "Recurrent", "SimpleRNN", "LSTM", "Bidirectional", "Stack"]
+__all__ = ["Layer", "Container", "Recurrent", "SimpleRNN", "LSTM", "Bidirectional", "Stack", "Dense", "Embedding", "Dropout"]

@@ -18,13 +18,22 @@ def check_positive_int(name, value):
     return int(value)
 
 
+def as_array(name, x, owner):
+    """np.asarray(x), with a TypeError naming `name` for ragged input."""
+    try:
+        return np.asarray(x)
+    except ValueError as err:  # ragged nested lists
+        raise TypeError(f"{owner} expected {name} as a regular array, got {err}") from None
+
+
 def as_float_array(name, x, dtype, owner):
     """Cast x to dtype once at the boundary; reject non-float, NaN and Inf."""
-    x = np.asarray(x)
+    x = as_array(name, x, owner)
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"{owner} expected {name} of a float dtype, got {x.dtype}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{owner} expected finite {name}, got NaN or Inf")
+    bad = x.size - int(np.count_nonzero(np.isfinite(x)))
+    if bad:
+        raise ValueError(f"{owner} expected finite {name}, got {bad} NaN or Inf value(s)")
     return np.ascontiguousarray(x, dtype=dtype)
 
 
@@ -32,7 +41,7 @@ def check_mask(mask, batch, time, owner):
     """A boolean (batch, time) mask, or None."""
     if mask is None:
         return None
-    mask = np.asarray(mask)
+    mask = as_array("mask", mask, owner)
     if mask.dtype != np.bool_:
         raise TypeError(f"{owner} expected mask of dtype bool, got {mask.dtype}")
     if mask.shape != (batch, time):
@@ -41,9 +50,12 @@ def check_mask(mask, batch, time, owner):
 
 
 def check_grad(name, g, shape, dtype, owner):
-    g = np.asarray(g)
+    """A gradient of the given shape and a float dtype, cast to dtype."""
+    g = as_array(name, g, f"{owner}.backward")
     if g.shape != tuple(shape):
         raise ValueError(f"{owner}.backward expected {name} of shape {tuple(shape)}, got {g.shape}")
+    if not np.issubdtype(g.dtype, np.floating):
+        raise TypeError(f"{owner}.backward expected {name} of a float dtype, got {g.dtype}")
     return np.asarray(g, dtype=dtype)
 
 

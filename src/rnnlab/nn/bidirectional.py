@@ -3,7 +3,7 @@ import copy
 
 import numpy as np
 
-from .base import Container
+from .base import Container, check_grad
 from .recurrent import Recurrent
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -31,8 +31,13 @@ class Bidirectional(Container):
             # a different stream, so the two directions do not start with the same weights
             backward_layer.rng = np.random.default_rng(None if layer.seed is None else [layer.seed, 1])
             backward_layer.name = layer.name + "_backward"
-        if not isinstance(backward_layer, Recurrent) or backward_layer.units != layer.units:
-            raise ValueError("Bidirectional expected backward_layer of the same kind and units as layer")
+            if layer.built:
+                backward_layer.build(layer.input_dim)
+        if (type(backward_layer) is not type(layer) or backward_layer.units != layer.units
+                or backward_layer.return_sequences != layer.return_sequences
+                or backward_layer.return_state != layer.return_state):
+            raise ValueError(f"Bidirectional expected backward_layer of the same kind, units, return_sequences "
+                             f"and return_state as layer, got {backward_layer!r}")
         self.backward_layer = backward_layer
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
@@ -47,8 +52,16 @@ class Bidirectional(Container):
         return [("forward", self.forward_layer), ("backward", self.backward_layer)]
 
     @property
+    def final_state(self):
+        """States after the last call: forward's, then backward's; None before a call."""
+        fw, bw = self.forward_layer.final_state, self.backward_layer.final_state
+        return None if fw is None or bw is None else fw + bw
+
+    @property
     def state_grads(self):
-        return self.forward_layer.state_grads + self.backward_layer.state_grads
+        """∂L/∂(initial states) after the last backward, in the order of final_state."""
+        fw, bw = self.forward_layer.state_grads, self.backward_layer.state_grads
+        return None if fw is None or bw is None else fw + bw
 
     def build(self, input_dim):
         for layer in self.layers:
@@ -90,12 +103,11 @@ class Bidirectional(Container):
         if self.merge_mode is None:
             if not isinstance(dy, (list, tuple)) or len(dy) != 2:
                 raise ValueError(f"{self.name}.backward expected dout as [d_forward, d_backward], got {type(dy).__name__}")
-            return dy[0], dy[1]
-        dy = np.asarray(dy, dtype=self.dtype)
+            return (check_grad("dout[0]", dy[0], y_f.shape, self.dtype, self.name),
+                    check_grad("dout[1]", dy[1], y_b.shape, self.dtype, self.name))
         H = self.forward_layer.units
         width = 2 * H if self.merge_mode == "concat" else H
-        if dy.shape != y_f.shape[:-1] + (width,):
-            raise ValueError(f"{self.name}.backward expected dout of shape {y_f.shape[:-1] + (width,)}, got {dy.shape}")
+        dy = check_grad("dout", dy, y_f.shape[:-1] + (width,), self.dtype, self.name)
         if self.merge_mode == "concat":
             return dy[..., :H], dy[..., H:]
         if self.merge_mode == "sum":
@@ -117,8 +129,8 @@ class Bidirectional(Container):
             dy, ds_f, ds_b = dout[0], list(dout[1:1 + n]), list(dout[1 + n:])
         else:
             dy, ds_f, ds_b = dout, None, None
-        dy_f, dy_b = self._unmerge(dy)
-        if self.return_sequences:
+        dy_f, dy_b = (None, None) if dy is None and self.return_state else self._unmerge(dy)
+        if self.return_sequences and dy_b is not None:
             dy_b = dy_b[:, ::-1]
         dx = fw.backward((dy_f, *ds_f) if self.return_state else dy_f)
         dx = dx + bw.backward((dy_b, *ds_b) if self.return_state else dy_b)

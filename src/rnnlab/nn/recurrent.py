@@ -6,7 +6,8 @@ time-major, so the layer transposes once on the way in and once on the way out.
 import numpy as np
 
 from .. import initializers, kernels
-from .base import Layer, as_float_array, check_grad, check_mask, check_positive_int
+from ..kernels.long import Segmented
+from .base import Layer, as_array, as_float_array, check_grad, check_mask, check_positive_int
 
 
 def _check_rate(name, rate):
@@ -16,7 +17,12 @@ def _check_rate(name, rate):
 
 
 class Recurrent(Layer):
-    """Base of the recurrent layers; subclasses set `cell`, `gates` and `state_names`."""
+    """Base of the recurrent layers; subclasses set `cell`, `gates` and `state_names`.
+
+    After a call: `final_state` (the states, a tuple) and `kernel_cache`; after
+    backward: `grads` and `state_grads` (∂L/∂ initial states). `backend` pins the
+    layer to one kernel backend (None follows rnnlab.set_backend).
+    """
 
     cell = None  # kernel name
     gates = 1  # blocks in W, U, b
@@ -25,7 +31,8 @@ class Recurrent(Layer):
     def __init__(self, units, activation="tanh", return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros", dropout=0.0,
-                 recurrent_dropout=0.0, dtype="float32", seed=None, name=None):
+                 recurrent_dropout=0.0, dtype="float32", seed=None, name=None, bptt_steps=None,
+                 checkpoint_every=None):
         super().__init__(dtype=dtype, name=name)
         self.units = check_positive_int("units", units)
         self.activation = activation
@@ -41,23 +48,28 @@ class Recurrent(Layer):
         self.dropout = _check_rate("dropout", dropout)
         self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
         self.seed = seed
+        # long sequences (kernels/long.py): truncated BPTT, recomputation; None = neither
+        self.bptt_steps, self.checkpoint_every = bptt_steps, checkpoint_every
+        if bptt_steps is not None or checkpoint_every is not None:
+            Segmented(None, bptt_steps, checkpoint_every)  # checks the values
         self.rng = np.random.default_rng(seed)
         self.input_dim = None
         self.final_state = None  # states after the last call, a tuple
         self.state_grads = None  # ∂L/∂(initial states) after the last backward, a tuple
         self._carry = None  # stateful: states handed to the next call
         self._cache = None
+        self.backend = None  # kernel backend of this layer; None follows rnnlab.set_backend
 
     # ---- parameters ---------------------------------------------------------------
     def build(self, input_dim):
         """Create W (D, gates·H), U (H, gates·H), b (gates·H,)."""
         self.input_dim = check_positive_int("input_dim", input_dim)
         H, G = self.units, self.gates * self.units
-        self.params = {
-            "W": initializers.get(self.kernel_initializer)((input_dim, G), self.rng, self.dtype),
-            "U": initializers.get(self.recurrent_initializer)((H, G), self.rng, self.dtype),
-            "b": initializers.get(self.bias_initializer)((G,), self.rng, self.dtype),
-        }
+        init = {"W": (self.kernel_initializer, (input_dim, G)), "U": (self.recurrent_initializer, (H, G)),
+                "b": (self.bias_initializer, (G,))}
+        # C order whatever the initializer returns (an orthogonal U may come transposed)
+        self.params = {key: np.ascontiguousarray(initializers.get(name)(shape, self.rng, self.dtype), dtype=self.dtype)
+                       for key, (name, shape) in init.items()}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.built = True
         return self
@@ -81,9 +93,21 @@ class Recurrent(Layer):
         return {"activation": self.activation}
 
     # ---- state --------------------------------------------------------------------
-    def reset_state(self):
-        """Forget the state carried between calls (stateful layers)."""
-        self._carry = None
+    def reset_state(self, states=None):
+        """Forget the state carried between calls (stateful layers), or carry `states` instead.
+
+        states: None, or one (batch, units) array per state name ("h", or "h", "c").
+        """
+        if states is None:
+            self._carry = None
+            return
+        n = len(self.state_names)
+        if isinstance(states, np.ndarray):
+            states = [states]
+        if not isinstance(states, (list, tuple)) or not states or np.ndim(states[0]) != 2:
+            raise ValueError(f"{self.name}.reset_state expected states as a list of {n} arrays "
+                             f"(batch, {self.units}), got {type(states).__name__}")
+        self._carry = tuple(s.copy() for s in self._initial_state(states, np.shape(states[0])[0]))
 
     def _initial_state(self, initial_state, batch):
         n = len(self.state_names)
@@ -109,8 +133,13 @@ class Recurrent(Layer):
         return tuple(out)
 
     # ---- forward ------------------------------------------------------------------
+    @property
+    def kernel_cache(self):
+        """The kernel's cache of the last call (time-major, read only), or None."""
+        return None if self._cache is None else self._cache[1]
+
     def check_input(self, x):
-        x = np.asarray(x)
+        x = as_array("input", x, type(self).__name__)
         D = self.input_dim if self.built else "features"
         if x.ndim != 3:
             raise ValueError(f"{type(self).__name__} expected input (batch, time, {D}), got {x.shape}")
@@ -138,16 +167,25 @@ class Recurrent(Layer):
         rdrop = self._dropout_mask((B, self.units), self.recurrent_dropout) if training else None
         if xdrop is not None:
             xt = xt * xdrop
-        kernel = kernels.get(self.cell)
+        backend = self.backend or kernels.backend()
+        kernel = self._kernel(backend)
         y, state_T, cache = kernel.forward(np.ascontiguousarray(xt), self.params, state0, mask=mt,
                                            rdrop=rdrop, **self.kernel_options())
-        self._cache = (kernel, cache, xdrop, B, T)
+        self._cache = (backend, cache, xdrop, B, T)  # a name, not the module: layers stay copyable
         self.final_state = state_T
         if self.stateful:
             self._carry = tuple(s.copy() for s in state_T)
 
-        out = y.transpose(1, 0, 2) if self.return_sequences else state_T[0].copy()
+        # copies: the caller may write into its output, the cache must not change
+        out = y.transpose(1, 0, 2).copy() if self.return_sequences else state_T[0].copy()
         return (out, *state_T) if self.return_state else out
+
+    def _kernel(self, backend):
+        """The cell's kernel in `backend`, run in segments under bptt_steps / checkpoint_every."""
+        kernel = kernels.get(self.cell, backend)
+        if self.bptt_steps is not None or self.checkpoint_every is not None:
+            kernel = Segmented(kernel, self.bptt_steps, self.checkpoint_every)
+        return kernel
 
     def _dropout_mask(self, shape, rate):
         if rate == 0.0:
@@ -157,10 +195,13 @@ class Recurrent(Layer):
 
     # ---- backward -----------------------------------------------------------------
     def backward(self, dout):
-        """dout matching the last output -> dx (B, T, D); fills grads and state_grads."""
+        """dout matching the last output -> dx (B, T, D); fills grads and state_grads.
+
+        With return_state, dout is (d_output, dh[, dc]); any entry may be None (zero).
+        """
         if self._cache is None:
             raise ValueError(f"{self.name}.backward called before a forward call")
-        kernel, cache, xdrop, B, T = self._cache
+        backend, cache, xdrop, B, T = self._cache
         H, n = self.units, len(self.state_names)
         if self.return_state:
             if not isinstance(dout, (list, tuple)) or len(dout) != 1 + n:
@@ -171,7 +212,9 @@ class Recurrent(Layer):
             dy, dstate = dout, [None] * n
         dstate = [None if d is None else check_grad(f"d{name}", d, (B, H), self.dtype, self.name)
                   for name, d in zip(self.state_names, dstate)]
-        if self.return_sequences:
+        if dy is None and self.return_state:  # only the states carry gradient
+            dy_seq = None
+        elif self.return_sequences:
             dy = check_grad("dout", dy, (B, T, H), self.dtype, self.name).transpose(1, 0, 2)
             dy_seq = np.ascontiguousarray(dy)
         else:  # the output is h_T itself
@@ -179,7 +222,7 @@ class Recurrent(Layer):
             dstate[0] = dy if dstate[0] is None else dstate[0] + dy
             dy_seq = None
 
-        dx, dstate0, grads = kernel.backward(dy_seq, tuple(dstate), cache)
+        dx, dstate0, grads = self._kernel(backend).backward(dy_seq, tuple(dstate), cache)
         if xdrop is not None:
             dx = dx * xdrop
         if self.go_backwards:
@@ -195,4 +238,5 @@ class Recurrent(Layer):
             "go_backwards": self.go_backwards, "stateful": self.stateful,
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
             "dtype": np.dtype(self.dtype).name, "name": self.name,
+            "bptt_steps": self.bptt_steps, "checkpoint_every": self.checkpoint_every,
         }

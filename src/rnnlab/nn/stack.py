@@ -4,14 +4,15 @@ from .bidirectional import Bidirectional
 from .recurrent import Recurrent
 
 
-def _takes_mask(layer):
+def _recurrent(layer):
     return isinstance(layer, (Recurrent, Bidirectional))
 
 
 class Stack(Container):
     """layers[0] → layers[1] → ...; a mask reaches every recurrent layer.
 
-    Parameters are named "<index>.<key>", e.g. "0.W", "1.forward.U".
+    Parameters are named "<index>.<key>", e.g. "0.W", "1.forward.U". Only the
+    last layer may have return_state; its output, states included, is the stack's.
     """
 
     def __init__(self, layers, name=None):
@@ -21,19 +22,48 @@ class Stack(Container):
         for k, layer in enumerate(layers):
             if not hasattr(layer, "forward") or not hasattr(layer, "backward"):
                 raise TypeError(f"Stack expected layers, got {type(layer).__name__} at position {k}")
+            if k < len(layers) - 1 and getattr(layer, "return_state", False):
+                raise ValueError(f"Stack expected return_state only on the last layer, got it on layer {k}")
         super().__init__(dtype=layers[0].dtype, name=name)
         self.layers = layers
 
     def named_layers(self):
         return [(str(k), layer) for k, layer in enumerate(self.layers)]
 
-    def forward(self, x, mask=None, training=False):
-        """x (B, T, D) -> the last layer's output."""
-        for k, layer in enumerate(self.layers):
-            if _takes_mask(layer):
-                if getattr(layer, "return_state", False) and k < len(self.layers) - 1:
-                    raise ValueError(f"Stack expected return_state only on the last layer, got it on layer {k}")
-                x = layer(x, mask=mask, training=training)
+    @property
+    def return_sequences(self):
+        return getattr(self.layers[-1], "return_sequences", True)
+
+    @property
+    def return_state(self):
+        return getattr(self.layers[-1], "return_state", False)
+
+    @property
+    def final_state(self):
+        """Per recurrent layer, in order, the states after the last call."""
+        return [layer.final_state for layer in self.layers if _recurrent(layer)]
+
+    @property
+    def state_grads(self):
+        """Per recurrent layer, in order, ∂L/∂(its initial states) after the last backward."""
+        return [layer.state_grads for layer in self.layers if _recurrent(layer)]
+
+    def forward(self, x, mask=None, initial_state=None, training=False):
+        """x (B, T, D) -> the last layer's output.
+
+        initial_state: None, or one entry per recurrent layer, in order, each None
+        or that layer's initial_state.
+        """
+        n = sum(map(_recurrent, self.layers))
+        if initial_state is None:
+            initial_state = [None] * n
+        if not isinstance(initial_state, (list, tuple)) or len(initial_state) != n:
+            raise ValueError(f"Stack expected initial_state as a list of {n} entries (one per recurrent layer), "
+                             f"got {type(initial_state).__name__}")
+        states = iter(initial_state)
+        for layer in self.layers:
+            if _recurrent(layer):
+                x = layer(x, mask=mask, initial_state=next(states), training=training)
             else:
                 x = layer(x, training=training)
         return x

@@ -1,0 +1,1 @@
+"""Benchmarks that ship with the package: `rnnlab bench speed` (speed.py, contenders.py, memory.py)."""

@@ -1,0 +1,137 @@
+"""What the speed benchmark times: one training step or one inference pass, per library.
+
+Every contender gets the same weights, the same input (batch-first for the layer
+APIs, time-major for ONNX Runtime, whose operator is time-major) and, for
+training, the same output gradient; a training step is forward plus backward
+through the whole sequence, with gradients for the weights and the input.
+PyTorch and ONNX Runtime are optional: pip install rnnlab[test] brings both.
+"""
+import numpy as np
+
+import rnnlab as rl
+
+CELLS = {"lstm": 4, "simple_rnn": 1}  # cell -> gate blocks in W, U, b
+
+
+def flops(cell, T, B, D, H):
+    """Multiply-adds ×2 of the forward matrix products; a training step does 3× this
+    (forward; dh, dx in backward; ∂W, ∂U after it). Elementwise work is not counted."""
+    return 2 * T * B * (D + H) * CELLS[cell] * H
+
+
+def problem(cell, T, B, D, H, seed=0):
+    """Weights in rnnlab's layout (W (D, GH), U (H, GH), b (GH,)), x (B, T, D), dy (B, T, H); float32."""
+    rng = np.random.default_rng(seed)
+    G = CELLS[cell] * H
+    scale = 1.0 / np.sqrt(H)
+    return {
+        "W": rng.uniform(-scale, scale, (D, G)).astype(np.float32),
+        "U": rng.uniform(-scale, scale, (H, G)).astype(np.float32),
+        "b": rng.uniform(-scale, scale, G).astype(np.float32),
+        "x": rng.standard_normal((B, T, D)).astype(np.float32),
+        "dy": rng.standard_normal((B, T, H)).astype(np.float32),
+    }
+
+
+class Rnnlab:
+    """rnnlab's public layer API on the active kernel backend."""
+
+    name = "rnnlab"
+
+    def __init__(self, cell, p):
+        H = p["U"].shape[0]
+        layer_type = rl.LSTM if cell == "lstm" else rl.SimpleRNN
+        self.layer = layer_type(H, return_sequences=True).set_weights(p["W"], p["U"], p["b"])
+        self.x, self.dy = p["x"], p["dy"]
+
+    def train(self):
+        self.layer(self.x)
+        return self.layer.backward(self.dy)
+
+    def infer(self):
+        return self.layer(self.x)
+
+
+class Torch:
+    """torch.nn.LSTM / torch.nn.RNN, batch_first, float32, PyTorch's default threads."""
+
+    name = "torch"
+
+    def __init__(self, cell, p):
+        import torch
+        self.torch = torch
+        D, G = p["W"].shape
+        H = p["U"].shape[0]
+        kind = torch.nn.LSTM if cell == "lstm" else torch.nn.RNN
+        self.m = kind(D, H, batch_first=True)
+        with torch.no_grad():  # same gate order i, f, g, o; PyTorch stores Wᵀ and two biases
+            self.m.weight_ih_l0.copy_(torch.from_numpy(p["W"].T.copy()))
+            self.m.weight_hh_l0.copy_(torch.from_numpy(p["U"].T.copy()))
+            self.m.bias_ih_l0.copy_(torch.from_numpy(p["b"]))
+            self.m.bias_hh_l0.zero_()
+        self.x = torch.from_numpy(p["x"].copy()).requires_grad_(True)
+        self.dy = torch.from_numpy(p["dy"].copy())
+
+    def train(self):
+        self.m.zero_grad(set_to_none=True)
+        self.x.grad = None
+        y, _ = self.m(self.x)
+        y.backward(self.dy)
+        return self.x.grad
+
+    def infer(self):
+        with self.torch.inference_mode():
+            return self.m(self.x)[0]
+
+
+class OnnxRuntime:
+    """ONNX's LSTM / RNN operator, built with onnx.helper, run by onnxruntime (inference only)."""
+
+    name = "onnxruntime"
+
+    def __init__(self, cell, p):
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+        D, G = p["W"].shape
+        H = p["U"].shape[0]
+        W, U, b = p["W"].T, p["U"].T, p["b"]  # (GH, D), (GH, H)
+        if cell == "lstm":  # rnnlab's blocks i, f, c, o -> ONNX's i, o, f, c
+            order = np.concatenate([np.arange(k * H, (k + 1) * H) for k in (0, 3, 1, 2)])
+            W, U, b = W[order], U[order], b[order]
+        inits = [numpy_helper.from_array(np.ascontiguousarray(W[None]), "W"),
+                 numpy_helper.from_array(np.ascontiguousarray(U[None]), "R"),
+                 numpy_helper.from_array(np.concatenate([b, np.zeros_like(b)])[None], "B")]
+        node = helper.make_node("LSTM" if cell == "lstm" else "RNN", ["X", "W", "R", "B"], ["Y"], hidden_size=H)
+        graph = helper.make_graph([node], "bench", [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)],
+                                  [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        self.session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        self.x = np.ascontiguousarray(p["x"].transpose(1, 0, 2))  # ONNX's operator is time-major
+
+    def infer(self):
+        return self.session.run(None, {"X": self.x})[0]  # Y (T, 1, B, H)
+
+
+def contenders(cell, p, inference):
+    """The contenders that import here, rnnlab first; names of the missing ones."""
+    out, missing = [Rnnlab(cell, p)], []
+    kinds = (Torch, OnnxRuntime) if inference else (Torch,)
+    for kind in kinds:
+        try:
+            out.append(kind(cell, p))
+        except ImportError:
+            missing.append(kind.name)
+    return out, missing
+
+
+def check_same(runners):
+    """Largest |difference| of each contender's output from rnnlab's (the graphs are the same model)."""
+    ref = np.asarray(runners[0].infer())
+    out = {}
+    for r in runners[1:]:
+        y = r.infer()
+        y = y.detach().numpy() if hasattr(y, "detach") else np.asarray(y)
+        if r.name == "onnxruntime":
+            y = y[:, 0].transpose(1, 0, 2)
+        out[r.name] = float(np.max(np.abs(y - ref)))
+    return out

@@ -1,0 +1,100 @@
+"""Peak memory of one training step and the cost of the first call, each in a fresh process.
+
+Peak memory, the same method for every library (Linux): in a new process, build
+the model, warm up with one step on a tiny problem of the same cell (imports,
+compiled code, lazy initialisation), build the measured problem, release freed
+memory to the system (gc.collect, malloc_trim), reset the kernel's high-water
+mark of resident memory (write 5 to /proc/self/clear_refs), run one training
+step and read VmHWM: peak = VmHWM − VmRSS before the step. It counts whatever
+the step touches, in any allocator. For rnnlab, tracemalloc's peak over a second
+step is reported too (NumPy reports each array to it; a cross-check).
+
+First call: a new process times `import rnnlab`, then the first forward and
+backward of a small LSTM (numba import and compiled-code cache load included).
+"""
+import ctypes
+import gc
+import json
+import subprocess
+import sys
+import tracemalloc
+
+from . import contenders
+
+TINY = (2, 1, 1, 4)
+
+
+def _status(field):
+    """A field of /proc/self/status in bytes."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def _release():
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: freed memory may stay counted as resident
+        pass
+
+
+def _runner(lib, cell, shape):
+    kind = contenders.Rnnlab if lib == "rnnlab" else contenders.Torch
+    return kind(cell, contenders.problem(cell, *shape))
+
+
+def measure(lib, cell, T, B, D, H):
+    """Peak bytes of one training step (see the module docstring), in this process."""
+    _runner(lib, cell, TINY).train()  # warm-up on another shape: no cache of the measured one exists
+    runner = _runner(lib, cell, (T, B, D, H))
+    _release()
+    before = _status("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # the high-water mark restarts from the present resident size
+    runner.train()
+    out = {"rss_peak_bytes": _status("VmHWM") - before}
+    if lib == "rnnlab":
+        _release()
+        tracemalloc.start()
+        runner.train()
+        out["tracemalloc_peak_bytes"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return out
+
+
+def peak_memory(lib, cell, T, B, D, H, timeout=600):
+    """measure() in a fresh process; None where the library or /proc is missing."""
+    code = f"import json; from rnnlab.bench import memory; print(json.dumps(memory.measure({lib!r}, {cell!r}, " \
+           f"{T}, {B}, {D}, {H})))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+_COLD = """
+import time
+t0 = time.perf_counter()
+import numpy as np
+import rnnlab as rl
+t1 = time.perf_counter()
+layer = rl.LSTM(32, return_sequences=True, seed=0)
+x = np.ones((4, 20, 8), np.float32)
+t2 = time.perf_counter()
+layer(x)
+layer.backward(np.ones((4, 20, 32), np.float32))
+t3 = time.perf_counter()
+import json
+print(json.dumps({"import_s": t1 - t0, "first_call_s": t3 - t2, "backend": rl.kernels.backend()}))
+"""
+
+
+def first_call(timeout=300):
+    """Seconds to import rnnlab and for the first LSTM forward+backward, in a fresh process."""
+    done = subprocess.run([sys.executable, "-c", _COLD], capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"first-call probe failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

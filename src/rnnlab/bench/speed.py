@@ -1,0 +1,194 @@
+"""Speed benchmark: rnnlab against PyTorch and ONNX Runtime, interleaved in one process.
+
+For each cell (LSTM, SimpleRNN) and shape (T, B, D, H) of the grid, a training
+step (forward + backward through the whole sequence) and an inference pass are
+timed for every contender in turn, round after round (so that a slow patch of a
+shared machine hits all of them alike); each figure is the median of the rounds.
+GFLOP/s count the matrix products only (contenders.flops); the peak is a large
+float32 NumPy matrix product measured in the same run. Memory: bench/memory.py.
+"""
+import json
+import os
+import platform
+import tempfile
+import time
+
+import numpy as np
+
+from .. import kernels
+from ..kernels import threads
+from . import contenders, memory
+
+GRID = [(100, 1, 1, 64), (100, 32, 1, 64), (100, 64, 2, 128), (100, 64, 128, 256), (50, 64, 256, 512),
+        (25, 128, 512, 1024)]
+QUICK_GRID = [(20, 1, 1, 8), (20, 4, 2, 16)]
+
+
+def sgemm_peak(n=2048, repeats=5):
+    """GFLOP/s of an n×n×n float32 product through NumPy: its default threads, and one thread."""
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    out = {}
+    blas = threads.blas()  # NumPy's OpenBLAS, to hold it to one thread
+    for label, count in (("default_threads", None), ("one_thread", 1)):
+        if count is not None and blas is None:
+            continue
+        before = blas.get_threads() if blas else None
+        if count is not None:
+            blas.set_threads(count)
+        try:
+            a @ a
+            times = []
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                a @ a
+                times.append(time.perf_counter() - t0)
+        finally:
+            if count is not None:
+                blas.set_threads(before)
+        out[label] = 2 * n ** 3 / float(np.median(times)) / 1e9
+    return out
+
+
+def interleaved(fns, repeats):
+    """{name: [seconds per round]}: each fn once to warm up, then round after round in rotating order."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    names = list(fns)
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            t0 = time.perf_counter()
+            fns[name]()
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+class Kernel:
+    """rnnlab's active kernel called directly, time-major: the layer's checks and transposes left out."""
+
+    name = "kernel"
+
+    def __init__(self, cell, p):
+        self.k = kernels.get(cell)
+        self.params = {key: p[key] for key in ("W", "U", "b")}
+        self.x = np.ascontiguousarray(p["x"].transpose(1, 0, 2))
+        self.dy = np.ascontiguousarray(p["dy"].transpose(1, 0, 2))
+        B, H = self.x.shape[1], p["U"].shape[0]
+        self.state = tuple(np.zeros((B, H), np.float32) for _ in range(2 if cell == "lstm" else 1))
+
+    def train(self):
+        _, _, cache = self.k.forward(self.x, self.params, self.state)
+        return self.k.backward(self.dy, (None,) * len(self.state), cache)
+
+    def infer(self):
+        return self.k.forward(self.x, self.params, self.state)[0]
+
+
+def machine():
+    """What the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+            "platform": platform.platform(), "kernel_backend": kernels.backend(),
+            "kernel_threads": threads.num_threads()}
+    for mod in ("numba", "torch", "onnxruntime"):
+        try:
+            info[mod] = __import__(mod).__version__
+        except ImportError:
+            info[mod] = None
+    return info
+
+
+def _row(cell, shape, mode, times, peak, missing):
+    T, B, D, H = shape
+    ms = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
+    work = contenders.flops(cell, *shape) * (3 if mode == "train" else 1)
+    gflops = {name: work / (v / 1e3) / 1e9 for name, v in ms.items()}
+    row = {"cell": cell, "T": T, "B": B, "D": D, "H": H, "mode": mode, "ms": ms,
+           "runs_ms": {name: [1e3 * v for v in t] for name, t in times.items()}, "gflops": gflops,
+           "peak_fraction": gflops["rnnlab"] / peak if peak else None, "missing": missing}
+    for other in ("torch", "onnxruntime"):
+        if other in ms:
+            row[f"ratio_{other}"] = ms["rnnlab"] / ms[other]
+    return row
+
+
+def run(grid=GRID, cells=("lstm", "simple_rnn"), repeats=7, with_memory=True, progress=None):
+    """Time the grid; returns a JSON-ready dict (machine, peak, first_call, rows)."""
+    if repeats < 1:
+        raise ValueError(f"repeats expected a positive integer, got {repeats!r}")
+    say = progress or (lambda msg: None)
+    result = {"machine": machine(), "load_before": os.getloadavg(), "repeats": repeats}
+    say("sgemm peak ...")
+    result["peak_gflops"] = sgemm_peak()
+    peak = result["peak_gflops"]["default_threads"]
+    say("first call in a fresh process ...")
+    result["first_call"] = memory.first_call()
+    rows = []
+    for cell in cells:
+        for shape in grid:
+            say(f"{cell} T,B,D,H={shape} ...")
+            p = contenders.problem(cell, *shape)
+            runners, missing = contenders.contenders(cell, p, inference=True)
+            runners.insert(1, Kernel(cell, p))
+            agreement = contenders.check_same([r for r in runners if r.name != "kernel"])
+            trainers = {r.name: r.train for r in runners if hasattr(r, "train")}
+            train = _row(cell, shape, "train", interleaved(trainers, repeats), peak, missing)
+            infer = _row(cell, shape, "infer", interleaved({r.name: r.infer for r in runners}, repeats),
+                         peak, missing)
+            infer["max_abs_diff_from_rnnlab"] = agreement
+            if with_memory:
+                train["peak_bytes"] = {lib: memory.peak_memory(lib, cell, *shape) for lib in ("rnnlab", "torch")}
+            rows += [train, infer]
+    result["rows"] = rows
+    result["load_after"] = os.getloadavg()
+    return result
+
+
+def _fmt(v, spec):
+    return "-" if v is None else format(v, spec)
+
+
+def table(result):
+    """The rows as a Markdown table."""
+    head = ("| cell | T, B, D, H | step | rnnlab ms | kernel ms | PyTorch ms | ORT ms | ×PyTorch | ×ORT "
+            "| GFLOP/s | % peak | MB rnnlab | MB PyTorch |")
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for r in result["rows"]:
+        ms = r["ms"]
+        mem = r.get("peak_bytes") or {}
+        mb = {lib: (m or {}).get("rss_peak_bytes") for lib, m in mem.items()}
+        lines.append(
+            f"| {r['cell']} | {r['T']}, {r['B']}, {r['D']}, {r['H']} | {r['mode']} "
+            f"| {_fmt(ms.get('rnnlab'), '.3g')} | {_fmt(ms.get('kernel'), '.3g')} | {_fmt(ms.get('torch'), '.3g')} "
+            f"| {_fmt(ms.get('onnxruntime'), '.3g')} | {_fmt(r.get('ratio_torch'), '.2f')} "
+            f"| {_fmt(r.get('ratio_onnxruntime'), '.2f')} | {_fmt(r['gflops']['rnnlab'], '.1f')} "
+            f"| {_fmt(None if r['peak_fraction'] is None else 100 * r['peak_fraction'], '.0f')} "
+            f"| {_fmt(None if mb.get('rnnlab') is None else mb['rnnlab'] / 2**20, '.1f')} "
+            f"| {_fmt(None if mb.get('torch') is None else mb['torch'] / 2**20, '.1f')} |")
+    fc = result["first_call"]
+    peak = result["peak_gflops"]
+    lines.append("")
+    lines.append(f"sgemm peak {peak['default_threads']:.0f} GFLOP/s (one thread: "
+                 f"{_fmt(peak.get('one_thread'), '.0f')}); first call in a fresh process: import "
+                 f"{fc['import_s']:.2f} s, first LSTM forward+backward {fc['first_call_s']:.2f} s "
+                 f"({fc['backend']} kernels); load average {result['load_before'][0]:.1f} before, "
+                 f"{result['load_after'][0]:.1f} after")
+    return "\n".join(lines)
+
+
+def write_json(result, path):
+    """Write atomically: a temporary file in the same folder, then a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(result, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

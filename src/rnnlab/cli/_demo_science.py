@@ -1,0 +1,115 @@
+"""The science half of `rnnlab demo`: why gradients vanish, gradient flow, and the adding race.
+
+Each section prints its part of the story, writes its figures into the demo
+folder and returns summary rows for the closing table.
+"""
+import os
+import time
+
+import numpy as np
+
+from .. import plots
+from ..experiments import race
+from ..kernels import activations
+
+# full: fits the 3-minute budget on 2 cores; quick: a smoke run in seconds
+SETTINGS = {
+    "full": {"lengths": (100, 150), "steps": {"lstm": 3000, "simplernn": 3000}, "hidden": 64, "lr": 3e-3,
+             "eval_every": 250, "test_size": 1000, "probe_size": 32, "workers": 2},
+    "quick": {"lengths": (10, 20), "steps": {"lstm": 40, "simplernn": 40}, "hidden": 8, "lr": 3e-3,
+              "eval_every": 20, "test_size": 100, "probe_size": 8, "workers": 1},
+}
+
+
+def activations_section(out_dir, say):
+    """The article's hand-written sigmoid, its derivative ≤ 0.25, and what repeated factors do."""
+    x = np.arange(-5.0, 5.0, 0.1)  # the article's grid
+    y = 1 / (1 + np.exp(-x))  # the article's sigmoid, by hand
+    sigmoid, d_sigmoid = activations.get("sigmoid")
+    _, d_tanh = activations.get("tanh")
+    ds = d_sigmoid(y)
+    say("1. sigmoid and tanh, and why their slopes make gradients vanish")
+    say(f"   σ(x) = 1/(1 + e^-x) on x = -5, -4.9, …, 4.9 (the article's grid): σ(-5) = {y[0]:.4f}, "
+        f"σ(0) = {y[50]:.1f}, σ(4.9) = {y[-1]:.4f}; the kernels' σ differs by at most "
+        f"{np.abs(y - sigmoid(x)).max():.0e}")
+    say(f"   σ'(x) = σ(x)(1 − σ(x)) peaks at x = {abs(x[ds.argmax()]):.0f} with {ds.max():.2f}; "
+        f"tanh'(x) = 1 − tanh² peaks at 1 and is {d_tanh(np.tanh(2.0)):.3f} at x = 2")
+    say("   backpropagation multiplies one such slope per step back in time:")
+    for k in (5, 10, 20, 50):
+        say(f"     {k:2d} steps: 0.25^{k} = {0.25 ** k:.1e}   0.9^{k} = {0.9 ** k:.1e}")
+    path = plots.save(plots.activations(x), os.path.join(out_dir, "activations.png"))
+    say(f"   figure: {path}")
+    return [("σ' at most", f"{ds.max():.2f}", path)]
+
+
+def race_section(out_dir, mode, say):
+    """SimpleRNN against LSTM on the adding problem at two lengths; returns (records, rows, figure paths)."""
+    s = SETTINGS[mode]
+    say("3. the adding problem: two marked numbers in U[0, 1] among T, answer their sum; "
+        "always answering 1 scores MSE 1/6 = 0.167 (the baseline); solved means test MSE < 0.01")
+    say(f"   {s['hidden']}-unit SimpleRNN and LSTM, Adam {s['lr']:g}, batch 64, clip 1, T = "
+        f"{' and '.join(map(str, s['lengths']))}; the LSTM stops once solved, up to {s['steps']['lstm']} steps; "
+        f"the SimpleRNN gets {s['steps']['simplernn']} ({s['workers']} process{'es' if s['workers'] > 1 else ''})")
+    t0 = time.perf_counter()
+
+    def done(path):
+        name = os.path.basename(path).split("-seed")[0]
+        say(f"   … {name} done after {time.perf_counter() - t0:.0f} s")
+
+    records = race.adding_race(os.path.join(out_dir, "runs"), s["lengths"], s["steps"], workers=s["workers"],
+                               on_done=done, hidden=s["hidden"], lr=s["lr"], eval_every=s["eval_every"],
+                               test_size=s["test_size"], probe_size=s["probe_size"])
+    figures = []
+    for length in s["lengths"]:
+        fig = plots.learning_curves(race.race_histories(records, length), metric="test_mse", baseline=1 / 6,
+                                    xlabel="training step", logy=True,
+                                    title=f"adding problem, T = {length}: test MSE (baseline 1/6)")
+        figures.append(plots.save(fig, os.path.join(out_dir, f"race-T{length}.png")))
+    rows = race.race_rows(records)
+    for row in rows:
+        if row["solved"]:
+            verdict = f"solved at step {row['first_solved_step']}"
+        elif row["best_mse"] < row["test_baseline"] / 2:
+            verdict = f"learned part of it (best {row['best_mse']:.4f}), not solved"
+        else:
+            closest = "never below" if row["best_mse"] >= row["test_baseline"] else "never far below"
+            verdict = (f"{closest} the baseline (best {row['best_mse']:.4f}; "
+                       f"always answering 1: {row['test_baseline']:.4f})")
+        say(f"   T = {row['length']:4d}  {row['model']:9s}  test MSE {row['mse']:.4f} after {row['steps']} steps: {verdict}")
+    say("   figures: " + ", ".join(figures))
+    return records, rows, figures
+
+
+def gradient_flow_section(out_dir, records, mode, say):
+    """‖∂L/∂h_t‖ by lag for both models at initialisation and after the race's training."""
+    length = max(SETTINGS[mode]["lengths"])
+    curves = race.gradient_flow_curves(records, length)
+    say(f"4. gradient flow at T = {length}: ‖∂L/∂h_t‖ with the loss at the last step, by lag T − t "
+        "(fitted decay per step; e^-rate is the factor per step)")
+    rates = []
+    for label, flow in curves.items():
+        ratio = flow["h"][-1] / flow["h"][0] if flow["h"][0] else float("nan")
+        say(f"   {label:24s} decay {flow['rate_h']:+.4f} per step; "
+            f"‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ = {ratio:.1e}")
+        rates.append((label, flow["rate_h"]))
+    path = plots.save(plots.gradient_flow(curves, title=f"gradient flow, adding T = {length}"),
+                      os.path.join(out_dir, "gradient-flow.png"))
+    say(f"   figure: {path}")
+    return rates, path
+
+
+def summary(rows, rates, figures, elapsed, say):
+    """The closing table."""
+    say("")
+    say("summary")
+    say(f"   {'model':9s} {'T':>5s} {'steps':>6s} {'test MSE':>9s} {'best':>9s} {'baseline':>9s}  solved")
+    for row in rows:
+        solved = f"yes, at step {row['first_solved_step']}" if row["solved"] else "no"
+        say(f"   {row['model']:9s} {row['length']:5d} {row['steps']:6d} {row['mse']:9.4f} {row['best_mse']:9.4f} "
+            f"{row['test_baseline']:9.4f}  {solved}")
+    say("   (baseline: the test MSE of always answering 1 on the same test sequences, 1/6 in expectation)")
+    say("   gradient decay per step (nats; larger = vanishes faster):")
+    for label, rate in rates:
+        say(f"     {label:24s} {rate:+.4f}")
+    say(f"   figures: {len(figures)} in {os.path.dirname(figures[0]) if figures else '.'}; "
+        f"total time {elapsed:.0f} s")

@@ -1,0 +1,39 @@
+"""`rnnlab export MODEL --onnx out.onnx`: a saved model for ONNX Runtime, or its weights for Keras."""
+import sys
+
+
+def register(sub):
+    p = sub.add_parser("export", help="write a saved model as ONNX (RNN/LSTM operators) or Keras .weights.h5")
+    p.add_argument("model", help="a model file written by model.save (or a checkpoint)")
+    p.add_argument("--onnx", metavar="OUT.onnx", help="write an ONNX model here")
+    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
+    p.add_argument("--lengths", action="store_true",
+                   help="add the input sequence_lens (batch,) int32 for right-padded batches")
+    p.add_argument("--keras-weights", metavar="OUT.weights.h5",
+                   help="write the weights as a Keras 3 .weights.h5 file (h5py only)")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    import rnnlab as rl
+
+    if not args.onnx and not args.keras_weights:
+        raise ValueError("export expected --onnx OUT.onnx and/or --keras-weights OUT.weights.h5")
+    model = rl.load(args.model)
+    try:
+        _write(rl, model, args)
+    except ImportError as err:  # the onnx or h5py extra is missing
+        print(f"rnnlab export: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _write(rl, model, args):
+    if args.onnx:
+        proto = rl.interop.onnx.export(model, args.onnx, opset=args.opset, lengths=args.lengths)
+        inputs = ", ".join(i.name for i in proto.graph.input)
+        outputs = ", ".join(o.name for o in proto.graph.output)
+        print(f"wrote {args.onnx}: opset {proto.opset_import[0].version}, inputs {inputs}, outputs {outputs}")
+    if args.keras_weights:
+        rl.interop.h5.save_weights(model, args.keras_weights)
+        print(f"wrote {args.keras_weights}: Keras 3 weights of {len(model.layers)} layers")

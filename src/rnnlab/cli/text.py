@@ -1,0 +1,71 @@
+"""`rnnlab text train CORPUS --out MODEL` and `rnnlab text sample MODEL --prime ...`: a character LSTM."""
+import sys
+
+
+def register(sub):
+    p = sub.add_parser("text", help="train a character-level LSTM on a UTF-8 text, and sample from it")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    t = verbs.add_parser("train", help="stateful truncated BPTT over the whole text; validation bits/char per epoch")
+    t.add_argument("corpus", help="a UTF-8 text file, English or Chinese")
+    t.add_argument("--out", required=True, help="model file to write (after each epoch with the best validation)")
+    t.add_argument("--hidden", type=int, default=128, help="LSTM units (default 128)")
+    t.add_argument("--layers", type=int, default=1, help="stacked LSTM layers (default 1)")
+    t.add_argument("--embed", type=int, default=None, help="embedding size (default min(64, vocabulary))")
+    t.add_argument("--seq-len", type=int, default=64, help="BPTT window in characters (default 64)")
+    t.add_argument("--batch-size", type=int, default=32, help="parallel streams through the text (default 32)")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
+    t.add_argument("--clip-norm", type=float, default=5.0, help="global gradient-norm clip (default 5)")
+    t.add_argument("--val-fraction", type=float, default=0.1, help="held-out tail of the text (default 0.1)")
+    t.add_argument("--max-chars", type=int, default=None, help="use only the first N characters")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--sample", type=int, default=200, help="characters to sample after training (0: none)")
+    t.set_defaults(func=run_train)
+
+    s = verbs.add_parser("sample", help="generate text from a model written by `rnnlab text train`")
+    s.add_argument("model")
+    s.add_argument("--prime", default="", help="text to start from (its characters must be in the vocabulary)")
+    s.add_argument("--temperature", type=float, default=0.8, help="below 1: safer, above 1: wilder (default 0.8)")
+    s.add_argument("--length", type=int, default=300, help="characters to generate (default 300)")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=run_sample)
+
+
+def run_train(args):
+    from .. import text
+
+    corpus = text.read_corpus(args.corpus)
+    if args.max_chars is not None:
+        if args.max_chars < 2:
+            raise ValueError(f"--max-chars expected at least 2, got {args.max_chars}")
+        corpus = corpus[:args.max_chars]
+    vocab = text.Vocabulary.from_text(corpus)
+    print(f"corpus {args.corpus}: {len(corpus):,} characters, vocabulary {len(vocab)}")
+
+    def report(epoch, logs):
+        print(f"epoch {epoch:3d}/{args.epochs}  train {logs['train_bpc']:.3f} bits/char  "
+              f"val {logs['val_bpc']:.3f} bits/char  {logs['seconds']:.1f} s"
+              + ("  saved" if logs["saved"] else ""), flush=True)
+
+    _, history = text.train(corpus, hidden=args.hidden, layers=args.layers, embed_dim=args.embed,
+                             seq_len=args.seq_len, batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
+                             clip_norm=args.clip_norm, val_fraction=args.val_fraction, seed=args.seed,
+                             on_epoch=report, save_to=args.out,
+                             verbose=1 if sys.stdout.isatty() else 0)
+    print(f"unigram entropy of the training text: {history['unigram_bpc']:.3f} bits/char "
+          f"(a model that ignores context cannot go below it)")
+    best = min(range(len(history["val_bpc"])), key=history["val_bpc"].__getitem__)
+    print(f"wrote {args.out} (epoch {best + 1}, val {history['val_bpc'][best]:.3f} bits/char)")
+    if args.sample:
+        saved = text.CharModel.load(args.out)
+        print(f"\nsample (temperature 0.8, seed {args.seed}):\n{saved.sample('', args.sample, 0.8, args.seed)}")
+    return 0
+
+
+def run_sample(args):
+    from .. import text
+
+    lm = text.CharModel.load(args.model)
+    print(lm.sample(args.prime, args.length, args.temperature, args.seed))
+    return 0

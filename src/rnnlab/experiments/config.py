@@ -1,0 +1,120 @@
+"""Run configurations: every choice of a run, complete, checked and named by its hash.
+
+A config is a flat JSON-able dict. `make_config` fills the defaults and
+resolves the derived values (evaluation and probe intervals), so the same
+config always means the same run, and `config_id` — a hash of all of it —
+names the run's record.
+"""
+import hashlib
+import json
+import math
+
+TASKS = ("adding", "copy", "digits")
+MODELS = ("simplernn", "lstm")
+INITS = ("default", "chrono")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+DIGITS_LENGTHS = (8, 64)  # 8 row steps or 64 pixel steps
+DEFAULT_LENGTH = {"adding": 100, "copy": 100, "digits": 64}
+
+DEFAULTS = {
+    "hidden": 128,
+    "steps": 5000,
+    "batch": 64,
+    "optimizer": "adam",
+    "lr": 1e-3,
+    "clip": 1.0,  # global-norm threshold (Pascanu et al. 2013); 0 turns clipping off
+    "seed": 0,
+    "activation": "tanh",  # the SimpleRNN's φ
+    "init": "default",  # "chrono": LSTM gate biases for lags up to the sequence length
+    "eval_every": None,  # None: steps / 20
+    "test_size": 1000,  # test sequences for adding and copy (digits has a fixed test set)
+    "probe_every": None,  # gradient flow every N steps; None: steps / 4; 0: at initialisation only
+    "probe_size": 32,
+    "dtype": "float32",
+    "stop_on_success": False,  # end the run at the first evaluation that meets the success criterion
+}
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} expected a positive integer, got {value!r}")
+    return value
+
+
+def _choice(name, value, options):
+    if value not in options:
+        raise ValueError(f"{name} expected one of {list(options)}, got {value!r}")
+    return value
+
+
+def make_config(task, model, length=None, **overrides):
+    """A complete, checked config for one run of `model` on `task`.
+
+    length: the adding sequence length T, the copy delay T (sequences of T + 20
+    steps), or 64 / 8 for digits as pixel / row sequences; None: the task's default.
+    """
+    _choice("task", task, TASKS)
+    _choice("model", model, MODELS)
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"config expected keys among {sorted(DEFAULTS)}, got {sorted(unknown)}")
+    config = {"task": task, "model": model, "length": DEFAULT_LENGTH[task] if length is None else length}
+    config.update(DEFAULTS)
+    config.update({k: v for k, v in overrides.items() if v is not None})
+    return check_config(config)
+
+
+def check_config(config):
+    """Validate a full config and resolve its derived values; returns a new dict."""
+    c = dict(config)
+    missing = {"task", "model", "length", *DEFAULTS} - set(c)
+    if missing:
+        raise ValueError(f"config expected keys {sorted(missing)}, missing")
+    _choice("task", c["task"], TASKS)
+    _choice("model", c["model"], MODELS)
+    if c["task"] == "digits":
+        _choice("length for digits", c["length"], DIGITS_LENGTHS)
+    else:
+        _positive_int("length", c["length"])
+        if c["task"] == "adding" and c["length"] < 2:
+            raise ValueError(f"length expected an integer >= 2 for adding, got {c['length']!r}")
+    for key in ("hidden", "steps", "batch", "test_size", "probe_size"):
+        _positive_int(key, c[key])
+    if isinstance(c["seed"], bool) or not isinstance(c["seed"], int) or c["seed"] < 0:
+        raise ValueError(f"seed expected a non-negative integer, got {c['seed']!r}")
+    _choice("optimizer", c["optimizer"], OPTIMIZERS)
+    _choice("activation", c["activation"], ("tanh", "relu"))
+    _choice("init", c["init"], INITS)
+    _choice("dtype", c["dtype"], ("float32", "float64"))
+    if not isinstance(c["stop_on_success"], bool):
+        raise ValueError(f"stop_on_success expected True or False, got {c['stop_on_success']!r}")
+    if c["init"] == "chrono" and c["model"] != "lstm":
+        raise ValueError(f"init 'chrono' expected model 'lstm', got {c['model']!r}")
+    for key in ("lr", "clip"):
+        value = c[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+            raise ValueError(f"{key} expected a non-negative number, got {value!r}")
+        c[key] = float(value)
+    if c["lr"] == 0:
+        raise ValueError("lr expected a positive number, got 0")
+    if c["eval_every"] is None:
+        c["eval_every"] = max(1, c["steps"] // 20)
+    _positive_int("eval_every", c["eval_every"])
+    if c["probe_every"] is None:
+        c["probe_every"] = max(1, c["steps"] // 4)
+    if isinstance(c["probe_every"], bool) or not isinstance(c["probe_every"], int) or c["probe_every"] < 0:
+        raise ValueError(f"probe_every expected a non-negative integer, got {c['probe_every']!r}")
+    return c
+
+
+def config_id(config):
+    """16 hex digits of the SHA-256 of the config's canonical JSON."""
+    text = json.dumps(check_config(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def record_name(config):
+    """File stem of a run's record: readable fields, then the config hash."""
+    c = check_config(config)
+    extra = "-chrono" if c["init"] == "chrono" else ""
+    return f"{c['task']}-{c['model']}{extra}-T{c['length']}-h{c['hidden']}-seed{c['seed']}-{config_id(c)}"

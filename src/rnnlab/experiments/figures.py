@@ -1,0 +1,36 @@
+"""Figures of run records, drawn with rnnlab.plots (needs matplotlib: pip install rnnlab[plot])."""
+import os
+
+from .. import plots
+
+
+def learning_curve(record):
+    """The headline test metric against training step, with the memoryless baseline."""
+    task = record["task"]
+    key = f"test_{task['metric']}"
+    rows = [r for r in record["evaluations"] if r[key] is not None]
+    c = record["config"]
+    label = f"{c['model']}{' (chrono)' if c['init'] == 'chrono' else ''}, {c['hidden']} units"
+    return plots.learning_curves({label: {key: [r[key] for r in rows], "step": [r["step"] for r in rows]}},
+                                 metric=key, baseline=task["baseline"], xlabel="training step",
+                                 logy=task["goal"] == "min",
+                                 title=f"{task['name']} T={c['length']}: {key} (success: {task['success']})")
+
+
+def gradient_flow(record, key="h"):
+    """‖∂L/∂h_t‖ (or C_t) by lag at each recorded training step."""
+    c = record["config"]
+    curves = {f"step {g['step']}": g for g in record["gradient_flow"] if g.get(key) is not None}
+    return plots.gradient_flow(curves, key=key, title=f"{c['model']} on {c['task']} T={c['length']}: gradient flow")
+
+
+def run_figures(record, out_dir):
+    """Write <name>-curve.png and <name>-gradflow.png (and -gradflow-c.png for an LSTM); returns the paths."""
+    out_dir = os.fspath(out_dir)
+    paths = [plots.save(learning_curve(record), os.path.join(out_dir, f"{record['name']}-curve.png"))]
+    if record["gradient_flow"]:
+        paths.append(plots.save(gradient_flow(record), os.path.join(out_dir, f"{record['name']}-gradflow.png")))
+        if record["gradient_flow"][0].get("c") is not None:
+            paths.append(plots.save(gradient_flow(record, "c"),
+                                    os.path.join(out_dir, f"{record['name']}-gradflow-c.png")))
+    return paths

@@ -1,0 +1,165 @@
+"""Grids of runs: every (model, length, seed) of a task, in parallel processes, then one table.
+
+Each grid point is an independent `run_to_file(config, out_dir)` call, so the
+same list of configs can go to a process pool here or to a cluster later.
+Workers start with one BLAS / OpenMP / Numba / kernel thread each: on a small machine
+one process per core beats threads fighting over the cores.
+"""
+import contextlib
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+
+import numpy as np
+
+from .config import make_config
+from .runner import read_record, run_to_file, write_json, write_text
+
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+                "RNNLAB_NUM_THREADS")
+
+
+def grid_configs(task, models, lengths, seeds, **options):
+    """Configs for every model × length × seed (seeds 0..seeds-1), in that order."""
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds <= 0:
+        raise ValueError(f"seeds expected a positive integer, got {seeds!r}")
+    if not models or not lengths:
+        raise ValueError(f"models and lengths expected non-empty lists, got {models!r} and {lengths!r}")
+    return [make_config(task, m, length=L, seed=s, **options) for m in models for L in lengths for s in range(seeds)]
+
+
+@contextlib.contextmanager
+def _single_threaded_children():
+    """Processes started inside inherit one-thread settings; the parent's are put back after."""
+    saved = {k: os.environ.get(k) for k in _THREAD_VARS}
+    os.environ.update({k: "1" for k in _THREAD_VARS})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _limit_threads():
+    try:  # also covers BLAS libraries loaded before the variables were read
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except ImportError:
+        pass
+
+
+def run_grid(configs, out_dir, workers=None, figures=True, reuse=True, on_done=None):
+    """Run every config (in `workers` processes; 1: in this process). Returns record paths in config order.
+
+    on_done(path) is called in this process as each run finishes.
+    """
+    configs = list(configs)
+    workers = min(len(configs), workers or os.cpu_count() or 1)
+    if workers <= 1:
+        paths = []
+        for c in configs:
+            paths.append(run_to_file(c, out_dir, figures=figures, reuse=reuse))
+            if on_done:
+                on_done(paths[-1])
+        return paths
+    paths = [None] * len(configs)
+    with _single_threaded_children(), ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
+                                                          initializer=_limit_threads) as pool:
+        futures = {pool.submit(run_to_file, c, out_dir, figures, reuse): k for k, c in enumerate(configs)}
+        for future in as_completed(futures):
+            paths[futures[future]] = future.result()
+            if on_done:
+                on_done(paths[futures[future]])
+    return paths
+
+
+def summarize(records):
+    """One row per (model, init, length, hidden, steps): the final metric over seeds, solved count, baseline."""
+    groups = {}
+    for r in records:
+        c = r["config"]
+        groups.setdefault((c["model"], c["init"], c["length"], c["hidden"], c["steps"]), []).append(r)
+    rows = []
+    for (model, init, length, hidden, steps), rs in sorted(groups.items()):
+        metric = rs[0]["task"]["metric"]
+        values = [r["final"][metric] for r in rs]
+        finite = [v for v in values if v is not None and math.isfinite(v)]
+        rows.append({
+            "model": model if init == "default" else f"{model} ({init})", "length": length, "hidden": hidden,
+            "steps": steps, "metric": metric,
+            "mean": float(np.mean(finite)) if finite else None,
+            "std": float(np.std(finite)) if len(finite) > 1 else None,
+            "values": values, "solved": sum(r["final"]["solved"] for r in rs), "runs": len(rs),
+            "solved_at": [r["final"]["first_solved_step"] for r in rs],
+            "baseline": rs[0]["task"]["baseline"],
+            "wall_s": float(np.mean([r["timing"]["wall_s"] for r in rs])),
+        })
+    return rows
+
+
+def _fmt(v):
+    return "—" if v is None else f"{v:.4g}"
+
+
+def markdown_table(records):
+    """A markdown table of summarize(records)."""
+    rows = summarize(records)
+    if not rows:
+        raise ValueError("records expected at least one run record, got none")
+    r0 = records[0]
+    head = (f"Task `{r0['task']['name']}`, test {r0['task']['metric']} at the end of training "
+            f"(success: {r0['task']['success']}; {r0['config']['optimizer']} lr {r0['config']['lr']:g}, "
+            f"batch {r0['config']['batch']}, clip {r0['config']['clip']:g}).\n\n")
+    lines = ["| model | T | hidden | steps | test metric (mean ± std) | per seed | solved (at step) | baseline "
+             "| wall s / run |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        spread = f" ± {row['std']:.2g}" if row["std"] is not None else ""
+        at = ", ".join(str(s) for s in row["solved_at"] if s is not None)
+        lines.append(f"| {row['model']} | {row['length']} | {row['hidden']} | {row['steps']} "
+                     f"| {_fmt(row['mean'])}{spread} | {', '.join(_fmt(v) for v in row['values'])} "
+                     f"| {row['solved']}/{row['runs']}{f' ({at})' if at else ''} | {row['baseline']:.4g} "
+                     f"| {row['wall_s']:.0f} |")
+    return head + "\n".join(lines) + "\n"
+
+
+def compare_figure(records):
+    """Final metric against length per model, with the baseline (rnnlab.plots.compare_grid)."""
+    from .. import plots
+    rows = summarize(records)
+    metric = rows[0]["metric"]
+    points = []
+    for row in rows:
+        points += [{"model": row["model"], "length": row["length"], metric: v}
+                   for v in row["values"] if v is not None and math.isfinite(v)]
+    baseline = {row["length"]: row["baseline"] for row in rows}
+    goal = records[0]["task"]["goal"]
+    return plots.compare_grid(points, metric, baseline=baseline, logy=goal == "min",
+                              title=f"{records[0]['task']['name']}: final test {metric} by length")
+
+
+def compare(task, models, lengths, seeds, out_dir, workers=None, figures=True, reuse=True, on_done=None, **options):
+    """Run the grid, then write <task>-compare.md, <task>-compare.json and <task>-compare.png under out_dir.
+
+    Returns (records, paths written).
+    """
+    configs = grid_configs(task, models, lengths, seeds, **options)
+    paths = run_grid(configs, out_dir, workers=workers, figures=figures, reuse=reuse, on_done=on_done)
+    return write_comparison(task, paths, out_dir, figures=figures)
+
+
+def write_comparison(task, paths, out_dir, figures=True):
+    """The table, summary and figure of the records at `paths` (whoever ran them). Returns (records, written)."""
+    records = [read_record(p) for p in paths]
+    stem = os.path.join(os.fspath(out_dir), f"{task}-compare")
+    written = [write_text(stem + ".md", markdown_table(records)),
+               write_json(stem + ".json", {"task": task, "rows": summarize(records),
+                                           "records": [os.path.basename(p) for p in paths]})]
+    if figures:
+        from ..plots import save
+        written.append(save(compare_figure(records), stem + ".png"))
+    return records, written

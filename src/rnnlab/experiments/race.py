@@ -1,0 +1,79 @@
+"""The article's claim as a race: on the adding problem a SimpleRNN stays at the baseline
+while an LSTM learns it, and gradient flow shows why.
+
+`adding_race` runs both models at each length (in parallel processes),
+`race_rows` turns the records into a summary and `gradient_flow_curves`
+collects the first and last gradient-flow probes of each run, ready for
+rnnlab.plots.gradient_flow.
+"""
+from .config import make_config
+from .grid import run_grid
+from .runner import read_record
+
+LABELS = {"simplernn": "SimpleRNN", "lstm": "LSTM"}
+
+
+def race_configs(lengths, steps, hidden=64, lr=1e-3, seed=0, eval_every=None, test_size=1000, probe_size=32):
+    """LSTM then SimpleRNN configs per length, longest first (so the slowest runs start first).
+
+    `steps` is a number or {"lstm": n, "simplernn": m}. The LSTM stops at the first
+    evaluation that solves the task; the SimpleRNN always runs all its steps.
+    """
+    steps = steps if isinstance(steps, dict) else {"lstm": steps, "simplernn": steps}
+    configs = []
+    for model in ("lstm", "simplernn"):
+        for length in sorted(lengths, reverse=True):
+            n = steps[model]
+            configs.append(make_config("adding", model, length=length, hidden=hidden, lr=lr, steps=n, seed=seed,
+                                       eval_every=eval_every or max(1, n // 20), probe_every=n,
+                                       test_size=test_size, probe_size=probe_size,
+                                       stop_on_success=model == "lstm"))
+    return configs
+
+
+def adding_race(out_dir, lengths, steps, workers=2, on_done=None, reuse=False, **options):
+    """Run race_configs(...) in `workers` processes; returns the records in config order.
+
+    reuse=True takes records already under out_dir instead of running their configs again.
+    """
+    configs = race_configs(lengths, steps, **options)
+    paths = run_grid(configs, out_dir, workers=workers, figures=False, reuse=reuse, on_done=on_done)
+    return [read_record(p) for p in paths]
+
+
+def race_rows(records):
+    """[{model, length, steps, mse, best_mse, baseline, test_baseline, solved, first_solved_step, wall_s}].
+
+    Sorted by length, SimpleRNN first; best_mse is the lowest test MSE after step 0.
+    """
+    rows = [{"model": LABELS[r["config"]["model"]], "length": r["config"]["length"], "steps": r["final"]["step"],
+             "mse": r["final"]["mse"], "best_mse": min(e["test_mse"] for e in r["evaluations"][1:]),
+             "baseline": r["task"]["baseline"],
+             "test_baseline": r["task"]["test_baseline"], "solved": r["final"]["solved"],
+             "first_solved_step": r["final"]["first_solved_step"], "wall_s": r["timing"]["wall_s"]}
+            for r in records]
+    return sorted(rows, key=lambda row: (row["length"], row["model"] != "SimpleRNN"))
+
+
+def race_histories(records, length):
+    """{label: {"test_mse": [...], "step": [...]}} of the runs at `length`, for plots.learning_curves."""
+    out = {}
+    for r in records:
+        if r["config"]["length"] == length:
+            rows = [e for e in r["evaluations"] if e["test_mse"] is not None]
+            out[LABELS[r["config"]["model"]]] = {"test_mse": [e["test_mse"] for e in rows],
+                                                  "step": [e["step"] for e in rows]}
+    return out
+
+
+def gradient_flow_curves(records, length):
+    """{label: gradient_flow} at initialisation and at the end of training for the runs at `length`."""
+    out = {}
+    for r in records:
+        if r["config"]["length"] == length and r["gradient_flow"]:
+            first, last = r["gradient_flow"][0], r["gradient_flow"][-1]
+            name = LABELS[r["config"]["model"]]
+            out[f"{name}, step {first['step']}"] = first
+            if last["step"] != first["step"]:
+                out[f"{name}, step {last['step']}"] = last
+    return out

@@ -1,0 +1,211 @@
+"""ONNX RNN and LSTM nodes back into rnnlab layers (used through rnnlab.interop.onnx)."""
+import json
+
+import numpy as np
+
+from .. import nn
+from . import _common
+
+# ONNX activation (name, alpha, beta) -> rnnlab name; alpha/beta None where the function takes none
+_ACTIVATIONS = {("Tanh", None, None): "tanh", ("Sigmoid", None, None): "sigmoid", ("Relu", None, None): "relu",
+                ("HardSigmoid", 1.0 / 6.0, 0.5): "hard_sigmoid", ("Affine", 1.0, 0.0): "linear"}
+# ONNX defaults of the functions that take alpha and beta (operator specs)
+_DEFAULT_ALPHA_BETA = {"Affine": (1.0, 0.0), "LeakyRelu": (0.01, None), "ThresholdedRelu": (1.0, None),
+                       "ScaledTanh": (1.0, 1.0), "HardSigmoid": (0.2, 0.5), "Elu": (1.0, None)}
+_DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
+
+
+def read_model(path):
+    """onnx.ModelProto from path, checked; a clear ValueError when the file is not a valid model."""
+    onnx = _common.require("onnx", "onnx")
+    with open(path, "rb") as f:  # FileNotFoundError names the path
+        data = f.read()
+    try:
+        model = onnx.load_model_from_string(data)
+        onnx.checker.check_model(model)
+    except Exception as err:  # protobuf DecodeError, ValidationError: both mean a malformed file
+        raise ValueError(f"{path!s} is not a valid ONNX model: {type(err).__name__}: {err}") from err
+    return model
+
+
+def _constants(graph):
+    onnx = _common.require("onnx", "onnx")
+    values = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
+            values[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
+    return values
+
+
+def _activation(node, name, alpha, beta):
+    for (n, a, b), ours in _ACTIVATIONS.items():
+        if n == name and (a is None or abs(a - alpha) < 1e-6) and (b is None or abs(b - beta) < 1e-6):
+            return ours
+    raise ValueError(f"{node.op_type} node {node.name!r}: activation {name}(alpha={alpha}, beta={beta}) has no "
+                     "rnnlab equivalent; expected Tanh, Sigmoid, Relu, HardSigmoid(1/6, 0.5) or Affine(1, 0)")
+
+
+def _activations(node, attrs, dirs):
+    """[rnnlab activation names] per direction, alpha and beta consumed by the functions that take them."""
+    names = [a.decode() if isinstance(a, bytes) else a for a in attrs.get("activations", [])]
+    per = len(_DEFAULT_ACTIVATIONS[node.op_type])
+    names = names or _DEFAULT_ACTIVATIONS[node.op_type] * dirs
+    if len(names) != per * dirs:
+        raise ValueError(f"{node.op_type} node {node.name!r}: expected {per * dirs} activations, got {names}")
+    alphas, betas = list(attrs.get("activation_alpha", [])), list(attrs.get("activation_beta", []))
+    out = []
+    for name in names:
+        if name in _DEFAULT_ALPHA_BETA:
+            a, b = _DEFAULT_ALPHA_BETA[name]
+            a = alphas.pop(0) if alphas else a
+            b = (betas.pop(0) if betas else b) if b is not None else None
+            out.append(_activation(node, name, a, b))
+        else:
+            out.append(_activation(node, name, None, None))
+    return [out[d * per:(d + 1) * per] for d in range(dirs)]
+
+
+def parse_node(node, consts):
+    """RNN/LSTM node -> (layer class, direction, [{W, U, b, activations} per direction]) in rnnlab layout."""
+    onnx = _common.require("onnx", "onnx")
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    if "clip" in attrs:
+        raise ValueError(f"{node.op_type} node {node.name!r}: attribute 'clip' (cell clipping) "
+                         "is not supported by rnnlab")
+    if attrs.get("input_forget", 0):
+        raise ValueError(f"LSTM node {node.name!r}: input_forget=1 (coupled gates) is not supported by rnnlab")
+    inputs = list(node.input) + [""] * 8
+
+    def const(k, what):
+        if inputs[k] and inputs[k] not in consts:
+            raise ValueError(f"{node.op_type} node {node.name!r}: {what} ({inputs[k]!r}) is computed in the graph; "
+                             "rnnlab reads weights from initializers or Constant nodes only")
+        return consts.get(inputs[k]) if inputs[k] else None
+
+    W, R, B = const(1, "W"), const(2, "R"), const(3, "B")
+    if node.op_type == "LSTM" and (P := const(7, "P")) is not None and np.any(P):
+        raise ValueError(f"LSTM node {node.name!r}: peephole weights P are not supported by rnnlab's LSTM")
+    direction = attrs.get("direction", b"forward")
+    direction = direction.decode() if isinstance(direction, bytes) else direction
+    dirs, G = (2 if direction == "bidirectional" else 1), (4 if node.op_type == "LSTM" else 1)
+    H = R.shape[-1] if R is not None and R.ndim == 3 else -1
+    if W is None or R is None or W.ndim != 3 or W.shape[:2] != (dirs, G * H) or R.shape != (dirs, G * H, H):
+        shapes = [None if a is None else a.shape for a in (W, R)]
+        raise ValueError(f"{node.op_type} node {node.name!r}: expected W [{dirs}, {G}·H, D] and "
+                         f"R [{dirs}, {G}·H, H], got {shapes[0]} and {shapes[1]}")
+    if attrs.get("hidden_size", H) != H:
+        raise ValueError(f"{node.op_type} node {node.name!r}: hidden_size {attrs['hidden_size']} but R is {R.shape}")
+    B = np.zeros((dirs, 2 * G * H), W.dtype) if B is None else B
+    if B.shape != (dirs, 2 * G * H):
+        raise ValueError(f"{node.op_type} node {node.name!r}: expected B of shape {(dirs, 2 * G * H)}, got {B.shape}")
+    acts = _activations(node, attrs, dirs)
+    parts = []
+    for d in range(dirs):
+        W_d, R_d, b_d = W[d], R[d], B[d, :G * H] + B[d, G * H:]  # b = Wb + Rb
+        if G == 4:  # blocks i, o, f, c -> i, f, C̃, o
+            W_d, R_d, b_d = (_common.reorder_blocks(a, _common.RNNLAB_FROM_ONNX, axis=0) for a in (W_d, R_d, b_d))
+        part = {"W": W_d.T, "U": R_d.T, "b": b_d, "activation": acts[d][-1]}
+        if G == 4:
+            if acts[d][1] != acts[d][2]:
+                raise ValueError(f"LSTM node {node.name!r}: different activations for the candidate ({acts[d][1]}) "
+                                 f"and the cell output ({acts[d][2]}) are not supported by rnnlab")
+            part["recurrent_activation"] = acts[d][0]
+        parts.append(part)
+    return (nn.LSTM if G == 4 else nn.SimpleRNN), direction, parts
+
+
+def _make(cls, part, **kwargs):
+    options = {k: part[k] for k in ("activation", "recurrent_activation") if k in part}
+    layer = cls(part["U"].shape[0], **options, **kwargs)
+    return layer.set_weights(part["W"], part["U"], part["b"])
+
+
+def load_recurrent(path):
+    """Every RNN and LSTM node of an ONNX file as an rnnlab layer: {node name: layer}.
+
+    forward -> SimpleRNN/LSTM(return_sequences=True); reverse -> the same with go_backwards=True
+    (outputs in processing order); bidirectional -> Bidirectional(merge_mode="concat").
+    Initial states and sequence lengths are inputs of the graph: pass them as initial_state and mask.
+    """
+    graph = read_model(path).graph
+    consts, layers = _constants(graph), {}
+    for k, node in enumerate(graph.node):
+        if node.op_type not in ("RNN", "LSTM"):
+            continue
+        cls, direction, parts = parse_node(node, consts)
+        name = node.name if node.name and node.name not in layers else f"{node.op_type.lower()}_{k}"
+        if direction == "bidirectional":
+            fw = _make(cls, parts[0], return_sequences=True, name=name)
+            bw = _make(cls, parts[1], return_sequences=True, go_backwards=True, name=name + "_backward")
+            layers[name] = nn.Bidirectional(fw, backward_layer=bw, name=name)
+        else:
+            layers[name] = _make(cls, parts[0], return_sequences=True, go_backwards=direction == "reverse", name=name)
+    if not layers:
+        ops = sorted({node.op_type for node in graph.node})
+        raise ValueError(f"{path!s} has no RNN or LSTM node (operators found: {', '.join(ops) or 'none'})")
+    return layers
+
+
+def _recurrent_from_meta(entry, nodes, consts):
+    node = nodes.get(entry["node"])
+    if node is None:
+        raise ValueError(f"the graph has no node {entry['node']!r} named in its rnnlab metadata")
+    cls, direction, parts = parse_node(node, consts)
+    if entry["kind"] == "Bidirectional":
+        configs, expected = [entry["layer"], entry["backward_layer"]], "bidirectional"
+    else:
+        configs, expected = [entry], "reverse" if entry["config"].get("go_backwards") else "forward"
+    if direction != expected:
+        raise ValueError(f"node {node.name!r} runs direction {direction!r}, its rnnlab metadata expects {expected!r}")
+    layers = []
+    for meta, part in zip(configs, parts):
+        if meta["kind"] != cls.__name__:
+            raise ValueError(f"node {node.name!r} is {node.op_type} but its metadata says {meta['kind']}")
+        layer = cls(**meta["config"])
+        for key in ("activation", "recurrent_activation"):
+            if key in part and getattr(layer, key) != part[key]:
+                raise ValueError(f"node {node.name!r}: {key} {part[key]!r} in the graph, "
+                                 f"{getattr(layer, key)!r} in its metadata")
+        layers.append(layer.set_weights(part["W"], part["U"], part["b"]))
+    if entry["kind"] == "Bidirectional":
+        return nn.Bidirectional(layers[0], backward_layer=layers[1], **entry["config"])
+    return layers[0]
+
+
+def load(path):
+    """A model written by rnnlab.interop.onnx.export, rebuilt with the weights held in the graph."""
+    model = read_model(path)
+    props = {p.key: p.value for p in model.metadata_props}
+    if "rnnlab.layers" not in props:
+        raise ValueError(f"{path!s} was not written by rnnlab.interop.onnx.export (no rnnlab.layers metadata); "
+                         "rnnlab.interop.onnx.load_recurrent(path) imports its RNN and LSTM nodes")
+    consts = _constants(model.graph)
+    nodes = {node.name: node for node in model.graph.node}
+    try:
+        layers = [_layer_from_meta(entry, nodes, consts, path) for entry in json.loads(props["rnnlab.layers"])]
+        container = json.loads(props.get("rnnlab.model", "null"))
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"{path!s}: its rnnlab metadata does not describe a model: "
+                         f"{type(err).__name__}: {err}") from err
+    if container is None and len(layers) == 1:
+        return layers[0]
+    if container is not None and container.get("kind") == "Sequential":
+        return _common.layer_class("Sequential")(layers, **container["config"])
+    return nn.Stack(layers, name=(container or {}).get("config", {}).get("name"))
+
+
+def _layer_from_meta(entry, nodes, consts, path):
+    kind = entry.get("kind")
+    if kind in ("SimpleRNN", "LSTM", "Bidirectional"):
+        return _recurrent_from_meta(entry, nodes, consts)
+    if kind not in ("Dense", "Embedding", "Dropout"):
+        raise ValueError(f"{path!s}: layer kind {kind!r} in rnnlab metadata is not supported")
+    layer = _common.layer_class(kind)(**entry["config"])
+    for key in ("W", "b", "E"):
+        if key in entry and entry[key] not in consts:
+            raise ValueError(f"{path!s}: initializer {entry[key]!r} of layer {layer.name!r} is missing")
+    if kind == "Dense":
+        return layer.set_weights(consts[entry["W"]], consts[entry["b"]] if "b" in entry else None)
+    if kind == "Embedding":
+        return layer.set_weights(consts[entry["E"]])
+    return layer

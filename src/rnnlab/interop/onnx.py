@@ -1,0 +1,314 @@
+"""ONNX export of rnnlab models with ONNX's own RNN and LSTM operators, and import back.
+
+export(model, path) writes a graph that ONNX Runtime runs to rnnlab's outputs:
+
+    x (batch, time, D) float32        or  ids (batch, time) int64 when the model starts with an Embedding
+    sequence_lens (batch,) int32      with lengths=True: real steps per right-padded sequence (mask.sum(1))
+    y                                 the model's output; with return_state also h (and c) per direction
+
+Weights become initializers in ONNX's layout (_common): W [dirs, G·H, D], R [dirs, G·H, H],
+B [dirs, 2·G·H] = [Wb, Rb] with Rb = 0, LSTM gate blocks in the order i, o, f, c. The recurrent
+operators are time-major (Y is [time, dirs, batch, H]); the graph transposes once at each end.
+
+Semantics kept: at a padded step rnnlab outputs zero and carries the state; ONNX Runtime zero-fills Y
+past each length and returns the last real state as Y_h. go_backwards reads the real steps last to
+first and, as Keras, returns outputs in that processing order: ONNX's reverse direction (which reverses
+only the real part of each sequence) followed by a flip of the whole time axis.
+"""
+import json
+
+import numpy as np
+
+from . import _common
+from ._onnx_import import load, load_recurrent
+
+__all__ = ["export", "load", "load_recurrent"]
+
+DEFAULT_OPSET = 17
+MIN_OPSET = 14  # the RNN/LSTM operators of opset 14; checked with ONNX Runtime from 14 to onnx's newest
+
+# rnnlab activation -> (ONNX activation, alpha, beta); HardSigmoid(z) = max(0, min(1, αz + β))
+_RNN_ACTIVATIONS = {
+    "tanh": ("Tanh", None, None),
+    "sigmoid": ("Sigmoid", None, None),
+    "relu": ("Relu", None, None),
+    "hard_sigmoid": ("HardSigmoid", 1.0 / 6.0, 0.5),  # Keras 3: relu6(z + 3) / 6
+    "linear": ("Affine", 1.0, 0.0),
+}
+# Dense activation -> (ONNX operator or None, attributes)
+_DENSE_ACTIVATIONS = {"linear": (None, {}), "tanh": ("Tanh", {}), "sigmoid": ("Sigmoid", {}), "relu": ("Relu", {}),
+                      "hard_sigmoid": ("HardSigmoid", {"alpha": 1.0 / 6.0, "beta": 0.5}),
+                      "softmax": ("Softmax", {"axis": -1})}
+
+
+def _rnn_activation(name, layer):
+    if name not in _RNN_ACTIVATIONS:
+        raise ValueError(f"layer {layer.name!r}: activation {name!r} has no ONNX RNN equivalent; "
+                         f"expected one of {sorted(_RNN_ACTIVATIONS)}")
+    return _RNN_ACTIVATIONS[name]
+
+
+class _Graph:
+    """Nodes and initializers under construction, with unique names."""
+
+    def __init__(self, onnx):
+        self.onnx = onnx
+        self.nodes, self.initializers, self.used = [], [], set()
+
+    def name(self, base):
+        name, k = base, 0
+        while name in self.used:
+            k += 1
+            name = f"{base}_{k}"
+        self.used.add(name)
+        return name
+
+    def const(self, base, array):
+        name = self.name(base)
+        self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def node(self, op, inputs, base, outputs=None, **attrs):
+        """Add a node; return its output name, or the names `base/<output>` of several outputs."""
+        outs = [self.name(base)] if outputs is None else [self.name(f"{base}/{o}") for o in outputs]
+        self.nodes.append(self.onnx.helper.make_node(op, inputs, outs, name=self.name(f"{base}/{op}"), **attrs))
+        return outs[0] if outputs is None else outs
+
+
+class _Exporter:
+    """Walks the layers, keeping the current tensor, its layout and its width."""
+
+    def __init__(self, onnx, layers, lengths):
+        self.g = _Graph(onnx)
+        self.layers = layers
+        self.lengths = "sequence_lens" if lengths else ""
+        if lengths:
+            self.g.used.add("sequence_lens")
+        self.time_major = False  # current tensor is [time, batch, ·] rather than [batch, time, ·]
+        self.rank = 3
+        self.extra_outputs = []  # (name, width): states returned by the last layer
+        self.meta = []  # per layer: kind, config and the ONNX names holding its weights
+
+    # ---- layout -------------------------------------------------------------------------
+    def to_time_major(self, x):
+        if self.rank != 3:
+            raise ValueError("a recurrent layer expected a sequence (batch, time, ·), got the (batch, ·) "
+                             "output of a layer without return_sequences")
+        if self.time_major:
+            return x
+        self.time_major = True
+        return self.g.node("Transpose", [x], "time_major", perm=[1, 0, 2])
+
+    def to_batch_first(self, x):
+        if self.rank == 3 and self.time_major:
+            self.time_major = False
+            return self.g.node("Transpose", [x], "batch_first", perm=[1, 0, 2])
+        return x
+
+    def squeeze(self, x, axis, base):
+        return self.g.node("Squeeze", [x, self.g.const(f"{base}/axis", np.array([axis], np.int64))], base)
+
+    def take(self, x, index, axis, base):
+        """x with `axis` removed, at `index` (Gather with a scalar index)."""
+        return self.g.node("Gather", [x, self.g.const(f"{base}/index", np.array(index, np.int64))], base, axis=axis)
+
+    def flip_time(self, x, base):
+        """Reverse the time axis (axis 0 of a time-major tensor)."""
+        c = self.g.const
+        return self.g.node("Slice", [x, c(f"{base}/starts", np.array([-1], np.int64)),
+                                     c(f"{base}/ends", np.array([np.iinfo(np.int64).min], np.int64)),
+                                     c(f"{base}/axes", np.array([0], np.int64)),
+                                     c(f"{base}/steps", np.array([-1], np.int64))], base)
+
+    # ---- layers ---------------------------------------------------------------------------
+    def recurrent(self, x, k, layer):
+        """SimpleRNN or LSTM: one ONNX node, direction forward or reverse."""
+        self.check_recurrent(layer)
+        base = f"{k}_{layer.name}"
+        x = self.to_time_major(x)
+        node_name, (Y, Y_h, Y_c) = self.recurrent_node(x, base, [layer], "reverse" if layer.go_backwards else "forward")
+        if layer.return_sequences:
+            y = self.squeeze(Y, 1, f"{base}/y")  # [T, 1, B, H] -> [T, B, H]
+            if layer.go_backwards:  # processing order: the last step first
+                y = self.flip_time(y, f"{base}/processing_order")
+        else:
+            y, self.rank = self.squeeze(Y_h, 0, f"{base}/y"), 2  # [1, B, H] -> [B, H]
+        if layer.return_state:  # [1, B, H] -> [B, H]
+            self.state_outputs(layer, [(self.squeeze(Y_h, 0, f"{base}/h"), Y_c and self.squeeze(Y_c, 0, f"{base}/c"))],
+                               [""])
+        self.meta.append({"kind": type(layer).__name__, "config": layer.get_config(), "node": node_name})
+        return y, layer.units
+
+    def bidirectional(self, x, k, layer):
+        fw, bw = layer.forward_layer, layer.backward_layer
+        for sub in (fw, bw):
+            self.check_recurrent(sub)
+        if type(fw) is not type(bw) or fw.go_backwards or not bw.go_backwards:
+            raise ValueError(f"Bidirectional {layer.name!r}: export expects a forward layer and a go_backwards "
+                             f"layer of the same type, got {type(fw).__name__}(go_backwards={fw.go_backwards}) and "
+                             f"{type(bw).__name__}(go_backwards={bw.go_backwards})")
+        if layer.merge_mode is None:
+            raise ValueError(f"Bidirectional {layer.name!r}: merge_mode=None (two outputs) is not supported by "
+                             "export; use 'concat', 'sum', 'mul' or 'ave'")
+        base = f"{k}_{layer.name}"
+        x = self.to_time_major(x)
+        node_name, (Y, Y_h, Y_c) = self.recurrent_node(x, base, [fw, bw], "bidirectional")
+        if layer.return_sequences:  # Y [T, 2, B, H]: the reverse half is already in time order
+            y_f, y_b = self.take(Y, 0, 1, f"{base}/y_forward"), self.take(Y, 1, 1, f"{base}/y_backward")
+        else:  # Y_h [2, B, H]
+            y_f, y_b = self.take(Y_h, 0, 0, f"{base}/y_forward"), self.take(Y_h, 1, 0, f"{base}/y_backward")
+            self.rank = 2
+        y = self.merge(y_f, y_b, layer.merge_mode, f"{base}/merge")
+        if layer.return_state:
+            self.state_outputs(fw, [(self.take(Y_h, d, 0, f"{base}/h_{d}"),
+                                     Y_c and self.take(Y_c, d, 0, f"{base}/c_{d}")) for d in (0, 1)],
+                               ["_forward", "_backward"])
+        self.meta.append({"kind": "Bidirectional", "config": layer.get_config(), "node": node_name,
+                          "layer": {"kind": type(fw).__name__, "config": fw.get_config()},
+                          "backward_layer": {"kind": type(bw).__name__, "config": bw.get_config()}})
+        return y, (2 if layer.merge_mode == "concat" else 1) * fw.units
+
+    def merge(self, y_f, y_b, mode, base):
+        if mode == "concat":
+            return self.g.node("Concat", [y_f, y_b], base, axis=-1)
+        if mode == "sum":
+            return self.g.node("Add", [y_f, y_b], base)
+        if mode == "mul":
+            return self.g.node("Mul", [y_f, y_b], base)
+        total = self.g.node("Add", [y_f, y_b], f"{base}/sum")
+        return self.g.node("Mul", [total, self.g.const(f"{base}/half", np.array(0.5, np.float32))], base)
+
+    def state_outputs(self, layer, states, suffixes):
+        """Graph outputs h (and c), (batch, H) each, per direction; Stack allows them on its last layer only."""
+        for (h, c), suffix in zip(states, suffixes):
+            self.extra_outputs.append((self.g.node("Identity", [h], f"h{suffix}"), layer.units))
+            if c:
+                self.extra_outputs.append((self.g.node("Identity", [c], f"c{suffix}"), layer.units))
+
+    def check_recurrent(self, layer):
+        _common.check_built(layer)
+        if layer.stateful:
+            raise ValueError(f"layer {layer.name!r}: stateful=True is not supported by export (the graph starts "
+                             "every call from zero states)")
+
+    def recurrent_node(self, x, base, layers, direction):
+        """One RNN/LSTM node over `layers` (one per direction); returns (node name, [Y, Y_h, Y_c])."""
+        is_lstm = layers[0].gates == 4
+        Ws, Rs, Bs, acts = [], [], [], []
+        for layer in layers:
+            W, U, b = (np.asarray(layer.params[key], np.float32) for key in ("W", "U", "b"))
+            if is_lstm:  # blocks i, f, C̃, o -> i, o, f, c
+                W, U, b = (_common.reorder_blocks(a, _common.ONNX_FROM_RNNLAB) for a in (W, U, b))
+            Ws.append(W.T)  # (D, G·H) -> [G·H, D]
+            Rs.append(U.T)  # (H, G·H) -> [G·H, H]
+            Bs.append(np.concatenate([b, np.zeros_like(b)]))  # [Wb, Rb]; only the sum matters
+            names = [layer.recurrent_activation, layer.activation, layer.activation] if is_lstm else [layer.activation]
+            acts += [_rnn_activation(name, layer) for name in names]
+        c = self.g.const
+        inputs = [x, c(f"{base}/W", np.stack(Ws)), c(f"{base}/R", np.stack(Rs)), c(f"{base}/B", np.stack(Bs)),
+                  self.lengths]
+        attrs = {"hidden_size": layers[0].units, "direction": direction, "activations": [a[0] for a in acts]}
+        if any(a[1] is not None for a in acts):  # consumed in order by the activations that take them
+            attrs["activation_alpha"] = [a[1] for a in acts if a[1] is not None]
+            attrs["activation_beta"] = [a[2] for a in acts if a[2] is not None]
+        outs = self.g.node("LSTM" if is_lstm else "RNN", inputs, base,
+                           outputs=("Y", "Y_h", "Y_c") if is_lstm else ("Y", "Y_h"), **attrs)
+        return self.g.nodes[-1].name, (outs if is_lstm else outs + [None])
+
+    def dense(self, x, k, layer):
+        """y = φ(x W + b) on the last axis: MatMul, Add and the activation."""
+        _common.check_built(layer)
+        base = f"{k}_{layer.name}"
+        names = {"W": self.g.const(f"{base}/W", np.asarray(layer.params["W"], np.float32))}
+        z = self.g.node("MatMul", [x, names["W"]], f"{base}/xW")
+        if layer.use_bias:
+            names["b"] = self.g.const(f"{base}/b", np.asarray(layer.params["b"], np.float32))
+            z = self.g.node("Add", [z, names["b"]], f"{base}/z")
+        op, attrs = _DENSE_ACTIVATIONS[layer.activation]
+        y = self.g.node(op, [z], base, **attrs) if op else z
+        self.meta.append({"kind": "Dense", "config": layer.get_config(), **names})
+        return y, layer.units
+
+    def embedding(self, x, k, layer):
+        """x_t = E[id_t]: Gather rows of E; with mask_zero the lengths count the ids that are not 0."""
+        if k != 0:
+            raise ValueError(f"layer {layer.name!r}: Embedding is supported as the first layer only")
+        _common.check_built(layer)
+        if layer.mask_zero:
+            if self.lengths:
+                raise ValueError(f"layer {layer.name!r} has mask_zero=True: the graph counts the lengths from the "
+                                 "ids, so export expects lengths=False")
+            zero = self.g.const("zero_id", np.array(0, np.int64))
+            real = self.g.node("Not", [self.g.node("Equal", [x, zero], "is_padding")], "is_real")
+            steps = self.g.node("Cast", [real], "real_steps", to=self.g.onnx.TensorProto.INT32)
+            self.lengths = self.g.node("ReduceSum", [steps, self.g.const("time_axis", np.array([1], np.int64))],
+                                       "lengths", keepdims=0)
+        E = self.g.const(f"{k}_{layer.name}/E", np.asarray(layer.params["E"], np.float32))
+        self.meta.append({"kind": "Embedding", "config": layer.get_config(), "E": E})
+        return self.g.node("Gather", [E, x], f"{k}_{layer.name}", axis=0), layer.output_dim
+
+    def run(self, x):
+        width = None
+        for k, layer in enumerate(self.layers):
+            kind = _common.kind_of(layer)
+            if kind in ("SimpleRNN", "LSTM"):
+                x, width = self.recurrent(x, k, layer)
+            elif kind == "Bidirectional":
+                x, width = self.bidirectional(x, k, layer)
+            elif kind == "Dense":
+                x, width = self.dense(x, k, layer)
+            elif kind == "Embedding":
+                x, width = self.embedding(x, k, layer)
+            else:  # Dropout: the identity at inference
+                self.meta.append({"kind": "Dropout", "config": layer.get_config()})
+        return self.to_batch_first(x), width
+
+
+def _graph_input(onnx, layers):
+    """The ValueInfo of the model's input: ids for an Embedding, else float features (batch, time, D)."""
+    helper = onnx.helper
+    first = next((layer for layer in layers if _common.kind_of(layer) != "Dropout"), None)
+    if first is None:
+        raise ValueError("export expected at least one layer besides Dropout")
+    if _common.kind_of(first) == "Embedding":
+        return helper.make_tensor_value_info("ids", onnx.TensorProto.INT64, ["batch", "time"])
+    first = first.forward_layer if _common.kind_of(first) == "Bidirectional" else first
+    _common.check_built(first)
+    return helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", "time", first.input_dim])
+
+
+def export(model, path, opset=None, lengths=False):
+    """Write `model` (a layer, Stack or Sequential) to `path` as an ONNX model; returns the ModelProto.
+
+    Inputs: x (batch, time, D) float32, or ids (batch, time) int64 under a first Embedding; with
+    lengths=True also sequence_lens (batch,) int32, the real length of each right-padded sequence:
+    the outputs then equal rnnlab's with mask[b, t] = t < sequence_lens[b]. An Embedding with
+    mask_zero counts the lengths from the ids instead (padding id 0 at the right end only).
+    The graph is float32 whatever the model's dtype; inference only (dropout is the identity).
+    """
+    onnx = _common.require("onnx", "onnx")
+    opset = DEFAULT_OPSET if opset is None else opset
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise ValueError(f"opset expected an integer in [{MIN_OPSET}, {newest}], got {opset!r}")
+    layers = _common.flatten(model)
+    helper, F = onnx.helper, onnx.TensorProto.FLOAT
+    inputs = [_graph_input(onnx, layers)]
+    if lengths:
+        inputs.append(helper.make_tensor_value_info("sequence_lens", onnx.TensorProto.INT32, ["batch"]))
+    ex = _Exporter(onnx, layers, lengths)
+    ex.g.used.add(inputs[0].name)
+    y, width = ex.run(inputs[0].name)
+    y = ex.g.node("Identity", [y], "y")
+    outputs = [helper.make_tensor_value_info(y, F, ["batch", "time", width] if ex.rank == 3 else ["batch", width])]
+    outputs += [helper.make_tensor_value_info(name, F, ["batch", w]) for name, w in ex.extra_outputs]
+    graph = helper.make_graph(ex.g.nodes, getattr(model, "name", "rnnlab"), inputs, outputs, ex.g.initializers)
+    opsets = [helper.make_opsetid("", opset)]
+    proto = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets),
+                              producer_name="rnnlab")
+    container = {"kind": type(model).__name__, "config": model.get_config()} if _common.kind_of(model) == "Stack" \
+        else None
+    helper.set_model_props(proto, {"rnnlab.layers": json.dumps(ex.meta), "rnnlab.model": json.dumps(container)})
+    onnx.checker.check_model(proto, full_check=True)
+    _common.write_atomic(path, proto.SerializeToString())
+    return proto

@@ -1,0 +1,149 @@
+"""PyTorch ↔ rnnlab: nn.RNN / nn.LSTM to SimpleRNN / LSTM / Bidirectional / Stack, and back.
+
+PyTorch keeps, per layer k and direction, weight_ih_l{k} (G·H, D), weight_hh_l{k}
+(G·H, H) and two biases, the LSTM gate blocks in the order i, f, g, o — the same
+as ours (i, f, C̃, o). So W = weight_ihᵀ, U = weight_hhᵀ, b = bias_ih + bias_hh;
+going back, bias_ih = b and bias_hh = 0 (only the sum enters the equations).
+rnnlab is always batch-first; PyTorch's batch_first only changes how it is called.
+"""
+import numpy as np
+
+from .. import nn
+from . import _common
+
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def _torch():
+    return _common.require("torch", "torch")
+
+
+def _numpy(t):
+    return t.detach().cpu().numpy()
+
+
+def from_torch(module, return_state=False):
+    """An rnnlab layer with the weights of a torch.nn.RNN or torch.nn.LSTM.
+
+    One layer: SimpleRNN or LSTM; bidirectional: Bidirectional(merge_mode="concat");
+    num_layers > 1: a Stack of those. Every layer returns sequences, as PyTorch
+    does; with return_state the top layer also returns its final states. The
+    dtype is the module's. PyTorch's dropout between layers acts in training
+    only and is not carried over.
+    """
+    torch = _torch()
+    if isinstance(module, torch.nn.LSTM):
+        if module.proj_size:
+            raise ValueError(f"from_torch expected an LSTM with proj_size=0 (rnnlab has no projection), "
+                             f"got proj_size={module.proj_size}")
+        make = nn.LSTM
+        options = {"unit_forget_bias": False}
+    elif isinstance(module, torch.nn.RNN):
+        make = nn.SimpleRNN
+        options = {"activation": module.nonlinearity}
+    else:
+        raise TypeError(f"from_torch expected torch.nn.RNN or torch.nn.LSTM, got {type(module).__name__}")
+    dtype = str(module.weight_ih_l0.dtype).replace("torch.", "")
+    if dtype not in _DTYPES:
+        raise ValueError(f"from_torch expected float32 or float64 weights, got {dtype}")
+
+    layers = []
+    for k in range(module.num_layers):
+        last = k == module.num_layers - 1
+        directions = []
+        for suffix in ("", "_reverse")[:1 + module.bidirectional]:
+            w_ih, w_hh = getattr(module, f"weight_ih_l{k}{suffix}"), getattr(module, f"weight_hh_l{k}{suffix}")
+            if module.bias:
+                b = _numpy(getattr(module, f"bias_ih_l{k}{suffix}") + getattr(module, f"bias_hh_l{k}{suffix}"))
+            else:
+                b = np.zeros(w_ih.shape[0], dtype=_DTYPES[dtype])
+            layer = make(module.hidden_size, return_sequences=True, return_state=return_state and last,
+                         go_backwards=bool(suffix), dtype=dtype, name=f"l{k}{suffix}", **options)
+            directions.append(layer.set_weights(_numpy(w_ih).T, _numpy(w_hh).T, b))
+        layers.append(nn.Bidirectional(directions[0], merge_mode="concat", backward_layer=directions[1])
+                      if module.bidirectional else directions[0])
+    return layers[0] if len(layers) == 1 else nn.Stack(layers, name="torch_stack")
+
+
+def _directions(layer, position):
+    """[forward] or [forward, backward] leaf layers of one level, checked for PyTorch."""
+    if isinstance(layer, nn.Bidirectional):
+        if layer.merge_mode != "concat":
+            raise ValueError(f"to_torch expected Bidirectional(merge_mode='concat') at layer {position}, "
+                             f"got merge_mode={layer.merge_mode!r}")
+        leaves = [layer.forward_layer, layer.backward_layer]
+        if leaves[0].go_backwards or not leaves[1].go_backwards:
+            raise ValueError(f"to_torch expected a forward and a go_backwards direction at layer {position}, "
+                             f"got go_backwards={leaves[0].go_backwards}, {leaves[1].go_backwards}")
+    elif isinstance(layer, (nn.SimpleRNN, nn.LSTM)):
+        if layer.go_backwards:
+            raise ValueError(f"to_torch expected go_backwards=False at layer {position} "
+                             "(PyTorch runs one direction backwards only inside a bidirectional layer), got True")
+        leaves = [layer]
+    else:
+        raise TypeError(f"to_torch expected SimpleRNN, LSTM, Bidirectional or a Stack of them, "
+                        f"got {type(layer).__name__} at layer {position}")
+    for leaf in leaves:
+        _common.check_built(leaf)
+    return leaves
+
+
+def _check_cell(leaf, first, position):
+    if type(leaf) is not type(first) or leaf.units != first.units or leaf.dtype != first.dtype:
+        raise ValueError(f"to_torch expected every layer to be {type(first).__name__}({first.units}) of "
+                         f"{np.dtype(first.dtype).name}, got {type(leaf).__name__}({leaf.units}) of "
+                         f"{np.dtype(leaf.dtype).name} at layer {position}")
+    if isinstance(leaf, nn.LSTM):
+        if leaf.activation != "tanh" or leaf.recurrent_activation != "sigmoid":
+            raise ValueError(f"to_torch expected an LSTM with activation='tanh' and recurrent_activation='sigmoid', "
+                             f"got {leaf.activation!r} and {leaf.recurrent_activation!r} at layer {position}")
+    elif leaf.activation not in ("tanh", "relu"):
+        raise ValueError(f"to_torch expected a SimpleRNN activation 'tanh' or 'relu', got {leaf.activation!r} "
+                         f"at layer {position}")
+    elif leaf.activation != first.activation:
+        raise ValueError(f"to_torch expected one activation for every layer, got {first.activation!r} and "
+                         f"{leaf.activation!r} at layer {position}")
+
+
+def to_torch(obj, bias=True):
+    """A torch.nn.RNN or torch.nn.LSTM (batch_first=True) with the weights of `obj`.
+
+    obj: a built SimpleRNN or LSTM, Bidirectional(merge_mode="concat") of one,
+    or a Stack of such layers with the same cell, units and direction. bias=False
+    makes a module without biases and requires every b to be zero. Dropout
+    rates and stateful are not carried over.
+    """
+    torch = _torch()
+    layers = list(obj.layers) if isinstance(obj, nn.Stack) else [obj]
+    levels = [_directions(layer, k) for k, layer in enumerate(layers)]
+    first = levels[0][0]
+    bidirectional = len(levels[0]) == 2
+    for k, (layer, leaves) in enumerate(zip(layers, levels)):
+        if (len(leaves) == 2) != bidirectional:
+            raise ValueError(f"to_torch expected every layer {'bi' if bidirectional else 'uni'}directional, "
+                             f"got a mixed stack at layer {k}")
+        if k < len(layers) - 1 and not layer.return_sequences:
+            raise ValueError(f"to_torch expected return_sequences=True below the top layer, got False at layer {k}")
+        width = first.input_dim if k == 0 else first.units * len(leaves)
+        for leaf in leaves:
+            _check_cell(leaf, first, k)
+            if leaf.input_dim != width:
+                raise ValueError(f"to_torch expected input_dim {width} at layer {k}, got {leaf.input_dim}")
+            if not bias and np.any(leaf.params["b"]):
+                raise ValueError(f"to_torch(bias=False) expected zero biases, got nonzero b at layer {k}")
+
+    dtype = getattr(torch, np.dtype(first.dtype).name)
+    kwargs = dict(num_layers=len(layers), bias=bias, batch_first=True, bidirectional=bidirectional, dtype=dtype)
+    if isinstance(first, nn.LSTM):
+        module = torch.nn.LSTM(first.input_dim, first.units, **kwargs)
+    else:
+        module = torch.nn.RNN(first.input_dim, first.units, nonlinearity=first.activation, **kwargs)
+    with torch.no_grad():
+        for k, leaves in enumerate(levels):
+            for suffix, leaf in zip(("", "_reverse"), leaves):
+                getattr(module, f"weight_ih_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["W"].T.copy()))
+                getattr(module, f"weight_hh_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["U"].T.copy()))
+                if bias:
+                    getattr(module, f"bias_ih_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["b"].copy()))
+                    getattr(module, f"bias_hh_l{k}{suffix}").zero_()
+    return module

@@ -1,0 +1,162 @@
+"""LSTM, compiled: the same forward/backward as kernels/lstm.py, which stays the spec.
+
+What differs from the reference is only how the work is laid out:
+- one compiled loop over time per block of batch rows; the blocks (one per
+  core) run the whole sequence in parallel, since rows never interact;
+- gate activations and the cell update fused per row, in place in the gates
+  buffer; float32 stays float32 (tanh32 vectorises);
+- tanh(C_t) recomputed in backward instead of stored (a T·B·H buffer less);
+- the weight gradients as a few large products after the loop, split by
+  output columns across the cores; dx split by rows.
+The cache keeps the reference's keys (x, W, U, h, c, gates, mask, rdrop, …)
+except tc. Shapes and semantics: see kernels/lstm.py.
+"""
+import numpy as np
+from numba import njit
+
+from . import lstm as reference
+from . import threads
+from .fast_ops import JIT, SIGMOID, TANH, act, activate, dact, tanh
+from .fast_products import grads_block, input_projection, recurrent_grad, recurrent_product
+from .fast_plan import blocks_for, column_blocks, empty, supported, transposed_if_small
+
+
+@njit(**JIT)
+def _forward_rows(x, U, b, h, c, gates, y, mask, rdrop, hp, code_a, code_r, r0, r1):
+    """Steps 0..T-1 of batch rows r0:r1; h[0], c[0] set on entry, h, c, gates, y filled."""
+    for t in range(x.shape[0]):  # z_t = x_t W is there already; the bias comes with the activation
+        recurrent_product(h[t], U, rdrop, hp, gates[t], r0, r1)  # z_t += h_{t-1} U
+        for r in range(r0, r1):
+            _cell_forward(gates[t, r], b, c[t, r], c[t + 1, r], h[t + 1, r], code_a, code_r)
+            if mask.shape[0] > 0:  # y is its own array only under a mask (else h[1:])
+                y[t, r, :] = h[t + 1, r]
+                if not mask[t, r]:  # state carried over, output zero
+                    h[t + 1, r, :] = h[t, r]
+                    c[t + 1, r, :] = c[t, r]
+                    y[t, r, :] = 0.0
+
+
+@njit(**JIT)
+def _cell_forward(z, b, c_prev, c_new, h_new, code_a, code_r):
+    """One row: z (4H) → i, f, C̃, o in place; C_t and h_t written."""
+    H = c_prev.shape[0]
+    if code_a == TANH and code_r == SIGMOID:  # the usual LSTM, fused in one pass
+        for j in range(H):
+            i = act(SIGMOID, z[j] + b[j])  # i_t = σ(x_t W_i + h_{t-1} U_i + b_i)
+            f = act(SIGMOID, z[H + j] + b[H + j])  # f_t = σ(x_t W_f + h_{t-1} U_f + b_f)
+            g = tanh(z[2 * H + j] + b[2 * H + j])  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
+            o = act(SIGMOID, z[3 * H + j] + b[3 * H + j])  # o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
+            z[j], z[H + j], z[2 * H + j], z[3 * H + j] = i, f, g, o
+            cn = f * c_prev[j] + i * g  # C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t
+            c_new[j] = cn
+            h_new[j] = o * tanh(cn)  # h_t = o_t ⊙ tanh(C_t)
+        return
+    activate(code_r, z[:H], b[:H])
+    activate(code_r, z[H:2 * H], b[H:2 * H])
+    activate(code_a, z[2 * H:3 * H], b[2 * H:3 * H])
+    activate(code_r, z[3 * H:], b[3 * H:])
+    for j in range(H):
+        cn = z[H + j] * c_prev[j] + z[j] * z[2 * H + j]
+        c_new[j] = cn
+        h_new[j] = z[3 * H + j] * act(code_a, cn)
+
+
+@njit(**JIT)
+def _backward_rows(dy, gates, c, U, Ut, mask, rdrop, dz, dh, dc, dhr, code_a, code_r, r0, r1):
+    """BPTT of rows r0:r1: dh, dc (B, H) hold dh_T, dC_T on entry, dh_0, dC_0 on exit; dz filled.
+
+    Ut is Uᵀ in C order for blocks of one or two rows (a loop then beats a BLAS call).
+    """
+    T = gates.shape[0]
+    H = U.shape[0]
+    for t in range(T - 1, -1, -1):
+        for r in range(r0, r1):
+            if mask.shape[0] > 0 and not mask[t, r]:  # no gradient; dh, dC pass straight through
+                dz[t, r, :] = 0.0
+                continue
+            if dy.shape[0] > 0:
+                for j in range(H):
+                    dh[r, j] += dy[t, r, j]  # everything that reaches h_t
+            _cell_backward(gates[t, r], c[t, r], c[t + 1, r], dh[r], dc[r], dz[t, r], code_a, code_r)
+        recurrent_grad(dz[t], U, Ut, rdrop, dh, dhr, r0, r1)
+
+
+@njit(**JIT)
+def _cell_backward(g, c_prev, c_t, dh, dc, dz, code_a, code_r):
+    """One row: gradients at z_t from dh_t, dC_t; dh zeroed, dc becomes ∂L/∂C_{t-1}."""
+    H = dh.shape[0]
+    if code_a == TANH and code_r == SIGMOID:
+        for j in range(H):
+            i, f, gt, o = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
+            tc = tanh(c_t[j])  # tanh(C_t), recomputed
+            dC = dc[j] + dh[j] * o * (1.0 - tc * tc)  # through h_t = o_t ⊙ tanh(C_t)
+            dz[j] = dC * gt * (i * (1.0 - i))  # ∂C_t/∂i_t = C̃_t
+            dz[H + j] = dC * c_prev[j] * (f * (1.0 - f))  # ∂C_t/∂f_t = C_{t-1}
+            dz[2 * H + j] = dC * i * (1.0 - gt * gt)  # ∂C_t/∂C̃_t = i_t
+            dz[3 * H + j] = dh[j] * tc * (o * (1.0 - o))  # ∂h_t/∂o_t = tanh(C_t)
+            dc[j] = dC * f  # ∂C_t/∂C_{t-1} = f_t
+            dh[j] = 0.0
+        return
+    for j in range(H):
+        i, f, gt, o = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
+        tc = act(code_a, c_t[j])
+        dC = dc[j] + dh[j] * o * dact(code_a, tc)
+        dz[j] = dC * gt * dact(code_r, i)
+        dz[H + j] = dC * c_prev[j] * dact(code_r, f)
+        dz[2 * H + j] = dC * i * dact(code_a, gt)
+        dz[3 * H + j] = dh[j] * tc * dact(code_r, o)
+        dc[j] = dC * f
+        dh[j] = 0.0
+
+
+def forward(x, params, state, mask=None, activation="tanh", recurrent_activation="sigmoid", rdrop=None):
+    """As kernels.lstm.forward. Returns (y (T, B, H), (h_T, C_T), cache)."""
+    plan = supported(x, params, state, mask, rdrop, (activation, recurrent_activation))
+    if plan is None:  # a dtype or layout the compiled loops do not take: the reference
+        return reference.forward(x, params, state, mask, activation, recurrent_activation, rdrop)
+    x, W, U, b, m8, rd, codes = plan
+    T, B, _ = x.shape
+    H = U.shape[0]
+    dtype = x.dtype
+    h = np.empty((T + 1, B, H), dtype)  # h[t+1] = h_t (carried state)
+    c = np.empty((T + 1, B, H), dtype)  # c[t+1] = C_t (carried state)
+    h[0], c[0] = state
+    gates = np.empty((T, B, 4 * H), dtype)  # i, f, C̃, o of every step
+    y = h[1:] if mask is None else np.empty((T, B, H), dtype)  # unmasked, the output is h_1..h_T
+    hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
+    rows = blocks_for(B, T, x.shape[2], H, 4)
+    with threads.one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
+        threads.run(input_projection, [(x.reshape(T * B, -1), W, gates.reshape(T * B, 4 * H), q0, q1)
+                                       for q0, q1 in threads.split(T * B, len(rows))])
+        threads.run(_forward_rows, [(x, U, b, h, c, gates, y, m8, rd, hp, *codes, r0, r1) for r0, r1 in rows])
+    cache = dict(x=x, W=W, U=U, h=h, c=c, gates=gates, mask=mask, rdrop=rdrop, activation=activation,
+                 recurrent_activation=recurrent_activation, fast=(b, m8, rd, codes))
+    return y, (h[T].copy(), c[T].copy()), cache
+
+
+def backward(dy, dstate, cache):
+    """As kernels.lstm.backward. Returns (dx (T, B, D), (dh0, dC0), grads W, U, b)."""
+    if "fast" not in cache:  # a cache of the reference
+        return reference.backward(dy, dstate, cache)
+    x, W, U, h, c, gates = (cache[k] for k in ("x", "W", "U", "h", "c", "gates"))
+    b, m8, rd, codes = cache["fast"]
+    T, B, D = x.shape
+    H = U.shape[0]
+    dtype = x.dtype
+    dh = np.zeros((B, H), dtype) if dstate[0] is None else np.array(dstate[0], dtype=dtype)
+    dc = np.zeros((B, H), dtype) if dstate[1] is None else np.array(dstate[1], dtype=dtype)
+    dy = empty(3, dtype) if dy is None else np.ascontiguousarray(dy, dtype=dtype)
+    dz = np.empty((T, B, 4 * H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
+    dhr = np.empty((B, H) if rd.size else (0, 0), dtype)
+    rows = blocks_for(B, T, D, H, 4)
+    Ut = transposed_if_small(U, rows)
+    with threads.one_blas_thread():
+        threads.run(_backward_rows, [(dy, gates, c, U, Ut, m8, rd, dz, dh, dc, dhr, *codes, r0, r1)
+                                     for r0, r1 in rows])
+        hp = h[:-1] if rd.size == 0 else h[:-1] * rd  # h_{t-1} as the recurrent product saw it
+        grads = {"W": np.empty_like(W), "U": np.empty_like(U), "b": np.empty_like(b)}
+        dx = np.empty((T, B, D), dtype)
+        x2, hp2, dz2, dx2 = x.reshape(T * B, D), hp.reshape(T * B, H), dz.reshape(T * B, 4 * H), dx.reshape(T * B, D)
+        threads.run(grads_block, [(x2, hp2, dz2, W, grads["W"], grads["U"], grads["b"], dx2, *cols, *qs)
+                                   for cols, qs in column_blocks(4 * H, T * B, len(rows))])
+    return dx, (dh, dc), grads

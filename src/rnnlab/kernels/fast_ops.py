@@ -1,0 +1,204 @@
+"""Compiled building blocks of the fast kernels: matrix products and activations.
+
+Importing this module imports numba and binds NumPy's OpenBLAS (threads.blas())
+into compiled code; it raises ImportError when either is missing, and the fast
+backend then falls back to the reference kernels.
+
+Activations take a code (TANH, SIGMOID, ...) so that one compiled loop serves
+every choice; derivatives are written in terms of the activation's output, as
+in activations.py. In float64 tanh is the C library's; in float32 it is a
+rational function that vectorises (see `tanh32`).
+"""
+import glob
+import hashlib
+import math
+import os
+
+import llvmlite.binding as llvm
+import numpy as np
+from numba import njit, types
+from numba.core import caching
+from numba.extending import overload
+
+from . import threads
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+# numba 0.59-0.60 spell these with a leading underscore
+_InTree = getattr(caching, "InTreeCacheLocator", None) or caching._InTreeCacheLocator
+_UserDir = getattr(caching, "UserProvidedCacheLocator", None) or caching._UserProvidedCacheLocator
+_CacheImpl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+
+
+class _KernelsStamp:
+    """numba's on-disk cache for these kernels, invalidated when any fast_*.py here changes.
+
+    numba stamps a cached function with its own file only, but the loops inline
+    the helpers of this file: an edit here must recompile them too.
+    """
+
+    def get_source_stamp(self):
+        digest = hashlib.sha256()
+        for path in sorted(glob.glob(os.path.join(_HERE, "fast_*.py"))):
+            with open(path, "rb") as f:
+                digest.update(f.read())
+        return digest.hexdigest()
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if os.path.dirname(os.path.abspath(py_file)) != _HERE:
+            return None
+        return super().from_function(py_func, py_file)
+
+
+class _KernelsUserDir(_KernelsStamp, _UserDir):
+    """In NUMBA_CACHE_DIR when it is set."""
+
+
+class _KernelsInTree(_KernelsStamp, _InTree):
+    """Else in __pycache__ beside this file."""
+
+
+for _locator in (_KernelsInTree, _KernelsUserDir):  # ahead of numba's own, first match wins
+    if _locator not in _CacheImpl._locator_classes:
+        _CacheImpl._locator_classes.insert(0, _locator)
+
+_blas = threads.blas()
+if _blas is None:
+    raise ImportError("no 64-bit OpenBLAS found next to NumPy for the fast kernels")
+llvm.add_symbol("rnnlab_cblas_sgemm", _blas.sgemm)
+llvm.add_symbol("rnnlab_cblas_dgemm", _blas.dgemm)
+
+
+def _cblas_gemm(name, dtype):
+    # cblas_?gemm(order, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc), 64-bit ints
+    i32, i64, ptr = types.int32, types.int64, types.CPointer(dtype)
+    return types.ExternalFunction(name, types.void(i32, i32, i32, i64, i64, i64, dtype, ptr, i64, ptr, i64,
+                                                   dtype, ptr, i64))
+
+
+_sgemm = _cblas_gemm("rnnlab_cblas_sgemm", types.float32)
+_dgemm = _cblas_gemm("rnnlab_cblas_dgemm", types.float64)
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
+
+# every kernel is compiled with these options; fastmath only contracts a*b+c into
+# an FMA: no NaN/Inf assumptions, so a diverging model still shows NaN
+JIT = dict(nogil=True, cache=True, fastmath={"contract"}, error_model="numpy", boundscheck=False)
+
+TANH, SIGMOID, HARD_SIGMOID, RELU, LINEAR = range(5)
+CODES = {"tanh": TANH, "sigmoid": SIGMOID, "hard_sigmoid": HARD_SIGMOID, "relu": RELU, "linear": LINEAR}
+
+
+def gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
+    """C = alpha op(A) op(B) + beta C, row-major; A, B, C are arrays whose data start the matrices."""
+
+
+@overload(gemm)
+def _gemm_impl(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
+    call = _sgemm if C.dtype == types.float32 else _dgemm
+    F = np.float32 if C.dtype == types.float32 else np.float64
+
+    def impl(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
+        call(ROW_MAJOR, TRANS if trans_a else NO_TRANS, TRANS if trans_b else NO_TRANS, m, n, k,
+             F(alpha), A.ctypes, lda, B.ctypes, ldb, F(beta), C.ctypes, ldc)
+    return impl
+
+
+# tanh(x) ≈ x P(x²) / Q(x²) on |x| ≤ 9, where float32 tanh is already ±1: a fit for relative
+# error printed by benchmarks/fit_tanh.py; against float64 tanh on 2·10⁶ points the float32
+# evaluation is off by at most 6.4 units in the last place (NumPy's own float32 tanh: 1.4)
+_P = tuple(np.float32(v) for v in (0.9999999411834656, 0.12919270368186864, 0.0029208070017278254,
+                                   9.267833791301666e-06, -1.2781674186529973e-08, 1.825837059416292e-11))
+_Q = tuple(np.float32(v) for v in (1.0, 0.46252554247372646, 0.023763353325993813, 0.00022810645049115003))
+_CLAMP, _ONE32 = np.float32(9.0), np.float32(1.0)
+
+
+@njit(cache=True)
+def tanh32(x):
+    """float32 tanh with only +, ×, ÷ and compares, so that loops over it vectorise."""
+    if x > _CLAMP:  # written as compares so that a NaN passes through
+        x = _CLAMP
+    if x < -_CLAMP:
+        x = -_CLAMP
+    s = x * x
+    p = ((((_P[5] * s + _P[4]) * s + _P[3]) * s + _P[2]) * s + _P[1]) * s + _P[0]
+    q = ((_Q[3] * s + _Q[2]) * s + _Q[1]) * s + _Q[0]
+    y = x * p / q
+    if y > _ONE32:
+        y = _ONE32
+    if y < -_ONE32:
+        y = -_ONE32
+    return y
+
+
+def tanh(x):
+    """tanh in the precision of x."""
+
+
+@overload(tanh)
+def _tanh_impl(x):
+    if x == types.float32:
+        return lambda x: tanh32(x)
+    return lambda x: math.tanh(x)
+
+
+def act(code, z):
+    """f(z) for the activation `code`, in the precision of z."""
+
+
+@overload(act)
+def _act_impl(code, z):
+    F = np.float32 if z == types.float32 else np.float64
+    half, one, zero, six = F(0.5), F(1.0), F(0.0), F(6.0)
+
+    def impl(code, z):
+        if code == TANH:
+            return tanh(z)
+        if code == SIGMOID:  # σ(z) = (1 + tanh(z/2)) / 2, as in activations.sigmoid
+            return half * (one + tanh(half * z))
+        # written so that a NaN comes out as NaN, as from np.clip and np.maximum
+        if code == HARD_SIGMOID:  # relu6(z + 3) / 6
+            v = z / six + half
+            return zero if v < zero else (one if v > one else v)
+        if code == RELU:
+            return zero if z < zero else z
+        return z
+    return impl
+
+
+def dact(code, y):
+    """f'(z) written with y = f(z)."""
+
+
+@overload(dact)
+def _dact_impl(code, y):
+    F = np.float32 if y == types.float32 else np.float64
+    one, zero, sixth = F(1.0), F(0.0), F(1.0 / 6.0)
+
+    def impl(code, y):
+        if code == TANH:
+            return one - y * y
+        if code == SIGMOID:
+            return y * (one - y)
+        if code == HARD_SIGMOID:
+            return sixth if (y > zero and y < one) else zero
+        if code == RELU:
+            return one if y > zero else zero
+        return one
+    return impl
+
+
+@njit(cache=True)
+def activate(code, z, b):
+    """z[j] = f(z[j] + b[j]) over a row; the branch on code sits outside the loop."""
+    n = z.shape[0]
+    if code == TANH:
+        for j in range(n):
+            z[j] = tanh(z[j] + b[j])
+    elif code == SIGMOID:
+        for j in range(n):
+            z[j] = act(SIGMOID, z[j] + b[j])
+    else:
+        for j in range(n):
+            z[j] = act(code, z[j] + b[j])

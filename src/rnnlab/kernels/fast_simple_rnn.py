@@ -1,0 +1,108 @@
+"""SimpleRNN, compiled: the same forward/backward as kernels/simple_rnn.py, which stays the spec.
+
+    h_t = φ(x_t W + h_{t-1} U + b)
+
+The work is laid out as in fast_lstm: one compiled loop over time per block of
+batch rows (one block per core), the activation applied in place after the
+step's products, the weight gradients as large products after the loop. The
+cache keeps the reference's keys (x, W, U, h, hn, mask, rdrop, activation).
+"""
+import numpy as np
+from numba import njit
+
+from . import simple_rnn as reference
+from . import threads
+from .fast_ops import JIT, TANH, activate, dact
+from .fast_products import grads_block, input_projection, recurrent_grad, recurrent_product
+from .fast_plan import blocks_for, column_blocks, empty, supported, transposed_if_small
+
+
+@njit(**JIT)
+def _forward_rows(x, U, b, h, hn, y, mask, rdrop, hp, code, r0, r1):
+    """Steps 0..T-1 of batch rows r0:r1; h[0] set on entry, h, hn, y filled."""
+    for t in range(x.shape[0]):  # z_t = x_t W is there already; the bias comes with the activation
+        recurrent_product(h[t], U, rdrop, hp, hn[t], r0, r1)  # z_t += h_{t-1} U
+        for r in range(r0, r1):
+            activate(code, hn[t, r], b)  # h_t = φ(x_t W + h_{t-1} U + b)
+            if mask.shape[0] > 0:  # h, hn and y are separate arrays only under a mask
+                if mask[t, r]:
+                    h[t + 1, r, :] = hn[t, r]
+                    y[t, r, :] = hn[t, r]
+                else:  # state carried over, output zero
+                    h[t + 1, r, :] = h[t, r]
+                    y[t, r, :] = 0.0
+
+
+@njit(**JIT)
+def _backward_rows(dy, hn, U, Ut, mask, rdrop, dz, dh, dhr, code, r0, r1):
+    """BPTT of rows r0:r1: dh (B, H) holds dh_T on entry and dh_0 on exit; dz filled (Ut: see fast_lstm)."""
+    T = hn.shape[0]
+    H = U.shape[0]
+    for t in range(T - 1, -1, -1):
+        for r in range(r0, r1):
+            if mask.shape[0] > 0 and not mask[t, r]:  # no gradient; dh passes straight through
+                dz[t, r, :] = 0.0
+                continue
+            g, d, hr = dh[r], dz[t, r], hn[t, r]
+            if dy.shape[0] > 0:
+                for j in range(H):
+                    g[j] += dy[t, r, j]  # everything that reaches h_t
+            if code == TANH:
+                for j in range(H):
+                    d[j] = g[j] * (1.0 - hr[j] * hr[j])  # ∂h_t/∂z_t = 1 - h_t²
+                    g[j] = 0.0
+            else:
+                for j in range(H):
+                    d[j] = g[j] * dact(code, hr[j])  # ∂h_t/∂z_t = φ'(z_t)
+                    g[j] = 0.0
+        recurrent_grad(dz[t], U, Ut, rdrop, dh, dhr, r0, r1)  # dh_{t-1} += dz_t Uᵀ
+
+
+def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
+    """As kernels.simple_rnn.forward. Returns (y (T, B, H), (h_T,), cache)."""
+    plan = supported(x, params, state, mask, rdrop, (activation,))
+    if plan is None:  # a dtype the compiled loops do not take: the reference
+        return reference.forward(x, params, state, mask, activation, rdrop)
+    x, W, U, b, m8, rd, (code,) = plan
+    T, B, _ = x.shape
+    H = U.shape[0]
+    dtype = x.dtype
+    h = np.empty((T + 1, B, H), dtype)  # h[0] = h0, h[t+1] = h_t
+    h[0] = state[0]
+    # the new state φ(·) of every step, and the output; without a mask both are h[1:]
+    hn = h[1:] if mask is None else np.empty((T, B, H), dtype)
+    y = hn if mask is None else np.empty((T, B, H), dtype)
+    hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
+    rows = blocks_for(B, T, x.shape[2], H, 1)
+    with threads.one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
+        threads.run(input_projection, [(x.reshape(T * B, -1), W, hn.reshape(T * B, H), q0, q1)
+                                       for q0, q1 in threads.split(T * B, len(rows))])
+        threads.run(_forward_rows, [(x, U, b, h, hn, y, m8, rd, hp, code, r0, r1) for r0, r1 in rows])
+    cache = dict(x=x, U=U, W=W, h=h, hn=hn, mask=mask, activation=activation, rdrop=rdrop, fast=(b, m8, rd, code))
+    return y, (h[T].copy(),), cache
+
+
+def backward(dy, dstate, cache):
+    """As kernels.simple_rnn.backward. Returns (dx (T, B, D), (dh0,), grads W, U, b)."""
+    if "fast" not in cache:  # a cache of the reference
+        return reference.backward(dy, dstate, cache)
+    x, W, U, h, hn = (cache[k] for k in ("x", "W", "U", "h", "hn"))
+    b, m8, rd, code = cache["fast"]
+    T, B, D = x.shape
+    H = U.shape[0]
+    dtype = x.dtype
+    dh = np.zeros((B, H), dtype) if dstate[0] is None else np.array(dstate[0], dtype=dtype)
+    dy = empty(3, dtype) if dy is None else np.ascontiguousarray(dy, dtype=dtype)
+    dz = np.empty((T, B, H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
+    dhr = np.empty((B, H) if rd.size else (0, 0), dtype)
+    rows = blocks_for(B, T, D, H, 1)
+    Ut = transposed_if_small(U, rows)
+    with threads.one_blas_thread():
+        threads.run(_backward_rows, [(dy, hn, U, Ut, m8, rd, dz, dh, dhr, code, r0, r1) for r0, r1 in rows])
+        hp = h[:-1] if rd.size == 0 else h[:-1] * rd  # h_{t-1} as the recurrent product saw it
+        grads = {"W": np.empty_like(W), "U": np.empty_like(U), "b": np.empty_like(b)}
+        dx = np.empty((T, B, D), dtype)
+        x2, hp2, dz2, dx2 = x.reshape(T * B, D), hp.reshape(T * B, H), dz.reshape(T * B, H), dx.reshape(T * B, D)
+        threads.run(grads_block, [(x2, hp2, dz2, W, grads["W"], grads["U"], grads["b"], dx2, *cols, *qs)
+                                   for cols, qs in column_blocks(H, T * B, len(rows))])
+    return dx, (dh,), grads

@@ -1,0 +1,30 @@
+"""Argument checks shared by the task generators."""
+import numpy as np
+
+
+def check_count(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} expected a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_length(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_dtype(dtype):
+    name = np.dtype(dtype).name
+    if name not in ("float32", "float64"):
+        raise ValueError(f"dtype expected float32 or float64, got {dtype!r}")
+    return np.dtype(name)
+
+
+def rng_from(seed):
+    """A Generator from an integer seed (or a sequence of them); None is refused so runs repeat."""
+    if seed is None:
+        raise ValueError("seed expected an integer or a sequence of integers, got None")
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)

@@ -1,0 +1,260 @@
+"""Callbacks: hooks the fit loop calls at the start and end of training, epochs and batches.
+
+A callback that must survive a resume keeps its state in `get_state()` ->
+(JSON-able dict, {name: array}) and takes it back in `set_state`; checkpoints
+store it. Callbacks that write checkpoints (`writes_checkpoint = True`) run
+after the others at the end of an epoch, so what they save is final.
+"""
+import math
+import os
+import tempfile
+import warnings
+
+from .clipping import global_norm
+
+
+class Callback:
+    writes_checkpoint = False
+
+    def set_model(self, model):
+        self.model = model
+
+    def on_train_begin(self, logs=None): pass
+    def on_epoch_begin(self, epoch, logs=None): pass
+    def on_gradients(self, step, loss, grads): pass  # before clipping and the update
+    def on_non_finite_output(self, step, message): pass  # an inner layer's output overflowed
+    def on_train_batch_end(self, step, logs=None): pass
+    def on_epoch_end(self, epoch, logs=None): pass
+    def on_train_end(self, logs=None): pass
+
+    def get_state(self):
+        return {}, {}
+
+    def set_state(self, state, arrays):
+        pass
+
+
+class History(Callback):
+    """Per-epoch logs: history["loss"][k] is the loss of epoch k (0-based, epoch[k] = k)."""
+
+    def __init__(self):
+        self.epoch = []
+        self.history = {}
+        self.stop_reason = None  # set when a guard stopped training
+
+    def record(self, epoch, logs):
+        self.epoch.append(int(epoch))
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def to_dict(self):
+        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()}}
+
+    @classmethod
+    def from_dict(cls, d):
+        h = cls()
+        try:
+            h.epoch = [int(e) for e in d["epoch"]]
+            h.history = {str(k): [float(x) for x in v] for k, v in d["history"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ValueError(f"history expected {{'epoch': [...], 'history': {{name: [...]}}}}, got {err}") from None
+        if any(len(v) != len(h.epoch) for v in h.history.values()):
+            raise ValueError("history expected one value per epoch for every metric")
+        return h
+
+
+def _resolve_mode(mode, monitor):
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"mode expected 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        mode = "max" if monitor.endswith("accuracy") else "min"
+    return mode
+
+
+def _check_monitor(callback, monitor):
+    names = callback.model.train_state.log_names
+    if monitor not in names:
+        raise ValueError(f"{type(callback).__name__} expected monitor among {names}, got {monitor!r}")
+
+
+def _check_target(callback, pattern):
+    """Fail before training, not after an epoch, on a path that cannot be formatted or has no folder."""
+    try:
+        path = pattern.format(epoch=1, **{name: 0.0 for name in callback.model.train_state.log_names})
+    except (KeyError, IndexError, ValueError) as err:
+        raise ValueError(f"{type(callback).__name__} expected a path with fields among epoch and the logs, "
+                         f"got {pattern!r} ({err})") from None
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{type(callback).__name__} expected an existing folder, got {folder!r}")
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved by min_delta for `patience` epochs.
+
+    With restore_best_weights the weights of the best epoch are put back at the
+    end of training, whether it stopped early or ran all epochs.
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, mode="auto", restore_best_weights=False):
+        self.monitor, self.min_delta, self.patience = monitor, abs(float(min_delta)), int(patience)
+        self.mode = _resolve_mode(mode, monitor)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.best, self.wait, self.best_epoch, self.stopped_epoch = None, 0, None, None
+        self.best_weights = None
+
+    def on_train_begin(self, logs=None):
+        _check_monitor(self, self.monitor)
+
+    def _improved(self, value):
+        if self.best is None:
+            return True
+        return value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = logs[self.monitor]
+        if self._improved(value):
+            self.best, self.wait, self.best_epoch = float(value), 0, int(epoch)
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_epoch = int(epoch)
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+    def get_state(self):
+        state = {"best": self.best, "wait": self.wait, "best_epoch": self.best_epoch}
+        return state, dict(self.best_weights or {})
+
+    def set_state(self, state, arrays):
+        self.best, self.wait, self.best_epoch = state["best"], int(state["wait"]), state["best_epoch"]
+        self.best_weights = dict(arrays) or None
+
+
+class ModelCheckpoint(Callback):
+    """Write a checkpoint (model, optimizer, epoch, RNG states, history) at the end of each epoch.
+
+    `filepath` may hold fields such as "ckpt-{epoch:02d}.rnnlab" (epoch counted
+    from 1) or any log name. save_best_only writes only when `monitor` improves.
+    Writes are atomic: a crash leaves the previous file whole.
+    """
+
+    writes_checkpoint = True
+
+    def __init__(self, filepath, monitor="val_loss", mode="auto", save_best_only=False):
+        self.filepath, self.monitor, self.save_best_only = os.fspath(filepath), monitor, bool(save_best_only)
+        self.mode = _resolve_mode(mode, monitor)
+        self.best = None
+
+    def on_train_begin(self, logs=None):
+        _check_target(self, self.filepath)
+        if self.save_best_only:
+            _check_monitor(self, self.monitor)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_best_only:
+            value = logs[self.monitor]
+            better = self.best is None or (value < self.best if self.mode == "min" else value > self.best)
+            if not better:
+                return
+            self.best = float(value)
+        self.model.save_checkpoint(self.filepath.format(epoch=epoch + 1, **logs))
+
+    def get_state(self):
+        return {"best": self.best}, {}
+
+    def set_state(self, state, arrays):
+        self.best = state["best"]
+
+
+class CSVLogger(Callback):
+    """A CSV file with one row per epoch ("epoch" from 0, then the logs), rewritten atomically.
+
+    The file is rebuilt from the model's history at each epoch, so after a
+    resume it holds exactly the epochs the checkpoint knew, then the new ones.
+    """
+
+    def __init__(self, filename, separator=","):
+        self.filename, self.separator = os.fspath(filename), separator
+
+    def on_train_begin(self, logs=None):
+        _check_target(self, self.filename.replace("{", "{{").replace("}", "}}"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        hist = self.model.history
+        keys = list(hist.history)
+        rows = [self.separator.join(["epoch", *keys])]
+        for k, e in enumerate(hist.epoch):
+            rows.append(self.separator.join([str(e)] + [repr(hist.history[key][k]) for key in keys]))
+        write_text_atomic(self.filename, "\n".join(rows) + "\n")
+
+
+class NonFiniteError(FloatingPointError):
+    """Training produced a NaN or Inf loss or gradient."""
+
+
+class TerminateOnNaN(Callback):
+    """Stop at the first NaN/Inf loss, gradient or inner activation, before it reaches the weights.
+
+    The message names the step, the loss and the largest gradient norm with its
+    parameter (that step's, or the step before's when the forward pass itself
+    overflowed), e.g. exploding gradients in a SimpleRNN's U. The update of
+    that step is skipped. By default training stops with a RuntimeWarning and
+    the message in `history.stop_reason`; raise_error=True raises NonFiniteError.
+    """
+
+    def __init__(self, raise_error=False):
+        self.raise_error = bool(raise_error)
+        self.message = None
+        self._last_norms = None  # per-parameter gradient norms of the latest step
+
+    def on_gradients(self, step, loss, grads):
+        norms = {k: global_norm({k: g}) for k, g in grads.items()}
+        self._last_norms = norms
+        if math.isfinite(loss) and all(math.isfinite(n) for n in norms.values()):
+            return
+        self._stop(step, f"loss {loss!r}, largest gradient norm {_largest(norms)}")
+
+    def on_non_finite_output(self, step, message):
+        before = "none yet" if self._last_norms is None else _largest(self._last_norms)
+        self._stop(step, f"loss nan, {message}; largest gradient norm at the step before: {before}")
+
+    def _stop(self, step, detail):
+        epoch = self.model.train_state.epoch
+        self.message = f"non-finite value at step {step} (epoch {epoch + 1}): {detail}"
+        self.model.stop_training = True
+        self.model.skip_update = True
+        if self.raise_error:
+            raise NonFiniteError(self.message)
+        warnings.warn(self.message, RuntimeWarning, stacklevel=2)
+        self.model.history.stop_reason = self.message
+
+
+def _largest(norms):
+    """'<norm> in parameter <name>', NaN counted as the largest."""
+    name = max(norms, key=lambda k: norms[k] if not math.isnan(norms[k]) else math.inf)
+    return f"{norms[name]:.4g} in parameter {name!r}"
+
+
+def write_text_atomic(path, text):
+    """Write text to a temporary file beside path, then rename it over path."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

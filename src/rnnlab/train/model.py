@@ -1,0 +1,234 @@
+"""Sequential: a Stack of layers that can compile, fit, evaluate, predict, summarise and save."""
+import contextlib
+
+import numpy as np
+
+from ..nn.bidirectional import Bidirectional
+from ..nn.embedding import Embedding
+from ..nn.recurrent import Recurrent
+from ..nn.stack import Stack
+from . import clipping, losses, optim
+from .callbacks import NonFiniteError
+from .fit import check_batch_size, prepare, prepare_x, run
+from .metrics import get as get_metric, weighted_mean
+
+
+def leaf_layers(layer, prefix=""):
+    """[(path, layer)] of the layers holding parameters or an rng, e.g. ("1.forward", LSTM)."""
+    if hasattr(layer, "named_layers"):
+        out = []
+        for name, sub in layer.named_layers():
+            out += leaf_layers(sub, f"{prefix}{name}.")
+        return out
+    return [(prefix[:-1], layer)]
+
+
+class Sequential(Stack):
+    """Layers applied in order, Keras-style: compile, fit, evaluate, predict, summary, save.
+
+    The first layer may be an Embedding; with mask_zero=True its mask reaches
+    the recurrent layers and, while the output keeps its time axis, the loss.
+    `seed` seeds every layer built without a seed of its own (initial weights
+    and dropout masks), so one number fixes a whole run with fit(seed=...).
+    """
+
+    def __init__(self, layers, seed=None, name=None):
+        super().__init__(layers, name=name or "sequential")
+        for k, layer in enumerate(self.layers):
+            if isinstance(layer, Embedding) and k > 0:
+                raise ValueError(f"Sequential expected Embedding only as the first layer, got it at position {k}")
+            if getattr(layer, "return_state", False):
+                raise ValueError(f"Sequential expected layers without return_state, got it on layer {k}")
+            if isinstance(layer, Bidirectional) and layer.merge_mode is None:
+                raise ValueError(f"Sequential expected a Bidirectional merge_mode, got None on layer {k}")
+        self.seed = seed
+        if seed is not None:
+            for k, (_, layer) in enumerate(leaf_layers(self)):
+                if getattr(layer, "seed", None) is None and hasattr(layer, "rng"):
+                    layer.rng = np.random.default_rng([seed, k])
+        self.loss = self.optimizer = None
+        self.metrics = []
+        self.clip_norm = self.clip_value = None
+        self.history = None
+        self.train_state = None
+        self.stop_training = self.skip_update = False
+        self.output_mask = None
+        self.input_spec = None  # (ndim, features or None) seen at the first call
+        self.output_shapes = [None] * len(self.layers)
+
+    # ---- forward ------------------------------------------------------------------
+    def forward(self, x, mask=None, training=False):
+        """x (B, T, D), or ids (B, T) under an Embedding -> the last layer's output.
+
+        Sets `output_mask`: the (B, T) mask that still applies to a 3-D output, else None.
+        An inner layer's output holding NaN or Inf (exploding activations) raises
+        NonFiniteError naming that layer.
+        """
+        first = self.layers[0]
+        if mask is None and isinstance(first, Embedding):
+            mask = first.compute_mask(x)
+        spec = (np.ndim(x), None if isinstance(first, Embedding) else np.shape(x)[-1])
+        for k, layer in enumerate(self.layers):
+            if isinstance(layer, (Recurrent, Bidirectional)):
+                x = layer(x, mask=mask, training=training)
+                if not layer.return_sequences:
+                    mask = None  # the time axis is gone
+            else:
+                x = layer(x, training=training)
+            self.output_shapes[k] = (None,) + x.shape[1:]
+            if k < len(self.layers) - 1:
+                bad = x.size - int(np.count_nonzero(np.isfinite(x)))
+                if bad:
+                    raise NonFiniteError(f"layer {k} ({layer.name}) gave {bad} NaN or Inf value(s)")
+        self.output_mask = mask if x.ndim == 3 else None
+        if self.input_spec is None:
+            self.input_spec = spec
+        return x
+
+    def build(self, input_shape):
+        """Create the weights for inputs of shape (time, features), or (time,) of ids, with one forward call."""
+        shape = (1,) + tuple(input_shape)
+        x = np.zeros(shape, dtype=np.int64 if isinstance(self.layers[0], Embedding) else self.dtype)
+        with self.keep_states():
+            self.forward(x)
+        return self
+
+    @contextlib.contextmanager
+    def keep_states(self):
+        """Run with no carried states, then put back those of stateful layers (for calls that only probe)."""
+        saved = [(layer, layer._carry) for _, layer in leaf_layers(self) if hasattr(layer, "_carry")]
+        for layer, _ in saved:
+            layer._carry = None
+        try:
+            yield
+        finally:
+            for layer, carry in saved:
+                layer._carry = carry
+
+    # ---- weights and RNGs -----------------------------------------------------------
+    def get_weights(self):
+        """{name: copy of the array}, e.g. {"0.W": ..., "1.b": ...}."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def set_weights(self, weights):
+        """Copy arrays into the parameters; names and shapes must match get_weights()."""
+        params = self.params
+        if set(weights) != set(params):
+            raise ValueError(f"set_weights expected the keys {sorted(params)}, got {sorted(weights)}")
+        for k, v in weights.items():
+            v = np.asarray(v)
+            if v.shape != params[k].shape:
+                raise ValueError(f"set_weights expected {k} of shape {params[k].shape}, got {v.shape}")
+            params[k][...] = v
+
+    def rngs(self):
+        """{path: numpy Generator} of every layer that draws random numbers."""
+        return {path: layer.rng for path, layer in leaf_layers(self) if hasattr(layer, "rng")}
+
+    # ---- training -----------------------------------------------------------------
+    def compile(self, loss, optimizer="adam", metrics=None, clip_norm=None, clip_value=None):
+        """Choose the loss (name or rnnlab.losses.Loss), optimizer, metrics and gradient clipping.
+
+        Clipping by value comes first, then by global norm, when both are given.
+        """
+        loss = losses.get(loss)
+        optimizer = optim.get(optimizer)
+        names = [] if metrics is None else list(metrics)
+        resolved = [get_metric(name, loss) for name in names]
+        if len({n for n, _ in resolved}) != len(resolved):
+            raise ValueError(f"metrics expected distinct names, got {names}")
+        self.clip_norm = clipping.check_clip("clip_norm", clip_norm)
+        self.clip_value = clipping.check_clip("clip_value", clip_value)
+        self.loss, self.optimizer, self.metrics = loss, optimizer, resolved
+        return self
+
+    def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0, shuffle=True,
+            callbacks=None, seed=None, verbose=1, sample_weight=None, resume_from=None):
+        """Train; returns the History (history.history["loss"], ["val_loss"], ...).
+
+        Inputs are checked before anything runs or is written. `seed` fixes the
+        shuffling; validation_split holds out the last fraction of X and y, as
+        Keras does. `epochs` is the total: with resume_from=<checkpoint> training
+        continues from the checkpoint's epoch, weights, optimizer, RNG states
+        and history, exactly as if it had never stopped.
+        """
+        return run(self, X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
+                   validation_split=validation_split, shuffle=shuffle, callbacks=callbacks, seed=seed,
+                   verbose=verbose, sample_weight=sample_weight, resume_from=resume_from)
+
+    def evaluate(self, X, y, batch_size=32, sample_weight=None):
+        """{"loss": ..., metric: ...} over the data, without dropout."""
+        self._require_compiled("evaluate")
+        check_batch_size(batch_size)
+        X, y, w = prepare(self, X, y, sample_weight, "evaluate")
+        return self.evaluate_arrays(X, y, w, batch_size)
+
+    def evaluate_arrays(self, X, y, w, batch_size):
+        """evaluate() on arrays already checked by fit.prepare."""
+        sums = {}
+        for start in range(0, len(X), batch_size):
+            sl = slice(start, start + batch_size)
+            out = self.forward(X[sl], training=False)
+            weight = self.position_weights(out, None if w is None else w[sl])
+            value, _ = self.loss(out, y[sl], weight)
+            self.accumulate(sums, value, out, y[sl], weight)
+        return {k: s / n if n else 0.0 for k, (s, n) in sums.items()}
+
+    def predict(self, X, batch_size=32):
+        """Outputs for X, batch by batch, without dropout."""
+        check_batch_size(batch_size)
+        X = prepare_x(self, X, "predict")
+        return np.concatenate([self.forward(X[s:s + batch_size]) for s in range(0, len(X), batch_size)])
+
+    def position_weights(self, out, sample_weight):
+        """Loss weights per position (B,) or (B, T): the output mask times the sample weights, or None."""
+        w = self.output_mask.astype(out.dtype) if self.output_mask is not None else None
+        if sample_weight is not None:
+            w = sample_weight if w is None else w * sample_weight
+        return w
+
+    def accumulate(self, sums, loss, out, y, weight):
+        """Add a batch's loss and metrics to running (Σ w v, Σ w) sums."""
+        total = float(weight.sum()) if weight is not None else float(np.prod(out.shape[:-1]))
+        s, n = sums.get("loss", (0.0, 0.0))
+        sums["loss"] = (s + loss * total, n + total)
+        for name, fn in self.metrics:
+            s, n = sums.get(name, (0.0, 0.0))
+            ds, dn = weighted_mean(fn(out, y), weight)
+            sums[name] = (s + ds, n + dn)
+
+    def _require_compiled(self, owner):
+        if self.loss is None:
+            raise ValueError(f"{owner} expected a compiled model: call compile(loss, optimizer) first")
+
+    # ---- description and files -----------------------------------------------------
+    def summary(self, print_fn=print):
+        """A table of layers, output shapes and parameter counts; printed, or returned with print_fn=None."""
+        rows = [("Layer (type)", "Output shape", "Params")]
+        for k, layer in enumerate(self.layers):
+            shape = self.output_shapes[k]
+            shape = "?" if shape is None else str(shape)
+            rows.append((f"{k} {layer.name} ({type(layer).__name__})", shape, str(layer.count_params())))
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]
+        rule = "-" * len(lines[0])
+        text = "\n".join([f'Model "{self.name}"', rule, lines[0], rule, *lines[1:], rule,
+                          f"Total params: {self.count_params()}"])
+        if not self.built:
+            text += "\n(not built yet: call build(input_shape), predict or fit)"
+        if print_fn is None:
+            return text
+        print_fn(text)
+
+    def save(self, path):
+        """Write the model (architecture, weights, RNG states, compile settings) to one file, atomically."""
+        from ..io import save_model
+        save_model(self, path)
+
+    def save_checkpoint(self, path):
+        """Write the model plus optimizer state, epoch, RNG states and history (during or after fit)."""
+        from ..io import save_checkpoint
+        save_checkpoint(self, path)
+
+    def get_config(self):
+        return {"name": self.name, "seed": self.seed}

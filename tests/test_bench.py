@@ -1,0 +1,51 @@
+"""`rnnlab bench speed --quick` runs and reports every figure it promises (no timing assertions)."""
+import json
+
+import numpy as np
+import pytest
+
+from rnnlab.bench import contenders, speed
+from rnnlab.cli import main
+
+
+def test_bench_speed_quick_writes_table_and_json(tmp_path, capsys):
+    out = tmp_path / "speed.json"
+    assert main(["bench", "speed", "--quick", "--cells", "lstm", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| lstm | 20, 1, 1, 8 | train |" in printed and "sgemm peak" in printed
+    result = json.loads(out.read_text())
+    assert result["peak_gflops"]["default_threads"] > 0
+    assert result["first_call"]["first_call_s"] > 0
+    rows = result["rows"]
+    assert [(r["T"], r["B"], r["mode"]) for r in rows] == [(20, 1, "train"), (20, 1, "infer"),
+                                                            (20, 4, "train"), (20, 4, "infer")]
+    for r in rows:
+        assert len(r["runs_ms"]["rnnlab"]) == 3 and r["ms"]["rnnlab"] > 0 and r["gflops"]["rnnlab"] > 0
+        if r["mode"] == "train":
+            assert r["peak_bytes"]["rnnlab"]["rss_peak_bytes"] >= 0
+            assert r["peak_bytes"]["rnnlab"]["tracemalloc_peak_bytes"] > 0
+        else:  # the contenders compute the same function
+            for name, diff in r["max_abs_diff_from_rnnlab"].items():
+                assert diff < 1e-4, name
+
+
+@pytest.mark.parametrize("cell", ["lstm", "simple_rnn"])
+def test_contenders_compute_the_same_outputs(cell):
+    pytest.importorskip("torch")
+    pytest.importorskip("onnxruntime")
+    p = contenders.problem(cell, 5, 3, 2, 4)
+    runners, missing = contenders.contenders(cell, p, inference=True)
+    assert missing == []
+    diffs = contenders.check_same(runners)
+    assert set(diffs) == {"torch", "onnxruntime"} and max(diffs.values()) < 1e-5
+    ours, theirs = runners[0].train(), runners[1].train().detach().numpy()  # dx of rnnlab and of PyTorch
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="--cells expected lstm and/or simple_rnn, got 'gru'"):
+        from rnnlab.cli import bench
+        bench.run_speed(type("A", (), {"cells": "gru", "quick": True, "repeats": None, "json": None,
+                                       "no_memory": True})())
+    with pytest.raises(ValueError, match="repeats expected a positive integer"):
+        speed.run(speed.QUICK_GRID, ("lstm",), repeats=0)

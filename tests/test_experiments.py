@@ -1,0 +1,161 @@
+"""Experiment configs, runs and grids; `rnnlab run` and `rnnlab compare` end to end on tiny settings."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+import rnnlab.experiments as ex
+from rnnlab.cli import main as cli
+from rnnlab.experiments.problems import problem
+from rnnlab.probe import model_gradient_flow
+
+TINY = dict(hidden=4, steps=10, batch=8, eval_every=5, probe_every=5, test_size=20, probe_size=4)
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _png(path):
+    with open(path, "rb") as f:
+        return f.read(8) == PNG
+
+
+# ---- configs -------------------------------------------------------------------
+def test_config_defaults_validation_and_hash():
+    c = ex.make_config("adding", "lstm")
+    assert (c["length"], c["hidden"], c["steps"], c["batch"], c["lr"], c["clip"]) == (100, 128, 5000, 64, 1e-3, 1.0)
+    assert c["eval_every"] == 250 and c["probe_every"] == 1250  # derived, so they enter the hash
+    assert ex.config_id(c) == ex.config_id(dict(c))
+    assert ex.config_id(c) != ex.config_id({**c, "seed": 1})
+    assert ex.config_id(c) != ex.config_id({**c, "lr": 2e-3})
+    assert ex.record_name(c).startswith("adding-lstm-T100-h128-seed0-")
+    with pytest.raises(ValueError, match="task"):
+        ex.make_config("parity", "lstm")
+    with pytest.raises(ValueError, match="length for digits"):
+        ex.make_config("digits", "lstm", length=10)
+    with pytest.raises(ValueError, match="chrono"):
+        ex.make_config("adding", "simplernn", init="chrono")
+    with pytest.raises(ValueError, match="steps"):
+        ex.make_config("adding", "lstm", steps=0)
+    with pytest.raises(ValueError, match="keys among"):
+        ex.make_config("adding", "lstm", epochs=3)
+
+
+# ---- runs ----------------------------------------------------------------------
+def test_run_record_is_complete_and_reproducible():
+    c = ex.make_config("adding", "lstm", length=6, **TINY)
+    a, b = ex.run(c), ex.run(c)
+    assert ex.comparable(a) == ex.comparable(b)  # same config, same record (wall times aside)
+    assert "wall_s" in a["timing"] and "timing" not in ex.comparable(a)
+    json.dumps(a, allow_nan=False)
+    assert a["id"] == ex.config_id(c) and a["config"] == c
+    assert a["task"]["baseline"] == pytest.approx(1 / 6) and a["task"]["metric"] == "mse"
+    assert [r["step"] for r in a["evaluations"]] == [0, 5, 10]
+    assert a["evaluations"][0]["train_loss"] is None and a["evaluations"][1]["train_loss"] > 0
+    assert a["final"]["mse"] == a["evaluations"][-1]["test_mse"]
+    assert a["final"]["solved"] is False  # 10 steps of 4 units cannot solve it
+    assert [g["step"] for g in a["gradient_flow"]] == [0, 5, 10]
+    assert len(a["gradient_flow"][0]["h"]) == 7 and len(a["gradient_flow"][0]["c"]) == 7
+    assert a["model"]["params"] == 4 * (2 * 4 + 4 * 4 + 4) + 4 + 1
+    assert {"rnnlab", "numpy", "python", "cpu", "kernel_backend"} <= set(a["env"])
+    other = ex.run({**c, "seed": 1})
+    assert other["evaluations"][-1] != a["evaluations"][-1]
+
+
+def test_run_probe_at_step_0_is_the_initial_model():
+    c = ex.make_config("adding", "simplernn", length=6, **TINY)
+    record = ex.run(c)
+    prob = problem(c)
+    model = prob.build_model()  # the same seed builds the same initial weights
+    X, y = prob.test_set()
+    flow = model_gradient_flow(model, X[:4], y[:4])
+    np.testing.assert_allclose(record["gradient_flow"][0]["h"], flow["h"], rtol=1e-6)
+    assert "c" not in record["gradient_flow"][0]
+
+
+@pytest.mark.parametrize("task, length, keys", [("copy", 3, {"loss", "recall"}),
+                                                ("digits", 8, {"accuracy", "loss"})])
+def test_other_tasks_run(task, length, keys):
+    if task == "digits":
+        pytest.importorskip("sklearn")
+    record = ex.run(ex.make_config(task, "lstm", length=length, **TINY))
+    assert set(record["evaluations"][-1]) == {"step", "train_loss"} | {f"test_{k}" for k in keys}
+    assert keys <= set(record["final"])
+    if task == "copy":
+        assert record["task"]["baseline"] == pytest.approx(10 * np.log(8) / 23)
+        assert record["task"]["sequence_steps"] == 23
+    else:
+        assert 0.09 < record["task"]["baseline"] < 0.11 and record["task"]["goal"] == "max"
+
+
+def test_chrono_run_uses_the_chrono_biases():
+    c = ex.make_config("adding", "lstm", length=30, init="chrono", **TINY)
+    model = problem(c).build_model()
+    model.build((30, 2))
+    b_i, b_f = model.params["0.b"].reshape(4, -1)[:2]
+    assert np.all(b_f >= 0) and b_f.max() > 1.5 and np.allclose(b_i, -b_f)
+
+
+def test_write_json_is_strict_and_atomic(tmp_path):
+    path = tmp_path / "r.json"
+    ex.write_json(path, {"a": 1})
+    with pytest.raises(ValueError):
+        ex.write_json(path, {"a": float("nan")})
+    assert json.loads(path.read_text()) == {"a": 1}  # the old file is whole
+    assert sorted(os.listdir(tmp_path)) == ["r.json"]  # no temporary file left
+
+
+def test_run_to_file_reuses_a_record_of_the_same_config(tmp_path, monkeypatch):
+    c = ex.make_config("adding", "simplernn", length=5, **TINY)
+    path = ex.run_to_file(c, tmp_path, figures=False)
+    monkeypatch.setattr(ex.runner, "run", lambda *a, **k: pytest.fail("ran again"))
+    assert ex.run_to_file(c, tmp_path, figures=False) == path
+
+
+# ---- command line ----------------------------------------------------------------
+def test_cli_run_writes_json_and_png(tmp_path, capsys):
+    out = tmp_path / "results"
+    code = cli(["run", "adding", "--model", "lstm", "--length", "6", "--hidden", "4", "--steps", "10",
+                "--batch", "8", "--eval-every", "5", "--test-size", "20", "--seed", "3", "--out", str(out), "--quiet"])
+    assert code == 0
+    files = sorted(os.listdir(out))
+    [record_file] = [f for f in files if f.endswith(".json")]
+    record = json.loads((out / record_file).read_text())
+    assert record["config"]["seed"] == 3 and record["config"]["length"] == 6
+    pngs = [f for f in files if f.endswith(".png")]
+    assert {p.rsplit("-", 1)[-1] for p in pngs} == {"curve.png", "gradflow.png", "c.png"}
+    assert all(_png(out / p) for p in pngs)
+    assert "test mse" in capsys.readouterr().out
+
+
+def test_cli_run_reports_bad_arguments(capsys):
+    assert cli(["run", "digits", "--length", "10", "--steps", "1"]) == 1
+    assert "length for digits expected one of [8, 64], got 10" in capsys.readouterr().err
+
+
+def test_compare_runs_the_grid_in_a_process_pool(tmp_path):
+    out = tmp_path / "pool"
+    records, written = ex.compare("adding", ["lstm"], [4, 6], 1, out, workers=2, hidden=3, steps=4, batch=4,
+                                  eval_every=2, test_size=8, probe_every=0)
+    assert [(r["config"]["model"], r["config"]["length"]) for r in records] == [("lstm", 4), ("lstm", 6)]
+    # the pool's single-threaded workers give the records this process gives
+    assert ex.comparable(ex.run(records[1]["config"])) == ex.comparable(records[1])
+    assert [os.path.basename(p) for p in written] == ["adding-compare.md", "adding-compare.json", "adding-compare.png"]
+    assert _png(out / "adding-compare.png")
+
+
+def test_cli_compare_writes_records_table_and_figure(tmp_path, capsys):
+    out = tmp_path / "grid"
+    code = cli(["compare", "adding", "--models", "simplernn,lstm", "--lengths", "4,6", "--seeds", "1",
+                "--hidden", "3", "--steps", "4", "--batch", "4", "--eval-every", "2", "--test-size", "8",
+                "--probe-every", "0", "--workers", "2", "--out", str(out)])
+    assert code == 0
+    records = [json.loads((out / f).read_text()) for f in os.listdir(out)
+               if f.endswith(".json") and f != "adding-compare.json"]
+    assert {(r["config"]["model"], r["config"]["length"], r["config"]["seed"]) for r in records} == \
+        {(m, L, 0) for m in ("simplernn", "lstm") for L in (4, 6)}
+    table = (out / "adding-compare.md").read_text()
+    assert table.count("\n| lstm |") == 2 and table.count("\n| simplernn |") == 2
+    summary = json.loads((out / "adding-compare.json").read_text())
+    assert len(summary["rows"]) == 4 and all(row["runs"] == 1 for row in summary["rows"])
+    assert _png(out / "adding-compare.png")
+    assert "| model | T |" in capsys.readouterr().out

@@ -1,0 +1,215 @@
+"""The fast kernels equal the reference: random shapes and options; float32 within 1e-5, float64 within 1e-12.
+
+"Within tol" is normwise: max |fast − reference| ≤ tol · max |reference|, for every
+output, state and gradient.
+"""
+import warnings
+
+import numpy as np
+import pytest
+
+import rnnlab as rl
+from rnnlab import kernels
+from rnnlab.kernels import lstm as ref_lstm
+from rnnlab.kernels import simple_rnn as ref_rnn
+
+pytestmark = pytest.mark.skipif(not kernels.fast_available(), reason="needs numba: pip install rnnlab[fast]")
+
+TOL = {np.float32: 1e-5, np.float64: 1e-12}
+ACTS = ["tanh", "sigmoid", "hard_sigmoid", "relu", "linear"]
+GATE_ACTS = ["sigmoid", "hard_sigmoid", "tanh"]
+
+
+def assert_close(fast, ref, dtype, what):
+    fast, ref = np.asarray(fast), np.asarray(ref)
+    assert fast.shape == ref.shape and fast.dtype == ref.dtype, what
+    scale = max(float(np.max(np.abs(ref), initial=0.0)), np.finfo(dtype).tiny)
+    err = float(np.max(np.abs(fast - ref), initial=0.0)) / scale
+    assert err <= TOL[dtype], f"{what}: relative error {err:.2e} > {TOL[dtype]:.0e}"
+
+
+def fast_module(cell):
+    return kernels.get(cell, "fast")
+
+
+def random_case(cell, dtype, seed, shape=None):
+    """Shapes, weights, states, mask, options, output gradients; ~1/3 of the options left out."""
+    rng = np.random.default_rng(seed)
+    T, B, D, H = shape or (rng.integers(1, 12), rng.integers(1, 9), rng.integers(1, 7), rng.integers(1, 13))
+    G = (4 if cell == "lstm" else 1) * H
+    params = {"W": rng.normal(0, 0.7, (D, G)), "U": rng.normal(0, 0.7 / np.sqrt(H), (H, G)),
+              "b": rng.normal(0, 0.5, G)}
+    params = {k: v.astype(dtype) for k, v in params.items()}
+    n_states = 2 if cell == "lstm" else 1
+    state = tuple(rng.normal(0, 0.5, (B, H)).astype(dtype) for _ in range(n_states))
+    mask = None
+    if rng.random() < 0.6:
+        mask = rng.random((T, B)) < 0.7
+        mask[:, 0] = False  # a row with no real step at all
+    options = {"activation": ACTS[rng.integers(5)] if rng.random() < 0.5 else "tanh"}
+    if cell == "lstm":
+        # gates stay bounded (an unbounded gate overflows float32 within a few steps)
+        options["recurrent_activation"] = GATE_ACTS[rng.integers(3)] if rng.random() < 0.5 else "sigmoid"
+    rdrop = (rng.random((B, H)) < 0.8).astype(dtype) / dtype(0.8) if rng.random() < 0.4 else None
+    x = rng.normal(0, 1, (T, B, D)).astype(dtype)
+    dy = rng.normal(0, 1, (T, B, H)).astype(dtype) if rng.random() < 0.8 else None
+    dstate = tuple(rng.normal(0, 1, (B, H)).astype(dtype) if rng.random() < 0.5 else None for _ in range(n_states))
+    return x, params, state, mask, options, rdrop, dy, dstate
+
+
+def compare(cell, dtype, case):
+    x, params, state, mask, options, rdrop, dy, dstate = case
+    ref, fast = (ref_lstm, fast_module("lstm")) if cell == "lstm" else (ref_rnn, fast_module("simple_rnn"))
+    y_r, s_r, c_r = ref.forward(x, params, state, mask=mask, rdrop=rdrop, **options)
+    y_f, s_f, c_f = fast.forward(x, params, state, mask=mask, rdrop=rdrop, **options)
+    assert_close(y_f, y_r, dtype, "y")
+    for k, (a, b) in enumerate(zip(s_f, s_r)):
+        assert_close(a, b, dtype, f"final state {k}")
+    dx_r, ds_r, g_r = ref.backward(dy, dstate, c_r)
+    dx_f, ds_f, g_f = fast.backward(dy, dstate, c_f)
+    assert_close(dx_f, dx_r, dtype, "dx")
+    for k, (a, b) in enumerate(zip(ds_f, ds_r)):
+        assert_close(a, b, dtype, f"d initial state {k}")
+    for key in ("W", "U", "b"):
+        assert_close(g_f[key], g_r[key], dtype, f"d{key}")
+    return c_f, c_r
+
+
+@pytest.fixture(params=[1, 2, 3], ids=lambda n: f"{n}threads")
+def split(request, monkeypatch):
+    """Every batch split into n row blocks, however little the work (uneven blocks, one-row blocks)."""
+    from rnnlab.kernels import fast_plan
+    monkeypatch.setenv("RNNLAB_NUM_THREADS", str(request.param))
+    monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
+    return request.param
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("cell", ["lstm", "simple_rnn"])
+def test_random_shapes_and_options(cell, dtype, split):
+    for seed in range(12):
+        compare(cell, dtype, random_case(cell, dtype, 100 * split + seed))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("cell", ["lstm", "simple_rnn"])
+def test_larger_shapes_keep_the_tolerance(cell, dtype):
+    for seed, shape in enumerate([(60, 16, 40, 64), (30, 3, 5, 150)]):
+        compare(cell, dtype, random_case(cell, dtype, seed, shape))
+
+
+def test_cache_has_the_reference_keys_and_values():
+    case = random_case("lstm", np.float64, 7, (5, 3, 2, 4))
+    c_f, c_r = compare("lstm", np.float64, case)
+    for key in ("x", "W", "U", "h", "c", "gates"):
+        assert_close(c_f[key], c_r[key], np.float64, f"cache {key}")
+    for key in ("mask", "rdrop", "activation", "recurrent_activation"):
+        assert c_f[key] is c_r[key] or c_f[key] == c_r[key]
+
+
+def test_backward_twice_gives_the_same_gradients():
+    x, params, state, mask, options, rdrop, dy, dstate = random_case("lstm", np.float32, 3, (6, 4, 3, 5))
+    fast = fast_module("lstm")
+    _, _, cache = fast.forward(x, params, state, mask=mask, rdrop=rdrop, **options)
+    first = fast.backward(dy, dstate, cache)
+    second = fast.backward(dy, dstate, cache)
+    np.testing.assert_array_equal(first[0], second[0])
+    for key in ("W", "U", "b"):
+        np.testing.assert_array_equal(first[2][key], second[2][key])
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_nan_stays_nan(activation):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4, 2, 3)).astype(np.float32)
+    x[1, 0, 0] = np.nan
+    params = {"W": rng.normal(size=(3, 5)).astype(np.float32), "U": rng.normal(size=(5, 5)).astype(np.float32),
+              "b": np.zeros(5, np.float32)}
+    state = (np.zeros((2, 5), np.float32),)
+    y_r = ref_rnn.forward(x, params, state, activation=activation)[0]
+    y_f = fast_module("simple_rnn").forward(x, params, state, activation=activation)[0]
+    np.testing.assert_array_equal(np.isnan(y_f), np.isnan(y_r))
+    assert np.isnan(y_f).any()
+
+
+def test_unsupported_dtype_runs_the_reference():
+    case = random_case("simple_rnn", np.float64, 5, (4, 2, 3, 3))
+    x, params, state, mask, options, rdrop, _, _ = case
+    as16 = {k: v.astype(np.float16) for k, v in params.items()}
+    state16 = tuple(s.astype(np.float16) for s in state)
+    y_r = ref_rnn.forward(x.astype(np.float16), as16, state16, mask=mask, rdrop=None, **options)[0]
+    y_f = fast_module("simple_rnn").forward(x.astype(np.float16), as16, state16, mask=mask, rdrop=None, **options)[0]
+    np.testing.assert_array_equal(y_f, y_r)
+
+
+LAYERS = [
+    pytest.param(lambda dt: rl.Bidirectional(rl.LSTM(5, return_sequences=True, dtype=dt, seed=1)), id="bi-lstm"),
+    pytest.param(lambda dt: rl.Stack([rl.Bidirectional(rl.SimpleRNN(4, activation="relu", return_sequences=True,
+                                                                    dtype=dt, seed=2), merge_mode="sum"),
+                                      rl.LSTM(3, go_backwards=True, dtype=dt, seed=3)]), id="stack"),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("make", LAYERS)
+def test_layers_with_the_backend_switched(make, dtype):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(5, 7, 3))
+    mask = np.arange(7)[None, :] < np.array([[7], [4], [1], [7], [6]])
+    out = {}
+    for name in ("reference", "fast"):
+        rl.set_backend(name)
+        try:
+            model = make(dtype)
+            y = model(x, mask=mask, training=False)
+            dx = model.backward(np.ones_like(y))
+            out[name] = (y, dx, {k: v.copy() for k, v in model.grads.items()})
+        finally:
+            kernels.set_backend("auto")
+    dt = np.dtype(dtype).type
+    (y_r, dx_r, g_r), (y_f, dx_f, g_f) = out["reference"], out["fast"]
+    assert_close(y_f, y_r, dt, "y")
+    assert_close(dx_f, dx_r, dt, "dx")
+    assert sorted(g_f) == sorted(g_r)
+    for key in g_r:
+        assert_close(g_f[key], g_r[key], dt, key)
+
+
+def test_backend_selection(monkeypatch):
+    monkeypatch.setattr(kernels, "_active", None)
+    monkeypatch.setenv("RNNLAB_KERNEL", "reference")
+    assert kernels.backend() == "reference" and kernels.get("lstm") is ref_lstm
+    monkeypatch.setenv("RNNLAB_KERNEL", "fast")
+    assert kernels.backend() == "fast" and kernels.get("lstm") is fast_module("lstm")
+    monkeypatch.delenv("RNNLAB_KERNEL")
+    assert kernels.backend() == "fast"  # auto, with numba here
+    kernels.set_backend("reference")
+    assert kernels.backend() == "reference"
+    monkeypatch.setenv("RNNLAB_KERNEL", "bogus")
+    monkeypatch.setattr(kernels, "_active", None)
+    with pytest.raises(ValueError, match="RNNLAB_KERNEL expected one of"):
+        kernels.backend()
+    with pytest.raises(ValueError, match="backend expected one of"):
+        rl.set_backend("bogus")
+
+
+def test_without_numba_fast_falls_back_to_the_reference(monkeypatch):
+    monkeypatch.setattr(kernels, "_fast_found", False)
+    monkeypatch.setattr(kernels, "_active", None)
+    monkeypatch.delenv("RNNLAB_KERNEL", raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert kernels.backend() == "reference" and kernels.get("lstm") is ref_lstm  # auto: silently
+    with pytest.warns(RuntimeWarning, match=r"pip install rnnlab\[fast\]"):
+        assert kernels.get("simple_rnn", "fast") is ref_rnn
+
+
+def test_float32_tanh_is_within_7_ulp_of_the_exact_value():
+    from rnnlab.kernels.fast_ops import TANH, activate
+    x = np.concatenate([np.linspace(-12, 12, 400_001, dtype=np.float32),
+                        np.geomspace(1e-30, 1e-2, 1000).astype(np.float32)])
+    y = x.copy()
+    activate(TANH, y, np.zeros_like(y))  # y = tanh(y + 0), as in the kernels
+    exact = np.tanh(x.astype(np.float64))
+    ulp = np.abs(y - exact) / np.spacing(np.abs(exact).astype(np.float32))
+    assert ulp.max() <= 7.0, ulp.max()
