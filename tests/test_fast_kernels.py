@@ -213,3 +213,46 @@ def test_float32_tanh_is_within_7_ulp_of_the_exact_value():
     exact = np.tanh(x.astype(np.float64))
     ulp = np.abs(y - exact) / np.spacing(np.abs(exact).astype(np.float32))
     assert ulp.max() <= 7.0, ulp.max()
+
+
+def _run_in_child():
+    x, params, state, mask, options, rdrop, dy, dstate = random_case("lstm", np.float32, 11, (6, 8, 3, 5))
+    compare("lstm", np.float32, (x, params, state, mask, options, rdrop, dy, dstate))
+    return True
+
+
+def test_a_forked_child_runs_the_fast_kernels(monkeypatch):
+    """The kernel threads do not survive a fork; the child must make its own, not wait for them."""
+    import multiprocessing
+    from rnnlab.kernels import fast_plan
+    monkeypatch.setenv("RNNLAB_NUM_THREADS", "2")
+    monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
+    assert _run_in_child()  # the parent's kernel threads now exist
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_run_in_child).get(timeout=120)
+
+
+def test_buffers_come_back_only_when_nothing_else_holds_them(monkeypatch):
+    from rnnlab.kernels import fast_buffers as fb
+    monkeypatch.setattr(fb, "_free", type(fb._free)())
+    monkeypatch.setattr(fb, "_kept", 0)
+    a, b = fb.empty((3, 5), np.float32), fb.empty((3, 5), np.float32)
+    view = b[1:]  # b is still in use through its view
+    lease = fb.Lease(a, b)
+    del a, b, lease
+    assert fb._kept == 60  # a came back, b did not
+    again = fb.empty((3, 5), np.float32)
+    assert fb._kept == 0 and again.shape == (3, 5) and np.shares_memory(view, view.base) and view.base is not again
+    monkeypatch.setattr(fb, "LIMIT", 100)
+    fb.give_back([np.empty(20, np.float32), np.empty(20, np.float32)])  # 160 bytes: the older one is dropped
+    assert fb._kept == 80
+
+
+def test_kernel_caches_released_are_reused_and_results_unchanged():
+    from rnnlab.kernels import fast_buffers as fb
+    case = random_case("lstm", np.float32, 21, (7, 5, 3, 6))
+    first = compare("lstm", np.float32, case)[0]["h"].copy()
+    kept = fb._kept
+    c_f, _ = compare("lstm", np.float32, case)  # the first call's buffers are reused here
+    assert fb._kept <= kept
+    np.testing.assert_array_equal(c_f["h"], first)

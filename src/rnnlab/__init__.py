@@ -1,6 +1,6 @@
 """rnnlab: SimpleRNN and LSTM written by hand in NumPy, with exact BPTT."""
 from . import initializers, interop, kernels, nn
-from . import plots, probe, tasks
+from . import experiments, plots, probe, tasks
 from .kernels import set_backend
 from .nn import LSTM, Bidirectional, SimpleRNN, Stack
 from .nn import Dense, Dropout, Embedding

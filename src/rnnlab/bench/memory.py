@@ -6,11 +6,15 @@ compiled code, lazy initialisation), build the measured problem, release freed
 memory to the system (gc.collect, malloc_trim), reset the kernel's high-water
 mark of resident memory (write 5 to /proc/self/clear_refs), run one training
 step and read VmHWM: peak = VmHWM − VmRSS before the step. It counts whatever
-the step touches, in any allocator. For rnnlab, tracemalloc's peak over a second
-step is reported too (NumPy reports each array to it; a cross-check).
+the step touches, in any allocator. For rnnlab, tracemalloc's peak over the same
+step is reported too (NumPy reports each array to it; a cross-check), and over a
+second step of the same shape, which takes most of its buffers from the ones the
+first step gave back (kernels/fast_buffers.py).
 
 First call: a new process times `import rnnlab`, then the first forward and
-backward of a small LSTM (numba import and compiled-code cache load included).
+backward of a small LSTM (numba import and compiled-code cache load included);
+once as installed here, once with SciPy hidden (numba imports SciPy when it
+finds it, which rnnlab does not need).
 """
 import ctypes
 import gc
@@ -51,16 +55,20 @@ def measure(lib, cell, T, B, D, H):
     _runner(lib, cell, TINY).train()  # warm-up on another shape: no cache of the measured one exists
     runner = _runner(lib, cell, (T, B, D, H))
     _release()
+    if lib == "rnnlab":
+        tracemalloc.start()
     before = _status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # the high-water mark restarts from the present resident size
     runner.train()
     out = {"rss_peak_bytes": _status("VmHWM") - before}
-    if lib == "rnnlab":
+    if lib == "rnnlab":  # the same step, counted by NumPy's allocations; then a second step
+        out["tracemalloc_peak_bytes"] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
         _release()
         tracemalloc.start()
         runner.train()
-        out["tracemalloc_peak_bytes"] = tracemalloc.get_traced_memory()[1]
+        out["tracemalloc_second_step_bytes"] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
     return out
 
@@ -76,7 +84,9 @@ def peak_memory(lib, cell, T, B, D, H, timeout=600):
 
 
 _COLD = """
-import time
+import sys, time
+if {hide_scipy}:  # as installed by pip install rnnlab[fast]: numba imports SciPy only where it finds it
+    sys.modules["scipy"] = None
 t0 = time.perf_counter()
 import numpy as np
 import rnnlab as rl
@@ -92,9 +102,11 @@ print(json.dumps({"import_s": t1 - t0, "first_call_s": t3 - t2, "backend": rl.ke
 """
 
 
-def first_call(timeout=300):
-    """Seconds to import rnnlab and for the first LSTM forward+backward, in a fresh process."""
-    done = subprocess.run([sys.executable, "-c", _COLD], capture_output=True, text=True, timeout=timeout)
+def first_call(hide_scipy=False, timeout=300):
+    """Seconds to import rnnlab and for the first LSTM forward+backward, in a fresh process;
+    hide_scipy: as if SciPy were not installed."""
+    code = _COLD.replace("{hide_scipy}", str(bool(hide_scipy)))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         raise RuntimeError(f"first-call probe failed: {done.stderr.strip()[-500:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

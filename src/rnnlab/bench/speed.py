@@ -128,6 +128,7 @@ def run(grid=GRID, cells=("lstm", "simple_rnn"), repeats=7, with_memory=True, pr
     peak = result["peak_gflops"]["default_threads"]
     say("first call in a fresh process ...")
     result["first_call"] = memory.first_call()
+    result["first_call_without_scipy"] = memory.first_call(hide_scipy=True)
     rows = []
     for cell in cells:
         for shape in grid:
@@ -170,13 +171,14 @@ def table(result):
             f"| {_fmt(None if r['peak_fraction'] is None else 100 * r['peak_fraction'], '.0f')} "
             f"| {_fmt(None if mb.get('rnnlab') is None else mb['rnnlab'] / 2**20, '.1f')} "
             f"| {_fmt(None if mb.get('torch') is None else mb['torch'] / 2**20, '.1f')} |")
-    fc = result["first_call"]
+    fc, bare = result["first_call"], result["first_call_without_scipy"]
     peak = result["peak_gflops"]
     lines.append("")
     lines.append(f"sgemm peak {peak['default_threads']:.0f} GFLOP/s (one thread: "
                  f"{_fmt(peak.get('one_thread'), '.0f')}); first call in a fresh process: import "
                  f"{fc['import_s']:.2f} s, first LSTM forward+backward {fc['first_call_s']:.2f} s "
-                 f"({fc['backend']} kernels); load average {result['load_before'][0]:.1f} before, "
+                 f"({fc['backend']} kernels; {bare['first_call_s']:.2f} s without SciPy installed); "
+                 f"load average {result['load_before'][0]:.1f} before, "
                  f"{result['load_after'][0]:.1f} after")
     return "\n".join(lines)
 

@@ -23,7 +23,8 @@ def add_training_options(p):
     p.add_argument("--eval-every", type=int, help="steps between test evaluations (default steps/20)")
     p.add_argument("--test-size", type=int, help=f"test sequences for adding/copy (default {d['test_size']})")
     p.add_argument("--probe-every", type=int,
-                   help="steps between gradient-flow probes, 0 for initialisation only (default steps/4)")
+                   help="steps between gradient-flow probes (always at initialisation and at the end; 0: only "
+                        "those; default steps/4)")
     p.add_argument("--probe-size", type=int, help=f"sequences in the gradient-flow probe (default {d['probe_size']})")
     p.add_argument("--dtype", choices=("float32", "float64"), help="default float32")
     p.add_argument("--stop-on-success", action="store_const", const=True,

@@ -43,7 +43,7 @@ def run(args):
     t0 = time.perf_counter()
     mode = "quick" if args.quick else "full"
     os.makedirs(args.out, exist_ok=True)
-    figures = [science.activations_section(args.out, print)[0][2]]
+    figures = [science.activations_section(args.out, print)]
     print("\n2. a SimpleRNN and an LSTM read 我 爱 祖国 word by word")
     figures.append(trace_section(args.out))
     print()
@@ -52,7 +52,7 @@ def run(args):
     rates, flow_figure = science.gradient_flow_section(args.out, records, mode, print)
     figures += race_figures + [flow_figure]
     if args.quick:
-        print("\n(--quick: tiny models and few steps, so nothing is solved; run `rnnlab demo` for the real race)")
+        print("\n(--quick: tiny models and 40 steps check that every part runs; `rnnlab demo` runs the real race)")
     science.summary(rows, rates, figures, time.perf_counter() - t0, print)
     return 0
 

@@ -28,7 +28,7 @@ DEFAULTS = {
     "init": "default",  # "chrono": LSTM gate biases for lags up to the sequence length
     "eval_every": None,  # None: steps / 20
     "test_size": 1000,  # test sequences for adding and copy (digits has a fixed test set)
-    "probe_every": None,  # gradient flow every N steps; None: steps / 4; 0: at initialisation only
+    "probe_every": None,  # gradient flow every N steps, and always at the start and end; None: steps / 4
     "probe_size": 32,
     "dtype": "float32",
     "stop_on_success": False,  # end the run at the first evaluation that meets the success criterion
@@ -88,6 +88,9 @@ def check_config(config):
     _choice("dtype", c["dtype"], ("float32", "float64"))
     if not isinstance(c["stop_on_success"], bool):
         raise ValueError(f"stop_on_success expected True or False, got {c['stop_on_success']!r}")
+    if c["activation"] != "tanh" and c["model"] != "simplernn":
+        raise ValueError(f"activation {c['activation']!r} expected model 'simplernn' (the LSTM keeps tanh), "
+                         f"got {c['model']!r}")
     if c["init"] == "chrono" and c["model"] != "lstm":
         raise ValueError(f"init 'chrono' expected model 'lstm', got {c['model']!r}")
     for key in ("lr", "clip"):

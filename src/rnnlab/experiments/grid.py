@@ -52,6 +52,12 @@ def _limit_threads():
         pass
 
 
+def _cost(config):
+    """Relative cost of a run: steps × sequence steps × the cell's matrix width."""
+    gates = 4 if config["model"] == "lstm" else 1
+    return config["steps"] * config["length"] * gates * config["hidden"]
+
+
 def run_grid(configs, out_dir, workers=None, figures=True, reuse=True, on_done=None):
     """Run every config (in `workers` processes; 1: in this process). Returns record paths in config order.
 
@@ -69,7 +75,9 @@ def run_grid(configs, out_dir, workers=None, figures=True, reuse=True, on_done=N
     paths = [None] * len(configs)
     with _single_threaded_children(), ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
                                                           initializer=_limit_threads) as pool:
-        futures = {pool.submit(run_to_file, c, out_dir, figures, reuse): k for k, c in enumerate(configs)}
+        # the costliest runs first, so that no long run starts last while the other workers idle
+        order = sorted(range(len(configs)), key=lambda k: -_cost(configs[k]))
+        futures = {pool.submit(run_to_file, configs[k], out_dir, figures, reuse): k for k in order}
         for future in as_completed(futures):
             paths[futures[future]] = future.result()
             if on_done:
@@ -114,8 +122,8 @@ def markdown_table(records):
     head = (f"Task `{r0['task']['name']}`, test {r0['task']['metric']} at the end of training "
             f"(success: {r0['task']['success']}; {r0['config']['optimizer']} lr {r0['config']['lr']:g}, "
             f"batch {r0['config']['batch']}, clip {r0['config']['clip']:g}).\n\n")
-    lines = ["| model | T | hidden | steps | test metric (mean ± std) | per seed | solved (at step) | baseline "
-             "| wall s / run |",
+    lines = ["| model | T | hidden | steps | test metric (mean ± std) | per seed "
+             "| solved at the end (first at step) | baseline | wall s / run |",
              "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         spread = f" ± {row['std']:.2g}" if row["std"] is not None else ""

@@ -14,7 +14,7 @@ LABELS = {"simplernn": "SimpleRNN", "lstm": "LSTM"}
 
 
 def race_configs(lengths, steps, hidden=64, lr=1e-3, seed=0, eval_every=None, test_size=1000, probe_size=32):
-    """LSTM then SimpleRNN configs per length, longest first (so the slowest runs start first).
+    """The LSTM's and the SimpleRNN's configs at every length.
 
     `steps` is a number or {"lstm": n, "simplernn": m}. The LSTM stops at the first
     evaluation that solves the task; the SimpleRNN always runs all its steps.

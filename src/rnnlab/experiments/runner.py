@@ -17,7 +17,7 @@ from importlib import metadata
 
 import numpy as np
 
-from .. import __version__, kernels
+from .. import kernels
 from ..probe.gradflow import GradientFlowCallback
 from ..train.callbacks import Callback, TerminateOnNaN
 from .config import check_config, config_id, record_name
@@ -53,6 +53,7 @@ def environment():
         numba = metadata.version("numba")
     except metadata.PackageNotFoundError:  # the fast kernels are then off
         numba = None
+    from .. import __version__
     return {
         "rnnlab": __version__, "numpy": np.__version__, "numba": numba, "python": platform.python_version(),
         "kernel_backend": kernels.backend(), "platform": platform.platform(), "machine": platform.machine(),
@@ -72,16 +73,16 @@ def run(config, verbose=False):
     model = prob.build_model()
     X_test, y_test = prob.test_set()
     steps, batch, every = config["steps"], config["batch"], config["eval_every"]
-    probe_every = config["probe_every"] or steps + 1  # 0: only at initialisation
+    probe_every = config["probe_every"] or steps + 1  # 0: at the start and the end only
     probe = GradientFlowCallback(X_test[:config["probe_size"]], y_test[:config["probe_size"]], every=probe_every)
     step_losses, guard = _StepLosses(), TerminateOnNaN()
     times = {"train_s": 0.0, "eval_s": 0.0}
 
-    def evaluate(step):
+    def evaluate(step, since):
         t = time.perf_counter()
         scores = prob.score(model, X_test, y_test)
         times["eval_s"] += time.perf_counter() - t
-        window = step_losses.losses[-every:] if step else []
+        window = step_losses.losses[since:step]  # the training steps since the last evaluation
         row = {"step": step, "train_loss": _finite(float(np.mean(window))) if window else None,
                **{f"test_{k}": _finite(v) for k, v in scores.items()}}
         if verbose:
@@ -89,7 +90,7 @@ def run(config, verbose=False):
                                                     if k != "step" and v is not None), flush=True)
         return row, scores
 
-    evaluations = [evaluate(0)[0]]
+    evaluations = [evaluate(0, 0)[0]]
     done, chunk, stopped = 0, 0, None
     while done < steps and stopped is None:
         window_end = min(steps, done + every)
@@ -104,7 +105,7 @@ def run(config, verbose=False):
             if guard.message:
                 stopped = guard.message
                 break
-        row, scores = evaluate(done)
+        row, scores = evaluate(done, evaluations[-1]["step"])
         evaluations.append(row)
         if config["stop_on_success"] and prob.solved(scores):
             break

@@ -33,7 +33,7 @@ def available():
 
 
 def _check(name, what):
-    if name not in available():
+    if name not in _BACKENDS and name not in ("fast", "auto"):
         raise ValueError(f"{what} expected one of {available()}, got {name!r}")
     return name
 

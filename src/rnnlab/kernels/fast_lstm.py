@@ -1,13 +1,15 @@
 """LSTM, compiled: the same forward/backward as kernels/lstm.py, which stays the spec.
 
 What differs from the reference is only how the work is laid out:
-- one compiled loop over time per block of batch rows; the blocks (one per
-  core) run the whole sequence in parallel, since rows never interact;
+- the input term x_t W of every step first, as one large product per thread;
+- then one compiled loop over time per block of batch rows; the blocks (one
+  per core) run the whole sequence in parallel, since rows never interact;
 - gate activations and the cell update fused per row, in place in the gates
   buffer; float32 stays float32 (tanh32 vectorises);
 - tanh(C_t) recomputed in backward instead of stored (a T·B·H buffer less);
 - the weight gradients as a few large products after the loop, split by
-  output columns across the cores; dx split by rows.
+  output columns across the cores, dx by rows (fast_products.weight_grads);
+- buffers reused from call to call (fast_buffers).
 The cache keeps the reference's keys (x, W, U, h, c, gates, mask, rdrop, …)
 except tc. Shapes and semantics: see kernels/lstm.py.
 """
@@ -15,10 +17,10 @@ import numpy as np
 from numba import njit
 
 from . import lstm as reference
-from . import threads
+from . import fast_buffers, threads
 from .fast_ops import JIT, SIGMOID, TANH, act, activate, dact, tanh
-from .fast_products import grads_block, input_projection, recurrent_grad, recurrent_product
-from .fast_plan import blocks_for, column_blocks, empty, supported, transposed_if_small
+from .fast_products import input_projection, recurrent_grad, recurrent_product, weight_grads
+from .fast_plan import blocks_for, empty, supported, transposed_if_small
 
 
 @njit(**JIT)
@@ -118,10 +120,10 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
     T, B, _ = x.shape
     H = U.shape[0]
     dtype = x.dtype
-    h = np.empty((T + 1, B, H), dtype)  # h[t+1] = h_t (carried state)
-    c = np.empty((T + 1, B, H), dtype)  # c[t+1] = C_t (carried state)
+    h = fast_buffers.empty((T + 1, B, H), dtype)  # h[t+1] = h_t (carried state)
+    c = fast_buffers.empty((T + 1, B, H), dtype)  # c[t+1] = C_t (carried state)
     h[0], c[0] = state
-    gates = np.empty((T, B, 4 * H), dtype)  # i, f, C̃, o of every step
+    gates = fast_buffers.empty((T, B, 4 * H), dtype)  # i, f, C̃, o of every step
     y = h[1:] if mask is None else np.empty((T, B, H), dtype)  # unmasked, the output is h_1..h_T
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 4)
@@ -130,7 +132,8 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
                                        for q0, q1 in threads.split(T * B, len(rows))])
         threads.run(_forward_rows, [(x, U, b, h, c, gates, y, m8, rd, hp, *codes, r0, r1) for r0, r1 in rows])
     cache = dict(x=x, W=W, U=U, h=h, c=c, gates=gates, mask=mask, rdrop=rdrop, activation=activation,
-                 recurrent_activation=recurrent_activation, fast=(b, m8, rd, codes))
+                 recurrent_activation=recurrent_activation, fast=(b, m8, rd, codes),
+                 lease=fast_buffers.Lease(h, c, gates))  # last: see fast_buffers
     return y, (h[T].copy(), c[T].copy()), cache
 
 
@@ -146,17 +149,15 @@ def backward(dy, dstate, cache):
     dh = np.zeros((B, H), dtype) if dstate[0] is None else np.array(dstate[0], dtype=dtype)
     dc = np.zeros((B, H), dtype) if dstate[1] is None else np.array(dstate[1], dtype=dtype)
     dy = empty(3, dtype) if dy is None else np.ascontiguousarray(dy, dtype=dtype)
-    dz = np.empty((T, B, 4 * H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
+    dz = fast_buffers.empty((T, B, 4 * H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
     dhr = np.empty((B, H) if rd.size else (0, 0), dtype)
     rows = blocks_for(B, T, D, H, 4)
     Ut = transposed_if_small(U, rows)
     with threads.one_blas_thread():
         threads.run(_backward_rows, [(dy, gates, c, U, Ut, m8, rd, dz, dh, dc, dhr, *codes, r0, r1)
                                      for r0, r1 in rows])
-        hp = h[:-1] if rd.size == 0 else h[:-1] * rd  # h_{t-1} as the recurrent product saw it
-        grads = {"W": np.empty_like(W), "U": np.empty_like(U), "b": np.empty_like(b)}
-        dx = np.empty((T, B, D), dtype)
-        x2, hp2, dz2, dx2 = x.reshape(T * B, D), hp.reshape(T * B, H), dz.reshape(T * B, 4 * H), dx.reshape(T * B, D)
-        threads.run(grads_block, [(x2, hp2, dz2, W, grads["W"], grads["U"], grads["b"], dx2, *cols, *qs)
-                                   for cols, qs in column_blocks(4 * H, T * B, len(rows))])
+        dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows))
+    spare = [dz]
+    del dz
+    fast_buffers.give_back(spare)
     return dx, (dh, dc), grads

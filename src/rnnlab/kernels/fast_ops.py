@@ -114,7 +114,7 @@ _Q = tuple(np.float32(v) for v in (1.0, 0.46252554247372646, 0.02376335332599381
 _CLAMP, _ONE32 = np.float32(9.0), np.float32(1.0)
 
 
-@njit(cache=True)
+@njit(**JIT)
 def tanh32(x):
     """float32 tanh with only +, ×, ÷ and compares, so that loops over it vectorise."""
     if x > _CLAMP:  # written as compares so that a NaN passes through
@@ -189,7 +189,7 @@ def _dact_impl(code, y):
     return impl
 
 
-@njit(cache=True)
+@njit(**JIT)
 def activate(code, z, b):
     """z[j] = f(z[j] + b[j]) over a row; the branch on code sits outside the loop."""
     n = z.shape[0]

@@ -5,8 +5,9 @@ from . import activations, threads
 from .fast_ops import CODES
 from .fast_products import SMALL_ROWS
 
-# below this many multiply-adds per sequence a second thread costs more than it saves
-# (a hand-off is some tens of microseconds; measured with benchmarks/speed.py)
+# below this many multiply-adds per sequence the batch is not split: a call hands work to
+# the other thread two to four times, some tens of microseconds each, which would eat
+# most of what a second core saves on a sequence of a millisecond or less
 MIN_SPLIT_WORK = 2_000_000
 
 
@@ -42,13 +43,6 @@ def blocks_for(B, T, D, H, gates):
     work = T * B * (D + H) * gates * H
     parts = threads.num_threads() if work >= MIN_SPLIT_WORK else 1
     return threads.split(B, parts)
-
-
-def column_blocks(G, N, parts):
-    """Pairs ((c0, c1), (q0, q1)) per thread: columns of the weight gradients, rows of dx (some may be empty)."""
-    cols = [(G * k // parts, G * (k + 1) // parts) for k in range(parts)]
-    rows = [(N * k // parts, N * (k + 1) // parts) for k in range(parts)]
-    return list(zip(cols, rows))
 
 
 def transposed_if_small(U, rows):

@@ -5,8 +5,10 @@ block); one or two rows go to plain loops, which beat a BLAS call there
 (OpenBLAS spends microseconds per call and is slow for a one- or two-row
 operand: 1×64×256 took 4.1 µs against 1.3 µs for the loop).
 """
+import numpy as np
 from numba import njit
 
+from . import threads
 from .fast_ops import JIT, gemm
 
 SMALL_ROWS = 2
@@ -76,7 +78,6 @@ def recurrent_grad(dz, U, Ut, rdrop, dh, dhr, r0, r1):
                 dh[r, j] += dhr[r, j] * rdrop[r, j]
 
 
-
 @njit(**JIT)
 def _at_b_small(A, Bm, C, c0, c1):
     """C[:, c0:c1] = Aᵀ Bm[:, c0:c1] for an A (N, K) of one or two columns (OpenBLAS is slow there)."""
@@ -122,3 +123,18 @@ def grads_block(x, hp, dz, W, gW, gU, gb, dx, c0, c1, q0, q1):
                 dx[q, d] = _dot(dz[q], W[d], dx.dtype.type(0.0))
     elif q1 > q0:
         gemm(False, True, q1 - q0, D, G, 1.0, dz[q0:], G, W, G, 0.0, dx[q0:], D)
+
+
+def weight_grads(x, h, rdrop, dz, W, U, b, parts):
+    """(dx (T, B, D), grads W, U, b) from dz (T, B, G), in `parts` threads (one BLAS thread each)."""
+    T, B, D = x.shape
+    H, G = U.shape
+    hp = h[:-1] if rdrop.size == 0 else h[:-1] * rdrop  # h_{t-1} as the recurrent product saw it
+    grads = {"W": np.empty_like(W), "U": np.empty_like(U), "b": np.empty_like(b)}
+    dx = np.empty((T, B, D), x.dtype)
+    N = T * B
+    blocks = zip([(G * k // parts, G * (k + 1) // parts) for k in range(parts)],  # columns of the gradients
+                 [(N * k // parts, N * (k + 1) // parts) for k in range(parts)])  # rows of dx
+    threads.run(grads_block, [(x.reshape(N, D), hp.reshape(N, H), dz.reshape(N, G), W, grads["W"], grads["U"],
+                               grads["b"], dx.reshape(N, D), *cols, *rows) for cols, rows in blocks])
+    return dx, grads

@@ -11,10 +11,10 @@ import numpy as np
 from numba import njit
 
 from . import simple_rnn as reference
-from . import threads
+from . import fast_buffers, threads
 from .fast_ops import JIT, TANH, activate, dact
-from .fast_products import grads_block, input_projection, recurrent_grad, recurrent_product
-from .fast_plan import blocks_for, column_blocks, empty, supported, transposed_if_small
+from .fast_products import input_projection, recurrent_grad, recurrent_product, weight_grads
+from .fast_plan import blocks_for, empty, supported, transposed_if_small
 
 
 @njit(**JIT)
@@ -67,10 +67,10 @@ def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
     T, B, _ = x.shape
     H = U.shape[0]
     dtype = x.dtype
-    h = np.empty((T + 1, B, H), dtype)  # h[0] = h0, h[t+1] = h_t
+    h = fast_buffers.empty((T + 1, B, H), dtype)  # h[0] = h0, h[t+1] = h_t
     h[0] = state[0]
     # the new state φ(·) of every step, and the output; without a mask both are h[1:]
-    hn = h[1:] if mask is None else np.empty((T, B, H), dtype)
+    hn = h[1:] if mask is None else fast_buffers.empty((T, B, H), dtype)
     y = hn if mask is None else np.empty((T, B, H), dtype)
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 1)
@@ -78,7 +78,8 @@ def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
         threads.run(input_projection, [(x.reshape(T * B, -1), W, hn.reshape(T * B, H), q0, q1)
                                        for q0, q1 in threads.split(T * B, len(rows))])
         threads.run(_forward_rows, [(x, U, b, h, hn, y, m8, rd, hp, code, r0, r1) for r0, r1 in rows])
-    cache = dict(x=x, U=U, W=W, h=h, hn=hn, mask=mask, activation=activation, rdrop=rdrop, fast=(b, m8, rd, code))
+    cache = dict(x=x, U=U, W=W, h=h, hn=hn, mask=mask, activation=activation, rdrop=rdrop, fast=(b, m8, rd, code),
+                 lease=fast_buffers.Lease(h) if mask is None else fast_buffers.Lease(h, hn))  # last: see fast_buffers
     return y, (h[T].copy(),), cache
 
 
@@ -93,16 +94,14 @@ def backward(dy, dstate, cache):
     dtype = x.dtype
     dh = np.zeros((B, H), dtype) if dstate[0] is None else np.array(dstate[0], dtype=dtype)
     dy = empty(3, dtype) if dy is None else np.ascontiguousarray(dy, dtype=dtype)
-    dz = np.empty((T, B, H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
+    dz = fast_buffers.empty((T, B, H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
     dhr = np.empty((B, H) if rd.size else (0, 0), dtype)
     rows = blocks_for(B, T, D, H, 1)
     Ut = transposed_if_small(U, rows)
     with threads.one_blas_thread():
         threads.run(_backward_rows, [(dy, hn, U, Ut, m8, rd, dz, dh, dhr, code, r0, r1) for r0, r1 in rows])
-        hp = h[:-1] if rd.size == 0 else h[:-1] * rd  # h_{t-1} as the recurrent product saw it
-        grads = {"W": np.empty_like(W), "U": np.empty_like(U), "b": np.empty_like(b)}
-        dx = np.empty((T, B, D), dtype)
-        x2, hp2, dz2, dx2 = x.reshape(T * B, D), hp.reshape(T * B, H), dz.reshape(T * B, H), dx.reshape(T * B, D)
-        threads.run(grads_block, [(x2, hp2, dz2, W, grads["W"], grads["U"], grads["b"], dx2, *cols, *qs)
-                                   for cols, qs in column_blocks(H, T * B, len(rows))])
+        dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows))
+    spare = [dz]
+    del dz
+    fast_buffers.give_back(spare)
     return dx, (dh,), grads

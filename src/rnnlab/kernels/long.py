@@ -25,6 +25,16 @@ docs/PERFORMANCE.md.
 import numpy as np
 
 
+def memory_bound(T, B, D, H, k, gates=4, states=2, itemsize=4):
+    """Bytes of new memory a training step of a return_sequences layer needs at most with
+    checkpoint_every = k (docs/PERFORMANCE.md); gates/states: LSTM 4/2, SimpleRNN 1/1."""
+    whole = T * B * (3 * D + 2 * H)  # input copy, dx (time-major and batch-first), output, dy copy
+    kept = states * B * H * -(-T // k)  # the states entering each segment
+    segment = k * B * ((3 * gates + 2) * H + 2 * D)  # one segment's cache, dz and dx, recomputed in turn
+    small = 2 * states * B * H + 3 * (D + H + 1) * gates * H  # carried gradients, weight-gradient sums
+    return itemsize * (whole + kept + segment + small)
+
+
 def _steps(name, value):
     if value is None:
         return None

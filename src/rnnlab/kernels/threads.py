@@ -15,6 +15,7 @@ SciPy. Set RNNLAB_NUM_THREADS to change the number of kernel threads.
 import ctypes
 import glob
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -115,8 +116,19 @@ def num_threads():
     return _CORES
 
 
-_pool = None
-_pool_size = 0
+_pool = None  # (executor, its number of workers, the process that made it)
+_pool_lock = threading.Lock()
+
+
+def _workers(n):
+    """An executor with at least n workers, made again after a fork (a child has none of its threads)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[1] < n or _pool[2] != os.getpid():
+            if _pool is not None and _pool[2] == os.getpid():
+                _pool[0].shutdown(wait=True)
+            _pool = (ThreadPoolExecutor(max_workers=n, thread_name_prefix="rnnlab-kernel"), n, os.getpid())
+        return _pool[0]
 
 
 def run(fn, blocks):
@@ -125,15 +137,10 @@ def run(fn, blocks):
     fn must release the GIL (a numba nogil function) for the blocks to overlap.
     Returns the results in order.
     """
-    global _pool, _pool_size
     if len(blocks) == 1:
         return [fn(*blocks[0])]
-    if _pool is None or _pool_size < len(blocks) - 1:
-        if _pool is not None:
-            _pool.shutdown(wait=True)
-        _pool_size = len(blocks) - 1
-        _pool = ThreadPoolExecutor(max_workers=_pool_size, thread_name_prefix="rnnlab-kernel")
-    futures = [_pool.submit(fn, *args) for args in blocks[1:]]
+    pool = _workers(len(blocks) - 1)
+    futures = [pool.submit(fn, *args) for args in blocks[1:]]
     first = fn(*blocks[0])
     return [first] + [f.result() for f in futures]
 

@@ -3,7 +3,7 @@
 matplotlib's default font (DejaVu Sans) has no CJK glyphs. We look, once per
 process, for a CJK-capable font: a known family already visible to matplotlib
 (system packages such as fonts-noto-cjk or fonts-wqy-zenhei), then the
-WenQuanYi Micro Hei file that the `plot` extra installs from PyPI
+WenQuanYi Micro Hei file that the `cjk` extra installs from PyPI
 (paperang-p2-fonts-cjk), then any installed font that has a glyph for 我.
 Text gets the family list [default font, CJK font]: matplotlib draws each
 character with the first font of the list that has it, so Latin text keeps
@@ -97,7 +97,7 @@ def apply(fig):
     if cjk_font() is None:
         if not _warned and any(has_cjk(t.get_text()) for t in texts):
             warnings.warn("no CJK font found: Chinese characters will show as boxes; "
-                          "install one with `pip install rnnlab[plot]` or `apt-get install fonts-wqy-microhei`",
+                          "install one with `pip install rnnlab[cjk]` or `apt-get install fonts-wqy-microhei`",
                           RuntimeWarning, stacklevel=3)
             _warned = True
         return fig
