@@ -14,10 +14,12 @@ import tracemalloc
 import numpy as np
 
 import rnnlab as rl
+from rnnlab.kernels import fast_buffers
 from rnnlab.kernels.long import memory_bound
 
 
 def step(backend, options, T, B, D, H, seed=0):
+    fast_buffers.clear()  # no buffers kept from the previous mode
     rl.set_backend(backend)
     try:
         layer = rl.LSTM(H, return_sequences=True, seed=seed, **options)

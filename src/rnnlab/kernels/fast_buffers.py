@@ -6,7 +6,7 @@ page: on the 2-core VM of docs/PERFORMANCE.md thousands of page faults per
 step, about a third of the time of a (100, 32, 1, 64) LSTM step. So the
 buffers come back here instead, once nothing else refers to them, and are
 handed out again for the same shape and dtype; at most LIMIT bytes are kept
-(oldest dropped first).
+(oldest dropped first; set it to 0 to keep none), and clear() lets them all go.
 
 A buffer is taken back only when its reference count shows no other holder:
 no view (a view refers to the array that owns the memory), no other name.
@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-LIMIT = 256 << 20
+LIMIT = 128 << 20
 
 _free = OrderedDict()  # (shape, dtype) -> list of arrays, least recently given back first
 _kept = 0
@@ -37,6 +37,14 @@ def empty(shape, dtype):
             _kept -= a.nbytes
             return a
     return np.empty(shape, dtype)
+
+
+def clear():
+    """Let every kept buffer go (back to the system)."""
+    global _kept
+    with _lock:
+        _free.clear()
+        _kept = 0
 
 
 def _count(items, k):
