@@ -8,13 +8,7 @@ import rnnlab as rl
 from rnnlab.cli import main
 
 
-@pytest.fixture(autouse=True, scope="module")
-def reference_kernels():
-    """The trace is tested here, not kernel speed: no compile time for a fast backend."""
-    previous = rl.kernels._active
-    rl.kernels.set_backend("reference")
-    yield
-    rl.kernels._active = previous
+pytestmark = pytest.mark.usefixtures("reference_kernels")
 
 
 def _blocks(out):

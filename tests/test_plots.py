@@ -16,13 +16,7 @@ from rnnlab.plots import fonts  # noqa: E402
 TOKENS = ["我", "爱", "祖国"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def reference_kernels():
-    """Figures, not kernels, are tested here: no compile time for a fast backend."""
-    previous = rl.kernels._active
-    rl.kernels.set_backend("reference")
-    yield
-    rl.kernels._active = previous
+pytestmark = pytest.mark.usefixtures("reference_kernels")
 
 
 @pytest.fixture(scope="module")

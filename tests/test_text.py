@@ -12,11 +12,8 @@ def reference_kernels_on_one_blas_thread():
     one thread (two threads stall the small per-step products on 2 cores: 4x slower measured)."""
     from threadpoolctl import threadpool_limits
 
-    previous = kernels._active
-    kernels.set_backend("reference")
-    with threadpool_limits(1, user_api="blas"):
+    with kernels.use("reference"), threadpool_limits(1, user_api="blas"):
         yield
-    kernels._active = previous
 
 
 def _corpus(n_words=1500, seed=0):

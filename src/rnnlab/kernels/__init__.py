@@ -9,6 +9,7 @@ environment variable, else "auto": `fast` where numba and NumPy's OpenBLAS
 are there, `reference` otherwise. Asking for `fast` without them warns once
 and runs the reference.
 """
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -42,6 +43,17 @@ def set_backend(name):
     """Select the kernel backend used by every layer from now on ("auto", "fast", "reference", ...)."""
     global _active
     _active = _check(name, "backend")
+
+
+@contextlib.contextmanager
+def use(name):
+    """Run a block with `name` as the backend, then restore the previous choice."""
+    global _active
+    previous, _active = _active, _check(name, "backend")
+    try:
+        yield
+    finally:
+        _active = previous
 
 
 def fast_available():
