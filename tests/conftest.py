@@ -14,3 +14,14 @@ def reference_kernels():
 
     with rl.kernels.use("reference"):
         yield
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """PyTorch on one thread while a module compares against it: small problems, no contention."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -10,12 +10,7 @@ import rnnlab as rl
 from rnnlab.interop.torch import from_torch, to_torch
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 MODULES = [

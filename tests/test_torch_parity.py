@@ -14,12 +14,7 @@ TOL = {"float32": 1e-5, "float64": 1e-10}
 B, T, D, H = 3, 5, 4, 3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def make_module(cell, num_layers, bidirectional, dtype, batch_first, bias=True):
