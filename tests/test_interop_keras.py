@@ -62,25 +62,24 @@ SIMPLE_RNN_GOLDEN = [
 ]
 
 
-@pytest.mark.parametrize("options,golden", LSTM_GOLDEN)
-def test_keras_lstm_golden_values(options, golden):
-    x = np.arange(72).reshape((3, 6, 4)).astype("float32")
-    ours, theirs = golden_pair("LSTM", 3, **options)
-    want = np.repeat(np.array(golden, np.float32)[:, None], 3, axis=1)
+def assert_golden(kind, units, x, options, golden):
+    """rnnlab, Keras and both conversions give Keras' literal golden values (every unit equal)."""
+    ours, theirs = golden_pair(kind, units, **options)
+    want = np.repeat(np.array(golden, np.float32)[:, None], units, axis=1)
     np.testing.assert_allclose(ours(x), want, rtol=0, atol=TOL)
     np.testing.assert_allclose(np_(theirs(x)), want, rtol=0, atol=TOL)
     np.testing.assert_allclose(from_keras(theirs)(x), want, rtol=0, atol=TOL)
     np.testing.assert_allclose(np_(to_keras(ours)(x)), want, rtol=0, atol=TOL)
 
 
+@pytest.mark.parametrize("options,golden", LSTM_GOLDEN)
+def test_keras_lstm_golden_values(options, golden):
+    assert_golden("LSTM", 3, np.arange(72).reshape((3, 6, 4)).astype("float32"), options, golden)
+
+
 @pytest.mark.parametrize("options,golden", SIMPLE_RNN_GOLDEN)
 def test_keras_simple_rnn_golden_values(options, golden):
-    x = np.arange(24).reshape((2, 3, 4)).astype("float32")
-    ours, theirs = golden_pair("SimpleRNN", 4, **options)
-    want = np.repeat(np.array(golden, np.float32)[:, None], 4, axis=1)
-    np.testing.assert_allclose(ours(x), want, rtol=0, atol=TOL)
-    np.testing.assert_allclose(np_(theirs(x)), want, rtol=0, atol=TOL)
-    np.testing.assert_allclose(from_keras(theirs)(x), want, rtol=0, atol=TOL)
+    assert_golden("SimpleRNN", 4, np.arange(24).reshape((2, 3, 4)).astype("float32"), options, golden)
 
 
 def test_keras_bidirectional_golden_values():
