@@ -256,3 +256,50 @@ def test_kernel_caches_released_are_reused_and_results_unchanged():
     c_f, _ = compare("lstm", np.float32, case)  # the first call's buffers are reused here
     assert fb._kept <= kept
     np.testing.assert_array_equal(c_f["h"], first)
+
+
+def compare_infer(cell, dtype, case, go_backwards, sequences):
+    """fast infer() against the reference forward(), batch first, no cache."""
+    x, params, state, mask, options, _, _, _ = case
+    ref, fast = (ref_lstm, fast_module("lstm")) if cell == "lstm" else (ref_rnn, fast_module("simple_rnn"))
+    xt, mt = (x[::-1], None if mask is None else mask[::-1]) if go_backwards else (x, mask)
+    y_r, s_r, _ = ref.forward(np.ascontiguousarray(xt), params, state, mask=mt, **options)
+    xb = np.ascontiguousarray(x.transpose(1, 0, 2))
+    mb = None if mask is None else np.ascontiguousarray(mask.T)
+    y_f, s_f = fast.infer(xb, params, state, mb, go_backwards, sequences, **options)
+    if sequences:
+        assert_close(y_f, y_r.transpose(1, 0, 2), dtype, "y")
+    else:
+        assert y_f is None
+    for k, (a, b) in enumerate(zip(s_f, s_r)):
+        assert_close(a, b, dtype, f"final state {k}")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("cell", ["lstm", "simple_rnn"])
+def test_infer_equals_the_reference_forward(cell, dtype, split):
+    for seed in range(12):
+        case = random_case(cell, dtype, 100 * split + seed)
+        compare_infer(cell, dtype, case, go_backwards=seed % 3 == 1, sequences=seed % 4 != 2)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("cell", ["lstm", "simple_rnn"])
+def test_infer_larger_shapes_keep_the_tolerance(cell, dtype):
+    for seed, shape in enumerate([(60, 16, 40, 64), (30, 9, 5, 150), (12, 7, 1, 9)]):
+        case = random_case(cell, dtype, 50 + seed, shape)
+        compare_infer(cell, dtype, case, go_backwards=seed == 1, sequences=seed != 2)
+
+
+def test_infer_keeps_nan():
+    rng = np.random.default_rng(0)
+    for B in (1, 8):  # the row loop, and forward()
+        x = rng.normal(size=(B, 4, 3)).astype(np.float32)
+        x[0, 1, 0] = np.nan
+        params = {"W": rng.normal(size=(3, 20)).astype(np.float32), "U": rng.normal(size=(5, 20)).astype(np.float32),
+                  "b": np.zeros(20, np.float32)}
+        state = tuple(np.zeros((B, 5), np.float32) for _ in range(2))
+        y_f, _ = fast_module("lstm").infer(x, params, state)
+        y_r, _ = ref_lstm.infer(x, params, state)
+        np.testing.assert_array_equal(np.isnan(y_f), np.isnan(y_r))
+        assert np.isnan(y_f).any()

@@ -49,7 +49,8 @@ class Rnnlab:
         return self.layer.backward(self.dy)
 
     def infer(self):
-        return self.layer(self.x)
+        with rl.inference_mode():  # as PyTorch under torch.inference_mode()
+            return self.layer(self.x)
 
 
 class Torch:

@@ -3,7 +3,8 @@
 For each cell (LSTM, SimpleRNN) and shape (T, B, D, H) of the grid, a training
 step (forward + backward through the whole sequence) and an inference pass are
 timed for every contender in turn, round after round (so that a slow patch of a
-shared machine hits all of them alike); each figure is the median of the rounds.
+shared machine hits all of them alike), each timed call right after an untimed
+call of the same contender; each figure is the median of the rounds.
 GFLOP/s count the matrix products only (contenders.flops); the peak is a large
 float32 NumPy matrix product measured in the same run. Memory: bench/memory.py.
 """
@@ -50,13 +51,19 @@ def sgemm_peak(n=2048, repeats=5):
 
 
 def interleaved(fns, repeats):
-    """{name: [seconds per round]}: each fn once to warm up, then round after round in rotating order."""
-    for fn in fns.values():
-        fn()
+    """{name: [seconds per round]}: round after round in rotating order, each timed call after an untimed one.
+
+    The untimed call of the same contender comes first because another library's
+    threads keep spinning for a while after its call returns (ONNX Runtime's and
+    PyTorch's thread pools do): timed right after them, a contender lost a core to
+    them (up to 1.7x slower at mid shapes here). Each timed call follows one of its own,
+    as in a loop that uses one library only.
+    """
     times = {name: [] for name in fns}
     names = list(fns)
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
+            fns[name]()
             t0 = time.perf_counter()
             fns[name]()
             times[name].append(time.perf_counter() - t0)
@@ -64,13 +71,17 @@ def interleaved(fns, repeats):
 
 
 class Kernel:
-    """rnnlab's active kernel called directly, time-major: the layer's checks and transposes left out."""
+    """rnnlab's active kernel called directly: the layer's checks and copies left out.
+
+    Training: forward and backward, time-major; inference: infer(), batch first.
+    """
 
     name = "kernel"
 
     def __init__(self, cell, p):
         self.k = kernels.get(cell)
         self.params = {key: p[key] for key in ("W", "U", "b")}
+        self.x_batch_first = p["x"]
         self.x = np.ascontiguousarray(p["x"].transpose(1, 0, 2))
         self.dy = np.ascontiguousarray(p["dy"].transpose(1, 0, 2))
         B, H = self.x.shape[1], p["U"].shape[0]
@@ -81,7 +92,7 @@ class Kernel:
         return self.k.backward(self.dy, (None,) * len(self.state), cache)
 
     def infer(self):
-        return self.k.forward(self.x, self.params, self.state)[0]
+        return self.k.infer(self.x_batch_first, self.params, self.state)[0]
 
 
 def machine():

@@ -10,6 +10,7 @@ What differs from the reference is only how the work is laid out:
 - the weight gradients as a few large products after the loop, split by
   output columns across the cores, dx by rows (fast_products.weight_grads);
 - buffers reused from call to call (fast_buffers).
+infer() runs one or two rows in a loop of its own, which fills no cache.
 The cache keeps the reference's keys (x, W, U, h, c, gates, mask, rdrop, …)
 except tc. Shapes and semantics: see kernels/lstm.py.
 """
@@ -17,10 +18,10 @@ import numpy as np
 from numba import njit
 
 from . import lstm as reference
-from . import fast_buffers, threads
+from . import fast_buffers, inference, threads
 from .fast_ops import JIT, SIGMOID, TANH, act, activate, dact, tanh
-from .fast_products import input_projection, recurrent_grad, recurrent_product, weight_grads
-from .fast_plan import blocks_for, empty, supported, transposed_if_small
+from .fast_products import input_projection, recurrent_grad, recurrent_product, row_matmul_acc, weight_grads
+from .fast_plan import blocks_for, empty, infer_plan, supported, transposed_if_small
 
 
 @njit(**JIT)
@@ -111,6 +112,33 @@ def _cell_backward(g, c_prev, c_t, dh, dc, dz, code_a, code_r):
         dh[j] = 0.0
 
 
+# ---- inference: no cache ------------------------------------------------------------
+@njit(**JIT)
+def _infer_rows(x, W, U, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0, r1):
+    """All steps of batch rows r0:r1 (at most SMALL_ROWS), batch first, one row at a time.
+
+    h, c (B, H) hold h_0, C_0 on entry and h_T, C_T on exit; z (n, 4H) and
+    hc (n, 2H) are work rows (C_t and h_t are written apart from C_{t-1}, so that
+    the cell loop vectorises).
+    """
+    T = x.shape[1]
+    H = h.shape[1]
+    for t in range(T):
+        s = T - 1 - t if backwards else t  # the input step read at processing step t
+        for r in range(r0, r1):
+            zr, cn, hn = z[r - r0], hc[r - r0, :H], hc[r - r0, H:]
+            zr[:] = 0.0
+            row_matmul_acc(x[r, s], W, zr)  # z_t = x_t W
+            row_matmul_acc(h[r], U, zr)  # z_t += h_{t-1} U
+            keep = mask.shape[0] == 0 or mask[r, s]
+            if keep:  # else state carried over, output zero
+                _cell_forward(zr, b, c[r], cn, hn, code_a, code_r)
+                c[r, :] = cn
+                h[r, :] = hn
+            if y.shape[0] > 0:
+                for j in range(H):
+                    y[r, t, j] = h[r, j] if keep else 0.0
+
 def forward(x, params, state, mask=None, activation="tanh", recurrent_activation="sigmoid", rdrop=None):
     """As kernels.lstm.forward. Returns (y (T, B, H), (h_T, C_T), cache)."""
     plan = supported(x, params, state, mask, rdrop, (activation, recurrent_activation))
@@ -161,3 +189,26 @@ def backward(dy, dstate, cache):
     del dz
     fast_buffers.give_back(spare)
     return dx, (dh, dc), grads
+
+
+def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh",
+          recurrent_activation="sigmoid"):
+    """As kernels.lstm.infer: x (B, T, D) -> (y (B, T, H) or None, (h_T, C_T)); no cache.
+
+    Blocks of one or two rows run a loop of their own, batch first, with no cache to
+    fill and little to set up (B = 1: a third less fixed cost per call than forward);
+    larger blocks run forward() and drop its cache.
+    """
+    plan = infer_plan(x, params, state, mask, (activation, recurrent_activation))
+    if plan is None:  # larger blocks, or what the compiled loops do not take
+        return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences,
+                                     activation=activation, recurrent_activation=recurrent_activation)
+    x, W, U, b, m8, codes, rows = plan
+    B, T, _ = x.shape
+    H = U.shape[0]
+    h, c = (np.array(s, dtype=x.dtype) for s in state)  # become h_T, C_T
+    y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
+    work = [(x, W, U, b, h, c, y, m8, go_backwards, *codes, np.empty((r1 - r0, 4 * H), x.dtype),
+             np.empty((r1 - r0, 2 * H), x.dtype), r0, r1) for r0, r1 in rows]
+    threads.run(_infer_rows, work)
+    return (y if sequences else None), (h, c)

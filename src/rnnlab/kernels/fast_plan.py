@@ -38,6 +38,24 @@ def supported(x, params, state, mask, rdrop, names):
     return (x, *arrays, m8, rd, codes)
 
 
+def infer_plan(x, params, state, mask, names):
+    """supported() for the row loops of infer(), batch first; None where forward() should run instead.
+
+    Returns (x, W, U, b, mask (B, T) as bool or empty, codes, row blocks of at most SMALL_ROWS rows).
+    """
+    B, T, D = np.shape(x)
+    H, G = np.shape(params["U"])
+    rows = blocks_for(B, T, D, H, G // H)
+    if max(r1 - r0 for r0, r1 in rows) > SMALL_ROWS:
+        return None
+    plan = supported(x, params, state, None, None, names)
+    if plan is None:
+        return None
+    x, W, U, b, _, _, codes = plan
+    m8 = empty(2, np.bool_) if mask is None else np.ascontiguousarray(mask, dtype=np.bool_).reshape(B, T)
+    return x, W, U, b, m8, codes, rows
+
+
 def blocks_for(B, T, D, H, gates):
     """Row blocks of the batch, one per thread, when the sequence is worth splitting."""
     work = T * B * (D + H) * gates * H

@@ -15,7 +15,7 @@ the recurrent product (recurrent dropout).
 """
 import numpy as np
 
-from . import activations
+from . import activations, inference
 
 
 def forward(x, params, state, mask=None, activation="tanh", recurrent_activation="sigmoid", rdrop=None):
@@ -58,6 +58,16 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
     cache = dict(x=x, W=W, U=U, h=h, c=c, gates=gates, tc=tc, mask=mask, rdrop=rdrop,
                  activation=activation, recurrent_activation=recurrent_activation)
     return y, (h[T].copy(), c[T].copy()), cache
+
+
+def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh",
+          recurrent_activation="sigmoid"):
+    """forward() without a cache, batch first: x (B, T, D) -> (y (B, T, H) or None, (h_T, C_T)).
+
+    mask is (B, T); see kernels/inference.py.
+    """
+    return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences,
+                                 activation=activation, recurrent_activation=recurrent_activation)
 
 
 def backward(dy, dstate, cache):

@@ -10,7 +10,7 @@ unchanged and the output is zero, so the step receives no gradient.
 """
 import numpy as np
 
-from . import activations
+from . import activations, inference
 
 
 def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
@@ -36,6 +36,14 @@ def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
     y = hn if mask is None else np.where(mask[:, :, None], hn, 0)
     cache = dict(x=x, U=U, W=W, h=h, hn=hn, mask=mask, activation=activation, rdrop=rdrop)
     return y, (h[T].copy(),), cache
+
+
+def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh"):
+    """forward() without a cache, batch first: x (B, T, D) -> (y (B, T, H) or None, (h_T,)).
+
+    mask is (B, T); see kernels/inference.py.
+    """
+    return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences, activation=activation)
 
 
 def backward(dy, dstate, cache):

@@ -2,12 +2,16 @@
 
 The layer is batch-first, (batch, time, features), as in Keras; the kernels are
 time-major, so the layer transposes once on the way in and once on the way out.
+Under inference_mode() (nn/mode.py) it calls the kernel's batch-first infer()
+instead, which keeps no cache: no transposes, and nothing for backward.
 """
 import numpy as np
 
 from .. import initializers, kernels
+from ..kernels import inference
 from ..kernels.long import Segmented
 from .base import Layer, as_array, as_float_array, check_grad, check_mask, check_positive_int
+from .mode import is_inference
 
 
 def _check_rate(name, rate):
@@ -58,6 +62,7 @@ class Recurrent(Layer):
         self.state_grads = None  # ∂L/∂(initial states) after the last backward, a tuple
         self._carry = None  # stateful: states handed to the next call
         self._cache = None
+        self._inferred = False  # the last forward ran under inference_mode: no cache
         self.backend = None  # kernel backend of this layer; None follows rnnlab.set_backend
 
     # ---- parameters ---------------------------------------------------------------
@@ -157,6 +162,9 @@ class Recurrent(Layer):
         B, T, D = x.shape
         mask = check_mask(mask, B, T, type(self).__name__)
         state0 = self._initial_state(initial_state, B)
+        backend = self.backend or kernels.backend()
+        if is_inference() and not training:
+            return self._infer(x, mask, state0, backend)
 
         xt = x.transpose(1, 0, 2)  # time-major for the kernel
         mt = None if mask is None else mask.T
@@ -167,17 +175,35 @@ class Recurrent(Layer):
         rdrop = self._dropout_mask((B, self.units), self.recurrent_dropout) if training else None
         if xdrop is not None:
             xt = xt * xdrop
-        backend = self.backend or kernels.backend()
         kernel = self._kernel(backend)
         y, state_T, cache = kernel.forward(np.ascontiguousarray(xt), self.params, state0, mask=mt,
                                            rdrop=rdrop, **self.kernel_options())
         self._cache = (backend, cache, xdrop, B, T)  # a name, not the module: layers stay copyable
+        self._inferred = False
+        # copies: the caller may write into its output, the cache must not change
+        out = y.transpose(1, 0, 2).copy() if self.return_sequences else None
+        return self._finish(out, state_T)
+
+    def _infer(self, x, mask, state0, backend):
+        """forward() under inference_mode: the kernel's batch-first infer(), no cache kept."""
+        module = kernels.get(self.cell, backend)
+        options = self.kernel_options()
+        if hasattr(module, "infer"):
+            y, state_T = module.infer(x, self.params, state0, mask, self.go_backwards, self.return_sequences,
+                                      **options)
+        else:  # a registered backend with forward/backward only
+            y, state_T = inference.via_forward(module.forward, x, self.params, state0, mask, self.go_backwards,
+                                               self.return_sequences, **options)
+        self._cache, self._inferred = None, True
+        return self._finish(y, state_T)
+
+    def _finish(self, out, state_T):
+        """Keep the final states; the output, with them under return_state."""
         self.final_state = state_T
         if self.stateful:
             self._carry = tuple(s.copy() for s in state_T)
-
-        # copies: the caller may write into its output, the cache must not change
-        out = y.transpose(1, 0, 2).copy() if self.return_sequences else state_T[0].copy()
+        if out is None:  # without return_sequences the output is h_T, its own array
+            out = state_T[0].copy()
         return (out, *state_T) if self.return_state else out
 
     def _kernel(self, backend):
@@ -199,6 +225,9 @@ class Recurrent(Layer):
 
         With return_state, dout is (d_output, dh[, dc]); any entry may be None (zero).
         """
+        if self._inferred:
+            raise ValueError(f"{self.name}.backward called after a forward under inference_mode(), "
+                             "which keeps nothing for it; run forward outside inference_mode")
         if self._cache is None:
             raise ValueError(f"{self.name}.backward called before a forward call")
         backend, cache, xdrop, B, T = self._cache

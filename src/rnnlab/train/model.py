@@ -5,6 +5,7 @@ import numpy as np
 
 from ..nn.bidirectional import Bidirectional
 from ..nn.embedding import Embedding
+from ..nn.mode import inference_mode
 from ..nn.recurrent import Recurrent
 from ..nn.stack import Stack
 from . import clipping, losses, optim
@@ -157,7 +158,7 @@ class Sequential(Stack):
                    verbose=verbose, sample_weight=sample_weight, resume_from=resume_from)
 
     def evaluate(self, X, y, batch_size=32, sample_weight=None):
-        """{"loss": ..., metric: ...} over the data, without dropout."""
+        """{"loss": ..., metric: ...} over the data, without dropout, under inference_mode."""
         self._require_compiled("evaluate")
         check_batch_size(batch_size)
         X, y, w = prepare(self, X, y, sample_weight, "evaluate")
@@ -166,19 +167,21 @@ class Sequential(Stack):
     def evaluate_arrays(self, X, y, w, batch_size):
         """evaluate() on arrays already checked by fit.prepare."""
         sums = {}
-        for start in range(0, len(X), batch_size):
-            sl = slice(start, start + batch_size)
-            out = self.forward(X[sl], training=False)
-            weight = self.position_weights(out, None if w is None else w[sl])
-            value, _ = self.loss(out, y[sl], weight)
-            self.accumulate(sums, value, out, y[sl], weight)
+        with inference_mode():
+            for start in range(0, len(X), batch_size):
+                sl = slice(start, start + batch_size)
+                out = self.forward(X[sl], training=False)
+                weight = self.position_weights(out, None if w is None else w[sl])
+                value, _ = self.loss(out, y[sl], weight)
+                self.accumulate(sums, value, out, y[sl], weight)
         return {k: s / n if n else 0.0 for k, (s, n) in sums.items()}
 
     def predict(self, X, batch_size=32):
-        """Outputs for X, batch by batch, without dropout."""
+        """Outputs for X, batch by batch, without dropout, under inference_mode (no caches kept)."""
         check_batch_size(batch_size)
         X = prepare_x(self, X, "predict")
-        return np.concatenate([self.forward(X[s:s + batch_size]) for s in range(0, len(X), batch_size)])
+        with inference_mode():
+            return np.concatenate([self.forward(X[s:s + batch_size]) for s in range(0, len(X), batch_size)])
 
     def position_weights(self, out, sample_weight):
         """Loss weights per position (B,) or (B, T): the output mask times the sample weights, or None."""
