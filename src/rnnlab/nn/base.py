@@ -29,11 +29,14 @@ def as_array(name, x, owner):
 def as_float_array(name, x, dtype, owner):
     """Cast x to dtype once at the boundary; reject non-float, NaN and Inf."""
     x = as_array(name, x, owner)
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":
         raise TypeError(f"{owner} expected {name} of a float dtype, got {x.dtype}")
-    bad = x.size - int(np.count_nonzero(np.isfinite(x)))
-    if bad:
-        raise ValueError(f"{owner} expected finite {name}, got {bad} NaN or Inf value(s)")
+    # a finite sum proves every value finite (a NaN or Inf anywhere makes it NaN or Inf); the
+    # count, which needs a temporary array, runs only when the sum is not finite (or overflowed)
+    if not np.isfinite(np.sum(x, dtype=np.float64)):
+        bad = x.size - int(np.count_nonzero(np.isfinite(x)))
+        if bad:
+            raise ValueError(f"{owner} expected finite {name}, got {bad} NaN or Inf value(s)")
     return np.ascontiguousarray(x, dtype=dtype)
 
 
