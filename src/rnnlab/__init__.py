@@ -3,7 +3,7 @@ from . import initializers, interop, kernels, nn
 from . import experiments, plots, probe, tasks
 from .kernels import set_backend
 from .nn import LSTM, Bidirectional, SimpleRNN, Stack
-from .nn import Dense, Dropout, Embedding, inference_mode
+from .nn import Dense, Dropout, Embedding, Masking, inference_mode
 from . import train
 from .train import Sequential, callbacks, losses, metrics, optim, schedules
 from .io import load
@@ -11,5 +11,5 @@ from .io import load
 __version__ = "0.1.0"
 
 __all__ = ["SimpleRNN", "LSTM", "Bidirectional", "Stack", "nn", "kernels", "interop", "initializers", "set_backend",
-           "Dense", "Embedding", "Dropout", "Sequential", "train", "callbacks", "losses", "metrics", "optim",
+           "Dense", "Embedding", "Dropout", "Masking", "Sequential", "train", "callbacks", "losses", "metrics", "optim",
            "schedules", "load", "inference_mode"]

@@ -27,8 +27,8 @@ def reorder_blocks(a, order, axis=-1):
 # the classes the converters know, by the module that defines each
 _MODULES = {"SimpleRNN": "rnnlab.nn.simple_rnn", "LSTM": "rnnlab.nn.lstm", "Bidirectional": "rnnlab.nn.bidirectional",
             "Dense": "rnnlab.nn.dense", "Embedding": "rnnlab.nn.embedding", "Dropout": "rnnlab.nn.dropout",
-            "Stack": "rnnlab.nn.stack", "Sequential": "rnnlab.train.model"}
-LAYER_KINDS = ("SimpleRNN", "LSTM", "Bidirectional", "Dense", "Embedding", "Dropout")
+            "Masking": "rnnlab.nn.masking", "Stack": "rnnlab.nn.stack", "Sequential": "rnnlab.train.model"}
+LAYER_KINDS = ("SimpleRNN", "LSTM", "Bidirectional", "Dense", "Embedding", "Dropout", "Masking")
 
 
 def layer_class(name):
@@ -37,14 +37,14 @@ def layer_class(name):
 
 
 def kind_of(layer):
-    """The converter's name for a layer: SimpleRNN, LSTM, Bidirectional, Dense, Embedding, Dropout, Stack."""
+    """The converter's name for a layer: one of LAYER_KINDS, or Stack."""
     if isinstance(layer, nn.Stack):  # Sequential too
         return "Stack"
     for name in LAYER_KINDS:
         if type(layer) is layer_class(name):
             return name
     raise ValueError(f"unsupported layer {type(layer).__name__} ({getattr(layer, 'name', '?')!r}): "
-                     "expected SimpleRNN, LSTM, Bidirectional, Dense, Embedding, Dropout or a stack of them")
+                     "expected SimpleRNN, LSTM, Bidirectional, Dense, Embedding, Dropout, Masking or a stack of them")
 
 
 def flatten(model):

@@ -198,7 +198,7 @@ def _layer_from_meta(entry, nodes, consts, path):
     kind = entry.get("kind")
     if kind in ("SimpleRNN", "LSTM", "Bidirectional"):
         return _recurrent_from_meta(entry, nodes, consts)
-    if kind not in ("Dense", "Embedding", "Dropout"):
+    if kind not in ("Dense", "Embedding", "Dropout", "Masking"):
         raise ValueError(f"{path!s}: layer kind {kind!r} in rnnlab metadata is not supported")
     layer = _common.layer_class(kind)(**entry["config"])
     for key in ("W", "b", "E"):

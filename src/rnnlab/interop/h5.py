@@ -23,7 +23,7 @@ from . import _common
 
 # rnnlab kind -> Keras' snake_case class name that numbers the groups
 _GROUP = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "Bidirectional": "bidirectional", "Dense": "dense",
-          "Embedding": "embedding", "Dropout": "dropout"}
+          "Embedding": "embedding", "Dropout": "dropout", "Masking": "masking"}
 _CELL = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell"}
 
 

@@ -8,7 +8,9 @@ conversion copies arrays and maps arguments. Two behaviours to know:
   bias to 1, whatever its docstring says): converted weights are copied as they are, never reset.
 - at a masked step rnnlab outputs zero; Keras does that with zero_output_for_mask=True (the
   default inside Bidirectional with return_sequences), otherwise it repeats the last output.
-  to_keras sets zero_output_for_mask=True, so both agree under masks.
+  to_keras sets zero_output_for_mask=True with return_sequences, so both agree under masks. Without
+  return_sequences it is left False: with it Keras' last output of a right-padded sequence is that
+  zero, where rnnlab's (and Keras' default) is h of the last real step.
 
 Keras runs on any backend; without TensorFlow set KERAS_BACKEND (e.g. "torch") before import.
 """
@@ -92,8 +94,10 @@ def _layer_from_keras(layer, keras):
         return ours.set_weights(E)
     if type(layer) is L.Dropout:
         return _common.layer_class("Dropout")(layer.rate, name=layer.name)
+    if type(layer) is L.Masking:
+        return _common.layer_class("Masking")(float(layer.mask_value), dtype=_dtype(layer), name=layer.name)
     raise ValueError(f"Keras layer {layer.name!r} of type {type(layer).__name__} is not supported; expected "
-                     "SimpleRNN, LSTM, Bidirectional, Dense, Embedding or Dropout")
+                     "SimpleRNN, LSTM, Bidirectional, Dense, Embedding, Dropout or Masking")
 
 
 def from_keras(obj):
@@ -115,7 +119,8 @@ def _recurrent_to_keras(layer, keras):
     _common.check_built(layer)
     kwargs = dict(activation=layer.activation, return_sequences=layer.return_sequences,
                   return_state=layer.return_state, go_backwards=layer.go_backwards, stateful=layer.stateful,
-                  dropout=layer.dropout, recurrent_dropout=layer.recurrent_dropout, zero_output_for_mask=True,
+                  dropout=layer.dropout, recurrent_dropout=layer.recurrent_dropout,
+                  zero_output_for_mask=layer.return_sequences,
                   dtype=np.dtype(layer.dtype).name, name=layer.name)
     if _common.kind_of(layer) == "LSTM":
         out = keras.layers.LSTM(layer.units, recurrent_activation=layer.recurrent_activation,
@@ -156,6 +161,8 @@ def _layer_to_keras(layer, keras):
         return out, (None, None)
     if kind == "Dropout":
         return keras.layers.Dropout(layer.rate, name=layer.name), None
+    if kind == "Masking":  # the shape of its input is not known here: it comes from the next layer
+        return keras.layers.Masking(layer.mask_value, dtype=np.dtype(layer.dtype).name, name=layer.name), None
     raise ValueError(f"layer {layer.name!r}: {kind} is not supported by to_keras")
 
 
@@ -175,8 +182,8 @@ def to_keras(obj):
         seen[layer.name] = n + 1
         if n:
             layer.name = f"{layer.name}_{n}"
-    shape = converted[0][1]
+    shape = next((shape for _, shape in converted if shape is not None), None)  # Dropout, Masking: the next one's
     if shape is None:
-        raise ValueError("to_keras expected a model whose first layer is not Dropout")
+        raise ValueError("to_keras expected a model with a layer besides Dropout and Masking")
     inputs = keras.Input(batch_shape=shape, dtype="int64" if len(shape) == 2 else np.dtype(obj.dtype).name)
     return keras.Sequential([inputs] + [layer for layer, _ in converted], name=obj.name)

@@ -247,6 +247,28 @@ class _Exporter:
         self.meta.append({"kind": "Embedding", "config": layer.get_config(), "E": E})
         return self.g.node("Gather", [E, x], f"{k}_{layer.name}", axis=0), layer.output_dim
 
+    def masking(self, x, k, layer):
+        """x with padded steps zeroed; the lengths count the steps where some feature differs from mask_value."""
+        if k != 0:
+            raise ValueError(f"layer {layer.name!r}: Masking is supported as the first layer only")
+        if self.lengths:
+            raise ValueError(f"layer {layer.name!r} is a Masking layer: the graph counts the lengths from the "
+                             "input, so export expects lengths=False")
+        T = self.g.onnx.TensorProto
+        base = f"{k}_{layer.name}"
+        value = self.g.const(f"{base}/mask_value", np.array(layer.mask_value, np.float32))
+        differs = self.g.node("Not", [self.g.node("Equal", [x, value], f"{base}/equal")], f"{base}/differs")
+        count = self.g.node("ReduceSum", [self.g.node("Cast", [differs], f"{base}/differs_int", to=T.INT32),
+                                          self.g.const(f"{base}/feature_axis", np.array([2], np.int64))],
+                            f"{base}/differing_features", keepdims=1)
+        real = self.g.node("Greater", [count, self.g.const(f"{base}/zero", np.array(0, np.int32))], f"{base}/real")
+        steps = self.g.node("Cast", [real], f"{base}/real_steps", to=T.INT32)  # [B, T, 1]
+        self.lengths = self.g.node("ReduceSum", [steps, self.g.const(f"{base}/time_axes", np.array([1, 2], np.int64))],
+                                   "lengths", keepdims=0)
+        self.meta.append({"kind": "Masking", "config": layer.get_config()})
+        y = self.g.node("Mul", [x, self.g.node("Cast", [real], f"{base}/keep", to=T.FLOAT)], base)
+        return y, None
+
     def run(self, x):
         width = None
         for k, layer in enumerate(self.layers):
@@ -259,6 +281,8 @@ class _Exporter:
                 x, width = self.dense(x, k, layer)
             elif kind == "Embedding":
                 x, width = self.embedding(x, k, layer)
+            elif kind == "Masking":
+                x, width = self.masking(x, k, layer)
             else:  # Dropout: the identity at inference
                 self.meta.append({"kind": "Dropout", "config": layer.get_config()})
         return self.to_batch_first(x), width
@@ -267,9 +291,9 @@ class _Exporter:
 def _graph_input(onnx, layers):
     """The ValueInfo of the model's input: ids for an Embedding, else float features (batch, time, D)."""
     helper = onnx.helper
-    first = next((layer for layer in layers if _common.kind_of(layer) != "Dropout"), None)
+    first = next((layer for layer in layers if _common.kind_of(layer) not in ("Dropout", "Masking")), None)
     if first is None:
-        raise ValueError("export expected at least one layer besides Dropout")
+        raise ValueError("export expected at least one layer besides Dropout and Masking")
     if _common.kind_of(first) == "Embedding":
         return helper.make_tensor_value_info("ids", onnx.TensorProto.INT64, ["batch", "time"])
     first = first.forward_layer if _common.kind_of(first) == "Bidirectional" else first
@@ -283,7 +307,8 @@ def export(model, path, opset=None, lengths=False):
     Inputs: x (batch, time, D) float32, or ids (batch, time) int64 under a first Embedding; with
     lengths=True also sequence_lens (batch,) int32, the real length of each right-padded sequence:
     the outputs then equal rnnlab's with mask[b, t] = t < sequence_lens[b]. An Embedding with
-    mask_zero counts the lengths from the ids instead (padding id 0 at the right end only).
+    mask_zero counts the lengths from the ids instead (padding id 0 at the right end only), and a
+    first Masking layer from the input (steps equal to mask_value at the right end only).
     The graph is float32 whatever the model's dtype; inference only (dropout is the identity).
     """
     onnx = _common.require("onnx", "onnx")

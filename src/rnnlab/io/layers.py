@@ -6,11 +6,12 @@ from ..nn.dense import Dense
 from ..nn.dropout import Dropout
 from ..nn.embedding import Embedding
 from ..nn.lstm import LSTM
+from ..nn.masking import Masking
 from ..nn.recurrent import Recurrent
 from ..nn.simple_rnn import SimpleRNN
 from .archive import FormatError
 
-CLASSES = {cls.__name__: cls for cls in (SimpleRNN, LSTM, Dense, Embedding, Dropout)}
+CLASSES = {cls.__name__: cls for cls in (SimpleRNN, LSTM, Dense, Embedding, Dropout, Masking)}
 _SCALARS = (str, int, float, bool, type(None))
 
 

@@ -5,10 +5,11 @@ from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
 from .lstm import LSTM
+from .masking import Masking
 from .mode import inference_mode, is_inference
 from .recurrent import Recurrent
 from .simple_rnn import SimpleRNN
 from .stack import Stack
 
-__all__ = ["Layer", "Container", "Recurrent", "SimpleRNN", "LSTM", "Bidirectional", "Stack", "Dense", "Embedding", "Dropout",
+__all__ = ["Layer", "Container", "Recurrent", "SimpleRNN", "LSTM", "Bidirectional", "Stack", "Dense", "Embedding", "Dropout", "Masking",
            "inference_mode", "is_inference"]

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..nn.bidirectional import Bidirectional
 from ..nn.embedding import Embedding
+from ..nn.masking import Masking
 from ..nn.mode import inference_mode
 from ..nn.recurrent import Recurrent
 from ..nn.stack import Stack
@@ -27,8 +28,9 @@ def leaf_layers(layer, prefix=""):
 class Sequential(Stack):
     """Layers applied in order, Keras-style: compile, fit, evaluate, predict, summary, save.
 
-    The first layer may be an Embedding; with mask_zero=True its mask reaches
-    the recurrent layers and, while the output keeps its time axis, the loss.
+    The first layer may be an Embedding or a Masking layer; the mask of padded
+    steps they compute (Embedding with mask_zero=True) reaches the recurrent
+    layers and, while the output keeps its time axis, the loss.
     `seed` seeds every layer built without a seed of its own (initial weights
     and dropout masks), so one number fixes a whole run with fit(seed=...).
     """
@@ -36,8 +38,9 @@ class Sequential(Stack):
     def __init__(self, layers, seed=None, name=None):
         super().__init__(layers, name=name or "sequential")
         for k, layer in enumerate(self.layers):
-            if isinstance(layer, Embedding) and k > 0:
-                raise ValueError(f"Sequential expected Embedding only as the first layer, got it at position {k}")
+            if isinstance(layer, (Embedding, Masking)) and k > 0:
+                raise ValueError(f"Sequential expected {type(layer).__name__} only as the first layer, "
+                                 f"got it at position {k}")
             if getattr(layer, "return_state", False):
                 raise ValueError(f"Sequential expected layers without return_state, got it on layer {k}")
             if isinstance(layer, Bidirectional) and layer.merge_mode is None:
@@ -66,7 +69,7 @@ class Sequential(Stack):
         NonFiniteError naming that layer.
         """
         first = self.layers[0]
-        if mask is None and isinstance(first, Embedding):
+        if mask is None and isinstance(first, (Embedding, Masking)):
             mask = first.compute_mask(x)
         spec = (np.ndim(x), None if isinstance(first, Embedding) else np.shape(x)[-1])
         for k, layer in enumerate(self.layers):
