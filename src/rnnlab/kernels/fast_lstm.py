@@ -139,6 +139,7 @@ def _infer_rows(x, W, U, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0,
                 for j in range(H):
                     y[r, t, j] = h[r, j] if keep else 0.0
 
+
 def forward(x, params, state, mask=None, activation="tanh", recurrent_activation="sigmoid", rdrop=None):
     """As kernels.lstm.forward. Returns (y (T, B, H), (h_T, C_T), cache)."""
     plan = supported(x, params, state, mask, rdrop, (activation, recurrent_activation))

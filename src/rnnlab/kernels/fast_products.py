@@ -105,7 +105,7 @@ def grads_block(x, hp, dz, W, gW, gU, gb, dx, c0, c1, q0, q1):
     x (N, D), hp (N, H), dz (N, G): the steps of all rows stacked (N = T·B).
     """
     N, D = x.shape
-    H, G = hp.shape[1], dz.shape[1]
+    G = dz.shape[1]
     if c1 > c0:
         for A, C in ((x, gW), (hp, gU)):
             K = A.shape[1]

@@ -83,6 +83,7 @@ def _infer_rows(x, W, U, b, h, y, mask, backwards, code, z, r0, r1):
                 for j in range(H):
                     y[r, t, j] = h[r, j] if keep else 0.0
 
+
 def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
     """As kernels.simple_rnn.forward. Returns (y (T, B, H), (h_T,), cache)."""
     plan = supported(x, params, state, mask, rdrop, (activation,))
