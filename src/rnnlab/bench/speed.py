@@ -3,8 +3,8 @@
 For each cell (LSTM, SimpleRNN) and shape (T, B, D, H) of the grid, a training
 step (forward + backward through the whole sequence) and an inference pass are
 timed for every contender in turn, round after round (so that a slow patch of a
-shared machine hits all of them alike), each timed call right after an untimed
-call of the same contender; each figure is the median of the rounds.
+shared machine hits all of them alike), each timed call after 0.1 s of untimed
+calls of the same contender; each figure is the median of the rounds.
 GFLOP/s count the matrix products only (contenders.flops); the peak is a large
 float32 NumPy matrix product measured in the same run. Memory: bench/memory.py.
 """
@@ -50,20 +50,26 @@ def sgemm_peak(n=2048, repeats=5):
     return out
 
 
-def interleaved(fns, repeats):
-    """{name: [seconds per round]}: round after round in rotating order, each timed call after an untimed one.
+def interleaved(fns, repeats, warm=0.1):
+    """{name: [seconds per round]}: rounds in rotating order; each contender runs untimed for `warm` s first.
 
-    The untimed call of the same contender comes first because another library's
-    threads keep spinning for a while after its call returns (ONNX Runtime's and
-    PyTorch's thread pools do): timed right after them, a contender lost a core to
-    them (up to 1.7x slower at mid shapes here). Each timed call follows one of its own,
-    as in a loop that uses one library only.
+    Before its timed call a contender calls itself back to back for at least
+    `warm` seconds (at least once), as in a loop that uses one library. Timed right
+    after another library, a call ran slow: ONNX Runtime's and PyTorch's threads
+    keep spinning for a while after their call returns (rnnlab's layer came up to
+    1.7x slower at mid shapes here, and with the rotation it always came right after
+    ONNX Runtime); and after a pause rnnlab's own threads wake up slowly on this VM
+    (a (100, 32, 1, 64) LSTM step took 11.8 ms after 50 ms of sleep against 6.4 ms
+    back to back).
     """
     times = {name: [] for name in fns}
     names = list(fns)
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
+            start = time.perf_counter()
             fns[name]()
+            while time.perf_counter() - start < warm:
+                fns[name]()
             t0 = time.perf_counter()
             fns[name]()
             times[name].append(time.perf_counter() - t0)
