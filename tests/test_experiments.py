@@ -1,4 +1,5 @@
 """Experiment configs, runs and grids; `rnnlab run` and `rnnlab compare` end to end on tiny settings."""
+import hashlib
 import json
 import os
 
@@ -93,6 +94,21 @@ def test_chrono_run_uses_the_chrono_biases():
     model.build((30, 2))
     b_i, b_f = model.params["0.b"].reshape(4, -1)[:2]
     assert np.all(b_f >= 0) and b_f.max() > 1.5 and np.allclose(b_i, -b_f)
+
+
+def test_dropout_reaches_the_layer_and_keeps_earlier_record_names():
+    c = ex.make_config("digits", "lstm", length=8, dropout=0.25, recurrent_dropout=0.5, **TINY)
+    rnn = problem(c).build_model().layers[0]
+    assert (rnn.dropout, rnn.recurrent_dropout) == (0.25, 0.5)
+    plain = ex.make_config("digits", "lstm", length=8, **TINY)
+    assert ex.config_id(plain) != ex.config_id(c)
+    # a config written before the dropout keys existed hashes to the same name
+    before = {k: v for k, v in plain.items() if k not in ("dropout", "recurrent_dropout")}
+    text = json.dumps(before, sort_keys=True, separators=(",", ":"))
+    assert ex.config_id(plain) == hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    for bad in (1.0, -0.1, "0.2", True):
+        with pytest.raises(ValueError, match="dropout expected a rate"):
+            ex.make_config("digits", "lstm", length=8, dropout=bad)
 
 
 def test_write_json_is_strict_and_atomic(tmp_path):

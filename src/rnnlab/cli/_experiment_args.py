@@ -27,6 +27,8 @@ def add_training_options(p):
                         "those; default steps/4)")
     p.add_argument("--probe-size", type=int, help=f"sequences in the gradient-flow probe (default {d['probe_size']})")
     p.add_argument("--dtype", choices=("float32", "float64"), help="default float32")
+    p.add_argument("--dropout", type=float, help="the recurrent layer's input dropout rate (default 0)")
+    p.add_argument("--recurrent-dropout", type=float, help="its recurrent dropout rate, on h_{t-1} (default 0)")
     p.add_argument("--stop-on-success", action="store_const", const=True,
                    help="end a run at the first evaluation that meets the task's success criterion")
     p.add_argument("--out", default="results", help="folder for records and figures (default results/)")
@@ -37,5 +39,5 @@ def add_training_options(p):
 def training_options(args):
     """The config overrides given on the command line (None = default)."""
     keys = ("hidden", "steps", "batch", "optimizer", "lr", "clip", "activation", "init", "eval_every",
-            "test_size", "probe_every", "probe_size", "dtype", "stop_on_success")
+            "test_size", "probe_every", "probe_size", "dtype", "stop_on_success", "dropout", "recurrent_dropout")
     return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}

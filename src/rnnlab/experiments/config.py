@@ -32,7 +32,12 @@ DEFAULTS = {
     "probe_size": 32,
     "dtype": "float32",
     "stop_on_success": False,  # end the run at the first evaluation that meets the success criterion
+    "dropout": 0.0,  # the recurrent layer's dropout of its inputs (Keras' dropout)
+    "recurrent_dropout": 0.0,  # and of h_{t-1} in the recurrent product (Keras' recurrent_dropout)
 }
+# keys added after the first records were written: left out of the hash while at these
+# values, so that the records of earlier runs keep their names
+_HASHED_ONLY_IF_SET = {"dropout": 0.0, "recurrent_dropout": 0.0}
 
 
 def _positive_int(name, value):
@@ -93,6 +98,11 @@ def check_config(config):
                          f"got {c['model']!r}")
     if c["init"] == "chrono" and c["model"] != "lstm":
         raise ValueError(f"init 'chrono' expected model 'lstm', got {c['model']!r}")
+    for key in ("dropout", "recurrent_dropout"):
+        value = c[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ValueError(f"{key} expected a rate in [0, 1), got {value!r}")
+        c[key] = float(value)
     for key in ("lr", "clip"):
         value = c[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
@@ -112,7 +122,9 @@ def check_config(config):
 
 def config_id(config):
     """16 hex digits of the SHA-256 of the config's canonical JSON."""
-    text = json.dumps(check_config(config), sort_keys=True, separators=(",", ":"))
+    c = check_config(config)
+    hashed = {k: v for k, v in c.items() if k not in _HASHED_ONLY_IF_SET or v != _HASHED_ONLY_IF_SET[k]}
+    text = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 

@@ -67,13 +67,14 @@ class Problem:
     def build_model(self):
         """A compiled Sequential: SimpleRNN or LSTM, then a Dense head."""
         c = self.config
-        options = {}
+        options = {"dropout": c["dropout"], "recurrent_dropout": c["recurrent_dropout"]}
         if c["init"] == "chrono":
-            options = {"bias_initializer": chrono(max(3, self.steps_per_sequence())), "unit_forget_bias": False}
+            options.update(bias_initializer=chrono(max(3, self.steps_per_sequence())), unit_forget_bias=False)
         if c["model"] == "lstm":
             rnn = LSTM(c["hidden"], return_sequences=self.per_step, dtype=self.dtype, **options)
         else:
-            rnn = SimpleRNN(c["hidden"], activation=c["activation"], return_sequences=self.per_step, dtype=self.dtype)
+            rnn = SimpleRNN(c["hidden"], activation=c["activation"], return_sequences=self.per_step, dtype=self.dtype,
+                            **options)
         model = Sequential([rnn, Dense(self.outputs, dtype=self.dtype)], seed=c["seed"])
         optimizer = {"adam": optim.Adam, "rmsprop": optim.RMSprop, "sgd": optim.SGD}[c["optimizer"]](lr=c["lr"])
         model.compile(loss=self.loss, optimizer=optimizer, metrics=list(self.fit_metrics),
