@@ -56,6 +56,14 @@ def _norms_by_lag(curve, key):
     return np.where(norms > 0, norms, np.nan), rate  # a log axis cannot show 0 (underflow)
 
 
+def _axes_for(lines, name, what):
+    """(figure, axes) for one line per entry of `lines`, a non-empty {label: what} mapping."""
+    if not isinstance(lines, Mapping) or not lines:
+        raise ValueError(f"{name} expected a non-empty {{label: {what}}} mapping")
+    fig, axes = new_figure()
+    return fig, axes[0, 0]
+
+
 def gradient_flow(curves, key="h", title=None):
     """‖∂L/∂h_t‖ against the lag T − t on a log axis, one line per model.
 
@@ -63,10 +71,7 @@ def gradient_flow(curves, key="h", title=None):
     key picks "h" or "c" from such dicts. A straight line is an exponential
     decay; its fitted rate (nats per step) goes into the legend when known.
     """
-    if not isinstance(curves, Mapping) or not curves:
-        raise ValueError("curves expected a non-empty {label: norms} mapping")
-    fig, axes = new_figure()
-    ax = axes[0, 0]
+    fig, ax = _axes_for(curves, "curves", "norms")
     for label, curve in curves.items():
         norms, rate = _norms_by_lag(curve, key)
         text = label if rate is None else f"{label} (decay {rate:.3g} per step)"
@@ -105,10 +110,7 @@ def learning_curves(histories, metric="loss", baseline=None, xlabel="epoch", log
     histories: {label: values | {metric: values, "step": steps} | History}.
     baseline: a number (e.g. 0.167, the adding task's mean predictor) or None.
     """
-    if not isinstance(histories, Mapping) or not histories:
-        raise ValueError("histories expected a non-empty {label: history} mapping")
-    fig, axes = new_figure()
-    ax = axes[0, 0]
+    fig, ax = _axes_for(histories, "histories", "history")
     for label, history in histories.items():
         x, y = _series(history, metric)
         ax.plot(x, y, label=label, marker="o" if y.size < 30 else None, ms=3)
