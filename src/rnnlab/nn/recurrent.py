@@ -3,7 +3,7 @@
 The layer is batch-first, (batch, time, features), as in Keras; the kernels are
 time-major, so the layer transposes once on the way in and once on the way out.
 Under inference_mode() (nn/mode.py) it calls the kernel's batch-first infer()
-instead, which keeps no cache: no transposes, and nothing for backward.
+instead, which keeps nothing for backward.
 """
 import numpy as np
 
