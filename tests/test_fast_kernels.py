@@ -293,7 +293,7 @@ def test_infer_larger_shapes_keep_the_tolerance(cell, dtype):
 
 def test_infer_keeps_nan():
     rng = np.random.default_rng(0)
-    for B in (1, 8):  # the row loop, and forward()
+    for B in (1, 8):  # row loops, and OpenBLAS products
         x = rng.normal(size=(B, 4, 3)).astype(np.float32)
         x[0, 1, 0] = np.nan
         params = {"W": rng.normal(size=(3, 20)).astype(np.float32), "U": rng.normal(size=(5, 20)).astype(np.float32),

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import kernels
 from ..kernels import threads
+from ..nn.base import aligned
 from . import contenders, memory
 
 GRID = [(100, 1, 1, 64), (100, 32, 1, 64), (100, 64, 2, 128), (100, 64, 128, 256), (50, 64, 256, 512),
@@ -86,7 +87,7 @@ class Kernel:
 
     def __init__(self, cell, p):
         self.k = kernels.get(cell)
-        self.params = {key: p[key] for key in ("W", "U", "b")}
+        self.params = {key: aligned(p[key]) for key in ("W", "U", "b")}  # placed as the layer's are
         self.x_batch_first = p["x"]
         self.x = np.ascontiguousarray(p["x"].transpose(1, 0, 2))
         self.dy = np.ascontiguousarray(p["dy"].transpose(1, 0, 2))

@@ -11,6 +11,7 @@ handed out again for the same shape and dtype; at most LIMIT bytes are kept
 A buffer is taken back only when its reference count shows no other holder:
 no view (a view refers to the array that owns the memory), no other name.
 """
+import math
 import sys
 import threading
 from collections import OrderedDict
@@ -37,6 +38,20 @@ def empty(shape, dtype):
             _kept -= a.nbytes
             return a
     return np.empty(shape, dtype)
+
+
+def aligned_empty(shape, dtype, boundary=64):
+    """An uninitialised C-order array whose data start at a multiple of `boundary` bytes.
+
+    From a cache line boundary no vector load straddles two lines; what np.empty
+    returns below 128 KB starts 16 bytes past one as often as not. The array is
+    a view of a larger byte buffer, so the pool above never takes it back.
+    """
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    raw = np.empty(nbytes + boundary, np.uint8)
+    start = -raw.ctypes.data % boundary
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def clear():

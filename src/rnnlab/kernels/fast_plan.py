@@ -39,21 +39,17 @@ def supported(x, params, state, mask, rdrop, names):
 
 
 def infer_plan(x, params, state, mask, names):
-    """supported() for the row loops of infer(), batch first; None where forward() should run instead.
+    """supported() for the loops of infer(), batch first; None where the reference must run.
 
-    Returns (x, W, U, b, mask (B, T) as bool or empty, codes, row blocks of at most SMALL_ROWS rows).
+    Returns (x, W, U, b, mask (B, T) as bool or empty, codes, row blocks).
     """
-    B, T, D = np.shape(x)
-    H, G = np.shape(params["U"])
-    rows = blocks_for(B, T, D, H, G // H)
-    if max(r1 - r0 for r0, r1 in rows) > SMALL_ROWS:
-        return None
     plan = supported(x, params, state, None, None, names)
     if plan is None:
         return None
     x, W, U, b, _, _, codes = plan
+    B, T, D = x.shape
     m8 = empty(2, np.bool_) if mask is None else np.ascontiguousarray(mask, dtype=np.bool_).reshape(B, T)
-    return x, W, U, b, m8, codes, rows
+    return x, W, U, b, m8, codes, blocks_for(B, T, D, U.shape[0], U.shape[1] // U.shape[0])
 
 
 def blocks_for(B, T, D, H, gates):

@@ -61,6 +61,18 @@ def recurrent_product(h_t, U, rdrop, hp, z_t, r0, r1):
 
 
 @njit(**JIT)
+def step_product(h, U, z, s, r0, r1):
+    """z[r, s] += h[r] U for rows r0:r1 of a batch-first z (B, T, G): one step of every row."""
+    n, H = r1 - r0, U.shape[0]
+    T, G = z.shape[1], z.shape[2]
+    if n <= SMALL_ROWS:
+        for r in range(r0, r1):
+            row_matmul_acc(h[r], U, z[r, s])
+    else:  # C starts at z[r0, s]; its rows lie T·G apart
+        gemm(False, False, n, G, H, 1.0, h[r0:], H, U, G, 1.0, z[r0, s], T * G)
+
+
+@njit(**JIT)
 def recurrent_grad(dz, U, Ut, rdrop, dh, dhr, r0, r1):
     """dh_{t-1} += dz_t Uᵀ, times rdrop under recurrent dropout; rows r0:r1."""
     n, H, G = r1 - r0, U.shape[0], U.shape[1]

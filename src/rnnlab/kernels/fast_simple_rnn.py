@@ -6,7 +6,7 @@ The work is laid out as in fast_lstm: one compiled loop over time per block of
 batch rows (one block per core), the activation applied in place after the
 step's products, the weight gradients as large products after the loop. The
 cache keeps the reference's keys (x, W, U, h, hn, mask, rdrop, activation).
-infer() runs one or two rows in a loop of its own, which fills no cache.
+infer() runs batch first in a loop of its own, which fills no cache.
 """
 import numpy as np
 from numba import njit
@@ -14,7 +14,7 @@ from numba import njit
 from . import simple_rnn as reference
 from . import fast_buffers, inference, threads
 from .fast_ops import JIT, TANH, activate, dact
-from .fast_products import input_projection, recurrent_grad, recurrent_product, row_matmul_acc, weight_grads
+from .fast_products import input_projection, recurrent_grad, recurrent_product, step_product, weight_grads
 from .fast_plan import blocks_for, empty, infer_plan, supported, transposed_if_small
 
 
@@ -62,23 +62,21 @@ def _backward_rows(dy, hn, U, Ut, mask, rdrop, dz, dh, dhr, code, r0, r1):
 # ---- inference: no cache ------------------------------------------------------------
 @njit(**JIT)
 def _infer_rows(x, W, U, b, h, y, mask, backwards, code, z, r0, r1):
-    """All steps of batch rows r0:r1 (at most SMALL_ROWS), batch first, one row at a time.
+    """All steps of batch rows r0:r1, batch first.
 
-    h (B, H) holds h_0 on entry and h_T on exit; z (n, H) are work rows.
+    h (B, H) holds h_0 on entry and h_T on exit; z (B, T, H) is work.
     """
-    T = x.shape[1]
+    B, T, D = x.shape
     H = h.shape[1]
+    input_projection(x.reshape(B * T, D), W, z.reshape(B * T, H), r0 * T, r1 * T)  # x_t W, every step
     for t in range(T):
         s = T - 1 - t if backwards else t  # the input step read at processing step t
+        step_product(h, U, z, s, r0, r1)  # z_t += h_{t-1} U
         for r in range(r0, r1):
-            zr = z[r - r0]
-            zr[:] = 0.0
-            row_matmul_acc(x[r, s], W, zr)  # z_t = x_t W
-            row_matmul_acc(h[r], U, zr)  # z_t += h_{t-1} U
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero
-                activate(code, zr, b)  # h_t = φ(x_t W + h_{t-1} U + b)
-                h[r, :] = zr
+                activate(code, z[r, s], b)  # h_t = φ(x_t W + h_{t-1} U + b)
+                h[r, :] = z[r, s]
             if y.shape[0] > 0:
                 for j in range(H):
                     y[r, t, j] = h[r, j] if keep else 0.0
@@ -136,7 +134,7 @@ def backward(dy, dstate, cache):
 def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh"):
     """As kernels.simple_rnn.infer: x (B, T, D) -> (y (B, T, H) or None, (h_T,)); no cache.
 
-    As fast_lstm.infer: blocks of one or two rows in a loop of their own, larger ones through forward().
+    As fast_lstm.infer: batch first, each block of rows its input terms first, then its steps.
     """
     plan = infer_plan(x, params, state, mask, (activation,))
     if plan is None:
@@ -146,6 +144,7 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     H = U.shape[0]
     h = np.array(state[0], dtype=x.dtype)  # becomes h_T
     y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
-    threads.run(_infer_rows, [(x, W, U, b, h, y, m8, go_backwards, code, np.empty((r1 - r0, H), x.dtype), r0, r1)
-                              for r0, r1 in rows])
+    z = np.empty((B, T, H), x.dtype)
+    with threads.one_blas_thread():
+        threads.run(_infer_rows, [(x, W, U, b, h, y, m8, go_backwards, code, z, r0, r1) for r0, r1 in rows])
     return (y if sequences else None), (h,)

@@ -10,7 +10,7 @@ import numpy as np
 from .. import initializers, kernels
 from ..kernels import inference
 from ..kernels.long import Segmented
-from .base import Layer, as_array, as_float_array, check_grad, check_mask, check_positive_int
+from .base import Layer, aligned, as_array, as_float_array, check_grad, check_mask, check_positive_int
 from .mode import is_inference
 
 
@@ -72,8 +72,8 @@ class Recurrent(Layer):
         H, G = self.units, self.gates * self.units
         init = {"W": (self.kernel_initializer, (input_dim, G)), "U": (self.recurrent_initializer, (H, G)),
                 "b": (self.bias_initializer, (G,))}
-        # C order whatever the initializer returns (an orthogonal U may come transposed)
-        self.params = {key: np.ascontiguousarray(initializers.get(name)(shape, self.rng, self.dtype), dtype=self.dtype)
+        # C order whatever the initializer returns (an orthogonal U may come transposed), from a cache line
+        self.params = {key: aligned(np.asarray(initializers.get(name)(shape, self.rng, self.dtype), dtype=self.dtype))
                        for key, (name, shape) in init.items()}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.built = True
