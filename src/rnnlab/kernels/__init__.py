@@ -84,10 +84,16 @@ def _warn_fallback():
                   "Install them with: pip install rnnlab[fast]", RuntimeWarning, stacklevel=3)
 
 
+_fast_loaded = {}  # cell -> its imported fast module
+
+
 def _fast(cell):
     global _fast_error
+    if cell in _fast_loaded:
+        return _fast_loaded[cell]
     try:
-        return importlib.import_module(f"{__name__}.{_FAST_MODULES[cell]}")
+        module = _fast_loaded[cell] = importlib.import_module(f"{__name__}.{_FAST_MODULES[cell]}")
+        return module
     except ImportError as err:
         _fast_error = str(err)
         _warn_fallback()

@@ -21,7 +21,7 @@ from . import lstm as reference
 from . import fast_buffers, inference, threads
 from .fast_ops import JIT, SIGMOID, TANH, act, activate, dact, tanh
 from .fast_products import input_projection, recurrent_grad, recurrent_product, step_product, weight_grads
-from .fast_plan import blocks_for, empty, infer_plan, supported, transposed_if_small
+from .fast_plan import blocks_for, calls_blas, empty, infer_plan, supported, transposed_if_small
 
 
 @njit(**JIT)
@@ -206,12 +206,12 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
         return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences,
                                      activation=activation, recurrent_activation=recurrent_activation)
     x, W, U, b, m8, codes, rows = plan
-    B, T, _ = x.shape
+    B, T, D = x.shape
     H = U.shape[0]
     h, c = (np.array(s, dtype=x.dtype) for s in state)  # become h_T, C_T
     hc = np.empty((B, 2 * H), x.dtype)
     y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
     z = np.empty((B, T, 4 * H), x.dtype)
-    with threads.one_blas_thread():
+    with threads.one_blas_thread(calls_blas(D, rows)):
         threads.run(_infer_rows, [(x, W, U, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1) for r0, r1 in rows])
     return (y if sequences else None), (h, c)

@@ -59,6 +59,11 @@ def blocks_for(B, T, D, H, gates):
     return threads.split(B, parts)
 
 
+def calls_blas(D, rows):
+    """Whether the loops will call OpenBLAS: more than SMALL_ROWS input features or rows in a block."""
+    return D > SMALL_ROWS or max(r1 - r0 for r0, r1 in rows) > SMALL_ROWS
+
+
 def transposed_if_small(U, rows):
     """Uᵀ in C order when some block has at most SMALL_ROWS rows (their loops read it), else empty."""
     if min(r1 - r0 for r0, r1 in rows) <= SMALL_ROWS:

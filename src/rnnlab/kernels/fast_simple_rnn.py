@@ -15,7 +15,7 @@ from . import simple_rnn as reference
 from . import fast_buffers, inference, threads
 from .fast_ops import JIT, TANH, activate, dact
 from .fast_products import input_projection, recurrent_grad, recurrent_product, step_product, weight_grads
-from .fast_plan import blocks_for, empty, infer_plan, supported, transposed_if_small
+from .fast_plan import blocks_for, calls_blas, empty, infer_plan, supported, transposed_if_small
 
 
 @njit(**JIT)
@@ -140,11 +140,11 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     if plan is None:
         return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences, activation=activation)
     x, W, U, b, m8, (code,), rows = plan
-    B, T, _ = x.shape
+    B, T, D = x.shape
     H = U.shape[0]
     h = np.array(state[0], dtype=x.dtype)  # becomes h_T
     y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
     z = np.empty((B, T, H), x.dtype)
-    with threads.one_blas_thread():
+    with threads.one_blas_thread(calls_blas(D, rows)):
         threads.run(_infer_rows, [(x, W, U, b, h, y, m8, go_backwards, code, z, r0, r1) for r0, r1 in rows])
     return (y if sequences else None), (h,)

@@ -37,7 +37,7 @@ def as_float_array(name, x, dtype, owner):
         raise TypeError(f"{owner} expected {name} of a float dtype, got {x.dtype}")
     # a finite sum proves every value finite (a NaN or Inf anywhere makes it NaN or Inf); the
     # count, which needs a temporary array, runs only when the sum is not finite (or overflowed)
-    if not math.isfinite(np.sum(x, dtype=np.float64)):
+    if not math.isfinite(x.sum(dtype=np.float64)):
         bad = x.size - int(np.count_nonzero(np.isfinite(x)))
         if bad:
             raise ValueError(f"{owner} expected finite {name}, got {bad} NaN or Inf value(s)")
