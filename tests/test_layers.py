@@ -178,3 +178,27 @@ def test_none_in_dout_means_zero(make):
     np.testing.assert_array_equal(layer.backward([np.zeros_like(y), *ds]), dx)
     for k, g in grads.items():
         np.testing.assert_array_equal(layer.grads[k], g)
+
+
+@pytest.mark.parametrize("make", [lambda H: rl.LSTM(H), lambda H: rl.SimpleRNN(H, dtype="float64")],
+                         ids=["lstm", "simple_rnn"])
+def test_weights_start_on_cache_lines_and_stay_there(make):
+    """The kernels read U whole at every step; the layers keep W, U, b on 64-byte lines (in place after set_weights)."""
+    for H, D in [(1, 1), (5, 3), (64, 1), (33, 7)]:
+        layer = make(H).build(D)
+        before = {k: v.ctypes.data for k, v in layer.params.items()}
+        assert all(address % 64 == 0 for address in before.values()), before
+        assert all(v.flags.c_contiguous for v in layer.params.values())
+        rng = np.random.default_rng(H)
+        layer.set_weights(*(rng.normal(size=v.shape) for v in layer.params.values()))
+        assert {k: v.ctypes.data for k, v in layer.params.items()} == before
+
+
+def test_aligned_empty_gives_line_aligned_arrays_of_the_asked_shape():
+    from rnnlab.kernels.fast_buffers import aligned_empty
+    for shape, dtype in [((3, 5), np.float32), ((0, 4), np.float64), ((7,), np.float64), ((2, 3, 4), np.float32)]:
+        a = aligned_empty(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable
+        assert a.ctypes.data % 64 == 0
+        a[...] = 1.0  # the whole array is writable memory of its own
+        assert a.sum() == a.size

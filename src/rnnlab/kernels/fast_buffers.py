@@ -44,8 +44,8 @@ def aligned_empty(shape, dtype, boundary=64):
     """An uninitialised C-order array whose data start at a multiple of `boundary` bytes.
 
     From a cache line boundary no vector load straddles two lines; what np.empty
-    returns below 128 KB starts 16 bytes past one as often as not. The array is
-    a view of a larger byte buffer, so the pool above never takes it back.
+    returns below 128 KB often starts 16, 32 or 48 bytes past one. The array is a
+    view into a byte buffer `boundary` bytes larger, which it keeps alive.
     """
     dtype = np.dtype(dtype)
     nbytes = math.prod(shape) * dtype.itemsize
