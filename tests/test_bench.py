@@ -49,3 +49,15 @@ def test_bad_arguments_are_named():
                                        "no_memory": True})())
     with pytest.raises(ValueError, match="repeats expected a positive integer"):
         speed.run(speed.QUICK_GRID, ("lstm",), repeats=0)
+
+
+def test_ratios_pair_the_rounds():
+    """×PyTorch is the median of per-round ratios: a slow round slows both sides of its ratio."""
+    times = {"rnnlab": [0.002, 0.010, 0.004], "torch": [0.001, 0.005, 0.002]}  # 2× in every round
+    row = speed._row("lstm", (20, 1, 1, 8), "infer", times, peak=None, missing=[])
+    assert row["ratio_torch"] == pytest.approx(2.0) and row["ratio_torch_quartiles"] == pytest.approx([2.0, 2.0])
+    times = {"rnnlab": [0.001, 0.002, 0.003, 0.004], "torch": [0.004, 0.003, 0.002, 0.001]}
+    row = speed._row("lstm", (20, 1, 1, 8), "infer", times, peak=None, missing=[])
+    assert row["ratio_torch"] == pytest.approx(np.median([0.25, 2 / 3, 1.5, 4.0]))
+    assert speed._ratio(row, "torch") == f"{row['ratio_torch']:.2f} (0.56–2.12)"  # the quartiles 0.5625, 2.125
+    assert speed._ratio(row, "onnxruntime") == "-"

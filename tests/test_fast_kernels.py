@@ -303,3 +303,39 @@ def test_infer_keeps_nan():
         y_r, _ = ref_lstm.infer(x, params, state)
         np.testing.assert_array_equal(np.isnan(y_f), np.isnan(y_r))
         assert np.isnan(y_f).any()
+
+
+_SAME_BITS_CHILD = """
+import sys
+import numpy as np
+from rnnlab.kernels import fast_lstm, fast_simple_rnn
+rng = np.random.default_rng(0)
+T, B, D, H = 30, 8, 3, 16
+x = rng.standard_normal((T, B, D)).astype(np.float32)
+out = {}
+for name, kernel, G, S in (("lstm", fast_lstm, 4, 2), ("rnn", fast_simple_rnn, 1, 1)):
+    params = {"W": rng.normal(0, 0.5, (D, G * H)).astype(np.float32),
+              "U": rng.normal(0, 0.3, (H, G * H)).astype(np.float32), "b": rng.normal(0, 0.3, G * H).astype(np.float32)}
+    state = tuple(np.zeros((B, H), np.float32) for _ in range(S))
+    y, _, cache = kernel.forward(x, params, state)
+    dx, _, grads = kernel.backward(np.ones_like(y), (None,) * S, cache)
+    out[name + "_y"], out[name + "_dx"], out[name + "_dU"] = y, dx, grads["U"]
+    out[name + "_infer"] = kernel.infer(np.ascontiguousarray(x.transpose(1, 0, 2)), params, state)[0]
+np.savez(sys.argv[1], **out)
+"""
+
+
+def test_a_compiling_process_and_a_caching_one_agree_to_the_bit(tmp_path):
+    """The process that compiles the kernels and the ones that load them from the cache give the
+    same bits (they once rounded the LSTM cell update 1 ulp apart, and a seeded run then drifted)."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))  # empty: the first child compiles
+    for run in ("compiled", "cached"):
+        subprocess.run([sys.executable, "-c", _SAME_BITS_CHILD, str(tmp_path / f"{run}.npz")], env=env, check=True,
+                       timeout=600)
+    compiled, cached = np.load(tmp_path / "compiled.npz"), np.load(tmp_path / "cached.npz")
+    assert sorted(compiled.files) == sorted(cached.files) and len(compiled.files) == 8
+    for key in compiled.files:
+        np.testing.assert_array_equal(compiled[key], cached[key], err_msg=key)

@@ -130,8 +130,10 @@ def _row(cell, shape, mode, times, peak, missing):
            "runs_ms": {name: [1e3 * v for v in t] for name, t in times.items()}, "gflops": gflops,
            "peak_fraction": gflops["rnnlab"] / peak if peak else None, "missing": missing}
     for other in ("torch", "onnxruntime"):
-        if other in ms:
-            row[f"ratio_{other}"] = ms["rnnlab"] / ms[other]
+        if other in ms:  # paired by round: a slow spell of the shared machine hits both sides of a ratio
+            ratios = np.array(times["rnnlab"]) / np.array(times[other])
+            row[f"ratio_{other}"] = float(np.median(ratios))
+            row[f"ratio_{other}_quartiles"] = [float(q) for q in np.percentile(ratios, [25, 75])]
     return row
 
 
@@ -172,6 +174,14 @@ def _fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
 
+def _ratio(row, other):
+    """Median of the per-round ratios, with their quartiles."""
+    if f"ratio_{other}" not in row:
+        return "-"
+    q1, q3 = row[f"ratio_{other}_quartiles"]
+    return f"{row[f'ratio_{other}']:.2f} ({q1:.2f}–{q3:.2f})"
+
+
 def table(result):
     """The rows as a Markdown table."""
     head = ("| cell | T, B, D, H | step | rnnlab ms | kernel ms | PyTorch ms | ORT ms | ×PyTorch | ×ORT "
@@ -184,8 +194,8 @@ def table(result):
         lines.append(
             f"| {r['cell']} | {r['T']}, {r['B']}, {r['D']}, {r['H']} | {r['mode']} "
             f"| {_fmt(ms.get('rnnlab'), '.3g')} | {_fmt(ms.get('kernel'), '.3g')} | {_fmt(ms.get('torch'), '.3g')} "
-            f"| {_fmt(ms.get('onnxruntime'), '.3g')} | {_fmt(r.get('ratio_torch'), '.2f')} "
-            f"| {_fmt(r.get('ratio_onnxruntime'), '.2f')} | {_fmt(r['gflops']['rnnlab'], '.1f')} "
+            f"| {_fmt(ms.get('onnxruntime'), '.3g')} | {_ratio(r, 'torch')} "
+            f"| {_ratio(r, 'onnxruntime')} | {_fmt(r['gflops']['rnnlab'], '.1f')} "
             f"| {_fmt(None if r['peak_fraction'] is None else 100 * r['peak_fraction'], '.0f')} "
             f"| {_fmt(None if mb.get('rnnlab') is None else mb['rnnlab'] / 2**20, '.1f')} "
             f"| {_fmt(None if mb.get('torch') is None else mb['torch'] / 2**20, '.1f')} |")
