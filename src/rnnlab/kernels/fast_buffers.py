@@ -41,7 +41,7 @@ def empty(shape, dtype):
 
 
 def aligned_empty(shape, dtype, boundary=64):
-    """An uninitialised C-order array whose data start at a multiple of `boundary` bytes.
+    """An uninitialised C-order array whose data (if any) start at a multiple of `boundary` bytes.
 
     From a cache line boundary no vector load straddles two lines; what np.empty
     returns below 128 KB often starts 16, 32 or 48 bytes past one. The array is a
