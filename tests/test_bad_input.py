@@ -31,7 +31,8 @@ LAYERS = [
     (np.where(np.arange(24).reshape(2, 4, 3) == 5, np.nan, 0.0), ValueError,
      r"expected finite input, got 1 NaN or Inf value\(s\)"),
     (np.full((2, 4, 3), np.inf), ValueError, r"expected finite input, got 24 NaN or Inf value\(s\)"),
-], ids=["rank2", "rank4", "empty", "int", "bool", "object", "str", "ragged", "nan", "inf"])
+    (np.full((2, 4, 3), 1e39), ValueError, r"expected finite input, got 24 NaN or Inf value\(s\) in float32"),
+], ids=["rank2", "rank4", "empty", "int", "bool", "object", "str", "ragged", "nan", "inf", "beyond-float32"])
 def test_bad_x(make, owner, x, error, message):
     with pytest.raises(error, match=rf"^{owner} {message}"):
         make()(x)

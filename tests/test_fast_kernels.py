@@ -177,16 +177,20 @@ def test_layers_with_the_backend_switched(make, dtype):
 
 def test_backend_selection(monkeypatch):
     monkeypatch.setattr(kernels, "_active", None)
+    monkeypatch.setattr(kernels, "_from_env", None)
     monkeypatch.setenv("RNNLAB_KERNEL", "reference")
     assert kernels.backend() == "reference" and kernels.get("lstm") is ref_lstm
     monkeypatch.setenv("RNNLAB_KERNEL", "fast")
+    assert kernels.backend() == "reference"  # read once, at first use
+    kernels.set_backend(None)  # read it again
     assert kernels.backend() == "fast" and kernels.get("lstm") is fast_module("lstm")
     monkeypatch.delenv("RNNLAB_KERNEL")
+    kernels.set_backend(None)
     assert kernels.backend() == "fast"  # auto, with numba here
     kernels.set_backend("reference")
     assert kernels.backend() == "reference"
     monkeypatch.setenv("RNNLAB_KERNEL", "bogus")
-    monkeypatch.setattr(kernels, "_active", None)
+    kernels.set_backend(None)
     with pytest.raises(ValueError, match="RNNLAB_KERNEL expected one of"):
         kernels.backend()
     with pytest.raises(ValueError, match="backend expected one of"):
@@ -196,6 +200,7 @@ def test_backend_selection(monkeypatch):
 def test_without_numba_fast_falls_back_to_the_reference(monkeypatch):
     monkeypatch.setattr(kernels, "_fast_found", False)
     monkeypatch.setattr(kernels, "_active", None)
+    monkeypatch.setattr(kernels, "_from_env", None)
     monkeypatch.delenv("RNNLAB_KERNEL", raising=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -339,3 +344,20 @@ def test_a_compiling_process_and_a_caching_one_agree_to_the_bit(tmp_path):
     assert sorted(compiled.files) == sorted(cached.files) and len(compiled.files) == 8
     for key in compiled.files:
         np.testing.assert_array_equal(compiled[key], cached[key], err_msg=key)
+
+
+@pytest.mark.parametrize("backend", ["fast", "reference"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_all_finite_finds_every_nan_and_inf(backend, dtype):
+    x = np.random.default_rng(0).normal(size=(3, 50, 7)).astype(dtype)
+    x[1, 2, 3] = np.finfo(dtype).max  # the largest value is still finite
+    x[0, 1, 2] = -np.finfo(dtype).max
+    with kernels.use(backend):
+        assert kernels.all_finite(x) and kernels.all_finite(x[:, :1])
+        for bad in (np.nan, np.inf, -np.inf):
+            for where in ((0, 0, 0), (2, 49, 6), (1, 17, 3)):
+                y = x.copy()
+                y[where] = bad
+                assert not kernels.all_finite(y), (bad, where)
+    if backend == "fast":
+        assert kernels._compiled_finite is not None  # the compiled loop answered

@@ -202,3 +202,24 @@ def test_aligned_empty_gives_line_aligned_arrays_of_the_asked_shape():
         assert a.size == 0 or a.ctypes.data % 64 == 0  # an empty array has no data to place
         a[...] = 1.0  # the whole array is writable memory of its own
         assert a.sum() == a.size
+
+
+@pytest.mark.parametrize("make", CELLS)
+@pytest.mark.parametrize("inference", [False, True], ids=["forward", "inference_mode"])
+def test_no_initial_state_means_zeros_whatever_the_batch_size(make, inference):
+    """The layer keeps its zero states between calls; they follow the batch size and stay zero."""
+    x, _ = data(4, masked=False)
+    layer = make(H, return_sequences=True, return_state=True, dtype="float64", seed=0)
+    with rl.inference_mode(inference):
+        outputs = [layer(x[:rows]) for rows in (B, 1, B, 2)]
+        for rows, (y, *states) in zip((B, 1, B, 2), outputs):
+            zeros = [np.zeros((rows, H))] * len(states)
+            y0, *states0 = layer(x[:rows], initial_state=zeros)
+            np.testing.assert_array_equal(y, y0)
+            for s, s0 in zip(states, states0):
+                np.testing.assert_array_equal(s, s0)
+                assert s.flags.writeable  # the final states are the caller's own arrays
+    if not inference:  # a backward pass after the shared zeros went in
+        layer(x)
+        layer.backward((np.ones((B, T, H)),) + (None,) * len(layer.state_names))
+        assert all(np.isfinite(g).all() for g in layer.state_grads)

@@ -5,9 +5,9 @@ results (compiled with numba: `pip install rnnlab[fast]`). Other backends
 register themselves; `get(cell)` returns the module of the active one.
 
 The active backend comes from `set_backend()`, else the RNNLAB_KERNEL
-environment variable, else "auto": `fast` where numba and NumPy's OpenBLAS
-are there, `reference` otherwise. Asking for `fast` without them warns once
-and runs the reference.
+environment variable (read at first use, and again after set_backend(None)),
+else "auto": `fast` where numba and NumPy's OpenBLAS are there, `reference`
+otherwise. Asking for `fast` without them warns once and runs the reference.
 """
 import contextlib
 import importlib
@@ -15,11 +15,14 @@ import importlib.util
 import os
 import warnings
 
+import numpy as np
+
 from . import lstm, simple_rnn
 
 _BACKENDS = {"reference": {"simple_rnn": simple_rnn, "lstm": lstm}}
 _FAST_MODULES = {"simple_rnn": "fast_simple_rnn", "lstm": "fast_lstm"}  # imported on first use
 _active = None
+_from_env = None  # RNNLAB_KERNEL as read at first use ("auto" when unset)
 _fast_error = None  # why the fast backend cannot run, once known
 _fast_found = None  # numba installed and NumPy's OpenBLAS found, once looked up
 
@@ -40,8 +43,14 @@ def _check(name, what):
 
 
 def set_backend(name):
-    """Select the kernel backend used by every layer from now on ("auto", "fast", "reference", ...)."""
-    global _active
+    """Select the kernel backend used by every layer from now on ("auto", "fast", "reference", ...).
+
+    None: follow RNNLAB_KERNEL again, read anew at the next call.
+    """
+    global _active, _from_env
+    if name is None:
+        _active = _from_env = None
+        return
     _active = _check(name, "backend")
 
 
@@ -67,9 +76,17 @@ def fast_available():
     return _fast_found
 
 
+def _env_choice():
+    """RNNLAB_KERNEL, read once: at every call it took a few microseconds of a one-step layer call's twenty."""
+    global _from_env
+    if _from_env is None:
+        _from_env = _check(os.environ.get("RNNLAB_KERNEL", "auto"), "RNNLAB_KERNEL")
+    return _from_env
+
+
 def backend():
     """Name of the backend the layers use now ("auto" resolved)."""
-    name = _active if _active is not None else _check(os.environ.get("RNNLAB_KERNEL", "auto"), "RNNLAB_KERNEL")
+    name = _active if _active is not None else _env_choice()
     if name == "auto":
         return "fast" if fast_available() else "reference"
     if name == "fast" and not fast_available():
@@ -111,3 +128,25 @@ def get(cell, name=None):
         _warn_fallback()
         return _BACKENDS["reference"][cell]
     return _BACKENDS[name][cell]
+
+
+_compiled_finite = None  # fast_ops.all_finite, once imported
+
+
+def all_finite(x):
+    """Whether every value of the float array x (C order) is finite.
+
+    Compiled on the fast backend: after a kernel has run, NumPy's isfinite and all
+    took a one-step layer call some 5-10 µs, the compiled loop about 1 µs (their
+    code is out of the caches); on a 64×100×128 input 55 µs against 82.
+    """
+    global _compiled_finite, _fast_error
+    if x.dtype.char in "fd" and backend() == "fast":
+        if _compiled_finite is None:
+            try:
+                _compiled_finite = importlib.import_module(f"{__name__}.fast_ops").all_finite
+            except ImportError as err:
+                _fast_error = str(err)
+                return bool(np.isfinite(x).all())
+        return bool(_compiled_finite(x.reshape(-1)))
+    return bool(np.isfinite(x).all())

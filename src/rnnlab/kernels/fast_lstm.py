@@ -20,8 +20,9 @@ from numba import njit
 from . import lstm as reference
 from . import fast_buffers, inference, threads
 from .fast_ops import JIT, SIGMOID, TANH, act, activate, dact, tanh
-from .fast_products import input_projection, recurrent_grad, recurrent_product, step_product, weight_grads
-from .fast_plan import blocks_for, calls_blas, empty, infer_plan, supported, transposed_if_small
+from .fast_products import (input_projection, recurrent_grad, recurrent_product, step_input, step_product,
+                            weight_grads)
+from .fast_plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
 
 
 @njit(**JIT)
@@ -121,26 +122,49 @@ def _cell_backward(g, c_prev, c_t, dh, dc, dz, code_a, code_r):
 def _infer_rows(x, W, U, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0, r1):
     """All steps of batch rows r0:r1, batch first.
 
-    h, c (B, H) hold h_0, C_0 on entry and h_T, C_T on exit; z (B, T, 4H) and
-    hc (B, 2H) are work (C_t and h_t are written apart from C_{t-1}, so that the
-    cell loop vectorises).
+    h, c (B, H) hold h_0, C_0 on entry and h_T, C_T on exit; z and hc (B, 2H) are
+    work (C_t and h_t are written apart from C_{t-1}, so that the cell loop
+    vectorises). z is (B, T, 4H), every step's input term made first, or
+    (B, 1, 4H), each step's made at that step.
     """
     B, T, D = x.shape
     H = h.shape[1]
-    input_projection(x.reshape(B * T, D), W, z.reshape(B * T, 4 * H), r0 * T, r1 * T)  # x_t W, every step
+    every = z.shape[1] == T
+    if every:
+        input_projection(x.reshape(B * T, D), W, z.reshape(B * T, 4 * H), r0 * T, r1 * T)  # x_t W, every step
     for t in range(T):
         s = T - 1 - t if backwards else t  # the input step read at processing step t
-        step_product(h, U, z, s, r0, r1)  # z_t += h_{t-1} U
+        q = s if every else 0  # where z_t is
+        if not every:
+            step_input(x, W, z, s, r0, r1)  # z_t = x_t W
+        step_product(h, U, z, q, r0, r1)  # z_t += h_{t-1} U
         for r in range(r0, r1):
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero
                 cn, hn = hc[r, :H], hc[r, H:]
-                _cell_forward(z[r, s], b, c[r], cn, hn, code_a, code_r)
+                _cell_forward(z[r, q], b, c[r], cn, hn, code_a, code_r)
                 c[r, :] = cn
                 h[r, :] = hn
             if y.shape[0] > 0:
                 for j in range(H):
                     y[r, t, j] = h[r, j] if keep else 0.0
+
+
+@njit(**JIT)
+def _infer_batch(x, W, U, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
+    """_infer_rows on the whole batch, its arrays made here: (y or an empty array, h_T, C_T).
+
+    Made in Python, the five arrays cost a small call about 10 µs of its 20 (NumPy's
+    code is out of the caches after a kernel has run); made here, about 1.
+    """
+    B, T, _ = x.shape
+    H = h0.shape[1]
+    h, c = h0.copy(), c0.copy()  # become h_T, C_T
+    y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
+    z = np.empty((B, steps, 4 * H), x.dtype)
+    hc = np.empty((B, 2 * H), x.dtype)
+    _infer_rows(x, W, U, b, h, c, y, mask, backwards, code_a, code_r, z, hc, 0, B)
+    return y, h, c
 
 
 def forward(x, params, state, mask=None, activation="tanh", recurrent_activation="sigmoid", rdrop=None):
@@ -200,19 +224,25 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     """As kernels.lstm.infer: x (B, T, D) -> (y (B, T, H) or None, (h_T, C_T)); no cache.
 
     Batch first throughout (no transposed copies), nothing kept for backward; each
-    block of rows computes its own input terms and then runs its steps.
+    block of rows computes its own input terms (all first, or step by step: input_steps)
+    and runs its steps.
     """
     plan = infer_plan(x, params, state, mask, (activation, recurrent_activation))
     if plan is None:  # what the compiled loops do not take
         return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences,
                                      activation=activation, recurrent_activation=recurrent_activation)
-    x, W, U, b, m8, codes, rows = plan
+    x, W, U, b, state, m8, codes, rows = plan
     B, T, D = x.shape
-    H = U.shape[0]
-    h, c = (np.array(s, dtype=x.dtype) for s in state)  # become h_T, C_T
-    hc = np.empty((B, 2 * H), x.dtype)
-    y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
-    z = np.empty((B, T, 4 * H), x.dtype)
-    with threads.one_blas_thread(calls_blas(D, rows)):
-        threads.run(_infer_rows, [(x, W, U, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1) for r0, r1 in rows])
+    steps = input_steps(T, D)
+    with threads.one_blas_thread(calls_blas(D, B, rows)):
+        if len(rows) == 1:
+            y, h, c = _infer_batch(x, W, U, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
+        else:  # blocks of rows in parallel, on arrays they share
+            H = U.shape[0]
+            h, c = np.array(state[0], dtype=x.dtype), np.array(state[1], dtype=x.dtype)  # become h_T, C_T
+            hc = np.empty((B, 2 * H), x.dtype)
+            y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
+            z = np.empty((B, steps, 4 * H), x.dtype)
+            threads.run(_infer_rows, [(x, W, U, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1)
+                                      for r0, r1 in rows])
     return (y if sequences else None), (h, c)

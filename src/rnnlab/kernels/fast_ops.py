@@ -202,3 +202,16 @@ def activate(code, z, b):
     else:
         for j in range(n):
             z[j] = act(code, z[j] + b[j])
+
+
+@njit(nogil=True, cache=True, fastmath={"reassoc"}, error_model="numpy", boundscheck=False)
+def all_finite(a):
+    """Whether every value of a (1-D) is finite: Σ a_j·0 is then ±0, else NaN.
+
+    The sum may be reordered (vectorised); nothing else is assumed, so a·0 stays NaN for a NaN or ±Inf.
+    """
+    zero = a.dtype.type(0)
+    s = zero
+    for j in range(a.shape[0]):
+        s += a[j] * zero
+    return s == zero

@@ -44,6 +44,14 @@ def input_projection(x, W, z, q0, q1):
 
 
 @njit(**JIT)
+def step_input(x, W, z, s, r0, r1):
+    """z[r, 0] = x[r, s] W for rows r0:r1 of a batch-first x (B, T, D): one step's input term."""
+    for r in range(r0, r1):
+        z[r, 0, :] = 0.0
+        row_matmul_acc(x[r, s], W, z[r, 0])
+
+
+@njit(**JIT)
 def recurrent_product(h_t, U, rdrop, hp, z_t, r0, r1):
     """z_t[r] += (h_t[r] ⊙ rdrop[r]) U for rows r0:r1 (no rdrop: an empty array)."""
     n, H, G = r1 - r0, U.shape[0], U.shape[1]

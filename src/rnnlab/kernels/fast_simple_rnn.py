@@ -14,8 +14,9 @@ from numba import njit
 from . import simple_rnn as reference
 from . import fast_buffers, inference, threads
 from .fast_ops import JIT, TANH, activate, dact
-from .fast_products import input_projection, recurrent_grad, recurrent_product, step_product, weight_grads
-from .fast_plan import blocks_for, calls_blas, empty, infer_plan, supported, transposed_if_small
+from .fast_products import (input_projection, recurrent_grad, recurrent_product, step_input, step_product,
+                            weight_grads)
+from .fast_plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
 
 
 @njit(**JIT)
@@ -64,22 +65,40 @@ def _backward_rows(dy, hn, U, Ut, mask, rdrop, dz, dh, dhr, code, r0, r1):
 def _infer_rows(x, W, U, b, h, y, mask, backwards, code, z, r0, r1):
     """All steps of batch rows r0:r1, batch first.
 
-    h (B, H) holds h_0 on entry and h_T on exit; z (B, T, H) is work.
+    h (B, H) holds h_0 on entry and h_T on exit; z is work: (B, T, H), every step's
+    input term made first, or (B, 1, H), each step's made at that step.
     """
     B, T, D = x.shape
     H = h.shape[1]
-    input_projection(x.reshape(B * T, D), W, z.reshape(B * T, H), r0 * T, r1 * T)  # x_t W, every step
+    every = z.shape[1] == T
+    if every:
+        input_projection(x.reshape(B * T, D), W, z.reshape(B * T, H), r0 * T, r1 * T)  # x_t W, every step
     for t in range(T):
         s = T - 1 - t if backwards else t  # the input step read at processing step t
-        step_product(h, U, z, s, r0, r1)  # z_t += h_{t-1} U
+        q = s if every else 0  # where z_t is
+        if not every:
+            step_input(x, W, z, s, r0, r1)  # z_t = x_t W
+        step_product(h, U, z, q, r0, r1)  # z_t += h_{t-1} U
         for r in range(r0, r1):
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero
-                activate(code, z[r, s], b)  # h_t = φ(x_t W + h_{t-1} U + b)
-                h[r, :] = z[r, s]
+                activate(code, z[r, q], b)  # h_t = φ(x_t W + h_{t-1} U + b)
+                h[r, :] = z[r, q]
             if y.shape[0] > 0:
                 for j in range(H):
                     y[r, t, j] = h[r, j] if keep else 0.0
+
+
+@njit(**JIT)
+def _infer_batch(x, W, U, b, h0, mask, backwards, code, sequences, steps):
+    """_infer_rows on the whole batch, its arrays made here (see fast_lstm): (y or an empty array, h_T)."""
+    B, T, _ = x.shape
+    H = h0.shape[1]
+    h = h0.copy()  # becomes h_T
+    y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
+    z = np.empty((B, steps, H), x.dtype)
+    _infer_rows(x, W, U, b, h, y, mask, backwards, code, z, 0, B)
+    return y, h
 
 
 def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
@@ -139,12 +158,16 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     plan = infer_plan(x, params, state, mask, (activation,))
     if plan is None:
         return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences, activation=activation)
-    x, W, U, b, m8, (code,), rows = plan
+    x, W, U, b, state, m8, (code,), rows = plan
     B, T, D = x.shape
-    H = U.shape[0]
-    h = np.array(state[0], dtype=x.dtype)  # becomes h_T
-    y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
-    z = np.empty((B, T, H), x.dtype)
-    with threads.one_blas_thread(calls_blas(D, rows)):
-        threads.run(_infer_rows, [(x, W, U, b, h, y, m8, go_backwards, code, z, r0, r1) for r0, r1 in rows])
+    steps = input_steps(T, D)
+    with threads.one_blas_thread(calls_blas(D, B, rows)):
+        if len(rows) == 1:
+            y, h = _infer_batch(x, W, U, b, state[0], m8, go_backwards, code, sequences, steps)
+        else:  # blocks of rows in parallel, on arrays they share
+            H = U.shape[0]
+            h = np.array(state[0], dtype=x.dtype)  # becomes h_T
+            y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
+            z = np.empty((B, steps, H), x.dtype)
+            threads.run(_infer_rows, [(x, W, U, b, h, y, m8, go_backwards, code, z, r0, r1) for r0, r1 in rows])
     return (y if sequences else None), (h,)

@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from .. import kernels
 from ..kernels.fast_buffers import aligned_empty
 
 _FLOATS = {"float32": np.float32, "float64": np.float64}
@@ -31,17 +32,18 @@ def as_array(name, x, owner):
 
 
 def as_float_array(name, x, dtype, owner):
-    """Cast x to dtype once at the boundary; reject non-float, NaN and Inf."""
+    """Cast x to dtype once at the boundary; reject non-float, NaN and Inf (also Inf from the cast)."""
     x = as_array(name, x, owner)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{owner} expected {name} of a float dtype, got {x.dtype}")
-    # a finite sum proves every value finite (a NaN or Inf anywhere makes it NaN or Inf); the
-    # count, which needs a temporary array, runs only when the sum is not finite (or overflowed)
-    if not math.isfinite(x.sum(dtype=np.float64)):
+    if x.dtype.type is not dtype:  # dtype: np.float32 or np.float64 (resolve_dtype)
+        if x.dtype.kind != "f":
+            raise TypeError(f"{owner} expected {name} of a float dtype, got {x.dtype}")
+        with np.errstate(over="ignore"):  # a value beyond dtype's range becomes Inf, reported below
+            x = x.astype(dtype)
+    x = np.ascontiguousarray(x)
+    if not kernels.all_finite(x):
         bad = x.size - int(np.count_nonzero(np.isfinite(x)))
-        if bad:
-            raise ValueError(f"{owner} expected finite {name}, got {bad} NaN or Inf value(s)")
-    return np.ascontiguousarray(x, dtype=dtype)
+        raise ValueError(f"{owner} expected finite {name}, got {bad} NaN or Inf value(s) in {x.dtype}")
+    return x
 
 
 def aligned(a):
