@@ -154,8 +154,8 @@ def _infer_rows(x, W, U, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0,
 def _infer_batch(x, W, U, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
     """_infer_rows on the whole batch, its arrays made here: (y or an empty array, h_T, C_T).
 
-    Made in Python, the five arrays cost a small call about 10 µs of its 20 (NumPy's
-    code is out of the caches after a kernel has run); made here, about 1.
+    Made in Python, the five arrays took a one-step call about 7 µs more: after a kernel
+    has run, NumPy's code is out of the caches (docs/PERFORMANCE.md, "A short path").
     """
     B, T, _ = x.shape
     H = h0.shape[1]
@@ -225,7 +225,7 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
 
     Batch first throughout (no transposed copies), nothing kept for backward; each
     block of rows computes its own input terms (all first, or step by step: input_steps)
-    and runs its steps.
+    and runs its steps. One block (a small batch) makes its arrays in compiled code.
     """
     plan = infer_plan(x, params, state, mask, (activation, recurrent_activation))
     if plan is None:  # what the compiled loops do not take

@@ -153,7 +153,8 @@ def backward(dy, dstate, cache):
 def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh"):
     """As kernels.simple_rnn.infer: x (B, T, D) -> (y (B, T, H) or None, (h_T,)); no cache.
 
-    As fast_lstm.infer: batch first, each block of rows its input terms first, then its steps.
+    As fast_lstm.infer: batch first, each block of rows its input terms (all first, or step
+    by step: input_steps), then its steps; one block makes its arrays in compiled code.
     """
     plan = infer_plan(x, params, state, mask, (activation,))
     if plan is None:

@@ -5,9 +5,10 @@
 
 y and the final states are those of forward() on the time-major input (reversed
 in time under go_backwards: y is in processing order, as forward gives it);
-sequences=False returns y as None. The reference kernels define infer through
-forward (below); the fast ones run one or two rows in a compiled loop of their
-own, with little to set up, and larger batches through forward.
+sequences=False returns y as None. The initial states are read, never written
+(as by forward: layers pass their zero states read only and keep them). The
+reference kernels define infer through forward (below); the fast ones run loops
+of their own, batch first.
 """
 import numpy as np
 
