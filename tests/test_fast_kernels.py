@@ -361,3 +361,15 @@ def test_all_finite_finds_every_nan_and_inf(backend, dtype):
                 assert not kernels.all_finite(y), (bad, where)
     if backend == "fast":
         assert kernels._compiled_finite is not None  # the compiled loop answered
+
+
+def test_calls_blas_sees_the_largest_block():
+    """OpenBLAS is held to one thread exactly when a loop will call it (a block over SMALL_ROWS rows, or D)."""
+    from rnnlab.kernels import fast_plan, threads
+    from rnnlab.kernels.fast_products import SMALL_ROWS
+    for B in range(1, 40):
+        for parts in range(1, 6):
+            rows = threads.split(B, parts)
+            widest = max(r1 - r0 for r0, r1 in rows)
+            assert fast_plan.calls_blas(1, rows) == (widest > SMALL_ROWS), (B, parts)
+            assert fast_plan.calls_blas(SMALL_ROWS + 1, rows)

@@ -234,7 +234,7 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     x, W, U, b, state, m8, codes, rows = plan
     B, T, D = x.shape
     steps = input_steps(T, D)
-    with threads.one_blas_thread(calls_blas(D, B, rows)):
+    with threads.one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
             y, h, c = _infer_batch(x, W, U, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
         else:  # blocks of rows in parallel, on arrays they share

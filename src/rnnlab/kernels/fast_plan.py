@@ -87,9 +87,9 @@ def input_steps(T, D):
     return T if D > SMALL_ROWS else 1
 
 
-def calls_blas(D, B, rows):
+def calls_blas(D, rows):
     """Whether the loops will call OpenBLAS: more than SMALL_ROWS input features or rows in a block."""
-    return D > SMALL_ROWS or -(-B // len(rows)) > SMALL_ROWS  # split() makes no block larger than ⌈B / blocks⌉
+    return D > SMALL_ROWS or -(-rows[-1][1] // len(rows)) > SMALL_ROWS  # no block of split() exceeds ⌈B / blocks⌉
 
 
 def transposed_if_small(U, rows):
