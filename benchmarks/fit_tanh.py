@@ -5,7 +5,7 @@ tanh(x) ≈ x P(x²) / Q(x²) on 0 ≤ x ≤ 9 (beyond 9, float32 tanh is ±1), 
 linearised least-squares problem in a Chebyshev basis, re-weighted by the current
 denominator (Sanathanan–Koerner) and then by the current error (Lawson) to
 approach the minimax fit. Prints the coefficients used in
-src/rnnlab/kernels/fast_ops.py and the error of the float32 evaluation, in units
+src/rnnlab/kernels/fast/ops.py and the error of the float32 evaluation, in units
 in the last place (ulp), against float64 tanh, next to NumPy's own float32 tanh.
 
     python benchmarks/fit_tanh.py

@@ -5,7 +5,7 @@
 For each backend (fast, reference) and mode (full BPTT, checkpoint_every=k, bptt_steps=k,
 both), an LSTM layer (float32, return_sequences) runs forward and backward once; the peak
 of new memory is tracemalloc's (NumPy reports every array), next to the bound of
-docs/PERFORMANCE.md (kernels.long.memory_bound) for the recomputing modes.
+docs/PERFORMANCE.md (kernels.segmented.memory_bound) for the recomputing modes.
 """
 import argparse
 import time
@@ -14,8 +14,8 @@ import tracemalloc
 import numpy as np
 
 import rnnlab as rl
-from rnnlab.kernels import fast_buffers
-from rnnlab.kernels.long import memory_bound
+from rnnlab.kernels.fast import buffers as fast_buffers
+from rnnlab.kernels.segmented import memory_bound
 
 
 def step(backend, options, T, B, D, H, seed=0):

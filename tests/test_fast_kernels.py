@@ -10,6 +10,7 @@ import pytest
 
 import rnnlab as rl
 from rnnlab import kernels
+from rnnlab.kernels import switch
 from rnnlab.kernels import lstm as ref_lstm
 from rnnlab.kernels import simple_rnn as ref_rnn
 
@@ -78,7 +79,7 @@ def compare(cell, dtype, case):
 @pytest.fixture(params=[1, 2, 3], ids=lambda n: f"{n}threads")
 def split(request, monkeypatch):
     """Every batch split into n row blocks, however little the work (uneven blocks, one-row blocks)."""
-    from rnnlab.kernels import fast_plan
+    from rnnlab.kernels.fast import plan as fast_plan
     monkeypatch.setenv("RNNLAB_NUM_THREADS", str(request.param))
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     return request.param
@@ -176,8 +177,8 @@ def test_layers_with_the_backend_switched(make, dtype):
 
 
 def test_backend_selection(monkeypatch):
-    monkeypatch.setattr(kernels, "_active", None)
-    monkeypatch.setattr(kernels, "_from_env", None)
+    monkeypatch.setattr(switch, "_active", None)
+    monkeypatch.setattr(switch, "_from_env", None)
     monkeypatch.setenv("RNNLAB_KERNEL", "reference")
     assert kernels.backend() == "reference" and kernels.get("lstm") is ref_lstm
     monkeypatch.setenv("RNNLAB_KERNEL", "fast")
@@ -198,9 +199,9 @@ def test_backend_selection(monkeypatch):
 
 
 def test_without_numba_fast_falls_back_to_the_reference(monkeypatch):
-    monkeypatch.setattr(kernels, "_fast_found", False)
-    monkeypatch.setattr(kernels, "_active", None)
-    monkeypatch.setattr(kernels, "_from_env", None)
+    monkeypatch.setattr(switch, "_fast_found", False)
+    monkeypatch.setattr(switch, "_active", None)
+    monkeypatch.setattr(switch, "_from_env", None)
     monkeypatch.delenv("RNNLAB_KERNEL", raising=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -210,7 +211,7 @@ def test_without_numba_fast_falls_back_to_the_reference(monkeypatch):
 
 
 def test_float32_tanh_is_within_7_ulp_of_the_exact_value():
-    from rnnlab.kernels.fast_ops import TANH, activate
+    from rnnlab.kernels.fast.ops import TANH, activate
     x = np.concatenate([np.linspace(-12, 12, 400_001, dtype=np.float32),
                         np.geomspace(1e-30, 1e-2, 1000).astype(np.float32)])
     y = x.copy()
@@ -229,7 +230,7 @@ def _run_in_child():
 def test_a_forked_child_runs_the_fast_kernels(monkeypatch):
     """The kernel threads do not survive a fork; the child must make its own, not wait for them."""
     import multiprocessing
-    from rnnlab.kernels import fast_plan
+    from rnnlab.kernels.fast import plan as fast_plan
     monkeypatch.setenv("RNNLAB_NUM_THREADS", "2")
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     assert _run_in_child()  # the parent's kernel threads now exist
@@ -238,7 +239,7 @@ def test_a_forked_child_runs_the_fast_kernels(monkeypatch):
 
 
 def test_buffers_come_back_only_when_nothing_else_holds_them(monkeypatch):
-    from rnnlab.kernels import fast_buffers as fb
+    from rnnlab.kernels.fast import buffers as fb
     monkeypatch.setattr(fb, "_free", type(fb._free)())
     monkeypatch.setattr(fb, "_kept", 0)
     a, b = fb.empty((3, 5), np.float32), fb.empty((3, 5), np.float32)
@@ -254,7 +255,7 @@ def test_buffers_come_back_only_when_nothing_else_holds_them(monkeypatch):
 
 
 def test_kernel_caches_released_are_reused_and_results_unchanged():
-    from rnnlab.kernels import fast_buffers as fb
+    from rnnlab.kernels.fast import buffers as fb
     case = random_case("lstm", np.float32, 21, (7, 5, 3, 6))
     first = compare("lstm", np.float32, case)[0]["h"].copy()
     kept = fb._kept
@@ -313,7 +314,7 @@ def test_infer_keeps_nan():
 _SAME_BITS_CHILD = """
 import sys
 import numpy as np
-from rnnlab.kernels import fast_lstm, fast_simple_rnn
+from rnnlab.kernels.fast import lstm as fast_lstm, simple_rnn as fast_simple_rnn
 rng = np.random.default_rng(0)
 T, B, D, H = 30, 8, 3, 16
 x = rng.standard_normal((T, B, D)).astype(np.float32)
@@ -360,13 +361,13 @@ def test_all_finite_finds_every_nan_and_inf(backend, dtype):
                 y[where] = bad
                 assert not kernels.all_finite(y), (bad, where)
     if backend == "fast":
-        assert kernels._compiled_finite is not None  # the compiled loop answered
+        assert switch._compiled_finite is not None  # the compiled loop answered
 
 
 def test_calls_blas_sees_the_largest_block():
     """OpenBLAS is held to one thread exactly when a loop will call it (a block over SMALL_ROWS rows, or D)."""
-    from rnnlab.kernels import fast_plan, threads
-    from rnnlab.kernels.fast_products import SMALL_ROWS
+    from rnnlab.kernels.fast import plan as fast_plan, pool as threads
+    from rnnlab.kernels.fast.products import SMALL_ROWS
     for B in range(1, 40):
         for parts in range(1, 6):
             rows = threads.split(B, parts)

@@ -4,6 +4,7 @@ import pytest
 
 import rnnlab as rl
 from rnnlab import kernels
+from rnnlab.kernels import switch
 from rnnlab.kernels import lstm as ref_lstm
 from rnnlab.kernels import simple_rnn as ref_rnn
 
@@ -113,7 +114,7 @@ def test_a_backend_without_infer_runs_through_its_forward(monkeypatch):
         def __init__(self, ref):
             self.forward, self.backward = ref.forward, ref.backward
 
-    monkeypatch.setitem(kernels._BACKENDS, "plain", {"lstm": Forward(ref_lstm), "simple_rnn": Forward(ref_rnn)})
+    monkeypatch.setitem(switch._OTHERS, "plain", {"lstm": Forward(ref_lstm), "simple_rnn": Forward(ref_rnn)})
     layer = rl.LSTM(3, return_sequences=True, go_backwards=True, seed=0, dtype="float64")
     x = np.random.default_rng(3).normal(size=(2, 5, 2))
     with kernels.use("reference"):

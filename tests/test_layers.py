@@ -195,7 +195,7 @@ def test_weights_start_on_cache_lines_and_stay_there(make):
 
 
 def test_aligned_empty_gives_line_aligned_arrays_of_the_asked_shape():
-    from rnnlab.kernels.fast_buffers import aligned_empty
+    from rnnlab.kernels import aligned_empty
     for shape, dtype in [((3, 5), np.float32), ((0, 4), np.float64), ((7,), np.float64), ((2, 3, 4), np.float32)]:
         a = aligned_empty(shape, dtype)
         assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable

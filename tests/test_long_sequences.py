@@ -8,7 +8,7 @@ import rnnlab as rl
 from rnnlab import kernels
 from rnnlab.kernels import lstm as ref_lstm
 from rnnlab.kernels import simple_rnn as ref_rnn
-from rnnlab.kernels.long import Segmented, memory_bound
+from rnnlab.kernels.segmented import Segmented, memory_bound
 
 CELLS = {"lstm": (ref_lstm, 2, 4), "simple_rnn": (ref_rnn, 1, 1)}  # kernel, states, gate blocks
 BACKENDS = ["reference", pytest.param("fast", marks=pytest.mark.skipif(not kernels.fast_available(),

@@ -4,7 +4,8 @@ import pytest
 
 import rnnlab as rl
 from rnnlab import kernels
-from rnnlab.kernels import activations, lstm as ref_lstm
+from rnnlab.kernels import switch
+from rnnlab.kernels import activations, lstm as ref_lstm, simple_rnn as ref_rnn
 
 
 def _sigmoid(z):
@@ -109,8 +110,8 @@ def test_record_uses_the_reference_kernels_whatever_backend_is_active(monkeypatc
         backward = staticmethod(ref_lstm.backward)
 
     # registered through monkeypatch so that the test backend is gone afterwards
-    monkeypatch.setitem(kernels._BACKENDS, "opaque-test", {"lstm": Opaque, "simple_rnn": kernels.simple_rnn})
-    monkeypatch.setattr(kernels, "_active", kernels._active)  # the selection is restored afterwards
+    monkeypatch.setitem(switch._OTHERS, "opaque-test", {"lstm": Opaque, "simple_rnn": ref_rnn})
+    monkeypatch.setattr(switch, "_active", switch._active)  # the selection is restored afterwards
     kernels.set_backend("opaque-test")
     x = np.random.default_rng(5).normal(size=(1, 4, 2))
     by_global = rl.LSTM(3, return_sequences=True, dtype="float64", seed=0)

@@ -9,7 +9,7 @@ step and read VmHWM: peak = VmHWM − VmRSS before the step. It counts whatever
 the step touches, in any allocator. For rnnlab, tracemalloc's peak over the same
 step is reported too (NumPy reports each array to it; a cross-check), and over a
 second step of the same shape, which takes most of its buffers from the ones the
-first step gave back (kernels/fast_buffers.py).
+first step gave back (kernels/fast/buffers.py).
 
 First call: a new process times `import rnnlab`, then the first forward and
 backward of a small LSTM (numba import and compiled-code cache load included);

@@ -17,7 +17,6 @@ import time
 import numpy as np
 
 from .. import kernels
-from ..kernels import threads
 from ..nn.base import aligned
 from . import contenders, memory
 
@@ -30,7 +29,7 @@ def sgemm_peak(n=2048, repeats=5):
     """GFLOP/s of an n×n×n float32 product through NumPy: its default threads, and one thread."""
     a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
     out = {}
-    blas = threads.blas()  # NumPy's OpenBLAS, to hold it to one thread
+    blas = kernels.blas()  # NumPy's OpenBLAS, to hold it to one thread
     for label, count in (("default_threads", None), ("one_thread", 1)):
         if count is not None and blas is None:
             continue
@@ -112,7 +111,7 @@ def machine():
         pass
     info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
             "platform": platform.platform(), "kernel_backend": kernels.backend(),
-            "kernel_threads": threads.num_threads()}
+            "kernel_threads": kernels.num_threads()}
     for mod in ("numba", "torch", "onnxruntime"):
         try:
             info[mod] = __import__(mod).__version__

@@ -4,7 +4,6 @@ import math
 import numpy as np
 
 from .. import kernels
-from ..kernels.fast_buffers import aligned_empty
 
 _FLOATS = {"float32": np.float32, "float64": np.float64}
 
@@ -53,7 +52,7 @@ def aligned(a):
     load straddles two lines. LSTM inference at B = 1, H = 64 took 161 µs with U
     so placed against 201 µs with U 16 bytes past a line, measured (docs/PERFORMANCE.md).
     """
-    out = aligned_empty(a.shape, a.dtype)
+    out = kernels.aligned_empty(a.shape, a.dtype)
     out[...] = a
     return out
 

@@ -5,7 +5,7 @@
 
 Inside it recurrent layers run their kernel's inference loop: batch-first in and
 out, no cache of gates and states (on the fast backend a different layout of the
-work, see kernels/fast_lstm.py). A backward pass after such a forward raises.
+work, see kernels/fast/lstm.py). A backward pass after such a forward raises.
 Like torch.inference_mode(); the setting is per thread (and per asyncio task).
 """
 import contextvars

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import initializers, kernels
 from ..kernels import inference
-from ..kernels.long import Segmented
+from ..kernels.segmented import Segmented
 from .base import Layer, aligned, as_array, as_float_array, check_grad, check_mask, check_positive_int
 from .mode import is_inference
 
@@ -52,7 +52,7 @@ class Recurrent(Layer):
         self.dropout = _check_rate("dropout", dropout)
         self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
         self.seed = seed
-        # long sequences (kernels/long.py): truncated BPTT, recomputation; None = neither
+        # long sequences (kernels/segmented.py): truncated BPTT, recomputation; None = neither
         self.bptt_steps, self.checkpoint_every = bptt_steps, checkpoint_every
         if bptt_steps is not None or checkpoint_every is not None:
             Segmented(None, bptt_steps, checkpoint_every)  # checks the values

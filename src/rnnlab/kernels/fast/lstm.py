@@ -8,8 +8,8 @@ What differs from the reference is only how the work is laid out:
   buffer; float32 stays float32 (tanh32 vectorises);
 - tanh(C_t) recomputed in backward instead of stored (a T·B·H buffer less);
 - the weight gradients as a few large products after the loop, split by
-  output columns across the cores, dx by rows (fast_products.weight_grads);
-- buffers reused from call to call (fast_buffers).
+  output columns across the cores, dx by rows (products.weight_grads);
+- buffers reused from call to call (buffers.py).
 infer() runs batch first in a loop of its own, which fills no cache.
 The cache keeps the reference's keys (x, W, U, h, c, gates, mask, rdrop, …)
 except tc. Shapes and semantics: see kernels/lstm.py.
@@ -17,12 +17,14 @@ except tc. Shapes and semantics: see kernels/lstm.py.
 import numpy as np
 from numba import njit
 
-from . import lstm as reference
-from . import fast_buffers, inference, threads
-from .fast_ops import JIT, SIGMOID, TANH, act, activate, dact, tanh
-from .fast_products import (input_projection, recurrent_grad, recurrent_product, step_input, step_product,
+from .. import inference
+from .. import lstm as reference
+from . import buffers, pool
+from .blas import one_blas_thread
+from .ops import JIT, SIGMOID, TANH, act, activate, dact, tanh
+from .products import (input_projection, recurrent_grad, recurrent_product, step_input, step_product,
                             weight_grads)
-from .fast_plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
+from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
 
 
 @njit(**JIT)
@@ -176,20 +178,20 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
     T, B, _ = x.shape
     H = U.shape[0]
     dtype = x.dtype
-    h = fast_buffers.empty((T + 1, B, H), dtype)  # h[t+1] = h_t (carried state)
-    c = fast_buffers.empty((T + 1, B, H), dtype)  # c[t+1] = C_t (carried state)
+    h = buffers.empty((T + 1, B, H), dtype)  # h[t+1] = h_t (carried state)
+    c = buffers.empty((T + 1, B, H), dtype)  # c[t+1] = C_t (carried state)
     h[0], c[0] = state
-    gates = fast_buffers.empty((T, B, 4 * H), dtype)  # i, f, C̃, o of every step
+    gates = buffers.empty((T, B, 4 * H), dtype)  # i, f, C̃, o of every step
     y = h[1:] if mask is None else np.empty((T, B, H), dtype)  # unmasked, the output is h_1..h_T
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 4)
-    with threads.one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
-        threads.run(input_projection, [(x.reshape(T * B, -1), W, gates.reshape(T * B, 4 * H), q0, q1)
-                                       for q0, q1 in threads.split(T * B, len(rows))])
-        threads.run(_forward_rows, [(x, U, b, h, c, gates, y, m8, rd, hp, *codes, r0, r1) for r0, r1 in rows])
+    with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
+        pool.run(input_projection, [(x.reshape(T * B, -1), W, gates.reshape(T * B, 4 * H), q0, q1)
+                                       for q0, q1 in pool.split(T * B, len(rows))])
+        pool.run(_forward_rows, [(x, U, b, h, c, gates, y, m8, rd, hp, *codes, r0, r1) for r0, r1 in rows])
     cache = dict(x=x, W=W, U=U, h=h, c=c, gates=gates, mask=mask, rdrop=rdrop, activation=activation,
                  recurrent_activation=recurrent_activation, fast=(b, m8, rd, codes),
-                 lease=fast_buffers.Lease(h, c, gates))  # last: see fast_buffers
+                 lease=buffers.Lease(h, c, gates))  # last: see buffers.py
     return y, (h[T].copy(), c[T].copy()), cache
 
 
@@ -205,17 +207,17 @@ def backward(dy, dstate, cache):
     dh = np.zeros((B, H), dtype) if dstate[0] is None else np.array(dstate[0], dtype=dtype)
     dc = np.zeros((B, H), dtype) if dstate[1] is None else np.array(dstate[1], dtype=dtype)
     dy = empty(3, dtype) if dy is None else np.ascontiguousarray(dy, dtype=dtype)
-    dz = fast_buffers.empty((T, B, 4 * H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
+    dz = buffers.empty((T, B, 4 * H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
     dhr = np.empty((B, H) if rd.size else (0, 0), dtype)
     rows = blocks_for(B, T, D, H, 4)
     Ut = transposed_if_small(U, rows)
-    with threads.one_blas_thread():
-        threads.run(_backward_rows, [(dy, gates, c, U, Ut, m8, rd, dz, dh, dc, dhr, *codes, r0, r1)
+    with one_blas_thread():
+        pool.run(_backward_rows, [(dy, gates, c, U, Ut, m8, rd, dz, dh, dc, dhr, *codes, r0, r1)
                                      for r0, r1 in rows])
         dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows))
     spare = [dz]
     del dz
-    fast_buffers.give_back(spare)
+    buffers.give_back(spare)
     return dx, (dh, dc), grads
 
 
@@ -234,7 +236,7 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     x, W, U, b, state, m8, codes, rows = plan
     B, T, D = x.shape
     steps = input_steps(T, D)
-    with threads.one_blas_thread(calls_blas(D, rows)):
+    with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
             y, h, c = _infer_batch(x, W, U, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
         else:  # blocks of rows in parallel, on arrays they share
@@ -243,6 +245,6 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
             hc = np.empty((B, 2 * H), x.dtype)
             y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
             z = np.empty((B, steps, 4 * H), x.dtype)
-            threads.run(_infer_rows, [(x, W, U, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1)
+            pool.run(_infer_rows, [(x, W, U, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1)
                                       for r0, r1 in rows])
     return (y if sequences else None), (h, c)

@@ -2,7 +2,7 @@
 
     h_t = φ(x_t W + h_{t-1} U + b)
 
-The work is laid out as in fast_lstm: one compiled loop over time per block of
+The work is laid out as in lstm.py: one compiled loop over time per block of
 batch rows (one block per core), the activation applied in place after the
 step's products, the weight gradients as large products after the loop. The
 cache keeps the reference's keys (x, W, U, h, hn, mask, rdrop, activation).
@@ -11,12 +11,14 @@ infer() runs batch first in a loop of its own, which fills no cache.
 import numpy as np
 from numba import njit
 
-from . import simple_rnn as reference
-from . import fast_buffers, inference, threads
-from .fast_ops import JIT, TANH, activate, dact
-from .fast_products import (input_projection, recurrent_grad, recurrent_product, step_input, step_product,
+from .. import inference
+from .. import simple_rnn as reference
+from . import buffers, pool
+from .blas import one_blas_thread
+from .ops import JIT, TANH, activate, dact
+from .products import (input_projection, recurrent_grad, recurrent_product, step_input, step_product,
                             weight_grads)
-from .fast_plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
+from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
 
 
 @njit(**JIT)
@@ -37,7 +39,7 @@ def _forward_rows(x, U, b, h, hn, y, mask, rdrop, hp, code, r0, r1):
 
 @njit(**JIT)
 def _backward_rows(dy, hn, U, Ut, mask, rdrop, dz, dh, dhr, code, r0, r1):
-    """BPTT of rows r0:r1: dh (B, H) holds dh_T on entry and dh_0 on exit; dz filled (Ut: see fast_lstm)."""
+    """BPTT of rows r0:r1: dh (B, H) holds dh_T on entry and dh_0 on exit; dz filled (Ut: see lstm.py)."""
     T = hn.shape[0]
     H = U.shape[0]
     for t in range(T - 1, -1, -1):
@@ -91,7 +93,7 @@ def _infer_rows(x, W, U, b, h, y, mask, backwards, code, z, r0, r1):
 
 @njit(**JIT)
 def _infer_batch(x, W, U, b, h0, mask, backwards, code, sequences, steps):
-    """_infer_rows on the whole batch, its arrays made here (see fast_lstm): (y or an empty array, h_T)."""
+    """_infer_rows on the whole batch, its arrays made here (see lstm.py): (y or an empty array, h_T)."""
     B, T, _ = x.shape
     H = h0.shape[1]
     h = h0.copy()  # becomes h_T
@@ -110,19 +112,19 @@ def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
     T, B, _ = x.shape
     H = U.shape[0]
     dtype = x.dtype
-    h = fast_buffers.empty((T + 1, B, H), dtype)  # h[0] = h0, h[t+1] = h_t
+    h = buffers.empty((T + 1, B, H), dtype)  # h[0] = h0, h[t+1] = h_t
     h[0] = state[0]
     # the new state φ(·) of every step, and the output; without a mask both are h[1:]
-    hn = h[1:] if mask is None else fast_buffers.empty((T, B, H), dtype)
+    hn = h[1:] if mask is None else buffers.empty((T, B, H), dtype)
     y = hn if mask is None else np.empty((T, B, H), dtype)
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 1)
-    with threads.one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
-        threads.run(input_projection, [(x.reshape(T * B, -1), W, hn.reshape(T * B, H), q0, q1)
-                                       for q0, q1 in threads.split(T * B, len(rows))])
-        threads.run(_forward_rows, [(x, U, b, h, hn, y, m8, rd, hp, code, r0, r1) for r0, r1 in rows])
+    with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
+        pool.run(input_projection, [(x.reshape(T * B, -1), W, hn.reshape(T * B, H), q0, q1)
+                                       for q0, q1 in pool.split(T * B, len(rows))])
+        pool.run(_forward_rows, [(x, U, b, h, hn, y, m8, rd, hp, code, r0, r1) for r0, r1 in rows])
     cache = dict(x=x, U=U, W=W, h=h, hn=hn, mask=mask, activation=activation, rdrop=rdrop, fast=(b, m8, rd, code),
-                 lease=fast_buffers.Lease(h) if mask is None else fast_buffers.Lease(h, hn))  # last: see fast_buffers
+                 lease=buffers.Lease(h) if mask is None else buffers.Lease(h, hn))  # last: see buffers.py
     return y, (h[T].copy(),), cache
 
 
@@ -137,23 +139,23 @@ def backward(dy, dstate, cache):
     dtype = x.dtype
     dh = np.zeros((B, H), dtype) if dstate[0] is None else np.array(dstate[0], dtype=dtype)
     dy = empty(3, dtype) if dy is None else np.ascontiguousarray(dy, dtype=dtype)
-    dz = fast_buffers.empty((T, B, H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
+    dz = buffers.empty((T, B, H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
     dhr = np.empty((B, H) if rd.size else (0, 0), dtype)
     rows = blocks_for(B, T, D, H, 1)
     Ut = transposed_if_small(U, rows)
-    with threads.one_blas_thread():
-        threads.run(_backward_rows, [(dy, hn, U, Ut, m8, rd, dz, dh, dhr, code, r0, r1) for r0, r1 in rows])
+    with one_blas_thread():
+        pool.run(_backward_rows, [(dy, hn, U, Ut, m8, rd, dz, dh, dhr, code, r0, r1) for r0, r1 in rows])
         dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows))
     spare = [dz]
     del dz
-    fast_buffers.give_back(spare)
+    buffers.give_back(spare)
     return dx, (dh,), grads
 
 
 def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh"):
     """As kernels.simple_rnn.infer: x (B, T, D) -> (y (B, T, H) or None, (h_T,)); no cache.
 
-    As fast_lstm.infer: batch first, each block of rows its input terms (all first, or step
+    As lstm.infer here: batch first, each block of rows its input terms (all first, or step
     by step: input_steps), then its steps; one block makes its arrays in compiled code.
     """
     plan = infer_plan(x, params, state, mask, (activation,))
@@ -162,7 +164,7 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     x, W, U, b, state, m8, (code,), rows = plan
     B, T, D = x.shape
     steps = input_steps(T, D)
-    with threads.one_blas_thread(calls_blas(D, rows)):
+    with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
             y, h = _infer_batch(x, W, U, b, state[0], m8, go_backwards, code, sequences, steps)
         else:  # blocks of rows in parallel, on arrays they share
@@ -170,5 +172,5 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
             h = np.array(state[0], dtype=x.dtype)  # becomes h_T
             y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
             z = np.empty((B, steps, H), x.dtype)
-            threads.run(_infer_rows, [(x, W, U, b, h, y, m8, go_backwards, code, z, r0, r1) for r0, r1 in rows])
+            pool.run(_infer_rows, [(x, W, U, b, h, y, m8, go_backwards, code, z, r0, r1) for r0, r1 in rows])
     return (y if sequences else None), (h,)

@@ -1,6 +1,6 @@
 """Matrix products of the fast kernels, on blocks of batch rows.
 
-Blocks of three rows or more go to OpenBLAS (threads.blas(), one thread per
+Blocks of three rows or more go to OpenBLAS (blas.py, one thread per
 block); one or two rows go to plain loops, which beat a BLAS call there
 (OpenBLAS spends microseconds per call and is slow for a one- or two-row
 operand: 1×64×256 took 4.1 µs against 1.3 µs for the loop).
@@ -8,8 +8,8 @@ operand: 1×64×256 took 4.1 µs against 1.3 µs for the loop).
 import numpy as np
 from numba import njit
 
-from . import threads
-from .fast_ops import JIT, gemm
+from . import pool
+from .ops import JIT, gemm
 
 SMALL_ROWS = 2
 
@@ -155,6 +155,6 @@ def weight_grads(x, h, rdrop, dz, W, U, b, parts):
     N = T * B
     blocks = zip([(G * k // parts, G * (k + 1) // parts) for k in range(parts)],  # columns of the gradients
                  [(N * k // parts, N * (k + 1) // parts) for k in range(parts)])  # rows of dx
-    threads.run(grads_block, [(x.reshape(N, D), hp.reshape(N, H), dz.reshape(N, G), W, grads["W"], grads["U"],
+    pool.run(grads_block, [(x.reshape(N, D), hp.reshape(N, H), dz.reshape(N, G), W, grads["W"], grads["U"],
                                grads["b"], dx.reshape(N, D), *cols, *rows) for cols, rows in blocks])
     return dx, grads

@@ -1,22 +1,15 @@
-"""Threads of the fast kernels, and the BLAS they call.
+"""The BLAS the fast kernels call: NumPy's bundled OpenBLAS, bound without SciPy.
 
-The fast kernels split the batch into contiguous blocks of rows, one per core,
-and run the whole sequence of each block in a compiled loop that releases the
-GIL. Every matrix product inside runs on the calling thread: OpenBLAS is held
-to one thread for the duration of a kernel call, so the cores never wait for
-each other between steps, and no idle BLAS thread spins on a core that a
-kernel thread needs (measured on 2 cores: two BLAS threads per small per-step
-product made a sequence up to 10x slower).
-
-The BLAS is the OpenBLAS that NumPy's wheels bundle (64-bit integers, symbols
-prefixed `scipy_` and suffixed `64_`); `blas()` finds it without importing
-SciPy. Set RNNLAB_NUM_THREADS to change the number of kernel threads.
+NumPy's wheels bundle OpenBLAS with 64-bit integers and symbols prefixed
+`scipy_` and suffixed `64_`; `blas()` finds that library and the addresses of
+sgemm/dgemm, which ops.py binds into compiled code. `one_blas_thread` holds
+OpenBLAS to one thread during a kernel call: the kernels split the batch across
+cores themselves (pool.py), and an idle BLAS thread spinning on a core that a
+kernel thread needs made a sequence up to 10x slower on 2 cores (measured).
 """
 import ctypes
 import glob
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -96,55 +89,6 @@ def blas():
     return _blas
 
 
-def _cores():
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-_CORES = _cores()
-
-
-def num_threads():
-    """Kernel threads: RNNLAB_NUM_THREADS, else the cores this process may use (read at import)."""
-    env = os.environ.get("RNNLAB_NUM_THREADS")
-    if env:
-        if not env.isdigit() or int(env) < 1:
-            raise ValueError(f"RNNLAB_NUM_THREADS expected a positive integer, got {env!r}")
-        return int(env)
-    return _CORES
-
-
-_pool = None  # (executor, its number of workers, the process that made it)
-_pool_lock = threading.Lock()
-
-
-def _workers(n):
-    """An executor with at least n workers, made again after a fork (a child has none of its threads)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[1] < n or _pool[2] != os.getpid():
-            if _pool is not None and _pool[2] == os.getpid():
-                _pool[0].shutdown(wait=True)
-            _pool = (ThreadPoolExecutor(max_workers=n, thread_name_prefix="rnnlab-kernel"), n, os.getpid())
-        return _pool[0]
-
-
-def run(fn, blocks):
-    """fn(*args) for each args in blocks, in parallel; the first runs on this thread.
-
-    fn must release the GIL (a numba nogil function) for the blocks to overlap.
-    Returns the results in order.
-    """
-    if len(blocks) == 1:
-        return [fn(*blocks[0])]
-    pool = _workers(len(blocks) - 1)
-    futures = [pool.submit(fn, *args) for args in blocks[1:]]
-    first = fn(*blocks[0])
-    return [first] + [f.result() for f in futures]
-
-
 class one_blas_thread:
     """Context: OpenBLAS on one thread inside, its previous setting restored after.
 
@@ -164,10 +108,3 @@ class one_blas_thread:
         if self._before != 1:
             blas().set_threads(self._before)
         return False
-
-
-def split(n, parts):
-    """Bounds of `parts` contiguous blocks of range(n), sizes differing by at most one."""
-    parts = max(1, min(parts, n))
-    edges = [n * k // parts for k in range(parts + 1)]
-    return list(zip(edges[:-1], edges[1:]))

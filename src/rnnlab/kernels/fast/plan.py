@@ -1,9 +1,10 @@
 """What the fast kernels accept, and how they split the work across cores."""
 import numpy as np
 
-from . import activations, threads
-from .fast_ops import CODES
-from .fast_products import SMALL_ROWS
+from .. import activations
+from . import pool
+from .ops import CODES
+from .products import SMALL_ROWS
 
 # below this many multiply-adds per sequence the batch is not split: a call hands work to
 # the other thread two to four times, some tens of microseconds each, which would eat
@@ -77,7 +78,7 @@ def blocks_for(B, T, D, H, gates):
     """Row blocks of the batch, one per thread, when the sequence is worth splitting."""
     if T * B * (D + H) * gates * H < MIN_SPLIT_WORK:
         return [(0, B)]
-    return threads.split(B, threads.num_threads())
+    return pool.split(B, pool.num_threads())
 
 
 def input_steps(T, D):

@@ -1,6 +1,6 @@
 """Compiled building blocks of the fast kernels: matrix products and activations.
 
-Importing this module imports numba and binds NumPy's OpenBLAS (threads.blas())
+Importing this module imports numba and binds NumPy's OpenBLAS (blas.blas())
 into compiled code; it raises ImportError when either is missing, and the fast
 backend then falls back to the reference kernels.
 
@@ -9,62 +9,17 @@ every choice; derivatives are written in terms of the activation's output, as
 in activations.py. In float64 tanh is the C library's; in float32 it is a
 rational function that vectorises (see `tanh32`).
 """
-import glob
-import hashlib
 import math
-import os
 
 import llvmlite.binding as llvm
 import numpy as np
 from numba import njit, types
-from numba.core import caching
 from numba.extending import overload
 
-from . import threads
+from . import numba_cache  # noqa: F401  (installs the cache locators before anything compiles)
+from .blas import blas
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-# numba 0.59-0.60 spell these with a leading underscore
-_InTree = getattr(caching, "InTreeCacheLocator", None) or caching._InTreeCacheLocator
-_UserDir = getattr(caching, "UserProvidedCacheLocator", None) or caching._UserProvidedCacheLocator
-_CacheImpl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
-
-
-class _KernelsStamp:
-    """numba's on-disk cache for these kernels, invalidated when any fast_*.py here changes.
-
-    numba stamps a cached function with its own file only, but the loops inline
-    the helpers of this file: an edit here must recompile them too.
-    """
-
-    def get_source_stamp(self):
-        digest = hashlib.sha256()
-        for path in sorted(glob.glob(os.path.join(_HERE, "fast_*.py"))):
-            with open(path, "rb") as f:
-                digest.update(f.read())
-        return digest.hexdigest()
-
-    @classmethod
-    def from_function(cls, py_func, py_file):
-        if os.path.dirname(os.path.abspath(py_file)) != _HERE:
-            return None
-        return super().from_function(py_func, py_file)
-
-
-class _KernelsUserDir(_KernelsStamp, _UserDir):
-    """In NUMBA_CACHE_DIR when it is set."""
-
-
-class _KernelsInTree(_KernelsStamp, _InTree):
-    """Else in __pycache__ beside this file."""
-
-
-for _locator in (_KernelsInTree, _KernelsUserDir):  # ahead of numba's own, first match wins
-    if _locator not in _CacheImpl._locator_classes:
-        _CacheImpl._locator_classes.insert(0, _locator)
-
-_blas = threads.blas()
+_blas = blas()
 if _blas is None:
     raise ImportError("no 64-bit OpenBLAS found next to NumPy for the fast kernels")
 llvm.add_symbol("rnnlab_cblas_sgemm", _blas.sgemm)

@@ -11,7 +11,6 @@ handed out again for the same shape and dtype; at most LIMIT bytes are kept
 A buffer is taken back only when its reference count shows no other holder:
 no view (a view refers to the array that owns the memory), no other name.
 """
-import math
 import sys
 import threading
 from collections import OrderedDict
@@ -38,20 +37,6 @@ def empty(shape, dtype):
             _kept -= a.nbytes
             return a
     return np.empty(shape, dtype)
-
-
-def aligned_empty(shape, dtype, boundary=64):
-    """An uninitialised C-order array whose data (if any) start at a multiple of `boundary` bytes.
-
-    From a cache line boundary no vector load straddles two lines; what np.empty
-    returns below 128 KB often starts 16, 32 or 48 bytes past one. The array is a
-    view into a byte buffer `boundary` bytes larger, which it keeps alive.
-    """
-    dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    raw = np.empty(nbytes + boundary, np.uint8)
-    start = -raw.ctypes.data % boundary
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
 def clear():
