@@ -36,26 +36,26 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
     c = np.empty((T + 1, B, H), dtype=x.dtype)  # c[t+1] = C_t (carried state)
     h[0], c[0] = h0, c0
     gates = np.empty((T, B, 4 * H), dtype=x.dtype)  # i, f, C̃, o of every step
-    tc = np.empty((T, B, H), dtype=x.dtype)  # tanh(C_t)
-    hn = np.empty((T, B, H), dtype=x.dtype)  # h_t before masking
+    tanh_c = np.empty((T, B, H), dtype=x.dtype)  # tanh(C_t)
+    h_new = np.empty((T, B, H), dtype=x.dtype)  # h_t before masking
     for t in range(T):
-        hp = h[t] if rdrop is None else h[t] * rdrop
-        z = xW[t] + hp @ U
+        h_prev = h[t] if rdrop is None else h[t] * rdrop
+        z = xW[t] + h_prev @ U
         i = gates[t, :, :H] = sigma(z[:, :H])  # i_t = σ(x_t W_i + h_{t-1} U_i + b_i)
         f = gates[t, :, H:2 * H] = sigma(z[:, H:2 * H])  # f_t = σ(x_t W_f + h_{t-1} U_f + b_f)
-        g = gates[t, :, 2 * H:3 * H] = act(z[:, 2 * H:3 * H])  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
+        c_tilde = gates[t, :, 2 * H:3 * H] = act(z[:, 2 * H:3 * H])  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
         o = gates[t, :, 3 * H:] = sigma(z[:, 3 * H:])  # o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
-        cn = f * c[t] + i * g  # C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t
-        tc[t] = act(cn)
-        hn[t] = o * tc[t]  # h_t = o_t ⊙ tanh(C_t)
+        c_new = f * c[t] + i * c_tilde  # C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t
+        tanh_c[t] = act(c_new)
+        h_new[t] = o * tanh_c[t]  # h_t = o_t ⊙ tanh(C_t)
         if mask is None:
-            h[t + 1], c[t + 1] = hn[t], cn
+            h[t + 1], c[t + 1] = h_new[t], c_new
         else:
             m = mask[t, :, None]
-            h[t + 1] = np.where(m, hn[t], h[t])
-            c[t + 1] = np.where(m, cn, c[t])
-    y = hn if mask is None else np.where(mask[:, :, None], hn, 0)
-    cache = dict(x=x, W=W, U=U, h=h, c=c, gates=gates, tc=tc, mask=mask, rdrop=rdrop,
+            h[t + 1] = np.where(m, h_new[t], h[t])
+            c[t + 1] = np.where(m, c_new, c[t])
+    y = h_new if mask is None else np.where(mask[:, :, None], h_new, 0)
+    cache = dict(x=x, W=W, U=U, h=h, c=c, gates=gates, tanh_c=tanh_c, mask=mask, rdrop=rdrop,
                  activation=activation, recurrent_activation=recurrent_activation)
     return y, (h[T].copy(), c[T].copy()), cache
 
@@ -75,7 +75,7 @@ def backward(dy, dstate, cache):
 
     Returns (dx (T, B, D), (dh0, dC0), grads dict W, U, b).
     """
-    x, W, U, c, gates, tc = cache["x"], cache["W"], cache["U"], cache["c"], cache["gates"], cache["tc"]
+    x, W, U, c, gates, tanh_c = cache["x"], cache["W"], cache["U"], cache["c"], cache["gates"], cache["tanh_c"]
     mask, rdrop = cache["mask"], cache["rdrop"]
     _, dact = activations.get(cache["activation"])
     _, dsigma = activations.get(cache["recurrent_activation"])
@@ -87,28 +87,28 @@ def backward(dy, dstate, cache):
     dc = zeros if dstate[1] is None else np.array(dstate[1], dtype=x.dtype)
     dz = np.empty((T, B, 4 * H), dtype=x.dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
     for t in reversed(range(T)):
-        gh = dh if dy is None else dh + dy[t]  # everything that reaches h_t
-        gc = dc
+        dh_t = dh if dy is None else dh + dy[t]  # everything that reaches h_t
+        dc_t = dc
         if mask is not None:  # a masked step gets no gradient
             m = mask[t, :, None]
-            gh, gc = np.where(m, gh, 0), np.where(m, gc, 0)
-        i, f, g, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
-        dC = gc + gh * o * dact(tc[t])  # through h_t = o_t ⊙ tanh(C_t)
-        dz[t, :, :H] = dC * g * dsigma(i)  # ∂C_t/∂i_t = C̃_t
+            dh_t, dc_t = np.where(m, dh_t, 0), np.where(m, dc_t, 0)
+        i, f, c_tilde, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
+        dC = dc_t + dh_t * o * dact(tanh_c[t])  # through h_t = o_t ⊙ tanh(C_t)
+        dz[t, :, :H] = dC * c_tilde * dsigma(i)  # ∂C_t/∂i_t = C̃_t
         dz[t, :, H:2 * H] = dC * c[t] * dsigma(f)  # ∂C_t/∂f_t = C_{t-1}
-        dz[t, :, 2 * H:3 * H] = dC * i * dact(g)  # ∂C_t/∂C̃_t = i_t
-        dz[t, :, 3 * H:] = gh * tc[t] * dsigma(o)  # ∂h_t/∂o_t = tanh(C_t)
+        dz[t, :, 2 * H:3 * H] = dC * i * dact(c_tilde)  # ∂C_t/∂C̃_t = i_t
+        dz[t, :, 3 * H:] = dh_t * tanh_c[t] * dsigma(o)  # ∂h_t/∂o_t = tanh(C_t)
         dh_rec = dz[t] @ U.T if rdrop is None else (dz[t] @ U.T) * rdrop
         if mask is None:
             dh, dc = dh_rec, dC * f  # ∂C_t/∂C_{t-1} = f_t
         else:  # at a masked step the carried gradients pass straight through
             dh = np.where(m, 0, dh) + dh_rec
             dc = np.where(m, 0, dc) + dC * f
-    hp = cache["h"][:-1] if rdrop is None else cache["h"][:-1] * rdrop
+    h_prev = cache["h"][:-1] if rdrop is None else cache["h"][:-1] * rdrop
     dz2 = dz.reshape(T * B, 4 * H)
     grads = {
         "W": x.reshape(T * B, -1).T @ dz2,  # ∂L/∂W = Σ_t x_tᵀ dz_t
-        "U": hp.reshape(T * B, H).T @ dz2,  # ∂L/∂U = Σ_t h_{t-1}ᵀ dz_t
+        "U": h_prev.reshape(T * B, H).T @ dz2,  # ∂L/∂U = Σ_t h_{t-1}ᵀ dz_t
         "b": dz2.sum(axis=0),
     }
     dx = (dz2 @ W.T).reshape(T, B, -1)

@@ -28,13 +28,13 @@ def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
     xW = (x.reshape(T * B, D) @ W + b).reshape(T, B, H)
     h = np.empty((T + 1, B, H), dtype=x.dtype)  # h[0] = h0, h[t+1] = h_t
     h[0] = h0
-    hn = np.empty((T, B, H), dtype=x.dtype)  # the new state φ(·) of every step
+    h_new = np.empty((T, B, H), dtype=x.dtype)  # the new state φ(·) of every step
     for t in range(T):
-        hp = h[t] if rdrop is None else h[t] * rdrop
-        hn[t] = phi(xW[t] + hp @ U)  # h_t = φ(x_t W + h_{t-1} U + b)
-        h[t + 1] = hn[t] if mask is None else np.where(mask[t, :, None], hn[t], h[t])
-    y = hn if mask is None else np.where(mask[:, :, None], hn, 0)
-    cache = dict(x=x, U=U, W=W, h=h, hn=hn, mask=mask, activation=activation, rdrop=rdrop)
+        h_prev = h[t] if rdrop is None else h[t] * rdrop
+        h_new[t] = phi(xW[t] + h_prev @ U)  # h_t = φ(x_t W + h_{t-1} U + b)
+        h[t + 1] = h_new[t] if mask is None else np.where(mask[t, :, None], h_new[t], h[t])
+    y = h_new if mask is None else np.where(mask[:, :, None], h_new, 0)
+    cache = dict(x=x, U=U, W=W, h=h, h_new=h_new, mask=mask, activation=activation, rdrop=rdrop)
     return y, (h[T].copy(),), cache
 
 
@@ -51,7 +51,7 @@ def backward(dy, dstate, cache):
 
     Returns (dx (T, B, D), (dh0,), grads dict W, U, b).
     """
-    x, W, U, h, hn = cache["x"], cache["W"], cache["U"], cache["h"], cache["hn"]
+    x, W, U, h, h_new = cache["x"], cache["W"], cache["U"], cache["h"], cache["h_new"]
     mask, rdrop = cache["mask"], cache["rdrop"]
     _, dphi = activations.get(cache["activation"])
     T, B, _ = x.shape
@@ -60,18 +60,18 @@ def backward(dy, dstate, cache):
     dh = np.zeros((B, H), dtype=x.dtype) if dstate[0] is None else np.array(dstate[0], dtype=x.dtype)
     dz = np.empty((T, B, H), dtype=x.dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
     for t in reversed(range(T)):
-        g = dh if dy is None else dh + dy[t]  # everything that reaches h_t
+        dh_t = dh if dy is None else dh + dy[t]  # everything that reaches h_t
         if mask is not None:
-            g = np.where(mask[t, :, None], g, 0)  # a masked step gets no gradient
-        dz[t] = g * dphi(hn[t])  # ∂h_t/∂z_t = φ'(z_t)
+            dh_t = np.where(mask[t, :, None], dh_t, 0)  # a masked step gets no gradient
+        dz[t] = dh_t * dphi(h_new[t])  # ∂h_t/∂z_t = φ'(z_t)
         dh_rec = dz[t] @ U.T if rdrop is None else (dz[t] @ U.T) * rdrop
         # at a masked step h_t = h_{t-1}: the carried gradient passes straight through
         dh = dh_rec if mask is None else np.where(mask[t, :, None], 0, dh) + dh_rec
-    hp = h[:-1] if rdrop is None else h[:-1] * rdrop
+    h_prev = h[:-1] if rdrop is None else h[:-1] * rdrop
     dz2 = dz.reshape(T * B, H)
     grads = {
         "W": x.reshape(T * B, -1).T @ dz2,  # ∂L/∂W = Σ_t x_tᵀ dz_t
-        "U": hp.reshape(T * B, H).T @ dz2,  # ∂L/∂U = Σ_t h_{t-1}ᵀ dz_t
+        "U": h_prev.reshape(T * B, H).T @ dz2,  # ∂L/∂U = Σ_t h_{t-1}ᵀ dz_t
         "b": dz2.sum(axis=0),
     }
     dx = (dz2 @ W.T).reshape(T, B, -1)

@@ -12,7 +12,7 @@ What differs from the reference is only how the work is laid out:
 - buffers reused from call to call (buffers.py).
 infer() runs batch first in a loop of its own, which fills no cache.
 The cache keeps the reference's keys (x, W, U, h, c, gates, mask, rdrop, …)
-except tc. Shapes and semantics: see kernels/lstm.py.
+except tanh_c. Shapes and semantics: see kernels/lstm.py.
 """
 import numpy as np
 from numba import njit

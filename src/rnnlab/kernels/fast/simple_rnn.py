@@ -5,7 +5,7 @@
 The work is laid out as in lstm.py: one compiled loop over time per block of
 batch rows (one block per core), the activation applied in place after the
 step's products, the weight gradients as large products after the loop. The
-cache keeps the reference's keys (x, W, U, h, hn, mask, rdrop, activation).
+cache keeps the reference's keys (x, W, U, h, h_new, mask, rdrop, activation).
 infer() runs batch first in a loop of its own, which fills no cache.
 """
 import numpy as np
@@ -123,7 +123,7 @@ def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
         pool.run(input_projection, [(x.reshape(T * B, -1), W, hn.reshape(T * B, H), q0, q1)
                                        for q0, q1 in pool.split(T * B, len(rows))])
         pool.run(_forward_rows, [(x, U, b, h, hn, y, m8, rd, hp, code, r0, r1) for r0, r1 in rows])
-    cache = dict(x=x, U=U, W=W, h=h, hn=hn, mask=mask, activation=activation, rdrop=rdrop, fast=(b, m8, rd, code),
+    cache = dict(x=x, U=U, W=W, h=h, h_new=hn, mask=mask, activation=activation, rdrop=rdrop, fast=(b, m8, rd, code),
                  lease=buffers.Lease(h) if mask is None else buffers.Lease(h, hn))  # last: see buffers.py
     return y, (h[T].copy(),), cache
 
@@ -132,7 +132,7 @@ def backward(dy, dstate, cache):
     """As kernels.simple_rnn.backward. Returns (dx (T, B, D), (dh0,), grads W, U, b)."""
     if "fast" not in cache:  # a cache of the reference
         return reference.backward(dy, dstate, cache)
-    x, W, U, h, hn = (cache[k] for k in ("x", "W", "U", "h", "hn"))
+    x, W, U, h, hn = (cache[k] for k in ("x", "W", "U", "h", "h_new"))
     b, m8, rd, code = cache["fast"]
     T, B, D = x.shape
     H = U.shape[0]
