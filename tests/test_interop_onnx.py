@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import rnnlab as rl
-from rnnlab.interop import _common
+from rnnlab.interop import common
 from rnnlab.interop import onnx as rox
 
 onnx = pytest.importorskip("onnx")
@@ -232,9 +232,9 @@ def test_import_bidirectional_foreign_graph(x, tmp_path):
 
 def test_reorder_blocks_round_trip():
     a = np.arange(8.0)
-    onnx_order = _common.reorder_blocks(a, _common.ONNX_FROM_RNNLAB)  # i f c o -> i o f c
+    onnx_order = common.reorder_blocks(a, common.ONNX_FROM_RNNLAB)  # i f c o -> i o f c
     np.testing.assert_array_equal(onnx_order, [0, 1, 6, 7, 2, 3, 4, 5])
-    np.testing.assert_array_equal(_common.reorder_blocks(onnx_order, _common.RNNLAB_FROM_ONNX), a)
+    np.testing.assert_array_equal(common.reorder_blocks(onnx_order, common.RNNLAB_FROM_ONNX), a)
 
 
 # ---- errors -------------------------------------------------------------------------------------------

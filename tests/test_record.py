@@ -57,7 +57,10 @@ def test_simple_rnn_records_h():
     layer = rl.SimpleRNN(4, dtype="float64", seed=0)
     recording = rl.probe.record(layer, x)
     rec = recording[0]
-    assert list(rec.arrays()) == ["h"] and rec.i is None and rec.c is None
+    assert list(rec.arrays()) == ["h"] and list(rec.initial) == ["h"]
+    for missing in ("i", "c", "c0"):  # what a SimpleRNN does not have is an error, not None
+        with pytest.raises(AttributeError, match="simple_rnn record has no"):
+            getattr(rec, missing)
     W, U, b = layer.params["W"], layer.params["U"], layer.params["b"]
     np.testing.assert_allclose(rec.h, np.tanh(x @ W + _prev(rec.h0, rec.h) @ U + b), rtol=1e-12, atol=1e-14)
     np.testing.assert_array_equal(rec.h[:, -1], recording.output)  # return_sequences=False: output h_T

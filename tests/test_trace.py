@@ -1,4 +1,4 @@
-"""rnnlab.trace: a layer fed one step per call, and the 我 爱 祖国 tables of `rnnlab demo`."""
+"""rnnlab.probe.trace: a layer fed one step per call, and the 我 爱 祖国 tables of `rnnlab demo`."""
 import re
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 
 import rnnlab as rl
 from rnnlab.cli.demo import trace_section
-from rnnlab.trace import trace
+from rnnlab.probe.trace import trace
 
 
 def test_demo_trace_section_prints_words_and_gates(tmp_path, capsys):

@@ -6,7 +6,7 @@ from .nn import LSTM, Bidirectional, SimpleRNN, Stack
 from .nn import Dense, Dropout, Embedding, Masking, inference_mode
 from . import train
 from .train import Sequential, callbacks, losses, metrics, optim, schedules
-from .io import load
+from .train import load
 
 __version__ = "0.1.0"
 

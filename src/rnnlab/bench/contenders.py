@@ -8,7 +8,7 @@ PyTorch and ONNX Runtime are optional: pip install rnnlab[test] brings both.
 """
 import numpy as np
 
-import rnnlab as rl
+from ..nn import LSTM, SimpleRNN, inference_mode
 
 CELLS = {"lstm": 4, "simple_rnn": 1}  # cell -> gate blocks in W, U, b
 
@@ -40,7 +40,7 @@ class Rnnlab:
 
     def __init__(self, cell, p):
         H = p["U"].shape[0]
-        layer_type = rl.LSTM if cell == "lstm" else rl.SimpleRNN
+        layer_type = LSTM if cell == "lstm" else SimpleRNN
         self.layer = layer_type(H, return_sequences=True).set_weights(p["W"], p["U"], p["b"])
         self.x, self.dy = p["x"], p["dy"]
 
@@ -49,7 +49,7 @@ class Rnnlab:
         return self.layer.backward(self.dy)
 
     def infer(self):
-        with rl.inference_mode():  # as PyTorch under torch.inference_mode()
+        with inference_mode():  # as PyTorch under torch.inference_mode()
             return self.layer(self.x)
 
 

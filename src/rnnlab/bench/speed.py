@@ -11,12 +11,12 @@ float32 NumPy matrix product measured in the same run. Memory: bench/memory.py.
 import json
 import os
 import platform
-import tempfile
 import time
 
 import numpy as np
 
 from .. import kernels
+from ..io.atomic import atomic_open
 from ..nn.base import aligned
 from . import contenders, memory
 
@@ -212,12 +212,5 @@ def table(result):
 
 def write_json(result, path):
     """Write atomically: a temporary file in the same folder, then a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1)

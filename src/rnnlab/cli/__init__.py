@@ -4,18 +4,19 @@ Each sub-command lives in its own module exposing `register(subparsers)`,
 which adds a parser whose `func(args)` runs the command and returns an exit code.
 """
 import argparse
-import importlib
 import sys
 
-# modules of rnnlab.cli, one per verb or group of verbs
-COMMANDS = ["demo", "plot", "run", "compare", "text", "trace", "export", "cluster", "bench"]
+from . import bench, cluster, compare, demo, export, plot, run, text, trace
+
+# one module per verb or group of verbs, in the order `rnnlab --help` lists them
+COMMANDS = [demo, plot, run, compare, text, trace, export, cluster, bench]
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="rnnlab", description="SimpleRNN and LSTM by hand, in NumPy.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"rnnlab.cli.{name}").register(sub)
+    for command in COMMANDS:
+        command.register(sub)
     return parser
 
 

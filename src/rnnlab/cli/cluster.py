@@ -12,7 +12,7 @@ import time
 
 from ..experiments.cluster import RETRIES
 from ..experiments.gridfile import read_grid
-from ._experiment_args import task_name, training_options
+from .experiment_args import task_name, training_options
 
 GRID_FLAGS = {"models": "simplernn,lstm", "lengths": "10,25,50,100,200", "seeds": 3}
 DASHBOARD = "127.0.0.1:8787"

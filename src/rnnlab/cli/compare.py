@@ -5,7 +5,7 @@ The runs go to Dask (cli/cluster.py); without dask installed, to a local process
 import os
 
 from ..experiments import compare, grid_configs
-from ._experiment_args import TASK_NAMES, add_training_options
+from .experiment_args import TASK_NAMES, add_training_options
 from .cluster import add_compare_options, compare_on_cluster, grid_arguments, on_cluster
 
 

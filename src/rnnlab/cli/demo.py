@@ -38,7 +38,7 @@ def _rnn_table(words, h):
 
 def run(args):
     """The story: activations, the 我 爱 祖国 trace, the adding race, gradient flow, a summary."""
-    from . import _demo_science as science
+    from . import demo_science as science
 
     t0 = time.perf_counter()
     mode = "quick" if args.quick else "full"
@@ -60,24 +60,25 @@ def run(args):
 def trace_section(out_dir):
     """Print the step-by-step tables; returns the path of the LSTM's gate figure."""
     # the trace runs in well under a second: --quick changes nothing here
-    import rnnlab as rl
-    from rnnlab.trace import trace
+    from .. import plots
+    from ..nn import LSTM, SimpleRNN
+    from ..probe.trace import trace
 
     x = np.eye(len(WORDS))[None]  # (1 sentence, 3 steps, 3-word vocabulary), one-hot
     print("我 爱 祖国 (\"I love my country\"), one word per step, each a one-hot vector:")
     print("   " + "   ".join(f"{w} = {row.astype(int)}" for w, row in zip(WORDS, x[0])))
 
-    rnn = rl.SimpleRNN(UNITS, seed=SEED)
+    rnn = SimpleRNN(UNITS, seed=SEED)
     print(f"\nSimpleRNN, {UNITS} units (seed {SEED}): h_t = tanh(x_t W + h_{{t-1}} U + b); "
           "h carries the memory of the words so far")
     print(_rnn_table(WORDS, trace(rnn, x).h[0]))
 
-    lstm = rl.LSTM(UNITS, seed=SEED)
+    lstm = LSTM(UNITS, seed=SEED)
     print(f"\nLSTM, {UNITS} units (seed {SEED}): input gate i, forget gate f, output gate o, candidate C̃,")
     print("cell C_t = f ⊙ C_{t-1} + i ⊙ C̃, hidden h_t = o ⊙ tanh(C_t)")
     steps = trace(lstm, x)
     print(steps.table(tokens=WORDS, units=UNITS, digits=3))
-    path = rl.plots.save(rl.plots.gates(steps, tokens=WORDS, title="LSTM reading 我 爱 祖国"),
+    path = plots.save(plots.gates(steps, tokens=WORDS, title="LSTM reading 我 爱 祖国"),
                          os.path.join(out_dir, "trace-lstm-gates.png"))
     print(f"   figure: {path}")
     return path

@@ -15,25 +15,27 @@ def register(sub):
 
 
 def run(args):
-    import rnnlab as rl
+    from ..train import load
 
     if not args.onnx and not args.keras_weights:
         raise ValueError("export expected --onnx OUT.onnx and/or --keras-weights OUT.weights.h5")
-    model = rl.load(args.model)
+    model = load(args.model)
     try:
-        _write(rl, model, args)
+        _write(model, args)
     except ImportError as err:  # the onnx or h5py extra is missing
         print(f"rnnlab export: error: {err}", file=sys.stderr)
         return 1
     return 0
 
 
-def _write(rl, model, args):
+def _write(model, args):
+    from ..interop import h5, onnx
+
     if args.onnx:
-        proto = rl.interop.onnx.export(model, args.onnx, opset=args.opset, lengths=args.lengths)
+        proto = onnx.export(model, args.onnx, opset=args.opset, lengths=args.lengths)
         inputs = ", ".join(i.name for i in proto.graph.input)
         outputs = ", ".join(o.name for o in proto.graph.output)
         print(f"wrote {args.onnx}: opset {proto.opset_import[0].version}, inputs {inputs}, outputs {outputs}")
     if args.keras_weights:
-        rl.interop.h5.save_weights(model, args.keras_weights)
+        h5.save_weights(model, args.keras_weights)
         print(f"wrote {args.keras_weights}: Keras 3 weights of {len(model.layers)} layers")

@@ -2,7 +2,7 @@
 import os
 
 from ..experiments import make_config, read_record, run_to_file
-from ._experiment_args import TASK_NAMES, add_training_options, task_name, training_options
+from .experiment_args import TASK_NAMES, add_training_options, task_name, training_options
 
 
 def register(sub):

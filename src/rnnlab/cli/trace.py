@@ -40,9 +40,9 @@ def _from_spot(args):
 
 
 def _from_file(args):
-    import rnnlab as rl
+    from ..train import load
 
-    model = rl.load(args.model)
+    model = load(args.model)
     meta = getattr(model, "metadata", None) or {}
     if args.input is not None:
         x = np.load(args.input, allow_pickle=False)
@@ -59,13 +59,14 @@ def _from_file(args):
 
 
 def run(args):
-    import rnnlab as rl
+    from .. import plots
+    from ..probe import record
     from ..text.sentence import predictions
 
     model, x, tokens, vocab, title = _from_file(args) if args.model else _from_spot(args)
     if hasattr(model, "reset_state"):
         model.reset_state()
-    recording = rl.probe.record(model, x)
+    recording = record(model, x)
     paths = [r.path for r in recording]
     layer = args.layer if args.layer in paths or not args.layer.isdigit() else int(args.layer)
     try:
@@ -80,6 +81,6 @@ def run(args):
     print(title)
     print(rec.table(tokens=tokens, units=args.show_units, notes=notes))
     if args.out:
-        fig = rl.plots.gates(rec, tokens=tokens, title=f"{args.sentence} — {rec.title}")
-        print(f"wrote {rl.plots.save(fig, args.out)}")
+        fig = plots.gates(rec, tokens=tokens, title=f"{args.sentence} — {rec.title}")
+        print(f"wrote {plots.save(fig, args.out)}")
     return 0

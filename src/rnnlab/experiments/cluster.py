@@ -29,6 +29,7 @@ import time
 import traceback
 import uuid
 
+from ..io import atomic
 from .config import check_config, record_name
 from .runner import read_record, record_path, run, write_json
 
@@ -115,20 +116,8 @@ def _draw(record):
 
 
 def _write_bytes(path, data):
-    """Write data atomically: a temporary file beside path, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-",
-                               suffix=os.path.splitext(path)[1])
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes it private; as plots.save, a figure is not
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    """Write data atomically (io/atomic.py)."""
+    atomic.write_bytes(path, data)
 
 
 def failure_path(out_dir, config):

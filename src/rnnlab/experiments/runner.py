@@ -11,13 +11,13 @@ import json
 import math
 import os
 import platform
-import tempfile
 import time
 from importlib import metadata
 
 import numpy as np
 
 from .. import kernels
+from ..io import atomic
 from ..probe.gradflow import GradientFlowCallback
 from ..train.callbacks import Callback, TerminateOnNaN
 from .config import check_config, config_id, record_name
@@ -149,19 +149,7 @@ def comparable(record):
 
 def write_text(path, text):
     """Write text atomically: a temporary file beside path, then rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic.write_text(path, text)
 
 
 def write_json(path, obj):

@@ -19,7 +19,8 @@ import io
 
 import numpy as np
 
-from . import _common
+from ..io import atomic
+from . import common
 
 # rnnlab kind -> Keras' snake_case class name that numbers the groups
 _GROUP = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "Bidirectional": "bidirectional", "Dense": "dense",
@@ -28,14 +29,14 @@ _CELL = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell"}
 
 
 def _h5py():
-    return _common.require("h5py", "keras")
+    return common.require("h5py", "keras")
 
 
 def _group_names(layers):
     """Keras' group name for each layer: its class in snake_case, then _1, _2, ... for repeats."""
     seen, names = {}, []
     for layer in layers:
-        base = _GROUP[_common.kind_of(layer)]
+        base = _GROUP[common.kind_of(layer)]
         names.append(base if base not in seen else f"{base}_{seen[base] + 1}")
         seen[base] = seen.get(base, -1) + 1
     return names
@@ -43,7 +44,7 @@ def _group_names(layers):
 
 def _var_paths(layer, group):
     """[(path of the vars group, [param keys in Keras order], owning rnnlab layer)] for one layer."""
-    kind = _common.kind_of(layer)
+    kind = common.kind_of(layer)
     if kind in ("SimpleRNN", "LSTM"):
         return [(f"{group}/cell/vars", ["W", "U", "b"], layer)]
     if kind == "Bidirectional":
@@ -57,9 +58,9 @@ def _var_paths(layer, group):
 
 
 def _layers(model):
-    layers = _common.flatten(model)
+    layers = common.flatten(model)
     for layer in layers:
-        _common.kind_of(layer)  # unsupported layers fail here, by name
+        common.kind_of(layer)  # unsupported layers fail here, by name
     return layers
 
 
@@ -119,7 +120,7 @@ def load_weights(model, path):
             for vars_path, keys, owner in _var_paths(layer, group):
                 arrays = _arrays(f, path, vars_path)
                 used.add(vars_path)
-                if _common.kind_of(owner) in ("SimpleRNN", "LSTM") and len(arrays) == 2:
+                if common.kind_of(owner) in ("SimpleRNN", "LSTM") and len(arrays) == 2:
                     arrays.append(np.zeros(arrays[0].shape[1], arrays[0].dtype))  # use_bias=False: b = 0
                 if len(arrays) != len(keys):
                     raise ValueError(f"{path!s}: layers/{vars_path} holds {len(arrays)} arrays, layer "
@@ -149,10 +150,10 @@ def save_weights(model, path):
     with h5py.File(buffer, "w") as f:
         _write_group(f, "vars", getattr(model, "name", "sequential"))
         for layer, group in zip(layers, _group_names(layers)):
-            kind = _common.kind_of(layer)
+            kind = common.kind_of(layer)
             paths = _var_paths(layer, group)
             for _, _, owner in paths:
-                _common.check_built(owner)
+                common.check_built(owner)
             if kind in ("Dense", "Embedding"):  # arrays of the layer itself
                 (vars_path, keys, _), = paths
                 _write_group(f, f"layers/{vars_path}", layer.name, [layer.params[k] for k in keys])
@@ -161,5 +162,5 @@ def save_weights(model, path):
             for vars_path, keys, owner in paths:
                 if kind == "Bidirectional":
                     _write_group(f, f"layers/{vars_path[:-len('/cell/vars')]}/vars", owner.name)
-                _write_group(f, f"layers/{vars_path}", _CELL[_common.kind_of(owner)], [owner.params[k] for k in keys])
-    _common.write_atomic(path, buffer.getvalue())
+                _write_group(f, f"layers/{vars_path}", _CELL[common.kind_of(owner)], [owner.params[k] for k in keys])
+    atomic.write_bytes(path, buffer.getvalue())

@@ -16,7 +16,7 @@ Keras runs on any backend; without TensorFlow set KERAS_BACKEND (e.g. "torch") b
 """
 import numpy as np
 
-from . import _common
+from . import common
 
 _RNN_ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "linear")
 _DENSE_ACTIVATIONS = _RNN_ACTIVATIONS + ("softmax",)
@@ -66,7 +66,7 @@ def _recurrent_from_keras(layer, cls_name):
     if cls_name == "LSTM":
         kwargs.update(recurrent_activation=_activation(layer, "recurrent_activation", _RNN_ACTIVATIONS),
                       unit_forget_bias=config["unit_forget_bias"])
-    ours = _common.layer_class(cls_name)(config["units"], **kwargs)
+    ours = common.layer_class(cls_name)(config["units"], **kwargs)
     weights = _weights(layer, (2, 3))
     W, U = weights[:2]
     b = weights[2] if len(weights) == 3 else np.zeros(W.shape[1], W.dtype)  # use_bias=False: b = 0
@@ -79,23 +79,23 @@ def _layer_from_keras(layer, keras):
         return _recurrent_from_keras(layer, type(layer).__name__)
     if type(layer) is L.Bidirectional:
         fw, bw = (_layer_from_keras(sub, keras) for sub in (layer.forward_layer, layer.backward_layer))
-        return _common.layer_class("Bidirectional")(fw, merge_mode=layer.merge_mode, backward_layer=bw,
+        return common.layer_class("Bidirectional")(fw, merge_mode=layer.merge_mode, backward_layer=bw,
                                                     name=layer.name)
     if type(layer) is L.Dense:
         weights = _weights(layer, (1, 2))
         activation = _activation(layer, "activation", _DENSE_ACTIVATIONS)
-        ours = _common.layer_class("Dense")(layer.units, activation=activation, use_bias=len(weights) == 2,
+        ours = common.layer_class("Dense")(layer.units, activation=activation, use_bias=len(weights) == 2,
                                             dtype=_dtype(layer), name=layer.name)
         return ours.set_weights(*weights)
     if type(layer) is L.Embedding:
         (E,) = _weights(layer, (1,))
-        ours = _common.layer_class("Embedding")(layer.input_dim, layer.output_dim, mask_zero=layer.mask_zero,
+        ours = common.layer_class("Embedding")(layer.input_dim, layer.output_dim, mask_zero=layer.mask_zero,
                                                 dtype=_dtype(layer), name=layer.name)
         return ours.set_weights(E)
     if type(layer) is L.Dropout:
-        return _common.layer_class("Dropout")(layer.rate, name=layer.name)
+        return common.layer_class("Dropout")(layer.rate, name=layer.name)
     if type(layer) is L.Masking:
-        return _common.layer_class("Masking")(float(layer.mask_value), dtype=_dtype(layer), name=layer.name)
+        return common.layer_class("Masking")(float(layer.mask_value), dtype=_dtype(layer), name=layer.name)
     raise ValueError(f"Keras layer {layer.name!r} of type {type(layer).__name__} is not supported; expected "
                      "SimpleRNN, LSTM, Bidirectional, Dense, Embedding, Dropout or Masking")
 
@@ -107,7 +107,7 @@ def from_keras(obj):
         layers = [_layer_from_keras(layer, keras) for layer in obj.layers]
         if not layers:
             raise ValueError(f"Keras model {obj.name!r} has no layers")
-        return _common.layer_class("Sequential")(layers, name=obj.name)
+        return common.layer_class("Sequential")(layers, name=obj.name)
     if isinstance(obj, keras.Model):
         raise ValueError(f"Keras model {obj.name!r} of type {type(obj).__name__} is not supported; "
                          "expected a Sequential model or a single layer")
@@ -116,13 +116,13 @@ def from_keras(obj):
 
 # ---- rnnlab -> Keras -------------------------------------------------------------------------------
 def _recurrent_to_keras(layer, keras):
-    _common.check_built(layer)
+    common.check_built(layer)
     kwargs = dict(activation=layer.activation, return_sequences=layer.return_sequences,
                   return_state=layer.return_state, go_backwards=layer.go_backwards, stateful=layer.stateful,
                   dropout=layer.dropout, recurrent_dropout=layer.recurrent_dropout,
                   zero_output_for_mask=layer.return_sequences,
                   dtype=np.dtype(layer.dtype).name, name=layer.name)
-    if _common.kind_of(layer) == "LSTM":
+    if common.kind_of(layer) == "LSTM":
         out = keras.layers.LSTM(layer.units, recurrent_activation=layer.recurrent_activation,
                                 unit_forget_bias=layer.unit_forget_bias, **kwargs)
     else:
@@ -132,7 +132,7 @@ def _recurrent_to_keras(layer, keras):
 
 def _layer_to_keras(layer, keras):
     """(Keras layer, its input shape) with rnnlab's weights set."""
-    kind = _common.kind_of(layer)
+    kind = common.kind_of(layer)
     if kind in ("SimpleRNN", "LSTM"):
         out, shape = _recurrent_to_keras(layer, keras)
         out.build(shape)
@@ -146,14 +146,14 @@ def _layer_to_keras(layer, keras):
             sub.set_weights([ours.params[k] for k in ("W", "U", "b")])
         return out, shape
     if kind == "Dense":
-        _common.check_built(layer)
+        common.check_built(layer)
         out = keras.layers.Dense(layer.units, activation=layer.activation, use_bias=layer.use_bias,
                                  dtype=np.dtype(layer.dtype).name, name=layer.name)
         out.build((None, layer.input_dim))
         out.set_weights([layer.params[k] for k in ("W", "b") if k in layer.params])
         return out, (None, None, layer.input_dim)
     if kind == "Embedding":
-        _common.check_built(layer)
+        common.check_built(layer)
         out = keras.layers.Embedding(layer.input_dim, layer.output_dim, mask_zero=layer.mask_zero,
                                      dtype=np.dtype(layer.dtype).name, name=layer.name)
         out.build((None, None))
@@ -169,9 +169,9 @@ def _layer_to_keras(layer, keras):
 def to_keras(obj):
     """An rnnlab layer, Stack or Sequential as a Keras 3 layer or Sequential model, weights copied."""
     keras = _keras()
-    if _common.kind_of(obj) != "Stack":
+    if common.kind_of(obj) != "Stack":
         return _layer_to_keras(obj, keras)[0]
-    layers = _common.flatten(obj)
+    layers = common.flatten(obj)
     for layer in layers:
         if getattr(layer, "return_state", False):
             raise ValueError(f"layer {layer.name!r}: return_state is not supported inside a Keras Sequential")

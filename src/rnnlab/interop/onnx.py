@@ -6,7 +6,7 @@ export(model, path) writes a graph that ONNX Runtime runs to rnnlab's outputs:
     sequence_lens (batch,) int32      with lengths=True: real steps per right-padded sequence (mask.sum(1))
     y                                 the model's output; with return_state also h (and c) per direction
 
-Weights become initializers in ONNX's layout (_common): W [dirs, G·H, D], R [dirs, G·H, H],
+Weights become initializers in ONNX's layout (common.py): W [dirs, G·H, D], R [dirs, G·H, H],
 B [dirs, 2·G·H] = [Wb, Rb] with Rb = 0, LSTM gate blocks in the order i, o, f, c. The recurrent
 operators are time-major (Y is [time, dirs, batch, H]); the graph transposes once at each end.
 
@@ -19,8 +19,9 @@ import json
 
 import numpy as np
 
-from . import _common
-from ._onnx_import import load, load_recurrent
+from ..io import atomic
+from . import common
+from .onnx_import import load, load_recurrent
 
 __all__ = ["export", "load", "load_recurrent"]
 
@@ -186,7 +187,7 @@ class _Exporter:
                 self.extra_outputs.append((self.g.node("Identity", [c], f"c{suffix}"), layer.units))
 
     def check_recurrent(self, layer):
-        _common.check_built(layer)
+        common.check_built(layer)
         if layer.stateful:
             raise ValueError(f"layer {layer.name!r}: stateful=True is not supported by export (the graph starts "
                              "every call from zero states)")
@@ -198,7 +199,7 @@ class _Exporter:
         for layer in layers:
             W, U, b = (np.asarray(layer.params[key], np.float32) for key in ("W", "U", "b"))
             if is_lstm:  # blocks i, f, C̃, o -> i, o, f, c
-                W, U, b = (_common.reorder_blocks(a, _common.ONNX_FROM_RNNLAB) for a in (W, U, b))
+                W, U, b = (common.reorder_blocks(a, common.ONNX_FROM_RNNLAB) for a in (W, U, b))
             Ws.append(W.T)  # (D, G·H) -> [G·H, D]
             Rs.append(U.T)  # (H, G·H) -> [G·H, H]
             Bs.append(np.concatenate([b, np.zeros_like(b)]))  # [Wb, Rb]; only the sum matters
@@ -217,7 +218,7 @@ class _Exporter:
 
     def dense(self, x, k, layer):
         """y = φ(x W + b) on the last axis: MatMul, Add and the activation."""
-        _common.check_built(layer)
+        common.check_built(layer)
         base = f"{k}_{layer.name}"
         names = {"W": self.g.const(f"{base}/W", np.asarray(layer.params["W"], np.float32))}
         z = self.g.node("MatMul", [x, names["W"]], f"{base}/xW")
@@ -233,7 +234,7 @@ class _Exporter:
         """x_t = E[id_t]: Gather rows of E; with mask_zero the lengths count the ids that are not 0."""
         if k != 0:
             raise ValueError(f"layer {layer.name!r}: Embedding is supported as the first layer only")
-        _common.check_built(layer)
+        common.check_built(layer)
         if layer.mask_zero:
             if self.lengths:
                 raise ValueError(f"layer {layer.name!r} has mask_zero=True: the graph counts the lengths from the "
@@ -272,7 +273,7 @@ class _Exporter:
     def run(self, x):
         width = None
         for k, layer in enumerate(self.layers):
-            kind = _common.kind_of(layer)
+            kind = common.kind_of(layer)
             if kind in ("SimpleRNN", "LSTM"):
                 x, width = self.recurrent(x, k, layer)
             elif kind == "Bidirectional":
@@ -291,13 +292,13 @@ class _Exporter:
 def _graph_input(onnx, layers):
     """The ValueInfo of the model's input: ids for an Embedding, else float features (batch, time, D)."""
     helper = onnx.helper
-    first = next((layer for layer in layers if _common.kind_of(layer) not in ("Dropout", "Masking")), None)
+    first = next((layer for layer in layers if common.kind_of(layer) not in ("Dropout", "Masking")), None)
     if first is None:
         raise ValueError("export expected at least one layer besides Dropout and Masking")
-    if _common.kind_of(first) == "Embedding":
+    if common.kind_of(first) == "Embedding":
         return helper.make_tensor_value_info("ids", onnx.TensorProto.INT64, ["batch", "time"])
-    first = first.forward_layer if _common.kind_of(first) == "Bidirectional" else first
-    _common.check_built(first)
+    first = first.forward_layer if common.kind_of(first) == "Bidirectional" else first
+    common.check_built(first)
     return helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", "time", first.input_dim])
 
 
@@ -311,12 +312,12 @@ def export(model, path, opset=None, lengths=False):
     first Masking layer from the input (steps equal to mask_value at the right end only).
     The graph is float32 whatever the model's dtype; inference only (dropout is the identity).
     """
-    onnx = _common.require("onnx", "onnx")
+    onnx = common.require("onnx", "onnx")
     opset = DEFAULT_OPSET if opset is None else opset
     newest = onnx.defs.onnx_opset_version()
     if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
         raise ValueError(f"opset expected an integer in [{MIN_OPSET}, {newest}], got {opset!r}")
-    layers = _common.flatten(model)
+    layers = common.flatten(model)
     helper, F = onnx.helper, onnx.TensorProto.FLOAT
     inputs = [_graph_input(onnx, layers)]
     if lengths:
@@ -331,9 +332,9 @@ def export(model, path, opset=None, lengths=False):
     opsets = [helper.make_opsetid("", opset)]
     proto = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets),
                               producer_name="rnnlab")
-    container = {"kind": type(model).__name__, "config": model.get_config()} if _common.kind_of(model) == "Stack" \
+    container = {"kind": type(model).__name__, "config": model.get_config()} if common.kind_of(model) == "Stack" \
         else None
     helper.set_model_props(proto, {"rnnlab.layers": json.dumps(ex.meta), "rnnlab.model": json.dumps(container)})
     onnx.checker.check_model(proto, full_check=True)
-    _common.write_atomic(path, proto.SerializeToString())
+    atomic.write_bytes(path, proto.SerializeToString())
     return proto

@@ -9,13 +9,13 @@ rnnlab is always batch-first; PyTorch's batch_first only changes how it is calle
 import numpy as np
 
 from .. import nn
-from . import _common
+from . import common
 
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
 def _torch():
-    return _common.require("torch", "torch")
+    return common.require("torch", "torch")
 
 
 def _numpy(t):
@@ -84,7 +84,7 @@ def _directions(layer, position):
         raise TypeError(f"to_torch expected SimpleRNN, LSTM, Bidirectional or a Stack of them, "
                         f"got {type(layer).__name__} at layer {position}")
     for leaf in leaves:
-        _common.check_built(leaf)
+        common.check_built(leaf)
     return leaves
 
 

@@ -1,5 +1,6 @@
-"""Saving and loading: one .npz-based file per model or checkpoint, JSON config, never pickle."""
+"""The rnnlab file format and how files are written: atomic writes, the archive (.npz with a JSON
+config, never pickle), layers to and from configs. Saving a model lives with the model (train/saving.py)."""
+from . import atomic
 from .archive import FORMAT, VERSION, FormatError
-from .files import load, read_checkpoint, save_checkpoint, save_model
 
-__all__ = ["load", "save_model", "save_checkpoint", "read_checkpoint", "FormatError", "FORMAT", "VERSION"]
+__all__ = ["atomic", "FormatError", "FORMAT", "VERSION"]

@@ -8,11 +8,12 @@ every member against the table and the archive's sizes before allocating.
 """
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
+
+from .atomic import atomic_open
 
 FORMAT = "rnnlab"
 VERSION = 1
@@ -35,18 +36,8 @@ def write(path, kind, config, arrays):
             raise TypeError(f"array {key!r} expected dtype float32 or float64, got {spec['dtype']}")
     header = {"format": FORMAT, "version": VERSION, "kind": kind, "arrays": table, **config}
     payload = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{CONFIG_KEY: payload}, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_open(path, "wb") as f:  # readers see the old file or the new one, never half of one
+        np.savez(f, **{CONFIG_KEY: payload}, **arrays)
 
 
 def read(path, kinds):

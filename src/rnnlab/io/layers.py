@@ -1,18 +1,22 @@
-"""Layers to and from JSON configs; only the classes listed here can be built from a file."""
+"""Layers to and from JSON configs; only the registered cells and the classes listed here can be built from a file."""
 import inspect
 
 from ..nn.bidirectional import Bidirectional
+from ..nn.cells import cell_classes
 from ..nn.dense import Dense
 from ..nn.dropout import Dropout
 from ..nn.embedding import Embedding
-from ..nn.lstm import LSTM
 from ..nn.masking import Masking
 from ..nn.recurrent import Recurrent
-from ..nn.simple_rnn import SimpleRNN
 from .archive import FormatError
 
-CLASSES = {cls.__name__: cls for cls in (SimpleRNN, LSTM, Dense, Embedding, Dropout, Masking)}
+OTHER_CLASSES = (Dense, Embedding, Dropout, Masking)  # besides the recurrent cells and Bidirectional
 _SCALARS = (str, int, float, bool, type(None))
+
+
+def classes():
+    """{class name: class} of the layers a file may name: the registered cells, then the others."""
+    return {cls.__name__: cls for cls in cell_classes() + OTHER_CLASSES}
 
 
 def layer_config(layer):
@@ -21,8 +25,9 @@ def layer_config(layer):
     if isinstance(layer, Bidirectional):
         return {"class_name": "Bidirectional", "config": layer.get_config(),
                 "layer": layer_config(layer.forward_layer), "backward_layer": layer_config(layer.backward_layer)}
-    if name not in CLASSES:
-        raise TypeError(f"save expected layers among {sorted(CLASSES) + ['Bidirectional']}, got {name}")
+    known = classes()
+    if known.get(name) is not type(layer):
+        raise TypeError(f"save expected layers among {sorted(known) + ['Bidirectional']}, got {name}")
     return {"class_name": name, "config": layer.get_config()}
 
 
@@ -54,12 +59,13 @@ def layer_from_config(entry):
                 raise FormatError(f"Bidirectional config has unexpected keys {sorted(unknown)}")
             layers = [layer_from_config(entry.get(key)) for key in ("layer", "backward_layer")]
             return Bidirectional(layers[0], backward_layer=layers[1], **config)
-        if name not in CLASSES:
-            raise FormatError(f"layer class expected one of {sorted(CLASSES) + ['Bidirectional']}, got {name!r}")
-        unknown = set(config) - _arguments(CLASSES[name])
+        known = classes()
+        if name not in known:
+            raise FormatError(f"layer class expected one of {sorted(known) + ['Bidirectional']}, got {name!r}")
+        unknown = set(config) - _arguments(known[name])
         if unknown:
             raise FormatError(f"layer {name} config has unexpected keys {sorted(unknown)}")
-        return CLASSES[name](**config)
+        return known[name](**config)
     except (TypeError, ValueError) as err:
         if isinstance(err, FormatError):
             raise

@@ -1,6 +1,7 @@
 """Layers that hold parameters."""
 from .base import Container, Layer
 from .bidirectional import Bidirectional
+from .cells import cell_class, cell_classes, register_cell
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
@@ -11,5 +12,5 @@ from .recurrent import Recurrent
 from .simple_rnn import SimpleRNN
 from .stack import Stack
 
-__all__ = ["Layer", "Container", "Recurrent", "SimpleRNN", "LSTM", "Bidirectional", "Stack", "Dense", "Embedding", "Dropout", "Masking",
+__all__ = ["register_cell", "cell_classes", "cell_class", "Layer", "Container", "Recurrent", "SimpleRNN", "LSTM", "Bidirectional", "Stack", "Dense", "Embedding", "Dropout", "Masking",
            "inference_mode", "is_inference"]

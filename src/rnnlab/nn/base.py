@@ -132,3 +132,13 @@ class Container(Layer):
         for _, layer in self.named_layers():
             if hasattr(layer, "reset_state"):
                 layer.reset_state()
+
+
+def leaf_layers(layer, prefix=""):
+    """[(path, layer)] of the layers holding parameters or an rng, e.g. ("1.forward", LSTM)."""
+    if hasattr(layer, "named_layers"):
+        out = []
+        for name, sub in layer.named_layers():
+            out += leaf_layers(sub, f"{prefix}{name}.")
+        return out
+    return [(prefix[:-1], layer)]

@@ -4,6 +4,7 @@ import copy
 import numpy as np
 
 from .base import Container, check_grad
+from .cells import describe
 from .recurrent import Recurrent
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -20,7 +21,7 @@ class Bidirectional(Container):
 
     def __init__(self, layer, merge_mode="concat", backward_layer=None, name=None):
         if not isinstance(layer, Recurrent):
-            raise TypeError(f"Bidirectional expected a SimpleRNN or LSTM layer, got {type(layer).__name__}")
+            raise TypeError(f"Bidirectional expected a {describe()} layer, got {type(layer).__name__}")
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"merge_mode expected one of {MERGE_MODES}, got {merge_mode!r}")
         super().__init__(dtype=layer.dtype, name=name or f"bidirectional_{layer.name}")

@@ -1,4 +1,4 @@
-"""What SimpleRNN and LSTM share: input checks, masks, direction, state and dropout.
+"""What every recurrent layer shares: input checks, masks, direction, state and dropout.
 
 The layer is batch-first, (batch, time, features), as in Keras; the kernels are
 time-major, so the layer transposes once on the way in and once on the way out.
@@ -21,16 +21,31 @@ def _check_rate(name, rate):
 
 
 class Recurrent(Layer):
-    """Base of the recurrent layers; subclasses set `cell`, `gates` and `state_names`.
+    """Base of the recurrent layers: a cell's layer class sets the cell contract below.
 
+    Contract (see nn/cells.py): `cell` the kernel's registered name; `gate_names`
+    the blocks of W (D, G·H), U (H, G·H) and b (G·H,), G = len(gate_names);
+    `state_names` the states the kernel carries, "h" first (the output);
+    `kernel_options()` the keyword arguments of its kernel; `record_steps(cache)`
+    what probe.record shows.
+
+    Arguments (Keras'): units H; activation; return_sequences; return_state;
+    go_backwards; stateful; kernel_, recurrent_ and bias_initializer; dropout and
+    recurrent_dropout rates in [0, 1); dtype float32 or float64; seed; name;
+    bptt_steps, checkpoint_every (kernels/segmented.py).
+    Inputs: x (B, T, D); mask (B, T) bool, True on real steps; initial_state, one
+    (B, H) array per state name; training (dropout on).
+    Outputs: (B, T, H) with return_sequences, else h_T (B, H); with return_state
+    also the final states, each (B, H).
     After a call: `final_state` (the states, a tuple) and `kernel_cache`; after
     backward: `grads` and `state_grads` (∂L/∂ initial states). `backend` pins the
     layer to one kernel backend (None follows rnnlab.set_backend).
     """
 
-    cell = None  # kernel name
-    gates = 1  # blocks in W, U, b
-    state_names = ("h",)
+    cell = None  # the kernel's registered name
+    gate_names = ("h",)  # the blocks of W, U and b, in order
+    state_names = ("h",)  # the states the kernel carries, "h" first
+    supports_masking = True  # takes a (B, T) mask; passes it on while the time axis stays
 
     def __init__(self, units, activation="tanh", return_sequences=False, return_state=False,
                  go_backwards=False, stateful=False, kernel_initializer="glorot_uniform",
@@ -65,6 +80,23 @@ class Recurrent(Layer):
         self._cache = None
         self._inferred = False  # the last forward ran under inference_mode: no cache
         self.backend = None  # kernel backend of this layer; None follows rnnlab.set_backend
+
+    @property
+    def gates(self):
+        """G, the number of blocks in W, U and b."""
+        return len(self.gate_names)
+
+    @classmethod
+    def record_steps(cls, cache):
+        """What probe.record shows of a kernel cache: ({name: (T, B, H)}, {state: (B, H) initial}).
+
+        The names come in the order a table lists them; this default reads h only.
+        """
+        return {"h": cache["h"][1:]}, {"h": cache["h"][0]}
+
+    def compute_mask(self, x, mask):
+        """The mask of the output: the input's while the time axis stays, else None."""
+        return mask if self.return_sequences else None
 
     # ---- parameters ---------------------------------------------------------------
     def build(self, input_dim):
@@ -139,8 +171,8 @@ class Recurrent(Layer):
         return tuple(out)
 
     def _zero_state(self, batch):
-        """Zero states (batch, units), kept from call to call and read only: the kernels copy
-        their initial states, and two fresh arrays per call cost a one-step call 2 µs of 20."""
+        """Zero states (batch, units), kept from call to call and read only (the kernels copy
+        their initial states; docs/PERFORMANCE.md, "A short path")."""
         if self._zeros is None or self._zeros[0].shape[0] != batch:
             zeros = np.zeros((batch, self.units), dtype=self.dtype)
             zeros.flags.writeable = False

@@ -6,7 +6,7 @@ Chinese text gets a CJK-capable font when one is installed (see `fonts`).
 Needs matplotlib: pip install rnnlab[plot].
 """
 from . import fonts
-from ._figure import save
+from .figure import save
 from .curves import activations, compare_grid, gradient_flow, learning_curves
 from .gates import cell_state, gates
 

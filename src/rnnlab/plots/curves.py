@@ -5,7 +5,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..kernels import activations as act
-from ._figure import finish, new_figure
+from .figure import finish, new_figure
 
 
 def activations(x=None):

@@ -1,7 +1,7 @@
 """Figures of recorded steps (rnnlab.probe.record): gate heatmaps and cell-state trajectories."""
 import numpy as np
 
-from ._figure import finish, new_figure
+from .figure import finish, new_figure
 
 # (key, panel title, colour range): gates live in (0, 1), C̃ and h in (−1, 1), C is unbounded
 PANELS = {
@@ -35,7 +35,7 @@ def _check(rec, sample, units, tokens):
 
 
 def gates(record, layer=0, sample=0, tokens=None, units=None, title=None):
-    """Heatmaps (unit × step) of i, f, o, C̃, C and h for an LSTM; of h for a SimpleRNN.
+    """Heatmaps (unit × step) of what the record holds: i, f, o, C̃, C and h for an LSTM; h for a SimpleRNN.
 
     record: rnnlab.probe.record(...) or one of its layer records; tokens: labels
     of the steps in time order (e.g. ["我", "爱", "祖国"]); units: how many
@@ -50,7 +50,7 @@ def gates(record, layer=0, sample=0, tokens=None, units=None, title=None):
     fig, axes = new_figure(nrows, ncols, figsize=(max(4.0, 0.45 * T + 2.5) * ncols, 0.12 * units * nrows + 2.2 * nrows))
     for ax, key in zip(axes.flat, keys):
         values = rec[key][sample, :, :units].T  # (units, steps)
-        name, vrange = PANELS[key]
+        name, vrange = PANELS.get(key, (key, None))  # a cell of one's own: its names, a range from the data
         if vrange is None:
             top = max(float(np.abs(values).max()), 1e-12)
             vrange = (-top, top)
@@ -71,18 +71,19 @@ def cell_state(record, layer=0, sample=0, tokens=None, units=None, title=None):
     """Trajectories over the steps of C_t (LSTM) and h_t, one line per unit (default up to 8)."""
     rec = _pick(record, layer)
     units, labels = _check(rec, sample, min(rec.h.shape[2], 8) if units is None else units, tokens)
-    keys = ["c", "h"] if rec.cell == "lstm" else ["h"]
+    keys = [key for key in rec.arrays() if key in rec.initial]  # the states, e.g. C and h
     T = rec.h.shape[1]
     fig, axes = new_figure(len(keys), 1, figsize=(max(6.0, 0.4 * T + 3), 2.8 * len(keys)), sharex=True)
     steps = np.arange(T + 1)
     for ax, key in zip(axes[:, 0], keys):
-        start = rec.c0 if key == "c" else rec.h0
+        start = rec.initial[key]
         values = np.concatenate([start[sample, None, :units], rec[key][sample, :, :units]])  # (T + 1, units)
         for u in range(units):
             ax.plot(steps, values[:, u], marker=".", lw=1.2, label=f"unit {u}")
         ax.axhline(0.0, color="black", lw=0.5)
-        ax.set_ylabel(PANELS[key][0].split("  ")[0] + "_t")
-        ax.set_title(PANELS[key][0], fontsize="medium")
+        title = PANELS.get(key, (key, None))[0]
+        ax.set_ylabel(title.split("  ")[0] + "_t")
+        ax.set_title(title, fontsize="medium")
         ax.grid(alpha=0.3)
     ax = axes[-1, 0]
     ax.set_xticks(steps, ["start"] + labels, rotation=90 if T > 12 else 0)

@@ -16,6 +16,7 @@ comes from the kernel's exact BPTT, with no gradient re-derived here.
 import numpy as np
 
 from .. import kernels
+from ..nn.cells import describe
 from ..nn.recurrent import Recurrent
 from ..train.callbacks import Callback
 
@@ -30,7 +31,7 @@ def state_gradients(layer, x, dh_T, dc_T=None):
     inference mode (no dropout) with zero initial states.
     """
     if not isinstance(layer, Recurrent):
-        raise TypeError(f"state_gradients expected a SimpleRNN or LSTM layer, got {type(layer).__name__}")
+        raise TypeError(f"state_gradients expected a {describe()} layer, got {type(layer).__name__}")
     x = layer.check_input(x)
     if not layer.built:
         layer.build(x.shape[2])
@@ -109,7 +110,7 @@ def model_gradient_flow(model, X, y, fit_lags=None):
     """
     layers = list(getattr(model, "layers", []))
     if not layers or not isinstance(layers[0], Recurrent):
-        raise TypeError("model_gradient_flow expected a Sequential whose first layer is a SimpleRNN or LSTM")
+        raise TypeError(f"model_gradient_flow expected a Sequential whose first layer is a {describe()}")
     if getattr(model, "loss", None) is None:
         raise ValueError("model_gradient_flow expected a compiled model: call compile(loss, optimizer) first")
     rnn, head = layers[0], layers[1:]

@@ -10,42 +10,52 @@ For an LSTM the cache holds, per step t,
     c[t+1] = C_t,  h[t+1] = h_t    (c[0], h[0]: the initial state)
 
 so that C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t and h_t = o_t ⊙ tanh(C_t) at every
-real step. A SimpleRNN records h only.
+real step. A SimpleRNN records h only; each cell's layer class says what it
+records (Recurrent.record_steps).
 """
 import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..nn.cells import describe
 from ..nn.recurrent import Recurrent
+
+
+# how a table labels each recorded quantity (C̃ is two code points, C + combining tilde, but one column wide)
+LABELS = {"c_tilde": "C\u0303", "c": "C"}
 
 
 @dataclass
 class LayerRecord:
     """One recurrent layer's steps, batch-first, in the order the layer read them.
 
-    x (B, T, D) the layer's input; h (B, T, H) the state after each step, h0 (B, H);
-    for an LSTM also i, f, o, c_tilde (C̃), c (C) (B, T, H) and c0 (B, H).
-    `steps[k]` is the time index read at step k (reversed for go_backwards);
-    `mask` (B, T) in the same order, None when every step is real. At a masked
-    step the layer carries h and C over unchanged.
+    x (B, T, D) the layer's input; `values` {name: (B, T, H)} what the cell's layer
+    class reports (Recurrent.record_steps), e.g. for an LSTM i, f, o, c_tilde (C̃),
+    c (C) and h, the state after each step; `initial` {state: (B, H)} the states
+    before the first step. Each is also an attribute: rec.h, rec.i, rec.c, and
+    rec.h0, rec.c0 for the initial states. `steps[k]` is the time index read at
+    step k (reversed for go_backwards); `mask` (B, T) in the same order, None when
+    every step is real. At a masked step the layer carries its states over unchanged.
     """
 
     path: str
     name: str
     cell: str
     x: np.ndarray
-    h0: np.ndarray
-    h: np.ndarray
+    values: dict
+    initial: dict
     steps: np.ndarray
     mask: np.ndarray = None
-    c0: np.ndarray = None
-    c: np.ndarray = None
-    i: np.ndarray = None
-    f: np.ndarray = None
-    o: np.ndarray = None
-    c_tilde: np.ndarray = None
     layer: object = field(default=None, repr=False)
+
+    def __getattr__(self, key):
+        values, initial = self.__dict__.get("values", {}), self.__dict__.get("initial", {})
+        if key in values:
+            return values[key]
+        if key.endswith("0") and key[:-1] in initial:
+            return initial[key[:-1]]
+        raise AttributeError(f"{self.cell} record has no {key!r}; it has {list(values)}")
 
     @property
     def title(self):
@@ -58,15 +68,14 @@ class LayerRecord:
         return bool(self.steps.size > 1 and self.steps[0] > self.steps[-1])
 
     def arrays(self):
-        """{name: (B, T, H) array} of the recorded quantities, gates first."""
-        names = ("i", "f", "o", "c_tilde", "c", "h") if self.cell == "lstm" else ("h",)
-        return {k: getattr(self, k) for k in names}
+        """{name: (B, T, H) array} of the recorded quantities, in the cell's order (gates first)."""
+        return dict(self.values)
 
     def __getitem__(self, key):
         return self.arrays()[key]
 
     def table(self, tokens=None, sample=0, units=8, notes=None, digits=2):
-        """A plain-text table, one block per step: the input, then i, f, o, C̃, C, h by unit.
+        """A plain-text table, one block per step: the input, then each recorded quantity by unit.
 
         tokens: labels of the steps in time order; notes: one extra string per
         step (e.g. the prediction); units: how many units to show.
@@ -80,10 +89,7 @@ class LayerRecord:
             raise ValueError(f"notes expected {T} strings (one per step), got {len(notes)}")
         shown = min(units, H)
         width = digits + 4
-        # labels padded by hand: C̃ is two code points (C + combining tilde) but one column wide
-        rows = [("i ", "i"), ("f ", "f"), ("o ", "o"), ("C\u0303 ", "c_tilde"), ("C ", "c"), ("h ", "h")]
-        if self.cell != "lstm":
-            rows = [("h ", "h")]
+        rows = [(LABELS.get(key, key) + " ", key) for key in self.values]
         head = " " * 4 + "".join(f"{'u' + str(u):>{width}}" for u in range(shown))
         lines = [self.title +
                  (f", first {shown} shown" if shown < H else "")]
@@ -126,7 +132,7 @@ class Recording:
 
 
 def _recurrent_layers(obj, path=""):
-    """(path, layer) for every SimpleRNN/LSTM inside obj, in order."""
+    """(path, layer) for every recurrent layer inside obj, in order."""
     if isinstance(obj, Recurrent):
         yield path, obj
         return
@@ -161,21 +167,16 @@ def _layer_record(path, layer, cache):
     T = cache["x"].shape[0]
     steps = np.arange(T)[::-1].copy() if layer.go_backwards else np.arange(T)
     mask = None if cache["mask"] is None else _batch_first(cache["mask"])
-    rec = LayerRecord(path=path, name=layer.name, cell=layer.cell, x=_batch_first(cache["x"]),
-                      h0=cache["h"][0].copy(), h=_batch_first(cache["h"][1:]), steps=steps, mask=mask, layer=layer)
-    if layer.cell == "lstm":
-        H = layer.units
-        gates = cache["gates"]  # (T, B, 4H): i, f, C̃, o
-        rec.i, rec.f, rec.c_tilde, rec.o = (_batch_first(gates[:, :, k * H:(k + 1) * H]) for k in range(4))
-        rec.c0 = cache["c"][0].copy()
-        rec.c = _batch_first(cache["c"][1:])
-    return rec
+    values, initial = layer.record_steps(cache)
+    return LayerRecord(path=path, name=layer.name, cell=layer.cell, x=_batch_first(cache["x"]),
+                       values={k: _batch_first(v) for k, v in values.items()},
+                       initial={k: np.array(v) for k, v in initial.items()}, steps=steps, mask=mask, layer=layer)
 
 
 def record(model, x, mask=None):
     """Run `model` on x once and return a Recording of each recurrent layer's steps.
 
-    model: a SimpleRNN, LSTM, Bidirectional, Stack or Sequential; x and mask as
+    model: a recurrent layer, Bidirectional, Stack or Sequential; x and mask as
     the model takes them ((B, T, D) floats, or (B, T) ids for a model that starts
     with an Embedding). Inference mode, no dropout. A stateful layer starts from
     and advances its carried state as in any call; reset_state() first for a
@@ -183,7 +184,7 @@ def record(model, x, mask=None):
     """
     layers = list(_recurrent_layers(model))
     if not layers:
-        raise TypeError(f"record expected a model with SimpleRNN or LSTM layers, got {type(model).__name__}")
+        raise TypeError(f"record expected a model with {describe()} layers, got {type(model).__name__}")
     before = {id(layer): layer.kernel_cache for _, layer in layers}
     with reference_kernels([layer for _, layer in layers]):
         output = model(x) if mask is None else model(x, mask=mask)

@@ -11,6 +11,9 @@ import time
 
 import numpy as np
 
+from ..nn import LSTM, Dense, Embedding
+from ..train import Sequential, load
+from ..train.optim import Adam
 from .corpus import Vocabulary, stream_batches, unigram_entropy
 
 KIND = "char-lm"  # the metadata tag of a saved text model
@@ -33,14 +36,12 @@ class CharModel:
     @classmethod
     def build(cls, vocab, hidden=128, layers=1, embed_dim=None, dtype="float32", seed=0):
         """Embedding (V, E) → `layers` stateful LSTM(hidden) → Dense(V) logits."""
-        import rnnlab as rl
-
         V = len(vocab)
         E = embed_dim or min(64, V)
-        stack = [rl.Embedding(V, E, dtype=dtype)]
-        stack += [rl.LSTM(hidden, return_sequences=True, stateful=True, dtype=dtype) for _ in range(layers)]
-        stack.append(rl.Dense(V, dtype=dtype))
-        return cls(rl.Sequential(stack, seed=seed), vocab)
+        stack = [Embedding(V, E, dtype=dtype)]
+        stack += [LSTM(hidden, return_sequences=True, stateful=True, dtype=dtype) for _ in range(layers)]
+        stack.append(Dense(V, dtype=dtype))
+        return cls(Sequential(stack, seed=seed), vocab)
 
     # ---- files --------------------------------------------------------------------
     def save(self, path):
@@ -50,9 +51,7 @@ class CharModel:
 
     @classmethod
     def load(cls, path):
-        import rnnlab as rl
-
-        model = rl.load(path)
+        model = load(path)
         meta = getattr(model, "metadata", None) or {}
         if meta.get("kind") != KIND or not isinstance(meta.get("chars"), str):
             raise ValueError(f"{path}: expected a text model saved by `rnnlab text train`, got a model "
@@ -99,8 +98,6 @@ def train(text, hidden=128, layers=1, seq_len=64, batch_size=32, epochs=10, lr=3
     reaches the lowest validation bits per character so far;
     verbose=1 shows fit's progress bar within each epoch.
     """
-    import rnnlab as rl
-
     if not isinstance(text, str) or not text:
         raise ValueError("text expected a non-empty string")
     if not 0.0 < val_fraction < 1.0:
@@ -118,7 +115,7 @@ def train(text, hidden=128, layers=1, seq_len=64, batch_size=32, epochs=10, lr=3
                          f"expected at least 1")
 
     lm = CharModel.build(vocab, hidden=hidden, layers=layers, embed_dim=embed_dim, seed=seed)
-    lm.model.compile(loss="sparse_categorical_crossentropy", optimizer=rl.optim.Adam(lr), clip_norm=clip_norm)
+    lm.model.compile(loss="sparse_categorical_crossentropy", optimizer=Adam(lr), clip_norm=clip_norm)
     history = {"epoch": [], "train_bpc": [], "val_bpc": [], "seconds": [],
                "unigram_bpc": unigram_entropy(train_ids, len(vocab))}
     for epoch in range(1, epochs + 1):

@@ -7,6 +7,10 @@ sentence again shows gates and states that do a job.
 """
 import numpy as np
 
+from ..nn import LSTM, Dense, Embedding, SimpleRNN
+from ..train import Sequential
+from ..train.optim import Adam
+
 END = "</s>"
 
 
@@ -26,8 +30,6 @@ def fit_sentence(tokens, cell="lstm", units=8, epochs=200, lr=0.05, seed=0):
 
     vocab lists the token of each id; model takes ids (1, T) and returns logits (1, T, V).
     """
-    import rnnlab as rl
-
     if cell not in ("lstm", "simplernn"):
         raise ValueError(f"cell expected 'lstm' or 'simplernn', got {cell!r}")
     tokens = list(tokens)
@@ -37,10 +39,10 @@ def fit_sentence(tokens, cell="lstm", units=8, epochs=200, lr=0.05, seed=0):
     index = {t: k for k, t in enumerate(vocab)}
     x = np.array([[index[t] for t in tokens]])
     y = np.array([[index[t] for t in tokens[1:] + [END]]])
-    recurrent = rl.LSTM if cell == "lstm" else rl.SimpleRNN
-    model = rl.Sequential([rl.Embedding(len(vocab), 8), recurrent(units, return_sequences=True),
-                           rl.Dense(len(vocab))], seed=seed)
-    model.compile(loss="sparse_categorical_crossentropy", optimizer=rl.optim.Adam(lr))
+    recurrent = LSTM if cell == "lstm" else SimpleRNN
+    model = Sequential([Embedding(len(vocab), 8), recurrent(units, return_sequences=True),
+                        Dense(len(vocab))], seed=seed)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer=Adam(lr))
     model.fit(x, y, epochs=epochs, batch_size=1, shuffle=False, verbose=0)
     return model, vocab
 

@@ -7,9 +7,9 @@ after the others at the end of an epoch, so what they save is final.
 """
 import math
 import os
-import tempfile
 import warnings
 
+from ..io import atomic
 from .clipping import global_norm
 
 
@@ -194,7 +194,7 @@ class CSVLogger(Callback):
         rows = [self.separator.join(["epoch", *keys])]
         for k, e in enumerate(hist.epoch):
             rows.append(self.separator.join([str(e)] + [repr(hist.history[key][k]) for key in keys]))
-        write_text_atomic(self.filename, "\n".join(rows) + "\n")
+        atomic.write_text(self.filename, "\n".join(rows) + "\n")
 
 
 class NonFiniteError(FloatingPointError):
@@ -244,17 +244,3 @@ def _largest(norms):
     return f"{norms[name]:.4g} in parameter {name!r}"
 
 
-def write_text_atomic(path, text):
-    """Write text to a temporary file beside path, then rename it over path."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

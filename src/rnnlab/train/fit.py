@@ -8,6 +8,7 @@ from ..nn.embedding import Embedding
 from . import clipping
 from .callbacks import Callback, History, NonFiniteError
 from .progress import Progress
+from .saving import read_checkpoint
 
 
 @dataclass
@@ -124,7 +125,6 @@ def run(model, X, y, epochs, batch_size, validation_data, validation_split, shuf
     history = History()
     restore = None
     if resume_from is not None:
-        from ..io import read_checkpoint  # io builds on train: imported here, not at the top
         restore = read_checkpoint(resume_from, model, state)  # checks everything before touching the model
     model.train_state, model.history = state, history
     if restore is not None:

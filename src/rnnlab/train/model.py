@@ -8,21 +8,13 @@ from ..nn.embedding import Embedding
 from ..nn.masking import Masking
 from ..nn.mode import inference_mode
 from ..nn.recurrent import Recurrent
+from ..nn.base import leaf_layers
 from ..nn.stack import Stack
 from . import clipping, losses, optim
 from .callbacks import NonFiniteError
 from .fit import check_batch_size, prepare, prepare_x, run
 from .metrics import get as get_metric, weighted_mean
-
-
-def leaf_layers(layer, prefix=""):
-    """[(path, layer)] of the layers holding parameters or an rng, e.g. ("1.forward", LSTM)."""
-    if hasattr(layer, "named_layers"):
-        out = []
-        for name, sub in layer.named_layers():
-            out += leaf_layers(sub, f"{prefix}{name}.")
-        return out
-    return [(prefix[:-1], layer)]
+from .saving import read_model, save_checkpoint, save_model
 
 
 class Sequential(Stack):
@@ -228,13 +220,21 @@ class Sequential(Stack):
 
     def save(self, path):
         """Write the model (architecture, weights, RNG states, compile settings) to one file, atomically."""
-        from ..io import save_model
         save_model(self, path)
 
     def save_checkpoint(self, path):
         """Write the model plus optimizer state, epoch, RNG states and history (during or after fit)."""
-        from ..io import save_checkpoint
         save_checkpoint(self, path)
 
     def get_config(self):
         return {"name": self.name, "seed": self.seed}
+
+
+def load(path):
+    """The Sequential saved at path (a model file or a checkpoint), compiled as it was saved.
+
+    Predictions equal the saved model's bit for bit. Raises ValueError for a
+    file that is truncated, corrupted, of another format version or not one
+    rnnlab writes; nothing in the file is ever executed or unpickled.
+    """
+    return read_model(path, Sequential)

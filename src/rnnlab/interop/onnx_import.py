@@ -4,7 +4,7 @@ import json
 import numpy as np
 
 from .. import nn
-from . import _common
+from . import common
 
 # ONNX activation (name, alpha, beta) -> rnnlab name; alpha/beta None where the function takes none
 _ACTIVATIONS = {("Tanh", None, None): "tanh", ("Sigmoid", None, None): "sigmoid", ("Relu", None, None): "relu",
@@ -17,7 +17,7 @@ _DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
 
 def read_model(path):
     """onnx.ModelProto from path, checked; a clear ValueError when the file is not a valid model."""
-    onnx = _common.require("onnx", "onnx")
+    onnx = common.require("onnx", "onnx")
     with open(path, "rb") as f:  # FileNotFoundError names the path
         data = f.read()
     try:
@@ -29,7 +29,7 @@ def read_model(path):
 
 
 def _constants(graph):
-    onnx = _common.require("onnx", "onnx")
+    onnx = common.require("onnx", "onnx")
     values = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
@@ -67,7 +67,7 @@ def _activations(node, attrs, dirs):
 
 def parse_node(node, consts):
     """RNN/LSTM node -> (layer class, direction, [{W, U, b, activations} per direction]) in rnnlab layout."""
-    onnx = _common.require("onnx", "onnx")
+    onnx = common.require("onnx", "onnx")
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
     if "clip" in attrs:
         raise ValueError(f"{node.op_type} node {node.name!r}: attribute 'clip' (cell clipping) "
@@ -103,7 +103,7 @@ def parse_node(node, consts):
     for d in range(dirs):
         W_d, R_d, b_d = W[d], R[d], B[d, :G * H] + B[d, G * H:]  # b = Wb + Rb
         if G == 4:  # blocks i, o, f, c -> i, f, C̃, o
-            W_d, R_d, b_d = (_common.reorder_blocks(a, _common.RNNLAB_FROM_ONNX, axis=0) for a in (W_d, R_d, b_d))
+            W_d, R_d, b_d = (common.reorder_blocks(a, common.RNNLAB_FROM_ONNX, axis=0) for a in (W_d, R_d, b_d))
         part = {"W": W_d.T, "U": R_d.T, "b": b_d, "activation": acts[d][-1]}
         if G == 4:
             if acts[d][1] != acts[d][2]:
@@ -190,7 +190,7 @@ def load(path):
     if container is None and len(layers) == 1:
         return layers[0]
     if container is not None and container.get("kind") == "Sequential":
-        return _common.layer_class("Sequential")(layers, **container["config"])
+        return common.layer_class("Sequential")(layers, **container["config"])
     return nn.Stack(layers, name=(container or {}).get("config", {}).get("name"))
 
 
@@ -200,7 +200,7 @@ def _layer_from_meta(entry, nodes, consts, path):
         return _recurrent_from_meta(entry, nodes, consts)
     if kind not in ("Dense", "Embedding", "Dropout", "Masking"):
         raise ValueError(f"{path!s}: layer kind {kind!r} in rnnlab metadata is not supported")
-    layer = _common.layer_class(kind)(**entry["config"])
+    layer = common.layer_class(kind)(**entry["config"])
     for key in ("W", "b", "E"):
         if key in entry and entry[key] not in consts:
             raise ValueError(f"{path!s}: initializer {entry[key]!r} of layer {layer.name!r} is missing")

@@ -1,4 +1,4 @@
-"""Models and checkpoints in rnnlab files: what goes in, and how it is checked on the way out.
+"""Models and checkpoints in rnnlab files (io/archive.py): what goes in, and how it is checked on the way out.
 
 Array keys: "param:<name>" (model weights, e.g. "param:0.W"),
 "optim:<name>/<slot>" (optimizer state), "callback:<i>:<name>" (callback arrays).
@@ -9,12 +9,13 @@ import json
 
 import numpy as np
 
-from ..train import losses, optim
-from ..train.callbacks import History
-from ..train.model import Sequential, leaf_layers
-from . import archive
-from .archive import FormatError
-from .layers import build_from_arrays, layer_config, layer_from_config
+from ..io import archive
+from ..io.archive import FormatError
+from ..io.layers import build_from_arrays, layer_config, layer_from_config
+from ..nn.base import leaf_layers
+from ..nn.stack import Stack
+from . import losses, optim
+from .callbacks import History
 
 _BIT_GENERATORS = {cls.__name__: cls for cls in (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
                                                  np.random.Philox, np.random.SFC64)}
@@ -80,12 +81,13 @@ def save_checkpoint(model, path):
 
 
 def _check_model(model, owner):
-    if not isinstance(model, Sequential):
+    if not (isinstance(model, Stack) and hasattr(model, "compile")):
         raise TypeError(f"{owner} expected a rnnlab Sequential, got {type(model).__name__}")
 
 
-def load(path):
-    """The Sequential saved at path (a model file or a checkpoint), compiled as it was saved.
+def read_model(path, model_class):
+    """The model saved at path (a model file or a checkpoint) as a `model_class` (Sequential),
+    compiled as it was saved; rnnlab.load is this with Sequential.
 
     Predictions equal the saved model's bit for bit. Raises ValueError for a
     file that is truncated, corrupted, of another format version or not one
@@ -93,7 +95,8 @@ def load(path):
     """
     config, arrays = archive.read(path, kinds=("model", "checkpoint"))
     try:
-        model = _build(config, arrays, allow_prefixes=("callback:",) if config["kind"] == "checkpoint" else ())
+        model = _build(config, arrays, model_class,
+                       allow_prefixes=("callback:",) if config["kind"] == "checkpoint" else ())
         if config["kind"] == "checkpoint":
             model.history = History.from_dict(_get(config, "train", dict)["history"])
         model.metadata = config.get("metadata")
@@ -109,8 +112,8 @@ def _get(d, key, kind):
     return value
 
 
-def _build(config, arrays, allow_prefixes=()):
-    """Sequential from a checked archive: layers from the whitelist, weights, RNGs, compile."""
+def _build(config, arrays, model_class, allow_prefixes=()):
+    """A model_class (Sequential) from a checked archive: layers from the whitelist, weights, RNGs, compile."""
     mc = _get(config, "model", dict)
     if mc.get("class_name") != "Sequential":
         raise FormatError(f"model class expected 'Sequential', got {mc.get('class_name')!r}")
@@ -118,7 +121,7 @@ def _build(config, arrays, allow_prefixes=()):
     seed, name = mc.get("seed"), mc.get("name")
     if not (seed is None or (isinstance(seed, int) and not isinstance(seed, bool))) or not isinstance(name, str):
         raise FormatError(f"model seed/name invalid: {seed!r}, {name!r}")
-    model = Sequential([layer_from_config(e) for e in entries], seed=seed, name=name)
+    model = model_class([layer_from_config(e) for e in entries], seed=seed, name=name)
 
     leaves = dict(leaf_layers(model))
     grouped = {path: {} for path in leaves}
@@ -184,7 +187,7 @@ def read_checkpoint(path, model, state):
     config, arrays = archive.read(path, kinds=("checkpoint",))
     where = f"resume_from {path}"
     try:
-        saved = _build(config, arrays, allow_prefixes=("callback:",))
+        saved = _build(config, arrays, type(model), allow_prefixes=("callback:",))
         train = _get(config, "train", dict)
         epoch, step = _get(train, "epoch", int), _get(train, "step", int)
         fit_rng = rng_from_state(train.get("fit_rng"))

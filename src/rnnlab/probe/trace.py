@@ -9,21 +9,21 @@ import dataclasses
 
 import numpy as np
 
-from .nn.recurrent import Recurrent
-from .probe.record import record
-
-_PER_STEP = ("x", "h", "i", "f", "o", "c_tilde", "c")
+from ..nn.cells import describe
+from ..nn.recurrent import Recurrent
+from .record import record
 
 
 def trace(layer, x, initial_state=None):
     """x (B, T, D) -> a probe LayerRecord of the T steps, batch-first (B, T, H) arrays.
 
-    h for a SimpleRNN; i, f, o, c_tilde (C̃), c (C) and h for an LSTM. x is read in
+    What the cell records (e.g. h for a SimpleRNN; i, f, o, c_tilde (C̃), c (C) and h
+    for an LSTM); the initial states are those before the first step. x is read in
     the order given (one step per call: go_backwards plays no part). `layer` is
     built if it was not, and otherwise left as it was.
     """
     if not isinstance(layer, Recurrent):
-        raise TypeError(f"trace expected a SimpleRNN or LSTM layer, got {type(layer).__name__}")
+        raise TypeError(f"trace expected a {describe()} layer, got {type(layer).__name__}")
     x = layer.check_input(x)
     if not layer.built:
         layer.build(x.shape[2])
@@ -31,6 +31,6 @@ def trace(layer, x, initial_state=None):
     step.stateful = True
     step.reset_state(initial_state)
     steps = [record(step, x[:, t:t + 1])[0] for t in range(x.shape[1])]
-    joined = {k: np.concatenate([getattr(s, k) for s in steps], axis=1)
-              for k in _PER_STEP if getattr(steps[0], k) is not None}
-    return dataclasses.replace(steps[0], steps=np.arange(x.shape[1]), layer=layer, **joined)
+    values = {k: np.concatenate([s.values[k] for s in steps], axis=1) for k in steps[0].values}
+    return dataclasses.replace(steps[0], x=np.concatenate([s.x for s in steps], axis=1), values=values,
+                               steps=np.arange(x.shape[1]), layer=layer)

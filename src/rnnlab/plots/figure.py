@@ -1,7 +1,7 @@
 """A Figure without pyplot (no global state, no window), and an atomic save."""
 import os
-import tempfile
 
+from ..io.atomic import atomic_open
 from . import fonts
 
 FORMATS = (".png", ".svg", ".pdf")
@@ -23,27 +23,12 @@ def finish(fig):
     return fonts.apply(fig)
 
 
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save(fig, path, dpi=120):
     """Write fig to path (.png, .svg or .pdf) atomically: a temporary file, then rename."""
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
         raise ValueError(f"path expected a file name ending in one of {FORMATS}, got {path!r}")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=ext)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=ext[1:], dpi=dpi)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a figure is not
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format=ext[1:], dpi=dpi)
     return path

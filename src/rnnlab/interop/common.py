@@ -2,15 +2,14 @@
 
 rnnlab keeps W (D, G·H), U (H, G·H), b (G·H,) with the LSTM gate blocks in the order
 i, f, C̃, o (G = 4; G = 1 for SimpleRNN). ONNX keeps W [G·H, D], R [G·H, H] per direction
-with the blocks in the order i, o, f, c (reference/weight-layouts.md).
+with the blocks in the order i, o, f, c (the ONNX operator specification, onnx.ai/onnx/operators).
 """
 import importlib
-import os
-import tempfile
 
 import numpy as np
 
 from .. import nn
+from ..train.model import Sequential
 
 # position k of the ONNX order (i, o, f, c) holds rnnlab block ONNX_FROM_RNNLAB[k] of (i, f, C̃, o)
 ONNX_FROM_RNNLAB = (0, 3, 1, 2)
@@ -24,24 +23,34 @@ def reorder_blocks(a, order, axis=-1):
     return np.concatenate([blocks[k] for k in order], axis=axis)
 
 
-# the classes the converters know, by the module that defines each
-_MODULES = {"SimpleRNN": "rnnlab.nn.simple_rnn", "LSTM": "rnnlab.nn.lstm", "Bidirectional": "rnnlab.nn.bidirectional",
-            "Dense": "rnnlab.nn.dense", "Embedding": "rnnlab.nn.embedding", "Dropout": "rnnlab.nn.dropout",
-            "Masking": "rnnlab.nn.masking", "Stack": "rnnlab.nn.stack", "Sequential": "rnnlab.train.model"}
-LAYER_KINDS = ("SimpleRNN", "LSTM", "Bidirectional", "Dense", "Embedding", "Dropout", "Masking")
+# the recurrent cells the converters have layouts for (PyTorch, Keras, ONNX), by cell name; another
+# registered cell is refused by name (nn/cells.py)
+CONVERTIBLE_CELLS = ("simple_rnn", "lstm")
+OTHER_KINDS = {"Bidirectional": nn.Bidirectional, "Dense": nn.Dense, "Embedding": nn.Embedding,
+               "Dropout": nn.Dropout, "Masking": nn.Masking}
+LAYER_KINDS = ("SimpleRNN", "LSTM") + tuple(OTHER_KINDS)
 
 
 def layer_class(name):
-    """The rnnlab class called `name` (see _MODULES)."""
-    return getattr(importlib.import_module(_MODULES[name]), name)
+    """The rnnlab class a converter calls `name`: a recurrent cell's class name, one of OTHER_KINDS, or Sequential."""
+    if name == "Sequential":
+        return Sequential
+    if name in OTHER_KINDS:
+        return OTHER_KINDS[name]
+    return nn.cell_class(name)
 
 
 def kind_of(layer):
     """The converter's name for a layer: one of LAYER_KINDS, or Stack."""
     if isinstance(layer, nn.Stack):  # Sequential too
         return "Stack"
-    for name in LAYER_KINDS:
-        if type(layer) is layer_class(name):
+    if isinstance(layer, nn.Recurrent):
+        if layer.cell not in CONVERTIBLE_CELLS or type(layer) is not nn.cell_class(layer.cell):
+            raise ValueError(f"unsupported layer {type(layer).__name__} ({layer.name!r}): the converters have no "
+                             f"PyTorch, Keras or ONNX layout for the cell {layer.cell!r}")
+        return type(layer).__name__
+    for name, cls in OTHER_KINDS.items():
+        if type(layer) is cls:
             return name
     raise ValueError(f"unsupported layer {type(layer).__name__} ({getattr(layer, 'name', '?')!r}): "
                      "expected SimpleRNN, LSTM, Bidirectional, Dense, Embedding, Dropout, Masking or a stack of them")
@@ -68,16 +77,3 @@ def require(module, extra):
         return importlib.import_module(module)
     except ImportError as err:
         raise ImportError(f"this conversion needs the {module} package: pip install rnnlab[{extra}]") from err
-
-
-def write_atomic(path, data):
-    """Write bytes to path through a temporary file in the same folder, then rename."""
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
