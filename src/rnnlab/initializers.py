@@ -1,5 +1,6 @@
 """Weight initializers, Keras names and formulas. Each takes (shape, rng, dtype)."""
 import numpy as np
+from .checks import is_int
 
 
 def glorot_uniform(shape, rng, dtype):
@@ -51,7 +52,7 @@ def chrono(max_lag):
     spans spread over 1..max_lag. Use with unit_forget_bias=False, which would
     otherwise overwrite b_f with 1.
     """
-    if isinstance(max_lag, bool) or not isinstance(max_lag, (int, np.integer)) or max_lag < 3:
+    if not is_int(max_lag) or max_lag < 3:
         raise ValueError(f"chrono expected max_lag an integer >= 3, got {max_lag!r}")
 
     def init(shape, rng, dtype):

@@ -32,6 +32,7 @@ import uuid
 from ..io import atomic
 from .config import check_config, record_name
 from .runner import read_record, record_path, run, write_json
+from .. import checks
 
 # one thread per worker process for every library that spawns its own: the workers are the parallelism
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -59,10 +60,8 @@ def local_cluster(workers=None, retries=RETRIES, port=0, host="127.0.0.1", dashb
     import dask
 
     workers = (os.cpu_count() or 1) if workers is None else workers
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers <= 0:
-        raise ValueError(f"workers expected a positive integer, got {workers!r}")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise ValueError(f"retries expected a non-negative integer, got {retries!r}")
+    checks.positive_int("workers", workers)
+    checks.non_negative_int("retries", retries)
     # read once, when the scheduler starts: worker deaths a task survives, and one task per thread at a
     # time so that "processing" means running and no run waits behind a long one on a busy worker
     settings = {"distributed.scheduler.allowed-failures": retries, "distributed.scheduler.worker-saturation": 1.0}

@@ -8,6 +8,7 @@ names the run's record.
 import hashlib
 import json
 import math
+from .. import checks
 
 TASKS = ("adding", "copy", "digits")
 MODELS = ("simplernn", "lstm")
@@ -40,16 +41,7 @@ DEFAULTS = {
 _HASHED_ONLY_IF_SET = {"dropout": 0.0, "recurrent_dropout": 0.0}
 
 
-def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} expected a positive integer, got {value!r}")
-    return value
-
-
-def _choice(name, value, options):
-    if value not in options:
-        raise ValueError(f"{name} expected one of {list(options)}, got {value!r}")
-    return value
+_positive_int, _choice = checks.positive_int, checks.choice
 
 
 def make_config(task, model, length=None, **overrides):
@@ -85,8 +77,7 @@ def check_config(config):
             raise ValueError(f"length expected an integer >= 2 for adding, got {c['length']!r}")
     for key in ("hidden", "steps", "batch", "test_size", "probe_size"):
         _positive_int(key, c[key])
-    if isinstance(c["seed"], bool) or not isinstance(c["seed"], int) or c["seed"] < 0:
-        raise ValueError(f"seed expected a non-negative integer, got {c['seed']!r}")
+    checks.non_negative_int("seed", c["seed"])
     _choice("optimizer", c["optimizer"], OPTIMIZERS)
     _choice("activation", c["activation"], ("tanh", "relu"))
     _choice("init", c["init"], INITS)
@@ -100,14 +91,10 @@ def check_config(config):
         raise ValueError(f"init 'chrono' expected model 'lstm', got {c['model']!r}")
     for key in ("dropout", "recurrent_dropout"):
         value = c[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise ValueError(f"{key} expected a rate in [0, 1), got {value!r}")
-        c[key] = float(value)
+        c[key] = checks.rate(key, value)
     for key in ("lr", "clip"):
         value = c[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-            raise ValueError(f"{key} expected a non-negative number, got {value!r}")
-        c[key] = float(value)
+        c[key] = checks.non_negative_number(key, value)
     if c["lr"] == 0:
         raise ValueError("lr expected a positive number, got 0")
     if c["eval_every"] is None:
@@ -115,8 +102,7 @@ def check_config(config):
     _positive_int("eval_every", c["eval_every"])
     if c["probe_every"] is None:
         c["probe_every"] = max(1, c["steps"] // 4)
-    if isinstance(c["probe_every"], bool) or not isinstance(c["probe_every"], int) or c["probe_every"] < 0:
-        raise ValueError(f"probe_every expected a non-negative integer, got {c['probe_every']!r}")
+    checks.non_negative_int("probe_every", c["probe_every"])
     return c
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from .config import make_config
 from .runner import read_record, run_to_file, write_json, write_text
+from .. import checks
 
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
                 "RNNLAB_NUM_THREADS")
@@ -22,8 +23,7 @@ _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "N
 
 def grid_configs(task, models, lengths, seeds, **options):
     """Configs for every model × length × seed (seeds 0..seeds-1), in that order."""
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds <= 0:
-        raise ValueError(f"seeds expected a positive integer, got {seeds!r}")
+    checks.positive_int("seeds", seeds)
     if not models or not lengths:
         raise ValueError(f"models and lengths expected non-empty lists, got {models!r} and {lengths!r}")
     return [make_config(task, m, length=L, seed=s, **options) for m in models for L in lengths for s in range(seeds)]

@@ -17,6 +17,7 @@ import os
 
 from .config import DEFAULTS, MODELS, TASKS
 from .grid import grid_configs
+from ..checks import is_int
 
 GRID_KEYS = ("task", "models", "lengths", "seeds")
 TASK_ALIASES = {"copy_memory": "copy"}
@@ -60,7 +61,7 @@ def _lengths(value):
     if not values:
         raise ValueError("lengths expected a non-empty list, got []")
     for k, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        if not is_int(v) or v <= 0:
             raise ValueError(f"lengths[{k}] expected a positive integer, got {v!r}")
     return values
 
@@ -87,7 +88,7 @@ def check_grid(data):
             raise ValueError(f"models[{k}] expected one of {list(MODELS)}, got {m!r}{_hint(m, MODELS)}")
     lengths = _lengths(data["lengths"])
     seeds = data["seeds"]
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds <= 0:
+    if not is_int(seeds) or seeds <= 0:
         raise ValueError(f"seeds expected the number of seeds per combination (a positive integer), got {seeds!r}")
     options = {k: v for k, v in data.items() if k not in GRID_KEYS}
     grid = {"task": task, "models": models, "lengths": lengths, "seeds": seeds, "options": options}

@@ -22,6 +22,7 @@ import numpy as np
 from ..io import atomic
 from . import common
 from .onnx_import import load, load_recurrent
+from ..checks import is_int
 
 __all__ = ["export", "load", "load_recurrent"]
 
@@ -315,7 +316,7 @@ def export(model, path, opset=None, lengths=False):
     onnx = common.require("onnx", "onnx")
     opset = DEFAULT_OPSET if opset is None else opset
     newest = onnx.defs.onnx_opset_version()
-    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+    if not is_int(opset) or not MIN_OPSET <= opset <= newest:
         raise ValueError(f"opset expected an integer in [{MIN_OPSET}, {newest}], got {opset!r}")
     layers = common.flatten(model)
     helper, F = onnx.helper, onnx.TensorProto.FLOAT

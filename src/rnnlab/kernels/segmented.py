@@ -23,6 +23,7 @@ Both together need bptt_steps to be a multiple of checkpoint_every. Memory:
 docs/PERFORMANCE.md.
 """
 import numpy as np
+from ..checks import is_int
 
 
 def memory_bound(T, B, D, H, k, gates=4, states=2, itemsize=4):
@@ -38,7 +39,7 @@ def memory_bound(T, B, D, H, k, gates=4, states=2, itemsize=4):
 def _steps(name, value):
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+    if not is_int(value) or value < 1:
         raise ValueError(f"{name} expected a positive integer or None, got {value!r}")
     return int(value)
 

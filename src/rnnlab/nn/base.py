@@ -16,12 +16,6 @@ def resolve_dtype(dtype):
     return _FLOATS[name]
 
 
-def check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} expected a positive integer, got {value!r}")
-    return int(value)
-
-
 def as_array(name, x, owner):
     """np.asarray(x), with a TypeError naming `name` for ragged input."""
     try:

@@ -3,7 +3,8 @@ import numpy as np
 
 from .. import initializers
 from ..kernels import activations
-from .base import Layer, as_float_array, check_grad, check_positive_int
+from ..checks import positive_int
+from .base import Layer, as_float_array, check_grad
 
 # softmax is not elementwise, so it lives here rather than beside tanh and σ
 _NAMES = sorted(activations.ACTIVATIONS) + ["softmax"]
@@ -24,7 +25,7 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", dtype="float32", seed=None, name=None):
         super().__init__(dtype=dtype, name=name)
-        self.units = check_positive_int("units", units)
+        self.units = positive_int("units", units)
         activation = "linear" if activation is None else activation
         if activation not in _NAMES:
             raise ValueError(f"activation expected one of {_NAMES} or None, got {activation!r}")
@@ -41,7 +42,7 @@ class Dense(Layer):
 
     def build(self, input_dim):
         """Create W (D, units) and b (units,)."""
-        self.input_dim = check_positive_int("input_dim", input_dim)
+        self.input_dim = positive_int("input_dim", input_dim)
         self.params = {"W": initializers.get(self.kernel_initializer)((input_dim, self.units), self.rng, self.dtype)}
         if self.use_bias:
             self.params["b"] = initializers.get(self.bias_initializer)((self.units,), self.rng, self.dtype)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .base import Layer, check_grad
+from ..checks import is_number
 
 
 class Dropout(Layer):
@@ -13,7 +14,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, seed=None, dtype="float32", name=None):
         super().__init__(dtype=dtype, name=name)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+        if not is_number(rate) or not 0.0 <= rate < 1.0:
             raise ValueError(f"Dropout expected rate in [0, 1), got {rate!r}")
         self.rate = float(rate)
         self.seed = seed

@@ -2,7 +2,8 @@
 import numpy as np
 
 from .. import initializers
-from .base import Layer, check_grad, check_positive_int
+from ..checks import positive_int
+from .base import Layer, check_grad
 
 
 class Embedding(Layer):
@@ -16,8 +17,8 @@ class Embedding(Layer):
     def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform",
                  dtype="float32", seed=None, name=None):
         super().__init__(dtype=dtype, name=name)
-        self.input_dim = check_positive_int("input_dim", input_dim)
-        self.output_dim = check_positive_int("output_dim", output_dim)
+        self.input_dim = positive_int("input_dim", input_dim)
+        self.output_dim = positive_int("output_dim", output_dim)
         self.mask_zero = bool(mask_zero)
         if self.mask_zero and self.input_dim < 2:
             raise ValueError(f"Embedding with mask_zero=True expected input_dim >= 2, got {input_dim}")

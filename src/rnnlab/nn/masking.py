@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from .base import Layer, as_float_array, check_grad
+from ..checks import is_number
 
 
 class Masking(Layer):
@@ -16,7 +17,7 @@ class Masking(Layer):
 
     def __init__(self, mask_value=0.0, dtype="float32", name=None):
         super().__init__(dtype=dtype, name=name)
-        if isinstance(mask_value, bool) or not isinstance(mask_value, (int, float)) or not math.isfinite(mask_value):
+        if not is_number(mask_value) or not math.isfinite(mask_value):
             raise ValueError(f"Masking expected mask_value as a finite number, got {mask_value!r}")
         self.mask_value = float(mask_value)
         self.built = True

@@ -10,14 +10,9 @@ import numpy as np
 from .. import initializers, kernels
 from ..kernels import inference
 from ..kernels.segmented import Segmented
-from .base import Layer, aligned, as_array, as_float_array, check_grad, check_mask, check_positive_int
+from .. import checks
+from .base import Layer, aligned, as_array, as_float_array, check_grad, check_mask
 from .mode import is_inference
-
-
-def _check_rate(name, rate):
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"{name} expected a rate in [0, 1), got {rate!r}")
-    return float(rate)
 
 
 class Recurrent(Layer):
@@ -53,7 +48,7 @@ class Recurrent(Layer):
                  recurrent_dropout=0.0, dtype="float32", seed=None, name=None, bptt_steps=None,
                  checkpoint_every=None):
         super().__init__(dtype=dtype, name=name)
-        self.units = check_positive_int("units", units)
+        self.units = checks.positive_int("units", units)
         self.activation = activation
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
@@ -64,8 +59,8 @@ class Recurrent(Layer):
         self.bias_initializer = bias_initializer
         for init in (kernel_initializer, recurrent_initializer, bias_initializer):
             initializers.get(init)
-        self.dropout = _check_rate("dropout", dropout)
-        self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
+        self.dropout = checks.rate("dropout", dropout)
+        self.recurrent_dropout = checks.rate("recurrent_dropout", recurrent_dropout)
         self.seed = seed
         # long sequences (kernels/segmented.py): truncated BPTT, recomputation; None = neither
         self.bptt_steps, self.checkpoint_every = bptt_steps, checkpoint_every
@@ -101,7 +96,7 @@ class Recurrent(Layer):
     # ---- parameters ---------------------------------------------------------------
     def build(self, input_dim):
         """Create W (D, gates·H), U (H, gates·H), b (gates·H,)."""
-        self.input_dim = check_positive_int("input_dim", input_dim)
+        self.input_dim = checks.positive_int("input_dim", input_dim)
         H, G = self.units, self.gates * self.units
         init = {"W": (self.kernel_initializer, (input_dim, G)), "U": (self.recurrent_initializer, (H, G)),
                 "b": (self.bias_initializer, (G,))}

@@ -19,6 +19,7 @@ from .. import kernels
 from ..nn.cells import describe
 from ..nn.recurrent import Recurrent
 from ..train.callbacks import Callback
+from .. import checks
 
 
 def state_gradients(layer, x, dh_T, dc_T=None):
@@ -138,9 +139,7 @@ class GradientFlowCallback(Callback):
     """
 
     def __init__(self, X, y, every, fit_lags=None):
-        if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every <= 0:
-            raise ValueError(f"every expected a positive integer, got {every!r}")
-        self.X, self.y, self.every, self.fit_lags = X, y, int(every), fit_lags
+        self.X, self.y, self.every, self.fit_lags = X, y, checks.positive_int("every", every), fit_lags
         self.step = 0
         self.records = []
 

@@ -7,7 +7,8 @@ value across at least T/2 steps of distractors.
 """
 import numpy as np
 
-from ._checks import check_count, check_dtype, check_length, rng_from
+from ..checks import int_at_least, positive_int
+from .arguments import check_dtype, rng_from
 
 # A predictor that never reads the input does best by always answering E[y] = 1;
 # its MSE is Var(u1 + u2) = 2 · (1/12) = 1/6.
@@ -22,8 +23,8 @@ def adding(n, length, seed, dtype="float32"):
     X[..., 0] are the values, X[..., 1] the two markers: the first at a step in
     [0, length // 2), the second in [length // 2, length).
     """
-    n = check_count("n", n)
-    length = check_length("length", length, minimum=2)
+    n = positive_int("n", n)
+    length = int_at_least("length", length, 2)
     dtype = check_dtype(dtype)
     rng = rng_from(seed)
     half = length // 2
@@ -41,7 +42,7 @@ def adding(n, length, seed, dtype="float32"):
 
 def baseline(length):
     """Test MSE of the memoryless predictor y = 1 (independent of length)."""
-    check_length("length", length, minimum=2)
+    int_at_least("length", length, 2)
     return BASELINE
 
 

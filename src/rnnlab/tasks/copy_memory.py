@@ -8,7 +8,8 @@ the delimiter.
 """
 import numpy as np
 
-from ._checks import check_count, check_dtype, check_length, rng_from
+from ..checks import int_at_least, positive_int
+from .arguments import check_dtype, rng_from
 
 SYMBOLS = 8  # symbols to copy are 1..8
 BLANK, DELIMITER = 0, 9
@@ -20,8 +21,8 @@ SUCCESS_RECALL = 0.99
 
 def copy_memory(n, delay, seed, dtype="float32"):
     """n sequences -> X (n, delay + 20, 10) one-hot, y (n, delay + 20) int64 class per step."""
-    n = check_count("n", n)
-    delay = check_length("delay", delay, minimum=1)
+    n = positive_int("n", n)
+    delay = int_at_least("delay", delay, 1)
     dtype = check_dtype(dtype)
     rng = rng_from(seed)
     T = delay + 2 * COPIED
@@ -41,7 +42,7 @@ def baseline(delay):
     It outputs blank with certainty until the last 10 steps, then a uniform guess
     among the 8 symbols (ln 8 nats each).
     """
-    delay = check_length("delay", delay, minimum=1)
+    delay = int_at_least("delay", delay, 1)
     return COPIED * float(np.log(SYMBOLS)) / (delay + 2 * COPIED)
 
 

@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 
-from ._checks import check_dtype
+from .arguments import check_dtype
 
 MODES = {"pixels": (64, 1), "rows": (8, 8)}  # mode -> (steps, features)
 CLASSES = 10

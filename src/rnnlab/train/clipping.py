@@ -1,5 +1,6 @@
 """Gradient clipping, in place on a dict of gradients; both equal torch.nn.utils' versions."""
 import numpy as np
+from ..checks import is_number
 
 
 def global_norm(grads):
@@ -31,6 +32,6 @@ def check_clip(name, value):
     """None or a positive finite number."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+    if not is_number(value) or not 0 < value < float("inf"):
         raise ValueError(f"{name} expected a positive number or None, got {value!r}")
     return float(value)

@@ -9,6 +9,7 @@ from . import clipping
 from .callbacks import Callback, History, NonFiniteError
 from .progress import Progress
 from .saving import read_checkpoint
+from .. import checks
 
 
 @dataclass
@@ -24,8 +25,7 @@ class TrainState:
 
 
 def check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
-        raise ValueError(f"batch_size expected a positive integer, got {batch_size!r}")
+    checks.positive_int("batch_size", batch_size)
 
 
 def prepare_x(model, X, owner):
@@ -82,13 +82,10 @@ def prepare(model, X, y, sample_weight, owner):
 
 
 def _check_args(epochs, validation_split, shuffle, callbacks):
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs <= 0:
-        raise ValueError(f"epochs expected a positive integer, got {epochs!r}")
-    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
-            or not 0.0 <= validation_split < 1.0:
+    checks.positive_int("epochs", epochs)
+    if not checks.is_number(validation_split) or not 0.0 <= validation_split < 1.0:
         raise ValueError(f"validation_split expected a fraction in [0, 1), got {validation_split!r}")
-    if not isinstance(shuffle, bool):
-        raise ValueError(f"shuffle expected True or False, got {shuffle!r}")
+    checks.flag("shuffle", shuffle)
     callbacks = list(callbacks or [])
     for cb in callbacks:
         if not isinstance(cb, Callback):

@@ -12,12 +12,10 @@ import math
 import numpy as np
 
 from . import schedules
+from ..checks import is_number, non_negative_number
 
 
-def _nonnegative(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-        raise ValueError(f"{name} expected a non-negative number, got {value!r}")
-    return float(value)
+_nonnegative = non_negative_number
 
 
 class Optimizer:
@@ -31,7 +29,7 @@ class Optimizer:
 
     def __init__(self, lr, weight_decay=0.0):
         if not isinstance(lr, schedules.Schedule):
-            if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf:
+            if not is_number(lr) or not 0 < lr < math.inf:
                 raise ValueError(f"lr expected a positive number or a schedule, got {lr!r}")
             lr = float(lr)
         self.lr = lr

@@ -5,6 +5,7 @@ step per epoch by default). Any schedule, or a constant, can follow a linear
 warm-up: `Warmup(CosineDecay(1e-3, 1000), warmup_steps=100)`.
 """
 import math
+from ..checks import positive_number
 
 
 class Schedule:
@@ -16,9 +17,8 @@ class Schedule:
 
 
 def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
-        raise ValueError(f"{name} expected a positive number, got {value!r}")
-    return value
+    positive_number(name, value)
+    return value  # as given: an int stays an int in the config
 
 
 class StepDecay(Schedule):

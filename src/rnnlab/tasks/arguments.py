@@ -1,17 +1,5 @@
-"""Argument checks shared by the task generators."""
+"""What the task generators share besides the package's argument checks: the dtype and the seed."""
 import numpy as np
-
-
-def check_count(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} expected a positive integer, got {value!r}")
-    return int(value)
-
-
-def check_length(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} expected an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def check_dtype(dtype):
