@@ -74,7 +74,20 @@ def check_grad(name, g, shape, dtype, owner):
 
 
 class Layer:
-    """Base class. Leaf layers fill `params` in build() and `grads` in backward()."""
+    """Base class. Leaf layers fill `params` in build() and `grads` in backward().
+
+    The mask protocol (as Keras'): a mask (B, T), True on real steps, travels
+    along a stack of layers beside the data. `makes_mask`: the layer computes one
+    from its input (Embedding with mask_zero, Masking); `supports_masking`: its
+    forward takes `mask=` (the recurrent layers); `compute_mask(x, mask)`: the mask
+    of its output, given its input and the mask that reached it. By default a
+    layer works on each step alone (Dense, Dropout) and passes the mask on as it is.
+    `takes_ids`: the layer reads integer ids, not floats (Embedding).
+    """
+
+    makes_mask = False
+    supports_masking = False
+    takes_ids = False
 
     def __init__(self, dtype="float32", name=None):
         self.dtype = resolve_dtype(dtype)
@@ -85,6 +98,10 @@ class Layer:
 
     def __call__(self, x, *args, **kwargs):
         return self.forward(x, *args, **kwargs)
+
+    def compute_mask(self, x, mask):
+        """The mask of this layer's output: by default the one that reached it."""
+        return mask
 
     def count_params(self):
         return int(sum(p.size for p in self.params.values()))

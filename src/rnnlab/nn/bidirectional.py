@@ -64,6 +64,12 @@ class Bidirectional(Container):
         fw, bw = self.forward_layer.state_grads, self.backward_layer.state_grads
         return None if fw is None or bw is None else fw + bw
 
+    supports_masking = True
+
+    def compute_mask(self, x, mask):
+        """The input's mask while the time axis stays (return_sequences), else None."""
+        return mask if self.return_sequences else None
+
     def build(self, input_dim):
         for layer in self.layers:
             layer.build(input_dim)

@@ -14,6 +14,9 @@ class Embedding(Layer):
     recurrent layers and to a per-step loss.
     """
 
+    makes_mask = True
+    takes_ids = True
+
     def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform",
                  dtype="float32", seed=None, name=None):
         super().__init__(dtype=dtype, name=name)
@@ -57,9 +60,14 @@ class Embedding(Layer):
             raise ValueError(f"Embedding expected ids in [0, {self.input_dim}), got values in [{low}, {high}]")
         return ids
 
-    def compute_mask(self, ids):
-        """(B, T) bool, True at real steps; None without mask_zero."""
-        return (np.asarray(ids) != 0) if self.mask_zero else None
+    def compute_mask(self, ids, mask=None):
+        """(B, T) bool, True at real steps (ids != 0) under mask_zero; else the mask given (None by default).
+
+        A mask given explicitly takes precedence over the one mask_zero would make.
+        """
+        if mask is not None or not self.mask_zero:
+            return mask
+        return np.asarray(ids) != 0
 
     def forward(self, ids, training=False):
         ids = self.check_ids(ids)

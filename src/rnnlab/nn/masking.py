@@ -24,8 +24,12 @@ class Masking(Layer):
         self._keep = None  # (B, T, 1) of the last call
         self._shape = None
 
-    def compute_mask(self, x):
-        """(B, T) bool, True where some feature differs from mask_value."""
+    makes_mask = True
+
+    def compute_mask(self, x, mask=None):
+        """(B, T) bool, True where some feature differs from mask_value; a mask given explicitly wins."""
+        if mask is not None:
+            return mask
         return np.any(np.asarray(x) != self.mask_value, axis=-1)
 
     def forward(self, x, training=False):

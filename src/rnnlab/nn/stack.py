@@ -1,15 +1,34 @@
 """A stack of layers applied in order, with the same call/backward contract as one layer."""
 from .base import Container
-from .bidirectional import Bidirectional
-from .recurrent import Recurrent
 
 
 def _recurrent(layer):
-    return isinstance(layer, (Recurrent, Bidirectional))
+    """A layer with states (a recurrent layer, Bidirectional): it takes an initial_state."""
+    return hasattr(layer, "final_state")
+
+
+def forward_layers(layers, x, mask, training, initial_states=None, after=None):
+    """Run `layers` in order by the mask protocol (nn/base.py); returns (output, mask of the output).
+
+    initial_states: an iterator giving each stateful layer's initial_state; after(k, layer, out)
+    is called with each layer's output.
+    """
+    for k, layer in enumerate(layers):
+        kwargs = {"training": training}
+        if layer.supports_masking:
+            kwargs["mask"] = mask
+        if initial_states is not None and _recurrent(layer):
+            kwargs["initial_state"] = next(initial_states)
+        out = layer(x, **kwargs)
+        mask = layer.compute_mask(x, mask)
+        if after is not None:
+            after(k, layer, out)
+        x = out
+    return x, mask
 
 
 class Stack(Container):
-    """layers[0] → layers[1] → ...; a mask reaches every recurrent layer.
+    """layers[0] → layers[1] → ...; a mask travels along by the mask protocol (nn/base.py).
 
     Parameters are named "<index>.<key>", e.g. "0.W", "1.forward.U". Only the
     last layer may have return_state; its output, states included, is the stack's.
@@ -26,6 +45,13 @@ class Stack(Container):
                 raise ValueError(f"Stack expected return_state only on the last layer, got it on layer {k}")
         super().__init__(dtype=layers[0].dtype, name=name)
         self.layers = layers
+        self._output_mask = None  # the mask of the last output (compute_mask)
+
+    supports_masking = True
+
+    def compute_mask(self, x, mask):
+        """The mask of the last layer's output, as the last forward on x computed it."""
+        return self._output_mask
 
     def named_layers(self):
         return [(str(k), layer) for k, layer in enumerate(self.layers)]
@@ -60,13 +86,8 @@ class Stack(Container):
         if not isinstance(initial_state, (list, tuple)) or len(initial_state) != n:
             raise ValueError(f"Stack expected initial_state as a list of {n} entries (one per recurrent layer), "
                              f"got {type(initial_state).__name__}")
-        states = iter(initial_state)
-        for layer in self.layers:
-            if _recurrent(layer):
-                x = layer(x, mask=mask, initial_state=next(states), training=training)
-            else:
-                x = layer(x, training=training)
-        return x
+        y, self._output_mask = forward_layers(self.layers, x, mask, training, iter(initial_state))
+        return y
 
     def backward(self, dout):
         """dout matching the last output -> dx (B, T, D)."""

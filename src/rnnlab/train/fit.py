@@ -4,7 +4,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..nn.base import as_float_array
-from ..nn.embedding import Embedding
 from . import clipping
 from .callbacks import Callback, History, NonFiniteError
 from .progress import Progress
@@ -34,7 +33,7 @@ def prepare_x(model, X, owner):
     if X.ndim == 0 or len(X) == 0:
         raise ValueError(f"{owner} expected at least one sample in X, got shape {X.shape}")
     first = model.layers[0]
-    if isinstance(first, Embedding):
+    if first.takes_ids:
         X = first.check_ids(X)
     else:
         if np.issubdtype(X.dtype, np.integer):

@@ -4,12 +4,9 @@ import contextlib
 import numpy as np
 
 from ..nn.bidirectional import Bidirectional
-from ..nn.embedding import Embedding
-from ..nn.masking import Masking
 from ..nn.mode import inference_mode
-from ..nn.recurrent import Recurrent
 from ..nn.base import leaf_layers
-from ..nn.stack import Stack
+from ..nn.stack import Stack, forward_layers
 from . import clipping, losses, optim
 from .callbacks import NonFiniteError
 from .fit import check_batch_size, prepare, prepare_x, run
@@ -30,7 +27,7 @@ class Sequential(Stack):
     def __init__(self, layers, seed=None, name=None):
         super().__init__(layers, name=name or "sequential")
         for k, layer in enumerate(self.layers):
-            if isinstance(layer, (Embedding, Masking)) and k > 0:
+            if layer.makes_mask and k > 0:
                 raise ValueError(f"Sequential expected {type(layer).__name__} only as the first layer, "
                                  f"got it at position {k}")
             if getattr(layer, "return_state", False):
@@ -61,21 +58,17 @@ class Sequential(Stack):
         NonFiniteError naming that layer.
         """
         first = self.layers[0]
-        if mask is None and isinstance(first, (Embedding, Masking)):
-            mask = first.compute_mask(x)
-        spec = (np.ndim(x), None if isinstance(first, Embedding) else np.shape(x)[-1])
-        for k, layer in enumerate(self.layers):
-            if isinstance(layer, (Recurrent, Bidirectional)):
-                x = layer(x, mask=mask, training=training)
-                if not layer.return_sequences:
-                    mask = None  # the time axis is gone
-            else:
-                x = layer(x, training=training)
-            self.output_shapes[k] = (None,) + x.shape[1:]
-            if k < len(self.layers) - 1:
-                bad = x.size - int(np.count_nonzero(np.isfinite(x)))
+        spec = (np.ndim(x), None if first.takes_ids else np.shape(x)[-1])
+        last = len(self.layers) - 1
+
+        def check(k, layer, out):
+            self.output_shapes[k] = (None,) + out.shape[1:]
+            if k < last:
+                bad = out.size - int(np.count_nonzero(np.isfinite(out)))
                 if bad:
                     raise NonFiniteError(f"layer {k} ({layer.name}) gave {bad} NaN or Inf value(s)")
+
+        x, mask = forward_layers(self.layers, x, mask, training, after=check)
         self.output_mask = mask if x.ndim == 3 else None
         if self.input_spec is None:
             self.input_spec = spec
@@ -84,7 +77,7 @@ class Sequential(Stack):
     def build(self, input_shape):
         """Create the weights for inputs of shape (time, features), or (time,) of ids, with one forward call."""
         shape = (1,) + tuple(input_shape)
-        x = np.zeros(shape, dtype=np.int64 if isinstance(self.layers[0], Embedding) else self.dtype)
+        x = np.zeros(shape, dtype=np.int64 if self.layers[0].takes_ids else self.dtype)
         with self.keep_states():
             self.forward(x)
         return self
