@@ -8,7 +8,8 @@ PyTorch and ONNX Runtime are optional: pip install rnnlab[test] brings both.
 """
 import numpy as np
 
-from ..nn import LSTM, SimpleRNN, inference_mode
+from ..nn import inference_mode
+from ..nn.cells import cell_class
 
 CELLS = {"lstm": 4, "simple_rnn": 1}  # cell -> gate blocks in W, U, b
 
@@ -33,6 +34,10 @@ def problem(cell, T, B, D, H, seed=0):
     }
 
 
+# the cells PyTorch and ONNX Runtime are measured against: cell -> (torch.nn class, ONNX operator)
+COUNTERPARTS = {"lstm": ("LSTM", "LSTM"), "simple_rnn": ("RNN", "RNN")}
+
+
 class Rnnlab:
     """rnnlab's public layer API on the active kernel backend."""
 
@@ -40,8 +45,7 @@ class Rnnlab:
 
     def __init__(self, cell, p):
         H = p["U"].shape[0]
-        layer_type = LSTM if cell == "lstm" else SimpleRNN
-        self.layer = layer_type(H, return_sequences=True).set_weights(p["W"], p["U"], p["b"])
+        self.layer = cell_class(cell)(H, return_sequences=True).set_weights(p["W"], p["U"], p["b"])
         self.x, self.dy = p["x"], p["dy"]
 
     def train(self):
@@ -63,7 +67,7 @@ class Torch:
         self.torch = torch
         D, G = p["W"].shape
         H = p["U"].shape[0]
-        kind = torch.nn.LSTM if cell == "lstm" else torch.nn.RNN
+        kind = getattr(torch.nn, COUNTERPARTS[cell][0])
         self.m = kind(D, H, batch_first=True)
         with torch.no_grad():  # same gate order i, f, g, o; PyTorch stores Wᵀ and two biases
             self.m.weight_ih_l0.copy_(torch.from_numpy(p["W"].T.copy()))
@@ -102,7 +106,7 @@ class OnnxRuntime:
         inits = [numpy_helper.from_array(np.ascontiguousarray(W[None]), "W"),
                  numpy_helper.from_array(np.ascontiguousarray(U[None]), "R"),
                  numpy_helper.from_array(np.concatenate([b, np.zeros_like(b)])[None], "B")]
-        node = helper.make_node("LSTM" if cell == "lstm" else "RNN", ["X", "W", "R", "B"], ["Y"], hidden_size=H)
+        node = helper.make_node(COUNTERPARTS[cell][1], ["X", "W", "R", "B"], ["Y"], hidden_size=H)
         graph = helper.make_graph([node], "bench", [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)],
                                   [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

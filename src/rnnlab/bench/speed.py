@@ -18,6 +18,7 @@ import numpy as np
 from .. import kernels
 from ..io.atomic import atomic_open
 from ..nn.base import aligned
+from ..nn.cells import cell_class
 from . import contenders, memory
 
 GRID = [(100, 1, 1, 64), (100, 32, 1, 64), (100, 64, 2, 128), (100, 64, 128, 256), (50, 64, 256, 512),
@@ -91,7 +92,7 @@ class Kernel:
         self.x = np.ascontiguousarray(p["x"].transpose(1, 0, 2))
         self.dy = np.ascontiguousarray(p["dy"].transpose(1, 0, 2))
         B, H = self.x.shape[1], p["U"].shape[0]
-        self.state = tuple(np.zeros((B, H), np.float32) for _ in range(2 if cell == "lstm" else 1))
+        self.state = tuple(np.zeros((B, H), np.float32) for _ in cell_class(cell).state_names)
 
     def train(self):
         _, _, cache = self.k.forward(self.x, self.params, self.state)

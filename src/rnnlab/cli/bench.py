@@ -16,11 +16,13 @@ def register(sub):
 
 def run_speed(args):
     from ..bench import speed
+    from ..bench.contenders import COUNTERPARTS
 
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     for cell in cells:
-        if cell not in ("lstm", "simple_rnn"):
-            raise ValueError(f"--cells expected lstm and/or simple_rnn, got {cell!r}")
+        if cell not in COUNTERPARTS:
+            names = list(COUNTERPARTS)
+            raise ValueError(f"--cells expected {', '.join(names[:-1])} and/or {names[-1]}, got {cell!r}")
     repeats = args.repeats if args.repeats is not None else (3 if args.quick else 7)
     grid = speed.QUICK_GRID if args.quick else speed.GRID
     result = speed.run(grid, cells, repeats=repeats, with_memory=not args.no_memory,

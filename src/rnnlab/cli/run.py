@@ -1,7 +1,7 @@
 """`rnnlab run TASK`: one training run, its JSON record and figures."""
 import os
 
-from ..experiments import make_config, read_record, run_to_file
+from ..experiments import MODELS, make_config, read_record, run_to_file
 from .experiment_args import TASK_NAMES, add_training_options, task_name, training_options
 
 
@@ -9,7 +9,7 @@ def register(sub):
     p = sub.add_parser("run", help="train one model on a long-memory task (adding, copy, digits)",
                        description="Train a SimpleRNN or LSTM on a task; writes a JSON record and figures.")
     p.add_argument("task", choices=sorted(TASK_NAMES))
-    p.add_argument("--model", choices=("simplernn", "lstm"), default="lstm")
+    p.add_argument("--model", choices=MODELS, default="lstm")
     p.add_argument("--length", type=int,
                    help="adding: T; copy: delay T (T + 20 steps); digits: 64 pixels or 8 rows (default 100/100/64)")
     p.add_argument("--seed", type=int, default=0)

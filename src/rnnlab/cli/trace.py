@@ -6,6 +6,8 @@ by character, and any other saved model reads --input (a .npy array).
 """
 import numpy as np
 
+from ..nn.cells import cell_class, model_names
+
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}  # whitespace characters as labels one can see
 
 
@@ -14,7 +16,7 @@ def register(sub):
     p.add_argument("sentence", nargs="?", default="我 爱 祖国",
                    help='the text to read (default "我 爱 祖国"); words when it has spaces, else characters')
     p.add_argument("--level", choices=["auto", "word", "char"], default="auto", help="tokens (default auto)")
-    p.add_argument("--cell", choices=["lstm", "simplernn"], default="lstm", help="for the model trained on the spot")
+    p.add_argument("--cell", choices=model_names(), default="lstm", help="for the model trained on the spot")
     p.add_argument("--units", type=int, default=8, help="units of the model trained on the spot (default 8)")
     p.add_argument("--epochs", type=int, default=200, help="training steps on the sentence (default 200)")
     p.add_argument("--seed", type=int, default=0)
@@ -34,8 +36,8 @@ def _from_spot(args):
     tokens = S.tokenize(args.sentence, args.level)
     model, vocab = S.fit_sentence(tokens, cell=args.cell, units=args.units, epochs=args.epochs, seed=args.seed)
     ids = np.array([[vocab.index(t) for t in tokens]])
-    name = {"lstm": "an LSTM", "simplernn": "a SimpleRNN"}[args.cell]
-    title = f"{name} language model of this sentence, trained on the spot for {args.epochs} steps"
+    name = cell_class(args.cell).__name__
+    title = f"A {name} language model of this sentence, trained on the spot for {args.epochs} steps"
     return model, ids, tokens, vocab, title
 
 

@@ -9,9 +9,10 @@ import hashlib
 import json
 import math
 from .. import checks
+from ..nn.cells import model_names
 
 TASKS = ("adding", "copy", "digits")
-MODELS = ("simplernn", "lstm")
+MODELS = tuple(model_names())  # the registered cells: ("simplernn", "lstm", ...)
 INITS = ("default", "chrono")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DIGITS_LENGTHS = (8, 64)  # 8 row steps or 64 pixel steps

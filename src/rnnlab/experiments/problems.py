@@ -12,8 +12,7 @@ import numpy as np
 from .. import tasks
 from ..initializers import chrono
 from ..nn.dense import Dense
-from ..nn.lstm import LSTM
-from ..nn.simple_rnn import SimpleRNN
+from ..nn.cells import cell_class
 from ..train import optim
 from ..train.model import Sequential
 
@@ -65,16 +64,13 @@ class Problem:
         return bool(value < baseline if self.goal == "min" else value > baseline)
 
     def build_model(self):
-        """A compiled Sequential: SimpleRNN or LSTM, then a Dense head."""
+        """A compiled Sequential: the configured recurrent cell (nn/cells.py), then a Dense head."""
         c = self.config
         options = {"dropout": c["dropout"], "recurrent_dropout": c["recurrent_dropout"]}
         if c["init"] == "chrono":
             options.update(bias_initializer=chrono(max(3, self.steps_per_sequence())), unit_forget_bias=False)
-        if c["model"] == "lstm":
-            rnn = LSTM(c["hidden"], return_sequences=self.per_step, dtype=self.dtype, **options)
-        else:
-            rnn = SimpleRNN(c["hidden"], activation=c["activation"], return_sequences=self.per_step, dtype=self.dtype,
-                            **options)
+        cell = cell_class(c["model"])  # "simplernn", "lstm", ...: the cell's class name in lower case
+        rnn = cell(c["hidden"], activation=c["activation"], return_sequences=self.per_step, dtype=self.dtype, **options)
         model = Sequential([rnn, Dense(self.outputs, dtype=self.dtype)], seed=c["seed"])
         optimizer = {"adam": optim.Adam, "rmsprop": optim.RMSprop, "sgd": optim.SGD}[c["optimizer"]](lr=c["lr"])
         model.compile(loss=self.loss, optimizer=optimizer, metrics=list(self.fit_metrics),

@@ -7,7 +7,8 @@ sentence again shows gates and states that do a job.
 """
 import numpy as np
 
-from ..nn import LSTM, Dense, Embedding, SimpleRNN
+from ..nn import Dense, Embedding
+from ..nn.cells import cell_class
 from ..train import Sequential
 from ..train.optim import Adam
 
@@ -30,8 +31,7 @@ def fit_sentence(tokens, cell="lstm", units=8, epochs=200, lr=0.05, seed=0):
 
     vocab lists the token of each id; model takes ids (1, T) and returns logits (1, T, V).
     """
-    if cell not in ("lstm", "simplernn"):
-        raise ValueError(f"cell expected 'lstm' or 'simplernn', got {cell!r}")
+    recurrent = cell_class(cell)  # "lstm", "simplernn", ...: a registered cell
     tokens = list(tokens)
     if not tokens:
         raise ValueError("tokens expected at least one token, got none")
@@ -39,7 +39,6 @@ def fit_sentence(tokens, cell="lstm", units=8, epochs=200, lr=0.05, seed=0):
     index = {t: k for k, t in enumerate(vocab)}
     x = np.array([[index[t] for t in tokens]])
     y = np.array([[index[t] for t in tokens[1:] + [END]]])
-    recurrent = LSTM if cell == "lstm" else SimpleRNN
     model = Sequential([Embedding(len(vocab), 8), recurrent(units, return_sequences=True),
                         Dense(len(vocab))], seed=seed)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=Adam(lr))
