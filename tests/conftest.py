@@ -1,6 +1,13 @@
 import os
+import sys
 
 import pytest
+
+# tests/ on the path, for `import gradcheck_util` from any test folder (tests/nn/, tests/train/, ...)
+# whatever the import mode; pytest's default "prepend" mode would add it anyway while importing this file
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("KERAS_BACKEND", "torch")
