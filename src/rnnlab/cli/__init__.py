@@ -8,7 +8,7 @@ import importlib
 import sys
 
 # modules of rnnlab.cli, one per verb or group of verbs
-COMMANDS = ["demo", "plot", "run", "compare", "text", "trace", "export", "cluster", "bench"]
+COMMANDS = ["demo", "plot", "run", "compare", "text", "trace", "export", "cluster", "bench", "explore"]
 
 
 def build_parser():
