@@ -21,9 +21,10 @@ def _asset(name):
     return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def _script_safe(text):
-    # inside <script> only "</" (e.g. "</script>") and "<!--" could end or confuse the element
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+def _script_safe(json_text):
+    # inside <script>, "</script>" or "<!--" in the text would end or confuse the element; "<" occurs
+    # in JSON only inside strings, where \u003c is the same character
+    return json_text.replace("<", "\\u003c")
 
 
 def html(meta, blob, title):
