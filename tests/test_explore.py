@@ -41,12 +41,12 @@ def decode(html):
 
 def codes(meta, blob, layer, name):
     d = meta["layers"][layer]["quantities"][name]["data"]
-    H, T = meta["layers"][layer]["units"], meta["shown"]
+    H, T = meta["layers"][layer]["units"], meta["layers"][layer]["quantities"][name]["steps"]
     return np.frombuffer(blob, dtype=np.uint8, count=d["length"], offset=d["offset"]).reshape(H, T)
 
 
 def shown_values(meta, blob, layer, name):
-    """(H, T) values exactly as the page computes them: lo + q · step."""
+    """(H, steps) values exactly as the page computes them: lo + q · step."""
     Q = meta["layers"][layer]["quantities"][name]
     return quantize.dequantize(codes(meta, blob, layer, name), Q["lo"], Q["step"])
 
@@ -254,15 +254,28 @@ def test_page_is_self_contained_and_escapes_script_endings(tmp_path):
     assert [f for f in os.listdir(tmp_path) if f != "p.html"] == []  # no temporary file left
 
 
-def test_page_size_scales_within_the_budget(tmp_path):
-    """20,000 characters × 256 units must stay under 10 MB; here 4,000 × 32, within the same budget per value."""
+def test_page_stays_within_its_size_budget(tmp_path):
+    """Over budget, h stays at every character and C and the gates keep the first `detail` ones."""
     rng = np.random.default_rng(0)
     corpus = "".join(rng.choice(list("abcdefgh \n\"'.,"), 4000))
     lm = char_model(corpus, hidden=32)
-    out = explore.page(lm, corpus, tmp_path / "p.html")
-    size = os.path.getsize(out)
-    fixed = len(explore.page.__module__) and 60_000  # script, styles, template and per-unit ranges
-    assert size - fixed < 10e6 * (4000 * 32) / (20000 * 256)
+    full = os.path.getsize(explore.page(lm, corpus, tmp_path / "full.html", max_bytes=None))
+    budget = full // 2
+    out = explore.page(lm, corpus, tmp_path / "p.html", max_bytes=budget)
+    assert os.path.getsize(out) <= budget
+    meta, blob = decode(open(out, encoding="utf-8").read())
+    Qs = meta["layers"][0]["quantities"]
+    assert Qs["h"]["steps"] == 4000 and 1 < meta["detail"] < 4000
+    assert all(Qs[k]["steps"] == meta["detail"] for k in Qs if k != "h")
+    assert os.path.getsize(explore.page(lm, corpus, tmp_path / "q.html", max_bytes=int(budget * 1.1))) > \
+        os.path.getsize(out)  # it used the budget, not far less
+    lm.model.reset_state()
+    rec = rl.probe.record(lm.model, lm.vocab.encode(corpus)[None])[0]
+    c = shown_values(meta, blob, 0, "c")
+    assert c.shape == (32, meta["detail"])
+    assert np.abs(c - rec.c[0, :meta["detail"]].T).max() <= Qs["c"]["bound"] + 1e-9
+    with pytest.raises(ValueError, match="h alone"):
+        explore.page(lm, corpus, tmp_path / "r.html", max_bytes=50_000)
 
 
 def test_serve_answers_the_page_only(tmp_path):
@@ -289,7 +302,7 @@ def test_cli_writes_the_page(tmp_path, capsys):
     assert main(["explore", str(tmp_path / "m.rnnlab"), "--text", str(tmp_path / "c.txt"),
                  "--out", str(tmp_path / "e.html"), "--max-chars", "200"]) == 0
     said = capsys.readouterr().out
-    assert "wrote" in said and "200 of 600 characters" in said
+    assert "wrote" in said and f"200 of {len(CORPUS)} characters" in said
     meta, _ = decode(open(tmp_path / "e.html", encoding="utf-8").read())
     assert meta["cut"] and meta["shown"] == 200
 

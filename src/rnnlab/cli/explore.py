@@ -17,6 +17,9 @@ def register(sub):
     p.add_argument("--out", default="explore.html", help="the page to write (default explore.html)")
     p.add_argument("--max-chars", type=int, default=20_000,
                    help="read at most this many characters of --text (default 20,000); the page says when it cut")
+    p.add_argument("--max-mb", type=float, default=10.0,
+                   help="the page's size budget in MB (default 10): h is kept for every character, C and the gates "
+                        "for as many first characters as fit")
     p.add_argument("--samples", type=int, default=8, help="with --task: sequences to read (default 8)")
     p.add_argument("--length", type=int, default=None,
                    help="with --task: the adding length or the copy delay (default 50, 20)")
@@ -29,6 +32,8 @@ def register(sub):
 def _check(args):
     if args.max_chars < 2:
         raise ValueError(f"--max-chars expected an integer >= 2, got {args.max_chars}")
+    if not args.max_mb > 0:
+        raise ValueError(f"--max-mb expected a positive number, got {args.max_mb}")
     if args.samples < 1:
         raise ValueError(f"--samples expected a positive integer, got {args.samples}")
     if args.length is not None and args.length < 2:
@@ -61,7 +66,7 @@ def run(args):
         if explore.is_text_model(model):
             raise ValueError(f"{args.model} is a text model: give it --text FILE")
         data = args.task
-    meta, blob, _ = explore.payload(model, data, max_chars=args.max_chars, samples=args.samples,
+    meta, blob, _ = explore.payload(model, data, max_chars=args.max_chars, max_bytes=int(args.max_mb * 1e6), samples=args.samples,
                                     length=args.length, seed=args.seed)
     title = f"rnnlab explore — {os.path.basename(args.model)}" + (f" on the {args.task} task" if args.task else
                                                                    f" reading {os.path.basename(args.text)}")
@@ -69,9 +74,12 @@ def run(args):
     size = os.path.getsize(path)
     shown = f"{meta['shown']:,} of {meta['total']:,} characters" if meta["kind"] == "text" else \
         f"{len(meta['segments'])} sequences of {meta['task']}"
-    worst = max(q["error"] for layer in meta["layers"] for q in layer["quantities"].values())
+    worst = max(q["error"] for layer in meta["layers"] for q in layer["quantities"].values() if q is not None)
     print(f"wrote {path} ({size / 1e6:.2f} MB, {shown}, largest quantisation error {worst:.2e}) "
           f"in {time.perf_counter() - began:.1f} s")
+    if meta["detail"] < meta["shown"]:
+        print(f"C and the gates kept for the first {meta['detail']:,} characters (h for all) to stay within "
+              f"{args.max_mb:g} MB")
     if args.serve:
         server, url = explore.serve(path, args.port)
         print(f"serving {url} (Ctrl-C to stop)", flush=True)

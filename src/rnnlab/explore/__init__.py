@@ -11,7 +11,7 @@ from ..io import load
 from ..text.corpus import Vocabulary
 from ..text.model import KIND as TEXT_KIND
 from . import data, finder, quantize
-from .data import MAX_CHARS, TASKS, task_payload, text_payload
+from .data import MAX_BYTES, MAX_CHARS, TASKS, task_payload, text_payload
 from .page import html, serve, write
 
 __all__ = ["page", "payload", "serve", "html", "write", "load", "is_text_model", "quantize", "finder", "data", "MAX_CHARS", "TASKS"]
@@ -45,13 +45,13 @@ def _open(model):
     return model, None, name
 
 
-def payload(model, data, max_chars=MAX_CHARS, samples=8, length=None, seed=0):
+def payload(model, data, max_chars=MAX_CHARS, max_bytes=MAX_BYTES, samples=8, length=None, seed=0):
     """(meta, blob, title): what the page embeds. Arguments as for `page`."""
     net, vocab, name = _open(model)
     if vocab is not None:
         if not isinstance(data, str):
             raise TypeError(f"a text model explores a text: data expected a str, got {type(data).__name__}")
-        meta, blob = text_payload(net, vocab, data, max_chars)
+        meta, blob = text_payload(net, vocab, data, max_chars, max_bytes)
         return meta, blob, f"rnnlab explore — {name}"
     if data not in TASKS:
         raise ValueError(f"{name} is not a text model: data expected a task name ({', '.join(TASKS)}), got {data!r}")
@@ -59,7 +59,7 @@ def payload(model, data, max_chars=MAX_CHARS, samples=8, length=None, seed=0):
     return meta, blob, f"rnnlab explore — {name} on the {data} task"
 
 
-def page(model, data, out="explore.html", max_chars=MAX_CHARS, samples=8, length=None, seed=0):
+def page(model, data, out="explore.html", max_chars=MAX_CHARS, max_bytes=MAX_BYTES, samples=8, length=None, seed=0):
     """Write the explorer page for `model` reading `data`; returns the path written.
 
     model: a text model (a CharModel, or the path of a file from `rnnlab text
@@ -67,6 +67,9 @@ def page(model, data, out="explore.html", max_chars=MAX_CHARS, samples=8, length
     from a zero state), or any Sequential with SimpleRNN/LSTM layers (or its
     path) with data a task name, "adding", "copy" or "digits": `samples`
     sequences of the task (length: the adding length or the copy delay) are read.
+    max_bytes: the page's size budget for a text (None: none); h is kept at
+    every character, C and the gates at as many first characters as fit.
     """
-    meta, blob, title = payload(model, data, max_chars=max_chars, samples=samples, length=length, seed=seed)
+    meta, blob, title = payload(model, data, max_chars=max_chars, max_bytes=max_bytes, samples=samples,
+                                length=length, seed=seed)
     return write(out, meta, blob, title)

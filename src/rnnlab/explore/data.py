@@ -18,6 +18,7 @@ from ..train import losses
 from . import quantize as Q
 
 MAX_CHARS = 20_000
+MAX_BYTES = 10_000_000  # the page's default size budget
 TOP_K = 5
 TASKS = ("adding", "copy", "digits")
 # quantities shown first in the page's menus; any other name a cell records follows, in its own order
@@ -56,16 +57,23 @@ def _quantities(rec):
     return {k: arrays[k].reshape(-1, arrays[k].shape[-1]) for k in names}
 
 
-def layers_payload(recording, blob):
-    """Per recurrent layer: title, cell, units and each quantity quantised into the blob, with its error."""
+def layers_payload(recording, blob, detail=None):
+    """Per recurrent layer: title, cell, units and each quantity quantised into the blob, with its error.
+
+    h is kept at every step; the other quantities (C, the gates, C̃) at the first
+    `detail` steps (None: all), so that a long text fits the page's size budget.
+    Each quantity's ranges are those of the steps kept.
+    """
     out = []
     for rec in recording:
         layer = {"title": rec.title, "path": rec.path, "cell": rec.cell, "units": int(rec.h.shape[-1]),
                  "quantities": {}}
         for name, values in _quantities(rec).items():
+            if name != "h" and detail is not None:
+                values = values[:detail]
             q, lo, step = Q.quantize(values)
             layer["quantities"][name] = {
-                "label": LABELS.get(name, name), "data": blob.add(q),
+                "label": LABELS.get(name, name), "steps": int(values.shape[0]), "data": blob.add(q),
                 "lo": [float(v) for v in lo], "step": [float(v) for v in step],
                 "error": Q.error(values, q, lo, step), "bound": float(step.max()) / 2}
         out.append(layer)
@@ -153,13 +161,15 @@ def _check_max_chars(max_chars):
     return int(max_chars)
 
 
-def text_payload(model, vocab, text, max_chars=MAX_CHARS, flow_window=100, flow_samples=16):
+def text_payload(model, vocab, text, max_chars=MAX_CHARS, max_bytes=MAX_BYTES, flow_window=100, flow_samples=16):
     """Read `text` with a character model; (meta, blob).
 
     model: a Sequential taking (B, T) character ids, giving logits (B, T, V)
     (as rnnlab.text.CharModel builds); vocab: its Vocabulary; text: str whose
     characters are all in the vocabulary; max_chars: the cap (the page says
-    when the text was cut). Gradient flow: `flow_samples` windows of
+    when the text was cut); max_bytes: the page's size budget (None: no cap) —
+    h is kept at every character, C and the gates at as many first characters
+    as fit (meta["detail"]; the page says so). Gradient flow: `flow_samples` windows of
     `flow_window` characters spread over the text, loss = cross-entropy of the
     character after each window.
     """
@@ -175,20 +185,53 @@ def text_payload(model, vocab, text, max_chars=MAX_CHARS, flow_window=100, flow_
         recording = record(model, ids[None, :])
     finally:
         model.reset_state()
-    blob = Blob()
     logits = np.asarray(recording.output)[0]
-    meta = {"kind": "text", "text": text, "total": total, "shown": T, "cut": T < total,
-            "segments": [[0, T]], "layers": layers_payload(recording, blob)}
-    if logits.ndim == 2 and logits.shape[-1] == len(vocab):
-        top, p = top_predictions(logits)
-        meta["vocab"] = "".join(vocab.chars)
-        meta["top"] = {"k": int(top.shape[1]), "ids": blob.add(top),
-                       "p": blob.add(np.rint(p * 255).astype(np.uint8))}  # probabilities to 1/255
+    top = top_predictions(logits) if logits.ndim == 2 and logits.shape[-1] == len(vocab) else None
     L = min(flow_window, T - 1)
     starts = np.unique(np.linspace(0, T - 1 - L, num=min(flow_samples, T - L)).astype(int))
     X = np.stack([ids[s:s + L] for s in starts])
-    meta["gradflow"] = gradient_flow(model, X, ids[starts + L], losses.get("sparse_categorical_crossentropy"))
-    return meta, blob.bytes()
+    flow = gradient_flow(model, X, ids[starts + L], losses.get("sparse_categorical_crossentropy"))
+
+    def build(detail):
+        blob = Blob()
+        meta = {"kind": "text", "text": text, "total": total, "shown": T, "cut": T < total,
+                "segments": [[0, T]], "detail": detail, "layers": layers_payload(recording, blob, detail),
+                "gradflow": flow}
+        if top is not None:
+            meta["vocab"] = "".join(vocab.chars)
+            meta["top"] = {"k": int(top[0].shape[1]), "ids": blob.add(top[0]),
+                           "p": blob.add(np.rint(top[1] * 255).astype(np.uint8))}  # probabilities to 1/255
+        return meta, blob.bytes()
+
+    return fit_budget(build, T, max_bytes)
+
+
+def fit_budget(build, T, max_bytes):
+    """build(detail) -> (meta, blob) with the most detail steps whose page stays within max_bytes.
+
+    The page's size grows linearly with the steps at which C and the gates are
+    kept: measure it with all and with one, interpolate, then shrink by 5% until
+    it fits. Raises ValueError when even h alone does not fit.
+    """
+    from .page import html  # the page's size is what the budget is about
+
+    meta, blob = build(T)
+    if max_bytes is None:
+        return meta, blob
+    size = len(html(meta, blob, "").encode("utf-8"))
+    if size <= max_bytes:
+        return meta, blob
+    small = len(html(*build(1), "").encode("utf-8"))
+    if small > max_bytes:
+        raise ValueError(f"the page would take {small / 1e6:.1f} MB with h alone, over the {max_bytes / 1e6:g} MB "
+                         f"budget: read fewer characters (max_chars)")
+    per_step = (size - small) / (T - 1)
+    detail = max(1, int((max_bytes - small) / per_step))
+    while True:
+        meta, blob = build(detail)
+        if detail == 1 or len(html(meta, blob, "").encode("utf-8")) <= max_bytes:
+            return meta, blob
+        detail = max(1, int(detail * 0.95))
 
 
 def task_data(task, input_dim, samples=8, length=None, seed=0):
@@ -238,7 +281,7 @@ def task_payload(model, task, samples=8, length=None, seed=0):
     blob = Blob()
     out = np.asarray(recording.output)
     meta = {"kind": "task", "task": task, "tokens": [t for row in labels for t in row], "total": N * T,
-            "shown": N * T, "cut": False, "segments": [[n * T, (n + 1) * T] for n in range(N)],
+            "shown": N * T, "cut": False, "detail": N * T, "segments": [[n * T, (n + 1) * T] for n in range(N)],
             "layers": layers_payload(recording, blob), "draw": draw,
             "inputs": [[[round(float(v), 4) for v in step] for step in seq] for seq in X],
             "targets": np.asarray(y, dtype=np.float64).round(4).tolist(),

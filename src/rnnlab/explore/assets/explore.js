@@ -32,15 +32,18 @@
   const tokens = isText ? Array.from(meta.text) : meta.tokens;
   let buf = null;
   function Qd() { return meta.layers[S.layer].quantities[S.q]; }
+  // steps at which a quantity is kept: h at all; C and the gates at the first meta.detail when the
+  // page had to stay within its size budget
+  const stepsOf = (layer, q) => meta.layers[layer].quantities[q].steps;
   function codes(layer, q, unit) {  // unit-major: one unit's series is contiguous
-    const d = meta.layers[layer].quantities[q].data;
-    return new Uint8Array(buf, d.offset + unit * N, N);
+    const d = meta.layers[layer].quantities[q].data, n = stepsOf(layer, q);
+    return new Uint8Array(buf, d.offset + unit * n, n);
   }
   // the value the page shows: lo + q · step, in doubles, as finder.py / quantize.py compute it
   function series(layer, q, unit) {
     const c = codes(layer, q, unit), Qx = meta.layers[layer].quantities[q];
-    const lo = Qx.lo[unit], st = Qx.step[unit], out = new Float64Array(N);
-    for (let t = 0; t < N; t++) out[t] = lo + c[t] * st;
+    const lo = Qx.lo[unit], st = Qx.step[unit], out = new Float64Array(c.length);
+    for (let t = 0; t < c.length; t++) out[t] = lo + c[t] * st;
     return out;
   }
   api.value = (layer, q, unit, t) => series(layer, q, unit)[t];
@@ -102,7 +105,7 @@
   const argmax = (a) => a.reduce((b, v, k) => (v > a[b] ? k : b), 0);
   function colourText() {
     const c = codes(S.layer, S.q, S.unit), pal = palette(S.layer, S.q, S.unit);
-    for (let t = 0; t < N; t++) spans[t].style.backgroundColor = pal[c[t]];
+    for (let t = 0; t < N; t++) spans[t].style.backgroundColor = t < c.length ? pal[c[t]] : "#e4e4e4";
     legend();
   }
 
@@ -110,7 +113,9 @@
   let top = null;
   function tipText(t) {
     const Qx = Qd();
-    let s = `position ${t}  ${JSON.stringify(tokens[t])}\n${Qx.label} of unit ${S.unit} = ${fmt(series(S.layer, S.q, S.unit)[t])}`;
+    const x = series(S.layer, S.q, S.unit);
+    let s = `position ${t}  ${JSON.stringify(tokens[t])}\n${Qx.label} of unit ${S.unit} = ` +
+      (t < x.length ? fmt(x[t]) : `(kept for the first ${x.length} positions only)`);
     if (top) {
       s += "\nnext character:";
       for (let j = 0; j < top.k; j++) {
@@ -167,14 +172,25 @@
 
   // mean inside, mean outside, std: finder.stats
   function stats(x, a, b) {
+    const n = x.length;
     let si = 0, so = 0, s = 0;
-    for (let t = 0; t < N; t++) { if (t >= a && t < b) { si += x[t]; so += 0; } else { si += 0; so += x[t]; } s += x[t]; }
-    const mean = s / N;
+    for (let t = 0; t < n; t++) { if (t >= a && t < b) { si += x[t]; so += 0; } else { si += 0; so += x[t]; } s += x[t]; }
+    const mean = s / n;
     let v = 0;
-    for (let t = 0; t < N; t++) { const d = x[t] - mean; v += d * d; }
-    return [si / (b - a), so / (N - (b - a)), Math.sqrt(v / N)];
+    for (let t = 0; t < n; t++) { const d = x[t] - mean; v += d * d; }
+    return [si / (b - a), so / (n - (b - a)), Math.sqrt(v / n)];
+  }
+  // the finder can rank a quantity only where it is kept, and needs positions outside the selection
+  function finderReady() {
+    const n = stepsOf(S.layer, S.q);
+    if (S.sel[1] <= n && S.sel[1] - S.sel[0] < n) return true;
+    $("ranked").replaceChildren(Object.assign(document.createElement("li"), { textContent:
+      `${Qd().label} is kept for the first ${n} positions only: select there, or rank by h` }));
+    S.ranked = [];
+    return false;
   }
   function rank() {
+    if (!finderReady()) return;
     const H = meta.layers[S.layer].units, [a, b] = S.sel, out = [];
     for (let u = 0; u < H; u++) {
       const [mi, mo, sd] = stats(series(S.layer, S.q, u), a, b);
@@ -212,11 +228,11 @@
     for (const [a, b] of S.fire) for (let t = a; t < b; t++) spans[t].classList.remove("fire");
     S.fire = [];
     const ol = $("matches");
-    if (!S.sel || !S.picked.length) { ol.replaceChildren(); $("fire-caption").textContent = ""; return; }
-    const on = new Uint8Array(N).fill(1);
+    if (!S.sel || !S.picked.length || !S.ranked.length) { ol.replaceChildren(); $("fire-caption").textContent = ""; return; }
+    const on = new Uint8Array(N).fill(1).fill(0, stepsOf(S.layer, S.q));
     for (const u of S.picked) {
       const x = series(S.layer, S.q, u), [mi, mo] = stats(x, S.sel[0], S.sel[1]), mid = (mi + mo) / 2;
-      for (let t = 0; t < N; t++) if (!(mi >= mo ? x[t] > mid : x[t] < mid)) on[t] = 0;
+      for (let t = 0; t < x.length; t++) if (!(mi >= mo ? x[t] > mid : x[t] < mid)) on[t] = 0;
     }
     const cut = new Uint8Array(N + 1);
     for (const s of meta.segments) cut[s[0]] = 1;
@@ -254,7 +270,7 @@
     S.window = [a, b];
     const L = meta.layers[S.layer], units = S.picked.length ? S.picked.slice(0, 8) : [S.unit];
     const names = Object.keys(L.quantities), rows = [];
-    for (const q of names) for (const u of units) rows.push({ q: q, unit: u, values: Array.from(series(S.layer, q, u).subarray(a, b)) });
+    for (const q of names) for (const u of units) rows.push({ q: q, unit: u, values: Array.from(series(S.layer, q, u).subarray(a, b)) });  // shorter where q is not kept
     api.gates = { start: a, end: b, rows: rows };
     const c = $("gates"), g = c.getContext("2d"), left = 90, cw = Math.max(3, Math.min(14, (c.width - left) / (b - a))), rh = 14;
     c.height = rows.length * rh + 34;
@@ -264,7 +280,7 @@
       const pal = palette(S.layer, r.q, r.unit), cd = codes(S.layer, r.q, r.unit);
       g.fillStyle = "#222";
       g.fillText(`${L.quantities[r.q].label.split(" ")[0]}  unit ${r.unit}`, 2, k * rh + rh / 2);
-      for (let t = a; t < b; t++) { g.fillStyle = pal[cd[t]]; g.fillRect(left + (t - a) * cw, k * rh, cw, rh - 1); }
+      for (let t = a; t < b; t++) { g.fillStyle = t < cd.length ? pal[cd[t]] : "#e4e4e4"; g.fillRect(left + (t - a) * cw, k * rh, cw, rh - 1); }
     });
     g.fillStyle = "#222"; g.textBaseline = "top";
     if (isText && cw >= 7) for (let t = a; t < b; t++) g.fillText(tokens[t] === "\n" ? "\u21b5" : String(tokens[t]).slice(0, 2), left + (t - a) * cw, rows.length * rh + 2);
@@ -272,6 +288,7 @@
     c.onmousemove = (e) => {
       const rect = c.getBoundingClientRect(), x = (e.clientX - rect.left) * c.width / rect.width, y = (e.clientY - rect.top) * c.height / rect.height;
       const k = Math.floor(y / rh), t = a + Math.floor((x - left) / cw);
+      if (k >= 0 && k < rows.length && t - a >= rows[k].values.length) { $("tip").hidden = true; return; }
       const tip = $("tip");
       if (k < 0 || k >= rows.length || t < a || t >= b) { tip.hidden = true; return; }
       tip.textContent = `position ${t} ${JSON.stringify(tokens[t])}\n${L.quantities[rows[k].q].label}, unit ${rows[k].unit} = ${fmt(rows[k].values[t - a])}`;
@@ -375,10 +392,10 @@
     const cut = meta.cut ? ` — cut: the first ${N.toLocaleString("en")} of ${meta.total.toLocaleString("en")} characters (--max-chars)` : "";
     $("info").textContent = (isText ? `${N.toLocaleString("en")} characters` : `${meta.segments.length} sequences of the ${meta.task} task`) +
       cut + "; " + L.map((l) => l.title).join("; ");
-    let worst = 0, bound = 0;
-    for (const l of L) for (const q of Object.values(l.quantities)) { worst = Math.max(worst, q.error); bound = Math.max(bound, q.bound); }
-    $("quant").textContent = `States stored as 8-bit codes, each unit on its own range: largest quantisation error ${worst.toExponential(2)} ` +
-      `(bound: half a step, ${bound.toExponential(2)}); predictions' probabilities to 1/255.`;
+    const errs = Object.entries(L[0].quantities).map(([k, q]) => `${q.label.split(" ")[0]} ${q.error.toExponential(1)}`);
+    const kept = meta.detail < N ? ` To stay within the page's size budget, C and the gates are kept for the first ${meta.detail.toLocaleString("en")} positions; h for all ${N.toLocaleString("en")}.` : "";
+    $("quant").textContent = `States stored as 8-bit codes, each unit on its own range (error at most half a step, 1/510 of the unit's range). ` +
+      `Largest error${L.length > 1 ? " (first layer)" : ""}: ${errs.join(", ")}; probabilities to 1/255.` + kept;
   }
 
   async function main() {
