@@ -13,9 +13,13 @@
   // ---- data -------------------------------------------------------------------------
   async function decodeBlob() {
     const el = $("blob");
-    const bin = atob(el.textContent.trim());
-    const bytes = new Uint8Array(bin.length);
-    for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
+    let bytes;
+    if (Uint8Array.fromBase64) bytes = Uint8Array.fromBase64(el.textContent.trim());  // native where the browser has it
+    else {
+      const bin = atob(el.textContent.trim());
+      bytes = new Uint8Array(bin.length);
+      for (let k = 0; k < bin.length; k++) bytes[k] = bin.charCodeAt(k);
+    }
     if (el.dataset.encoding !== "deflate") return bytes.buffer;
     if (typeof DecompressionStream === "undefined")
       throw new Error("this browser lacks DecompressionStream (Chromium 80+, Firefox 113+ have it)");
