@@ -1,6 +1,7 @@
 """rnnlab: SimpleRNN and LSTM written by hand in NumPy, with exact BPTT."""
 from . import initializers, interop, kernels, nn
 from . import experiments, plots, probe, tasks
+from . import explore
 from .kernels import set_backend
 from .nn import LSTM, Bidirectional, SimpleRNN, Stack
 from .nn import Dense, Dropout, Embedding, Masking, inference_mode
@@ -12,4 +13,4 @@ __version__ = "0.1.0"
 
 __all__ = ["SimpleRNN", "LSTM", "Bidirectional", "Stack", "nn", "kernels", "interop", "initializers", "set_backend",
            "Dense", "Embedding", "Dropout", "Masking", "Sequential", "train", "callbacks", "losses", "metrics", "optim",
-           "schedules", "load", "inference_mode"]
+           "schedules", "load", "inference_mode", "explore"]
