@@ -8,7 +8,7 @@ import importlib
 import sys
 
 # modules of rnnlab.cli, one per verb or group of verbs
-COMMANDS = ["demo", "plot", "run", "compare", "text", "trace", "export", "cluster", "bench"]
+COMMANDS = ["demo", "lesson", "plot", "run", "compare", "text", "trace", "export", "cluster", "bench"]
 
 
 def build_parser():
