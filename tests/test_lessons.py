@@ -99,3 +99,23 @@ def test_digits_split_depends_on_the_seed(monkeypatch):
 def test_digits_rejects_an_unknown_split():
     with pytest.raises(ValueError, match="split expected one of"):
         tasks.digits("validation")
+
+
+def test_text_train_with_dropout_plots_training_against_validation(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40, encoding="utf-8")
+    figure = tmp_path / "bpc.png"
+    assert cli(["text", "train", str(corpus), "--out", str(tmp_path / "m.rnnlab"), "--hidden", "8", "--epochs", "2",
+                "--seq-len", "8", "--batch-size", "4", "--dropout", "0.1", "--recurrent-dropout", "0.2",
+                "--plot", str(figure), "--sample", "0"]) == 0
+    _not_blank(figure)
+    from rnnlab import text
+
+    lstm = text.CharModel.load(str(tmp_path / "m.rnnlab")).model.layers[1]
+    assert (lstm.dropout, lstm.recurrent_dropout) == (0.1, 0.2)
+
+
+def test_text_train_refuses_a_rate_of_one(tmp_path, capsys):
+    with pytest.raises(SystemExit) as err:
+        cli(["text", "train", "x.txt", "--out", str(tmp_path / "m"), "--recurrent-dropout", "1"])
+    assert err.value.code == 2 and "expected a rate in [0, 1)" in capsys.readouterr().err
