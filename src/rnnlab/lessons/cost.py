@@ -172,7 +172,7 @@ def run(out_dir, size="full", say=print):
                f"full BPTT; 1 is proportional to T): the steps run one after another. Middle: full BPTT keeps every step's "
                f"cache, so its memory grows as T too (slope {full[1]:.2f}); checkpoint_every {SEGMENT} keeps one "
                f"segment's cache at a time (slope {ckpt:.2f}), paying one more forward pass. Right: time per "
-               f"sequence against batch size with 1 and {cores} kernel threads: at B = {s['batches'][0]} the "
-               f"extra cores change the time ×{speedup[0]:.2f}, at B = {s['batches'][-1]} ×{speedup[-1]:.2f} — "
+               f"sequence against batch size with 1 and {cores} kernel threads: {cores} threads run ×{speedup[0]:.2f} "
+               f"as fast as one at B = {s['batches'][0]}, ×{speedup[-1]:.2f} at B = {s['batches'][-1]} — "
                f"cores share out sequences of a batch, never the steps of one sequence.")
     return Lesson("cost", text, path, caption, numbers)
