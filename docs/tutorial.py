@@ -179,10 +179,81 @@ show(rl.plots.gates(recording, tokens=tokens))
 show(rl.plots.cell_state(recording, tokens=tokens))
 
 # %% [markdown]
-# ## 6. Where next
+# ## 6. The lessons: every limit of the SimpleRNN, seen
+#
+# The article names four limits of the SimpleRNN: vanishing and exploding gradients, short
+# memory, high cost on long sequences, and overfitting. `rnnlab lesson NAME` runs each as a
+# short experiment that prints a table and writes one figure with a caption; here they run
+# on tiny settings (`size="full"` is what `rnnlab lesson` runs, a minute or two each on
+# 2 cores; docs/RESULTS.md has the full numbers).
+
+# %%
+from rnnlab import lessons
+
+size = "tiny" if QUICK else "full"
+lesson_dir = "lessons"
+
+
+def lesson(name):
+    """Run a lesson quietly, print its table and caption, show its figure."""
+    result = lessons.run(name, lesson_dir, size, say=lambda text: None)
+    print(result.table, "\n")
+    print(result.caption)
+    display(Image(filename=result.figure))
+    return result
+
+# %% [markdown]
+# ### Short memory
+#
+# The adding problem: two marked numbers among T, answer their sum. A SimpleRNN that
+# cannot carry the first number to the end stays on the line of always answering 1.
+
+# %%
+memory = lesson("memory")
+
+# %% [markdown]
+# ### Vanishing gradients
+#
+# Why: ‖∂L/∂h_t‖ shrinks by a roughly constant factor per step back in a SimpleRNN.
+
+# %%
+vanishing = lesson("vanishing")
+
+# %% [markdown]
+# ### Exploding gradients
+#
+# The mirror image: a recurrent matrix with spectral radius 1.8 makes the gradient grow with
+# the lag; without clipping the run ends in NaN, with clipping by global norm it trains.
+
+# %%
+exploding = lesson("exploding")
+print("unclipped runs diverged:", exploding.numbers["diverged"])
+
+# %% [markdown]
+# ### Overfitting
+#
+# An LSTM on a few hundred digits: training loss falls, validation loss turns up; recurrent
+# dropout, weight decay and early stopping, chosen on the validation split, the test set
+# scored once.
+
+# %%
+overfitting = lesson("overfitting")
+
+# %% [markdown]
+# ### The cost of long sequences
+#
+# Time and memory of a training step against T, and why more cores do not make one sequence
+# faster.
+
+# %%
+cost = lesson("cost")
+
+# %% [markdown]
+# ## 7. Where next
 #
 # - `rnnlab trace "the cat sat on the mat"` — the same trace in English: "the" comes
 #   twice, and only the state tells "cat" from "mat" after it.
 # - `rnnlab text train CORPUS.txt --out model.rnnlab` and `rnnlab text sample` — a
 #   character-level LSTM on any UTF-8 text, English or Chinese (docs/TEXT.md).
 # - `rnnlab run` and `rnnlab compare` — the long-memory benchmarks (docs/RESULTS.md).
+# - `rnnlab lesson --list` — the lessons above, at full settings.

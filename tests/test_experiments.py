@@ -79,7 +79,8 @@ def test_other_tasks_run(task, length, keys):
     if task == "digits":
         pytest.importorskip("sklearn")
     record = ex.run(ex.make_config(task, "lstm", length=length, **TINY))
-    assert set(record["evaluations"][-1]) == {"step", "train_loss"} | {f"test_{k}" for k in keys}
+    scored = "val_" if task == "digits" else "test_"  # digits: evaluations on validation, test once at the end
+    assert set(record["evaluations"][-1]) == {"step", "train_loss"} | {f"{scored}{k}" for k in keys}
     assert keys <= set(record["final"])
     if task == "copy":
         assert record["task"]["baseline"] == pytest.approx(10 * np.log(8) / 23)
@@ -175,3 +176,20 @@ def test_cli_compare_writes_records_table_and_figure(tmp_path, capsys):
     assert len(summary["rows"]) == 4 and all(row["runs"] == 1 for row in summary["rows"])
     assert _png(out / "adding-compare.png")
     assert "| model | T |" in capsys.readouterr().out
+
+
+def test_digits_run_chooses_on_validation_and_scores_test_once():
+    pytest.importorskip("sklearn")
+    record = ex.run(ex.make_config("digits", "simplernn", length=8, hidden=8, steps=30, eval_every=10, batch=16,
+                                   probe_size=4))
+    evaluations = record["evaluations"][1:]
+    best = max(evaluations, key=lambda r: r["val_accuracy"])
+    final = record["final"]
+    assert final["selected_step"] == best["step"] and final["val_accuracy"] == best["val_accuracy"]
+    assert not any(k.startswith("test_") for r in record["evaluations"] for k in r)
+    # the test scores are those of the chosen weights: retrain to that step and score the test set
+    c = ex.make_config("digits", "simplernn", length=8, hidden=8, steps=best["step"], eval_every=10, batch=16,
+                       probe_size=4)
+    again = ex.run(c)
+    assert again["final"]["selected_step"] == best["step"]
+    assert final["accuracy"] == again["final"]["accuracy"]

@@ -112,15 +112,16 @@ def test_digits_split_and_modes():
     pytest.importorskip("sklearn")
     Xtr, ytr = rl.tasks.digits("train", "pixels")
     Xte, yte = rl.tasks.digits("test", "pixels")
-    assert Xtr.shape == (1438, 64, 1) and Xte.shape == (359, 64, 1)
+    _, yva = rl.tasks.digits("val", "pixels")
+    assert Xtr.shape == (1259, 64, 1) and Xte.shape == (359, 64, 1)
     assert Xtr.dtype == np.float32 and ytr.dtype == np.int64
     assert 0.0 <= Xtr.min() and Xtr.max() <= 1.0
     # stratified: each class has 20% (rounded) of its images in the test set
-    counts = np.bincount(ytr, minlength=10) + np.bincount(yte, minlength=10)
+    counts = np.bincount(ytr, minlength=10) + np.bincount(yva, minlength=10) + np.bincount(yte, minlength=10)
     np.testing.assert_array_equal(np.bincount(yte, minlength=10), np.round(0.2 * counts))
     Rtr, rtr = rl.tasks.digits("train", "rows")
-    assert Rtr.shape == (1438, 8, 8)
-    np.testing.assert_array_equal(Rtr.reshape(1438, 64, 1), Xtr)  # same images, row by row
+    assert Rtr.shape == (1259, 8, 8)
+    np.testing.assert_array_equal(Rtr.reshape(1259, 64, 1), Xtr)  # same images, row by row
     np.testing.assert_array_equal(rtr, ytr)
     # the split is fixed: no test image appears in the training set
     train_rows = {r.tobytes() + bytes([c]) for r, c in zip(Rtr, rtr)}

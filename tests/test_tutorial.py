@@ -45,4 +45,5 @@ def test_the_tutorial_executes_end_to_end(tmp_path, monkeypatch):
     assert "rnnlab's sigmoid equals the article's: True" in text
     assert "C = f ⊙ C_prev + i ⊙ C̃ : True" in text and "h = o ⊙ tanh(C)        : True" in text
     assert "step 3  input 祖国" in text and "test MSE" in text
-    assert images == 5
+    assert "unclipped runs diverged: [True]" in text
+    assert images == 10  # 5 before the lessons, one figure per lesson

@@ -6,10 +6,10 @@ which adds a parser whose `func(args)` runs the command and returns an exit code
 import argparse
 import sys
 
-from . import bench, cluster, compare, demo, explore, export, plot, run, text, trace
+from . import bench, cluster, compare, demo, explore, export, lesson, plot, run, text, trace
 
 # one module per verb or group of verbs, in the order `rnnlab --help` lists them
-COMMANDS = [demo, plot, run, compare, text, trace, explore, export, cluster, bench]
+COMMANDS = [demo, lesson, plot, run, compare, text, trace, explore, export, cluster, bench]
 
 
 def build_parser():

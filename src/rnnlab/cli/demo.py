@@ -37,7 +37,8 @@ def _rnn_table(words, h):
 
 
 def run(args):
-    """The story: activations, the 我 爱 祖国 trace, the adding race, gradient flow, a summary."""
+    """The story: activations, the 我 爱 祖国 trace, the adding race (lessons memory and vanishing), gradient
+    flow, the lessons exploding, overfitting and cost, a summary."""
     from . import demo_science as science
 
     t0 = time.perf_counter()
@@ -51,6 +52,7 @@ def run(args):
     print()
     rates, flow_figure = science.gradient_flow_section(args.out, records, mode, print)
     figures += race_figures + [flow_figure]
+    figures += [lesson.figure for lesson in science.lesson_sections(args.out, mode, print)]
     if args.quick:
         print("\n(--quick: tiny models and 40 steps check that every part runs; `rnnlab demo` runs the real race)")
     science.summary(rows, rates, figures, time.perf_counter() - t0, print)

@@ -8,9 +8,10 @@ import time
 
 import numpy as np
 
-from .. import plots
+from .. import lessons, plots
 from ..experiments import race
 from ..kernels import activations
+from ..lessons import race as race_lessons
 
 # full: fits the 3-minute budget on 2 cores; quick: a smoke run in seconds
 SETTINGS = {
@@ -65,10 +66,7 @@ def race_section(out_dir, mode, say):
     rows = race.race_rows(records)
     figures = []
     for length in s["lengths"]:
-        baseline = next(row["test_baseline"] for row in rows if row["length"] == length)
-        fig = plots.learning_curves(race.race_histories(records, length), metric="test_mse", baseline=baseline,
-                                    xlabel="training step", logy=True,
-                                    title=f"adding problem, T = {length}: test MSE (baseline: always answer 1)")
+        fig = race_lessons.memory_figure(records, [length])  # test MSE and training loss
         figures.append(plots.save(fig, os.path.join(out_dir, f"race-T{length}.png")))
     for row in rows:
         if row["solved"]:
@@ -104,6 +102,16 @@ def gradient_flow_section(out_dir, records, mode, say):
                       os.path.join(out_dir, "gradient-flow.png"))
     say(f"   figure: {path}")
     return rates, path
+
+
+def lesson_sections(out_dir, mode, say):
+    """The lessons the race does not cover (`rnnlab lesson NAME` runs each in full); returns the Lessons."""
+    size = "tiny" if mode == "quick" else "short"
+    done = []
+    for number, name in enumerate(("exploding", "overfitting", "cost"), start=5):
+        say(f"\n{number}. `rnnlab lesson {name}` ({size} settings)")
+        done.append(lessons.run(name, out_dir, size, say=lambda text: say("   " + text.replace("\n", "\n   "))))
+    return done
 
 
 def summary(rows, rates, figures, elapsed, say):

@@ -29,7 +29,9 @@ def main(args):
     final, task = record["final"], record["task"]
     metric = task["metric"]
     value = "—" if final[metric] is None else f"{final[metric]:.4g}"
-    print(f"{record['name']}: test {metric} {value} at step {final['step']} (baseline {task['baseline']:.4g}; "
+    at = (f"of the weights chosen on validation (step {final['selected_step']} of {final['step']})"
+          if "selected_step" in final else f"at step {final['step']}")
+    print(f"{record['name']}: test {metric} {value} {at} (baseline {task['baseline']:.4g}; "
           f"{'solved' if final['solved'] else 'not solved'}: {task['success']}), "
           f"{record['timing']['wall_s']:.1f} s")
     if final["stopped"]:

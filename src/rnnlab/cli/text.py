@@ -1,5 +1,17 @@
 """`rnnlab text train CORPUS --out MODEL` and `rnnlab text sample MODEL --prime ...`: a character LSTM."""
+import argparse
 import sys
+
+
+def _rate(text):
+    """A dropout rate in [0, 1), for argparse."""
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text!r}") from None
+    if not 0.0 <= rate < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text}")
+    return rate
 
 
 def register(sub):
@@ -19,6 +31,10 @@ def register(sub):
     t.add_argument("--clip-norm", type=float, default=5.0, help="global gradient-norm clip (default 5)")
     t.add_argument("--val-fraction", type=float, default=0.1, help="held-out tail of the text (default 0.1)")
     t.add_argument("--max-chars", type=int, default=None, help="use only the first N characters")
+    t.add_argument("--dropout", type=_rate, default=0.0, help="LSTM input dropout rate, in [0, 1) (default 0)")
+    t.add_argument("--recurrent-dropout", type=_rate, default=0.0,
+                   help="LSTM recurrent dropout rate on h_{t-1}, one mask per sequence, in [0, 1) (default 0)")
+    t.add_argument("--plot", default=None, help="write a figure of training and validation bits/char (.png)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--sample", type=int, default=200, help="characters to sample after training (0: none)")
     t.set_defaults(func=run_train)
@@ -34,6 +50,9 @@ def register(sub):
 
 def run_train(args):
     from .. import text
+
+    if args.plot is not None and not args.plot.lower().endswith((".png", ".svg", ".pdf")):
+        raise ValueError(f"--plot expected a file name ending in .png, .svg or .pdf, got {args.plot!r}")
 
     corpus = text.read_corpus(args.corpus)
     if args.max_chars is not None:
@@ -51,12 +70,21 @@ def run_train(args):
     _, history = text.train(corpus, hidden=args.hidden, layers=args.layers, embed_dim=args.embed,
                              seq_len=args.seq_len, batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
                              clip_norm=args.clip_norm, val_fraction=args.val_fraction, seed=args.seed,
-                             on_epoch=report, save_to=args.out,
+                             on_epoch=report, save_to=args.out, dropout=args.dropout,
+                             recurrent_dropout=args.recurrent_dropout,
                              verbose=1 if sys.stdout.isatty() else 0)
     print(f"unigram entropy of the training text: {history['unigram_bpc']:.3f} bits/char "
           f"(a model that ignores context cannot go below it)")
     best = min(range(len(history["val_bpc"])), key=history["val_bpc"].__getitem__)
     print(f"wrote {args.out} (epoch {best + 1}, val {history['val_bpc'][best]:.3f} bits/char)")
+    if args.plot:
+        from .. import plots
+
+        fig = plots.learning_curves({"training": {"bpc": history["train_bpc"], "epoch": history["epoch"]},
+                                     "validation": {"bpc": history["val_bpc"], "epoch": history["epoch"]}},
+                                    metric="bpc", baseline=history["unigram_bpc"], xlabel="epoch",
+                                    title=f"{args.corpus}: bits per character (baseline: unigram entropy)")
+        print(f"figure: {plots.save(fig, args.plot)}")
     if args.sample:
         saved = text.CharModel.load(args.out)
         print(f"\nsample (temperature 0.8, seed {args.seed}):\n{saved.sample('', args.sample, 0.8, args.seed)}")

@@ -2,19 +2,23 @@
 import os
 
 from .. import plots
+from ..plots import lessons as lesson_plots
 
 
 def learning_curve(record):
-    """The headline test metric against training step, with the memoryless baseline."""
+    """The headline metric (on validation where the task has a split, else on test) and the training loss
+    against training step, with the memoryless baseline."""
     task = record["task"]
-    key = f"test_{task['metric']}"
+    first = record["evaluations"][0]
+    key = next(k for k in (f"val_{task['metric']}", f"test_{task['metric']}") if k in first)
     rows = [r for r in record["evaluations"] if r[key] is not None]
     c = record["config"]
     label = f"{c['model']}{' (chrono)' if c['init'] == 'chrono' else ''}, {c['hidden']} units"
-    return plots.learning_curves({label: {key: [r[key] for r in rows], "step": [r["step"] for r in rows]}},
-                                 metric=key, baseline=task["baseline"], xlabel="training step",
-                                 logy=task["goal"] == "min",
-                                 title=f"{task['name']} T={c['length']}: {key} (success: {task['success']})")
+    name = f"{task['name']} T={c['length']}: {key} (success: {task['success']})"
+    curves = {label: {key: [r[key] for r in rows], "train_loss": [r["train_loss"] for r in rows],
+                      "step": [r["step"] for r in rows]}}
+    return lesson_plots.score_and_train_loss({name: curves}, key, baseline={name: task["baseline"]},
+                                             logy=task["goal"] == "min")
 
 
 def gradient_flow(record, key="h"):

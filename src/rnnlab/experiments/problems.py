@@ -55,6 +55,11 @@ class Problem:
     def test_set(self):
         raise NotImplementedError
 
+    def validation_set(self):
+        """(X, y) to choose on during training, or None: the test set is then scored at every evaluation
+        (adding and copy, whose test sets are fresh draws from an endless stream)."""
+        return None
+
     def score(self, model, X, y):
         """{name: value} on the test set; includes `metric`."""
         return {k: float(v) for k, v in model.evaluate(X, y, batch_size=500).items()}
@@ -151,6 +156,7 @@ class Digits(Problem):
         mode = "pixels" if config["length"] == 64 else "rows"
         self.train = tasks.digits("train", mode, dtype=self.dtype)
         self.test = tasks.digits("test", mode, dtype=self.dtype)
+        self.validation = tasks.digits("val", mode, dtype=self.dtype)
         self._order = np.empty(0, dtype=np.intp)
         self._epochs = 0
         self._next_index = 0
@@ -176,6 +182,9 @@ class Digits(Problem):
 
     def test_set(self):
         return self.test
+
+    def validation_set(self):
+        return self.validation
 
     def score(self, model, X, y):
         s = super().score(model, X, y)

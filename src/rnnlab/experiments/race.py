@@ -56,12 +56,16 @@ def race_rows(records):
 
 
 def race_histories(records, length):
-    """{label: {"test_mse": [...], "step": [...]}} of the runs at `length`, for plots.learning_curves."""
+    """{label: {"test_mse": [...], "train_loss": [...], "step": [...]}} of the runs at `length`.
+
+    train_loss is the mean training loss over the steps since the evaluation before (None at step 0).
+    """
     out = {}
     for r in records:
         if r["config"]["length"] == length:
             rows = [e for e in r["evaluations"] if e["test_mse"] is not None]
             out[LABELS[r["config"]["model"]]] = {"test_mse": [e["test_mse"] for e in rows],
+                                                  "train_loss": [e["train_loss"] for e in rows],
                                                   "step": [e["step"] for e in rows]}
     return out
 

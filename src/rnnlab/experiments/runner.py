@@ -1,6 +1,8 @@
 """One run: run(config) -> record, a pure function of the config (a JSON-able dict).
 
-The record holds the config, the test scores at every evaluation, the
+The record holds the config, the scores at every evaluation (on the
+validation split where the task has one, then the test set is scored once,
+for the evaluation chosen on validation; else on the test set), the
 baseline and success criterion, the gradient flow at initialisation and
 during training, and the environment. Wall-clock times sit apart under
 "timing", so two runs of one config give equal records once `comparable()`
@@ -72,6 +74,10 @@ def run(config, verbose=False):
     prob = problem(config)
     model = prob.build_model()
     X_test, y_test = prob.test_set()
+    val = prob.validation_set()
+    X_eval, y_eval = val if val is not None else (X_test, y_test)  # what the evaluations score
+    prefix = "val_" if val is not None else "test_"
+    chosen = {"step": None, "value": None, "weights": None}  # the best evaluation on validation
     steps, batch, every = config["steps"], config["batch"], config["eval_every"]
     probe_every = config["probe_every"] or steps + 1  # 0: at the start and the end only
     probe = GradientFlowCallback(X_test[:config["probe_size"]], y_test[:config["probe_size"]], every=probe_every)
@@ -80,11 +86,15 @@ def run(config, verbose=False):
 
     def evaluate(step, since):
         t = time.perf_counter()
-        scores = prob.score(model, X_test, y_test)
+        scores = prob.score(model, X_eval, y_eval)
         times["eval_s"] += time.perf_counter() - t
         window = step_losses.losses[since:step]  # the training steps since the last evaluation
         row = {"step": step, "train_loss": _finite(float(np.mean(window))) if window else None,
-               **{f"test_{k}": _finite(v) for k, v in scores.items()}}
+               **{f"{prefix}{k}": _finite(v) for k, v in scores.items()}}
+        value = _finite(scores[prob.metric])
+        if val is not None and value is not None and (chosen["value"] is None or (
+                value < chosen["value"] if prob.goal == "min" else value > chosen["value"])):
+            chosen.update(step=step, value=value, weights=model.get_weights())
         if verbose:
             print(f"  step {step:6d}  " + "  ".join(f"{k}={v:.4g}" for k, v in row.items()
                                                     if k != "step" and v is not None), flush=True)
@@ -113,11 +123,17 @@ def run(config, verbose=False):
     if done and probe.records[-1]["step"] != done:
         probe.measure()  # the gradient flow of the trained model, whatever the probe interval
     final = evaluations[-1]
-    scores = {k[len("test_"):]: v for k, v in final.items() if k.startswith("test_")}
-    ok = all(v is not None for v in scores.values())
+    scores = {k[len(prefix):]: v for k, v in final.items() if k.startswith(prefix)}
     solved_at = next((r["step"] for r in evaluations
-                      if all(r[f"test_{k}"] is not None for k in scores)
-                      and prob.solved({k: r[f"test_{k}"] for k in scores})), None)
+                      if all(r[f"{prefix}{k}"] is not None for k in scores)
+                      and prob.solved({k: r[f"{prefix}{k}"] for k in scores})), None)
+    selected = {}
+    if val is not None:  # the test set, once: the weights of the evaluation chosen on validation
+        if chosen["weights"] is not None:
+            model.set_weights(chosen["weights"])
+        scores = {k: _finite(v) for k, v in prob.score(model, X_test, y_test).items()}
+        selected = {"selected_step": chosen["step"], f"val_{prob.metric}": chosen["value"]}
+    ok = all(v is not None for v in scores.values())
     test_baseline = prob.test_baseline(X_test, y_test)
     wall = time.perf_counter() - t0
     return {
@@ -130,7 +146,7 @@ def run(config, verbose=False):
                  "sequence_steps": prob.steps_per_sequence()},
         "model": {"params": model.count_params()},
         "evaluations": evaluations,
-        "final": {"step": final["step"], prob.metric: scores[prob.metric], **scores,
+        "final": {"step": final["step"], prob.metric: scores[prob.metric], **scores, **selected,
                   "solved": bool(ok and prob.solved(scores)),
                   "beats_baseline": bool(ok and prob.beats_baseline(scores, test_baseline)),
                   "first_solved_step": solved_at, "stopped": stopped},

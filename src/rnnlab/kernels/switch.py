@@ -193,6 +193,12 @@ def aligned_empty(shape, dtype, boundary=64):
     return raw[start:start + nbytes].view(dtype).reshape(shape)
 
 
+def release_buffers():
+    """Let go of the work buffers the fast kernels keep between calls (kernels/fast/buffers.py), if any."""
+    if _fast_loaded:
+        fast.load_buffers().clear()
+
+
 def blas():
     """NumPy's bundled OpenBLAS as the fast kernels bind it (addresses, thread control), or None."""
     return fast.load_blas()

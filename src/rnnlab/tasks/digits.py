@@ -1,7 +1,10 @@
 """scikit-learn's 8×8 handwritten digits as sequences: 64 pixel steps or 8 row steps.
 
-1797 images, 10 classes. The train/test split is fixed (stratified, 20% of each
-class for test, drawn once with seed 0) so every run sees the same test set.
+1797 images, 10 classes, in three fixed, disjoint, stratified splits: test (20%
+of each class, drawn with seed SPLIT_SEED, as before the validation split
+existed), validation (10% of each class, drawn from the rest with seed
+[SPLIT_SEED, 1]) and train (what remains). Settings are chosen on validation;
+the test set is scored once, for the chosen setting.
 """
 import functools
 
@@ -12,7 +15,9 @@ from .arguments import check_dtype
 MODES = {"pixels": (64, 1), "rows": (8, 8)}  # mode -> (steps, features)
 CLASSES = 10
 TEST_FRACTION = 0.2
+VAL_FRACTION = 0.1  # of each class, taken from what the test split leaves
 SPLIT_SEED = 0
+SPLITS = ("train", "val", "test")
 # what counts as solved: the issue's target for the 64-step pixel sequences
 SUCCESS_ACCURACY = 0.97
 
@@ -28,28 +33,38 @@ def _load():
     return data.images / 16.0, data.target.astype(np.int64)  # pixels 0..16 -> [0, 1]
 
 
-def _split(labels):
-    """Fixed stratified split: indices (train, test), each sorted."""
-    rng = np.random.default_rng(SPLIT_SEED)
-    test = []
+def _stratified(labels, pool, fraction, rng):
+    """round(fraction · n_k) indices of each class k drawn from `pool`, sorted."""
+    picked = []
     for k in range(CLASSES):
-        idx = np.flatnonzero(labels == k)
-        test.extend(rng.permutation(idx)[:round(TEST_FRACTION * idx.size)])
-    test = np.sort(np.array(test))
-    train = np.setdiff1d(np.arange(labels.size), test)
-    return train, test
+        idx = pool[labels[pool] == k]
+        n = round(fraction * np.count_nonzero(labels == k))
+        picked.extend(rng.permutation(idx)[:n])
+    return np.sort(np.array(picked, dtype=np.intp))
+
+
+def _split(labels):
+    """Fixed stratified split: {"train", "val", "test"} -> sorted, disjoint indices."""
+    everything = np.arange(labels.size)
+    # the test split is drawn first, with its own generator: it is the test set of the earlier records
+    test = _stratified(labels, everything, TEST_FRACTION, np.random.default_rng(SPLIT_SEED))
+    rest = np.setdiff1d(everything, test)
+    val = _stratified(labels, rest, VAL_FRACTION, np.random.default_rng([SPLIT_SEED, 1]))
+    return {"train": np.setdiff1d(rest, val), "val": val, "test": test}
 
 
 def digits(split="train", mode="pixels", dtype="float32"):
-    """-> X (n, 64, 1) for pixels, (n, 8, 8) for rows; y (n,) int64 labels 0..9."""
+    """-> X (n, 64, 1) for pixels, (n, 8, 8) for rows; y (n,) int64 labels 0..9.
+
+    split: "train" (1259 images), "val" (179) or "test" (359); see the module docstring.
+    """
     if mode not in MODES:
         raise ValueError(f"mode expected one of {sorted(MODES)}, got {mode!r}")
-    if split not in ("train", "test"):
-        raise ValueError(f"split expected 'train' or 'test', got {split!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split expected one of {list(SPLITS)}, got {split!r}")
     dtype = check_dtype(dtype)
     images, labels = _load()
-    train, test = _split(labels)
-    idx = train if split == "train" else test
+    idx = _split(labels)[split]
     steps, features = MODES[mode]
     X = images[idx].reshape(idx.size, steps, features).astype(dtype)  # row-major: pixel by pixel
     return X, labels[idx]

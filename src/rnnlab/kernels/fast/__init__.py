@@ -32,6 +32,11 @@ def load_ops():
     return ops
 
 
+def load_buffers():
+    from . import buffers
+    return buffers
+
+
 def load_blas():
     """The Blas of NumPy's OpenBLAS, or None (importing blas.py needs no numba)."""
     from .blas import blas
