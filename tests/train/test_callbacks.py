@@ -373,22 +373,6 @@ def test_csv_logger_needs_an_existing_folder(tmp_path):
         log.on_train_begin()
 
 
-def test_write_text_atomic_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
-    path = tmp_path / "f.txt"
-    CB.write_text_atomic(path, "first\n")
-    CB.write_text_atomic(path, "second\n")
-    assert path.read_text(encoding="utf-8") == "second\n"
-
-    def fail(src, dst):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
-        CB.write_text_atomic(path, "third\n")
-    assert path.read_text(encoding="utf-8") == "second\n"
-    assert os.listdir(tmp_path) == ["f.txt"]  # the temporary file was removed
-
-
 # ---- TerminateOnNaN ------------------------------------------------------------------------
 
 def test_terminate_on_nan_lets_finite_steps_through():
