@@ -58,7 +58,7 @@ def test_keras_file_loads_without_keras_and_writes_back(keras_files):
             sys.modules[blocked] = None  # import raises ImportError
         import numpy as np
         sys.path.insert(0, {os.path.dirname(__file__)!r})
-        from test_interop_h5 import rnnlab_model
+        from test_h5 import rnnlab_model
         from rnnlab.interop import h5
         data = np.load({str(folder / "data.npz")!r}, allow_pickle=False)
         model = h5.load_weights(rnnlab_model(), {str(folder / "model.weights.h5")!r})

@@ -13,7 +13,7 @@ import pytest
 from rnnlab import explore
 from rnnlab.explore import finder
 
-from test_explore import char_model, decode, quote_corpus, runs, shown_values
+from test_page import char_model, decode, quote_corpus, runs, shown_values
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")

@@ -10,7 +10,7 @@ from rnnlab.probe.trace import trace
 
 
 def test_demo_trace_section_prints_words_and_gates(tmp_path, capsys):
-    """The 我 爱 祖国 part of `rnnlab demo` (the whole story runs in tests/test_demo_quick.py)."""
+    """The 我 爱 祖国 part of `rnnlab demo` (the whole story runs in tests/cli/test_cli_demo.py)."""
     trace_section(str(tmp_path))
     out = capsys.readouterr().out
     for word in ("我", "爱", "祖国"):
