@@ -349,10 +349,6 @@ def test_an_explicit_backward_layer_is_used_as_given():
     np.testing.assert_array_equal(out, a(x) + b(x)[:, ::-1])
 
 
-@pytest.mark.xfail(strict=True, reason="Bidirectional checks an explicit backward_layer's kind, units, "
-                                       "return_sequences and return_state but not go_backwards: a backward_layer "
-                                       "that reads forward like the main layer is accepted, and its outputs are "
-                                       "then flipped as if it had read backwards (Keras rejects it)")
 def test_a_backward_layer_reading_forward_is_rejected():
     fw = make("simple_rnn", return_sequences=True, seed=1)
     bw = make("simple_rnn", return_sequences=True, seed=2)  # go_backwards=False, like fw

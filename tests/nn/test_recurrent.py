@@ -384,9 +384,6 @@ def test_set_weights_shape_errors(weights, message):
         layer.set_weights(*weights())
 
 
-@pytest.mark.xfail(strict=True, reason="Recurrent.set_weights copies W (and rebuilds the layer when W has another "
-                                       "input size) before it checks U and b: a call that raises on a bad U or b "
-                                       "leaves the layer with new or re-initialised weights")
 @pytest.mark.parametrize("D", [2, 4], ids=["same input size", "other input size"])
 def test_a_failed_set_weights_leaves_the_weights_alone(D):
     layer = built("simple_rnn", D=2, units=3)

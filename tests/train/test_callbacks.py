@@ -255,11 +255,6 @@ def test_early_stopping_bad_mode_and_unknown_monitor():
         stop.on_train_begin()
 
 
-@pytest.mark.xfail(strict=True, reason="EarlyStopping keeps best, wait and best_weights from an earlier fit (it "
-                                       "never resets in on_train_begin, unlike Keras, which resets so that "
-                                       "instances can be re-used): a second fit stops after `patience` epochs "
-                                       "against the old best and restore_best_weights puts back the first fit's "
-                                       "weights")
 def test_early_stopping_instance_can_be_reused_for_a_second_fit():
     X, y = tiny_data()
     Xv, yv = tiny_data(seed=2)

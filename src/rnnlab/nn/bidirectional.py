@@ -36,9 +36,12 @@ class Bidirectional(Container):
                 backward_layer.build(layer.input_dim)
         if (type(backward_layer) is not type(layer) or backward_layer.units != layer.units
                 or backward_layer.return_sequences != layer.return_sequences
-                or backward_layer.return_state != layer.return_state):
-            raise ValueError(f"Bidirectional expected backward_layer of the same kind, units, return_sequences "
-                             f"and return_state as layer, got {backward_layer!r}")
+                or backward_layer.return_state != layer.return_state or backward_layer.stateful != layer.stateful):
+            raise ValueError(f"Bidirectional expected backward_layer of the same kind, units, return_sequences, "
+                             f"return_state and stateful as layer, got {backward_layer!r}")
+        if backward_layer.go_backwards == layer.go_backwards:
+            raise ValueError(f"Bidirectional expected backward_layer to read the other way (go_backwards="
+                             f"{not layer.go_backwards}), got go_backwards={backward_layer.go_backwards}")
         self.backward_layer = backward_layer
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences

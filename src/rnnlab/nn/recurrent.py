@@ -108,16 +108,21 @@ class Recurrent(Layer):
         return self
 
     def set_weights(self, W, U, b):
-        """Load weights (D, gates·H), (H, gates·H), (gates·H,); builds the layer if needed."""
+        """Load weights W (D, G·H), U (H, G·H), b (G·H,); builds the layer for D if needed.
+
+        All or nothing: every shape is checked before anything changes.
+        """
         W, U, b = (np.asarray(a) for a in (W, U, b))
         G = self.gates * self.units
         if W.ndim != 2 or W.shape[1] != G:
             raise ValueError(f"{self.name} expected W of shape (input_dim, {G}), got {W.shape}")
+        expected = {"W": (W.shape[0], G), "U": (self.units, G), "b": (G,)}
+        for key, value in (("U", U), ("b", b)):
+            if value.shape != expected[key]:
+                raise ValueError(f"{self.name} expected {key} of shape {expected[key]}, got {value.shape}")
         if not self.built or self.input_dim != W.shape[0]:
             self.build(W.shape[0])
         for key, value in (("W", W), ("U", U), ("b", b)):
-            if value.shape != self.params[key].shape:
-                raise ValueError(f"{self.name} expected {key} of shape {self.params[key].shape}, got {value.shape}")
             self.params[key][...] = value
         return self
 

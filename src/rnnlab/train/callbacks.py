@@ -105,9 +105,14 @@ class EarlyStopping(Callback):
         self.restore_best_weights = bool(restore_best_weights)
         self.best, self.wait, self.best_epoch, self.stopped_epoch = None, 0, None, None
         self.best_weights = None
+        self._resumed = False  # set_state ran for the fit about to begin
 
     def on_train_begin(self, logs=None):
         _check_monitor(self, self.monitor)
+        if not self._resumed:  # a new fit starts afresh (as in Keras); a resumed one keeps its state
+            self.best, self.wait, self.best_epoch, self.stopped_epoch = None, 0, None, None
+            self.best_weights = None
+        self._resumed = False
 
     def _improved(self, value):
         if self.best is None:
@@ -137,6 +142,7 @@ class EarlyStopping(Callback):
     def set_state(self, state, arrays):
         self.best, self.wait, self.best_epoch = state["best"], int(state["wait"]), state["best_epoch"]
         self.best_weights = dict(arrays) or None
+        self._resumed = True
 
 
 class ModelCheckpoint(Callback):

@@ -104,10 +104,11 @@ class Sequential(Stack):
         params = self.params
         if set(weights) != set(params):
             raise ValueError(f"set_weights expected the keys {sorted(params)}, got {sorted(weights)}")
-        for k, v in weights.items():
-            v = np.asarray(v)
+        weights = {k: np.asarray(v) for k, v in weights.items()}
+        for k, v in weights.items():  # every shape first: a failed call changes nothing
             if v.shape != params[k].shape:
                 raise ValueError(f"set_weights expected {k} of shape {params[k].shape}, got {v.shape}")
+        for k, v in weights.items():
             params[k][...] = v
 
     def rngs(self):

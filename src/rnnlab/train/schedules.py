@@ -5,7 +5,7 @@ step per epoch by default). Any schedule, or a constant, can follow a linear
 warm-up: `Warmup(CosineDecay(1e-3, 1000), warmup_steps=100)`.
 """
 import math
-from ..checks import positive_number
+from ..checks import is_number, positive_number
 
 
 class Schedule:
@@ -14,6 +14,14 @@ class Schedule:
 
     def get_config(self):
         return {"class_name": type(self).__name__, **self._config()}
+
+
+def _count(name, value):
+    """A positive whole number of steps (3 or 3.0), as an int."""
+    positive_number(name, value)
+    if not float(value).is_integer():
+        raise ValueError(f"{name} expected a whole number of steps, got {value!r}")
+    return int(value)
 
 
 def _positive(name, value):
@@ -25,7 +33,7 @@ class StepDecay(Schedule):
     """lr · γ^⌊step / step_size⌋."""
 
     def __init__(self, lr, step_size, gamma=0.1):
-        self.lr, self.step_size, self.gamma = _positive("lr", lr), int(_positive("step_size", step_size)), gamma
+        self.lr, self.step_size, self.gamma = _positive("lr", lr), _count("step_size", step_size), gamma
         _positive("gamma", gamma)
 
     def __call__(self, step):
@@ -56,7 +64,7 @@ class CosineDecay(Schedule):
 
     def __init__(self, lr, decay_steps, alpha=0.0):
         self.lr, self.decay_steps = _positive("lr", lr), _positive("decay_steps", decay_steps)
-        if not 0.0 <= alpha <= 1.0:
+        if not is_number(alpha) or not 0.0 <= alpha <= 1.0:
             raise ValueError(f"alpha expected a fraction in [0, 1], got {alpha!r}")
         self.alpha = alpha
 
@@ -78,7 +86,7 @@ class Warmup(Schedule):
     def __init__(self, after, warmup_steps):
         if not isinstance(after, Schedule):
             after = _positive("after", after)
-        self.after, self.warmup_steps = after, int(_positive("warmup_steps", warmup_steps))
+        self.after, self.warmup_steps = after, _count("warmup_steps", warmup_steps)
 
     def _after(self, step):
         return self.after(step) if isinstance(self.after, Schedule) else self.after
