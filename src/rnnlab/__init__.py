@@ -9,7 +9,7 @@ from . import train
 from .train import Sequential, callbacks, losses, metrics, optim, schedules
 from .train import load
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["SimpleRNN", "LSTM", "Bidirectional", "Stack", "nn", "kernels", "interop", "initializers", "set_backend",
            "Dense", "Embedding", "Dropout", "Masking", "Sequential", "train", "callbacks", "losses", "metrics", "optim",

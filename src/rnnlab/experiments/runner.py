@@ -55,7 +55,7 @@ def environment():
         numba = metadata.version("numba")
     except metadata.PackageNotFoundError:  # the fast kernels are then off
         numba = None
-    from .. import __version__
+    from ..version import __version__
     return {
         "rnnlab": __version__, "numpy": np.__version__, "numba": numba, "python": platform.python_version(),
         "kernel_backend": kernels.backend(), "platform": platform.platform(), "machine": platform.machine(),

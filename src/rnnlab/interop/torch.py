@@ -75,7 +75,8 @@ def _directions(layer, position):
         if leaves[0].go_backwards or not leaves[1].go_backwards:
             raise ValueError(f"to_torch expected a forward and a go_backwards direction at layer {position}, "
                              f"got go_backwards={leaves[0].go_backwards}, {leaves[1].go_backwards}")
-    elif isinstance(layer, (nn.SimpleRNN, nn.LSTM)):
+    elif isinstance(layer, nn.Recurrent):
+        common.kind_of(layer)  # a cell without a PyTorch layout is refused here, by name
         if layer.go_backwards:
             raise ValueError(f"to_torch expected go_backwards=False at layer {position} "
                              "(PyTorch runs one direction backwards only inside a bidirectional layer), got True")
