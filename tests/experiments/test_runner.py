@@ -8,7 +8,7 @@ import pytest
 
 import rnnlab.experiments as ex
 from rnnlab.cli import main as cli
-from rnnlab.experiments.problems import problem
+from rnnlab.experiments.protocols import problem
 from rnnlab.probe import model_gradient_flow
 
 TINY = dict(hidden=4, steps=10, batch=8, eval_every=5, probe_every=5, test_size=20, probe_size=4)

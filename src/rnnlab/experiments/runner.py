@@ -23,7 +23,7 @@ from ..io import atomic
 from ..probe.gradflow import GradientFlowCallback
 from ..train.callbacks import Callback, TerminateOnNaN
 from .config import check_config, config_id, record_name
-from .problems import problem
+from .protocols import problem
 
 SCHEMA = "rnnlab.run/1"
 CHUNK_STEPS = 50  # training data is drawn this many steps at a time

@@ -12,7 +12,7 @@ class, numbered in order of appearance, never by the layers' own names:
     layers/embedding/vars/0                embeddings E (input_dim, output_dim)
     layers/dropout/vars                    (no arrays)
 
-The arrays are rnnlab's own (reference/weight-layouts.md), so loading copies them. The file holds
+The arrays are rnnlab's own (Keras 3's `layers/rnn/` cells: kernel, recurrent_kernel, bias), so loading copies them. The file holds
 no architecture: load_weights fills a model built the same way in rnnlab.
 """
 import io

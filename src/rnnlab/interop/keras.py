@@ -1,6 +1,6 @@
 """Keras 3 layers and Sequential models to rnnlab and back.
 
-Keras and rnnlab store the same arrays (reference/weight-layouts.md): kernel = W (D, G·H),
+Keras and rnnlab store the same arrays (Keras 3's `layers/rnn/` cells): kernel = W (D, G·H),
 recurrent_kernel = U (H, G·H), bias = b (G·H,), LSTM gate blocks i, f, c, o in both, so
 conversion copies arrays and maps arguments. Two behaviours to know:
 

@@ -43,8 +43,7 @@ def aligned(a):
     """A C-order copy of a whose data start on a cache line (64 bytes).
 
     The fast kernels read U whole at every step; from a line boundary no vector
-    load straddles two lines. LSTM inference at B = 1, H = 64 took 161 µs with U
-    so placed against 201 µs with U 16 bytes past a line, measured (docs/PERFORMANCE.md).
+    load straddles two lines (docs/PERFORMANCE.md, "Weights on cache lines").
     """
     out = kernels.aligned_empty(a.shape, a.dtype)
     out[...] = a

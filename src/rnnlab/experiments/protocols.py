@@ -1,6 +1,7 @@
-"""Each task as a learning problem: its model head, loss, data stream, test set and score.
+"""How each task is trained and scored: its model head, loss, data stream, validation and test sets.
 
-A Problem turns a config into the pieces a run needs; the runner stays the
+`tasks/` makes the data; this module is the protocol an experiment runs on it. A
+Problem turns a config into the pieces a run needs; the runner stays the
 same for every task. Training data is drawn fresh for adding and copy (an
 endless stream, as in the papers) and sampled epoch by epoch from the fixed
 training split for digits. Seeds: [seed, 1, chunk] for training data, a
