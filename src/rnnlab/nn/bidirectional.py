@@ -13,6 +13,11 @@ MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 class Bidirectional(Container):
     """Run `layer` forward and a copy of it over the reversed sequence, then merge.
 
+    Arguments: layer, a recurrent layer; merge_mode "concat", "sum", "mul", "ave" or None;
+    backward_layer, the layer that reads backwards (default: a copy of `layer` with its own
+    initial weights); name. Inputs: x (B, T, D), mask (B, T), initial_state (the forward
+    layer's states, then the backward layer's, each (B, H)).
+
     x (B, T, D) -> (B, T, 2H) for "concat" (B, T, H) for "sum", "mul", "ave",
     a list [forward, backward] for None; (B, ·) without return_sequences.
     With return_state the states follow the output: forward's, then backward's.

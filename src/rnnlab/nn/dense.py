@@ -19,7 +19,8 @@ def softmax(z):
 class Dense(Layer):
     """Fully connected layer, Keras arguments. x (B, D) -> (B, units); x (B, T, D) -> (B, T, units).
 
-    Weights W (D, units), b (units,); `activation` None means linear.
+    Arguments: units; activation (None: linear); use_bias; kernel_ and bias_initializer;
+dtype; seed; name. Weights W (D, units), b (units,).
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",

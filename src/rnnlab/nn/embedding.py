@@ -9,6 +9,7 @@ from .base import Layer, check_grad
 class Embedding(Layer):
     """ids (B, T) of integers in [0, input_dim) -> E[ids] (B, T, output_dim), Keras arguments.
 
+    Arguments: input_dim (vocabulary size), output_dim, mask_zero, dtype, seed, name.
     The table E has shape (input_dim, output_dim). With mask_zero=True id 0 is
     padding: `compute_mask(ids)` gives ids != 0, which Sequential hands to the
     recurrent layers and to a per-step loss.
