@@ -28,8 +28,8 @@ from . import contenders
 TINY = (2, 1, 1, 4)
 
 
-def _status(field):
-    """A field of /proc/self/status in bytes."""
+def process_status(field):
+    """A field of /proc/self/status (VmRSS, VmHWM, ...) in bytes (Linux)."""
     with open("/proc/self/status") as f:
         for line in f:
             if line.startswith(field + ":"):
@@ -37,7 +37,8 @@ def _status(field):
     raise OSError(f"/proc/self/status has no {field}")
 
 
-def _release():
+def release_memory():
+    """Hand freed memory back to the system, so that the next peak starts from what is really held."""
     gc.collect()
     try:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -54,18 +55,18 @@ def measure(lib, cell, T, B, D, H):
     """Peak bytes of one training step (see the module docstring), in this process."""
     _runner(lib, cell, TINY).train()  # warm-up on another shape: no cache of the measured one exists
     runner = _runner(lib, cell, (T, B, D, H))
-    _release()
+    release_memory()
     if lib == "rnnlab":
         tracemalloc.start()
-    before = _status("VmRSS")
+    before = process_status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # the high-water mark restarts from the present resident size
     runner.train()
-    out = {"rss_peak_bytes": _status("VmHWM") - before}
+    out = {"rss_peak_bytes": process_status("VmHWM") - before}
     if lib == "rnnlab":  # the same step, counted by NumPy's allocations; then a second step
         out["tracemalloc_peak_bytes"] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        _release()
+        release_memory()
         tracemalloc.start()
         runner.train()
         out["tracemalloc_second_step_bytes"] = tracemalloc.get_traced_memory()[1]

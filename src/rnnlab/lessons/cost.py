@@ -10,8 +10,6 @@ cost"): the same gradients, one more forward pass, and the cache of one segment 
 share out the sequences of a batch, never the steps of one sequence, so with batch size 1 a second core
 has nothing to do.
 """
-import ctypes
-import gc
 import os
 import time
 
@@ -21,6 +19,7 @@ from .. import plots
 from .. import kernels
 from ..nn.lstm import LSTM
 from ..nn.simple_rnn import SimpleRNN
+from ..bench.memory import process_status, release_memory
 from ..plots import lessons as figures
 from .report import Lesson, check_size, table
 
@@ -37,23 +36,10 @@ METHODS = {"full BPTT": {}, f"checkpoint_every {SEGMENT}": {"checkpoint_every": 
            f"bptt_steps {SEGMENT}": {"bptt_steps": SEGMENT}}
 
 
-def _status(field):
-    """A field of /proc/self/status, in bytes (Linux)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise OSError(f"/proc/self/status has no {field}")
-
-
 def _release():
-    """Hand freed memory back to the system, so that the next peak starts from what is really held."""
+    """The fast kernels' kept buffers and every freed block back to the system, before a peak is read."""
     kernels.release_buffers()
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
+    release_memory()
 
 
 def peak_bytes(fn):
@@ -61,14 +47,14 @@ def peak_bytes(fn):
     (write 5 to /proc/self/clear_refs), run, read VmHWM − VmRSS before. None where /proc lacks it (not Linux)."""
     _release()
     try:
-        before = _status("VmRSS")
+        before = process_status("VmRSS")
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
     except OSError:
         fn()
         return None
     fn()
-    return _status("VmHWM") - before
+    return process_status("VmHWM") - before
 
 
 class _threads:
