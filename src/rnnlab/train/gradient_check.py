@@ -62,7 +62,7 @@ def check_loss_gradient(loss, y_pred, y_true, weight=None):
             raise ValueError(f"loss {name!r} gave a NaN or Inf gradient on the first batch")
         at = np.unravel_index(int(np.argmax(bad)), bad.shape)
         if bad[at] > worst[0]:
-            worst = (float(bad[at]), at + (int(k),), float(g[at]), float(fd[at]))
+            worst = (float(bad[at]), tuple(int(i) for i in at) + (int(k),), float(g[at]), float(fd[at]))
     if worst[0] > TOLERANCE:
         _, where, g, fd = worst
         raise ValueError(
