@@ -37,8 +37,8 @@ def check_batch_size(batch_size):
 
 def prepare_x(model, X, owner):
     """X as the first layer takes it: integer ids (N, T) under an Embedding, else floats (N, T, D)."""
-    if not is_array(X) and not isinstance(X, (list, tuple)):
-        raise TypeError(f"{owner} expected {WANT}, got {type(X).__name__}")
+    if np.ndim(X) == 0 if is_array(X) else not isinstance(X, (list, tuple)):
+        raise TypeError(f"{owner} expected {WANT}, got {type(X).__name__} {X!r:.40}")
     X = as_float_array_or_ids(X, owner)
     if X.ndim == 0 or len(X) == 0:
         raise ValueError(f"{owner} expected at least one sample in X, got shape {X.shape}")
@@ -244,8 +244,9 @@ def _check_args(epochs, validation_split, shuffle, callbacks):
 def _validation(model, validation_data, validation_steps, batch_size):
     """validation_data as a batch source: a tuple of arrays, or an iterable of batches."""
     owner = "fit validation_data"
-    if isinstance(validation_data, (tuple, list)) and 2 <= len(validation_data) <= 4 and \
-            not is_stream(validation_data[0], validation_data[1]):
+    first = validation_data[0] if isinstance(validation_data, (tuple, list)) and validation_data else None
+    arrays = is_array(first) or (isinstance(validation_data, tuple) and not isinstance(first, (tuple, list)))
+    if arrays and 2 <= len(validation_data) <= 4:  # a tuple of arrays; a list of batch tuples is an iterable
         parts = tuple(validation_data) + (None,) * (4 - len(validation_data))
         if validation_steps is not None:
             raise ValueError(f"validation_steps expected None with validation arrays, got {validation_steps!r}")
