@@ -290,10 +290,13 @@ class ReduceLROnPlateau(Callback):
         self.min_delta, self.cooldown, self.min_lr = abs(float(min_delta)), int(cooldown), float(min_lr)
         self.best, self.wait, self.cooldown_counter = None, 0, 0
         self.lrs = []
+        self._resumed_lr = None  # the rate a checkpoint held, set at the start of the resumed fit
 
     def on_train_begin(self, logs=None):
         _check_monitor(self, self.monitor)
         _settable_lr(self)
+        if self._resumed_lr is not None:
+            self.model.optimizer.lr, self._resumed_lr = self._resumed_lr, None
 
     def _improved(self, value):
         if self.best is None:
@@ -326,7 +329,7 @@ class ReduceLROnPlateau(Callback):
     def set_state(self, state, arrays):
         self.best, self.wait = state["best"], int(state["wait"])
         self.cooldown_counter = int(state["cooldown_counter"])
-        self.model.optimizer.lr = float(state["lr"])
+        self._resumed_lr = float(state["lr"])
 
 
 class LearningRateScheduler(Callback):
@@ -343,6 +346,7 @@ class LearningRateScheduler(Callback):
             raise TypeError(f"LearningRateScheduler expected a callable schedule(epoch[, lr]), "
                             f"got {type(schedule).__name__}")
         self.schedule, self.verbose = schedule, verbose
+        self._resumed_lr = None
         try:
             positional = [p for p in inspect.signature(schedule).parameters.values()
                           if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
@@ -352,6 +356,8 @@ class LearningRateScheduler(Callback):
 
     def on_train_begin(self, logs=None):
         _settable_lr(self)
+        if self._resumed_lr is not None:
+            self.model.optimizer.lr, self._resumed_lr = self._resumed_lr, None
 
     def on_epoch_begin(self, epoch, logs=None):
         lr = _settable_lr(self)
@@ -367,7 +373,7 @@ class LearningRateScheduler(Callback):
         return {"lr": self.model.optimizer.lr}, {}
 
     def set_state(self, state, arrays):
-        self.model.optimizer.lr = float(state["lr"])
+        self._resumed_lr = float(state["lr"])
 
 
 class LambdaCallback(Callback):
