@@ -165,3 +165,18 @@ def test_the_original_complaint():
         warnings.simplefilter("error")
         history = m.fit((b for b in [(X[:25], Y[:25]), (X[25:], Y[25:])]), epochs=1, verbose=0)
     assert len(history.history["loss"]) == 1
+
+
+def test_train_on_batch_returns_the_loss_before_its_update():
+    m = model()
+    before = m.test_on_batch(X[:10], Y[:10])
+    assert isinstance(before, list) and len(before) == 2  # [loss, accuracy], as Keras with metrics
+    got = m.train_on_batch(X[:10], Y[:10])
+    assert got[0] == pytest.approx(before[0], rel=1e-6) and got[1] == before[1]
+    assert m.optimizer.iterations == 1
+    after = m.test_on_batch(X[:10], Y[:10], return_dict=True)
+    assert after["loss"] < got[0]
+    plain = rl.Sequential([rl.LSTM(5), rl.Dense(1)], seed=0).compile("mse")
+    assert isinstance(plain.train_on_batch(X[:10], Y[:10]), float)
+    with pytest.raises(ValueError, match=r"^train_on_batch expected X and y with the same number of samples"):
+        plain.train_on_batch(X[:10], Y[:9])
