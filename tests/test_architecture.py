@@ -17,7 +17,7 @@ SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 # the floors of the house, from the ground up: a room imports only rooms on lower floors
 RANKS = {
     "checks": 0, "version": 0,
-    "initializers": 1, "kernels": 1, "tasks": 1,
+    "initializers": 1, "kernels": 1, "tasks": 1, "data": 1,
     "nn": 2,
     "io": 3,
     "train": 4,

@@ -1,5 +1,5 @@
 """rnnlab: SimpleRNN and LSTM written by hand in NumPy, with exact BPTT."""
-from . import initializers, interop, kernels, nn
+from . import data, initializers, interop, kernels, nn
 from . import experiments, plots, probe, tasks
 from . import explore
 from .kernels import set_backend
@@ -13,4 +13,4 @@ from .version import __version__
 
 __all__ = ["SimpleRNN", "LSTM", "Bidirectional", "Stack", "nn", "kernels", "interop", "initializers", "set_backend",
            "Dense", "Embedding", "Dropout", "Masking", "Sequential", "train", "callbacks", "losses", "metrics", "optim",
-           "schedules", "load", "inference_mode", "explore"]
+           "schedules", "load", "inference_mode", "explore", "data"]

@@ -52,9 +52,11 @@ def test_the_loss_skips_padded_steps_and_fit_learns():
     assert losses[-1] < 0.5 * losses[0] and losses[0] < 100  # 1e3 at a padded step would dominate
 
 
-def test_only_as_the_first_layer_and_a_finite_value():
-    with pytest.raises(ValueError, match="Masking only as the first layer"):
-        rl.Sequential([rl.LSTM(2, return_sequences=True), rl.Masking()])
+def test_a_finite_value_and_ids_only_where_ids_arrive():
+    rl.Sequential([rl.LSTM(2, return_sequences=True), rl.Masking()])  # anywhere, as Keras
+    with pytest.raises(ValueError, match=r"Embedding \(position 1\) to receive integer ids, but layer 0 "
+                                         r"\(LSTM\) gives floats"):
+        rl.Sequential([rl.LSTM(2, return_sequences=True), rl.Embedding(5, 2)])
     for bad in (float("nan"), "0", True, None):
         with pytest.raises(ValueError, match="mask_value"):
             rl.Masking(bad)

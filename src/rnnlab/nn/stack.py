@@ -90,8 +90,10 @@ class Stack(Container):
         return y
 
     def backward(self, dout):
-        """dout matching the last output -> dx (B, T, D)."""
+        """dout matching the last output -> dx (B, T, D); None when the stack reads ids (nothing flows into them)."""
         for layer in reversed(self.layers):
+            if dout is None:  # below an Embedding: ids carry no gradient
+                break
             dout = layer.backward(dout)
         return dout
 

@@ -5,6 +5,7 @@ A callback that must survive a resume keeps its state in `get_state()` ->
 store it. Callbacks that write checkpoints (`writes_checkpoint = True`) run
 after the others at the end of an epoch, so what they save is final.
 """
+import inspect
 import math
 import os
 import warnings
@@ -15,6 +16,7 @@ from .clipping import global_norm
 
 class Callback:
     writes_checkpoint = False
+    sets_lr = False  # the callback owns the optimizer's rate (its state holds it; resume does not compare it)
 
     def set_model(self, model):
         self.model = model
@@ -35,11 +37,16 @@ class Callback:
 
 
 class History(Callback):
-    """Per-epoch logs: history["loss"][k] is the loss of epoch k (0-based, epoch[k] = k)."""
+    """Per-epoch logs, as Keras: `history` is a plain dict {name: [one float per epoch]}.
+
+    history.history["loss"][k] is the loss of epoch k (0-based, epoch[k] = k);
+    history["loss"] reads the same; `params` holds fit's epochs, steps and verbose.
+    """
 
     def __init__(self):
         self.epoch = []
         self.history = {}
+        self.params = {}
         self.stop_reason = None  # set when a guard stopped training
 
     def record(self, epoch, logs):
@@ -250,3 +257,158 @@ def _largest(norms):
     return f"{norms[name]:.4g} in parameter {name!r}"
 
 
+
+
+def _settable_lr(callback):
+    """The optimizer's rate as a number; a schedule owns the rate, so a callback cannot change it."""
+    opt = callback.model.optimizer
+    if not isinstance(opt.lr, (int, float)):
+        raise ValueError(f"{type(callback).__name__} expected an optimizer with a numeric lr, got a schedule "
+                         f"({type(opt.lr).__name__}): use one or the other")
+    return opt.lr
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by `factor` when `monitor` has not improved for `patience` epochs (Keras').
+
+    An epoch improves when the value beats the best by more than min_delta (below it
+    for "min", above for "max"; "auto": max for accuracies). After a reduction the
+    count restarts and `cooldown` epochs pass before counting again; the rate never
+    goes below min_lr. `lrs` lists the rate in force at the end of each epoch.
+    """
+
+    sets_lr = True
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0):
+        if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not 0 < factor < 1:
+            raise ValueError(f"factor expected a number in (0, 1), got {factor!r}")
+        self.monitor, self.factor = monitor, float(factor)
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.mode = _resolve_mode(mode, monitor)
+        self.min_delta, self.cooldown, self.min_lr = abs(float(min_delta)), int(cooldown), float(min_lr)
+        self.best, self.wait, self.cooldown_counter = None, 0, 0
+        self.lrs = []
+        self._resumed_lr = None  # the rate a checkpoint held, set at the start of the resumed fit
+
+    def on_train_begin(self, logs=None):
+        _check_monitor(self, self.monitor)
+        _settable_lr(self)
+        if self._resumed_lr is not None:
+            self.model.optimizer.lr, self._resumed_lr = self._resumed_lr, None
+
+    def _improved(self, value):
+        if self.best is None:
+            return True
+        return value < self.best - self.min_delta if self.mode == "min" else value > self.best + self.min_delta
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = float(logs[self.monitor])
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(value):
+            self.best, self.wait = value, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = _settable_lr(self)
+                if old > self.min_lr:
+                    new = max(old * self.factor, self.min_lr)
+                    self.model.optimizer.lr = new
+                    if self.verbose:
+                        print(f"epoch {epoch + 1}: ReduceLROnPlateau lowers the learning rate to {new:.4g}")
+                    self.cooldown_counter, self.wait = self.cooldown, 0
+        self.lrs.append(self.model.optimizer.lr)
+
+    def get_state(self):
+        return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter,
+                "lr": self.model.optimizer.lr}, {}
+
+    def set_state(self, state, arrays):
+        self.best, self.wait = state["best"], int(state["wait"])
+        self.cooldown_counter = int(state["cooldown_counter"])
+        self._resumed_lr = float(state["lr"])
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch to schedule(epoch) or schedule(epoch, lr) (Keras').
+
+    epoch counts from 0; lr is the rate in force. The value must be a positive number;
+    it is used exactly as returned.
+    """
+
+    sets_lr = True
+
+    def __init__(self, schedule, verbose=0):
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler expected a callable schedule(epoch[, lr]), "
+                            f"got {type(schedule).__name__}")
+        self.schedule, self.verbose = schedule, verbose
+        self._resumed_lr = None
+        try:
+            positional = [p for p in inspect.signature(schedule).parameters.values()
+                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+            self._two = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
+        except (TypeError, ValueError):  # a builtin without a signature: one argument
+            self._two = False
+
+    def on_train_begin(self, logs=None):
+        _settable_lr(self)
+        if self._resumed_lr is not None:
+            self.model.optimizer.lr, self._resumed_lr = self._resumed_lr, None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = _settable_lr(self)
+        new = self.schedule(epoch, lr) if self._two else self.schedule(epoch)
+        if isinstance(new, bool) or not isinstance(new, (int, float)) or not 0 < new < math.inf:
+            raise ValueError(f"LearningRateScheduler expected the schedule to return a positive number, got "
+                             f"{new!r} at epoch {epoch}")
+        self.model.optimizer.lr = new
+        if self.verbose:
+            print(f"epoch {epoch + 1}: LearningRateScheduler sets the learning rate to {new}")
+
+    def get_state(self):
+        return {"lr": self.model.optimizer.lr}, {}
+
+    def set_state(self, state, arrays):
+        self._resumed_lr = float(state["lr"])
+
+
+class LambdaCallback(Callback):
+    """A callback from functions, as Keras': on_epoch_begin(epoch, logs), on_epoch_end(epoch, logs),
+    on_train_batch_end(step, logs) (step counts over all epochs), on_train_begin(logs), on_train_end(logs).
+    """
+
+    _HOOKS = ("on_epoch_begin", "on_epoch_end", "on_train_batch_end", "on_train_begin", "on_train_end")
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_batch_end=None, on_train_begin=None,
+                 on_train_end=None, on_batch_end=None):
+        given = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
+                     on_train_batch_end=on_train_batch_end or on_batch_end, on_train_begin=on_train_begin,
+                     on_train_end=on_train_end)
+        for name, fn in given.items():
+            if fn is not None and not callable(fn):
+                raise TypeError(f"LambdaCallback expected {name} to be callable, got {type(fn).__name__}")
+        self._fns = given
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._fns["on_epoch_begin"]:
+            self._fns["on_epoch_begin"](epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._fns["on_epoch_end"]:
+            self._fns["on_epoch_end"](epoch, logs)
+
+    def on_train_batch_end(self, step, logs=None):
+        if self._fns["on_train_batch_end"]:
+            self._fns["on_train_batch_end"](step, logs)
+
+    def on_train_begin(self, logs=None):
+        if self._fns["on_train_begin"]:
+            self._fns["on_train_begin"](logs)
+
+    def on_train_end(self, logs=None):
+        if self._fns["on_train_end"]:
+            self._fns["on_train_end"](logs)

@@ -4,17 +4,39 @@ A position is one sample (targets (B, K) against outputs (B, K)) or one step of
 one sample (per-step targets (B, T, K)). With weights w (a mask, or sample
 weights) the loss is L = Σ w_n ℓ_n / Σ w_n: masked steps count for nothing and
 the mean runs over the real ones.
+
+A loss of one's own: rnnlab has no autograd, so a loss gives its gradient by
+hand. Subclass `Loss` and write `per_position(y_pred, y_true) -> (ℓ, ∂ℓ/∂y_pred)`,
+or pass a pair of callables `(value, gradient)` (see `Custom`). Its gradient
+is checked against finite differences on the first batch (train/gradient_check.py;
+`check_gradient = False` turns that off). Arguments come in rnnlab's (and
+PyTorch's) order, prediction first: `loss(y_pred, y_true)`, not Keras' order.
 """
 import numpy as np
+
+from .. import checks
 
 EPSILON = 1e-7  # Keras' clip for probabilities in the cross-entropies
 
 
 class Loss:
-    """Base: subclasses give per-position values ℓ (B[, T]) and ∂ℓ/∂ŷ (B[, T], K)."""
+    """Base: subclasses give per-position values ℓ (B[, T]) and ∂ℓ/∂ŷ (B[, T], K).
+
+    `per_position(y_pred (B[, T], K), y_true) -> (ℓ (B[, T]), ∂ℓ/∂y_pred (B[, T], K))`.
+    """
 
     name = None
     integer_targets = False  # sparse labels rather than arrays shaped like the output
+    check_gradient = True  # a loss from outside rnnlab: its gradient is checked on the first batch
+
+    @property
+    def trusted(self):
+        """True for rnnlab's own losses (tested against PyTorch and Keras): no check on the first batch."""
+        return type(self).per_position in _TRUSTED
+
+    def per_position(self, y_pred, y_true):
+        raise NotImplementedError(f"{type(self).__name__} expected a per_position(y_pred, y_true) method "
+                                  "returning (values per position, gradient)")
 
     def __call__(self, y_pred, y_true, weight=None):
         """(L, ∂L/∂y_pred) for outputs (B[, T], K), targets checked by `check_targets`."""
@@ -155,26 +177,127 @@ class SparseCategoricalCrossentropy(Loss):
         return {"name": self.name, "from_logits": self.from_logits}
 
 
+class CategoricalCrossentropy(Loss):
+    """ℓ = −Σ_k y_k log p_k for one-hot or soft targets y (B[, T], K), values in [0, 1].
+
+    from_logits=True (the default, as sparse_categorical_crossentropy here and
+    torch.nn.CrossEntropyLoss with probability targets): the outputs are logits z,
+    log p = z − logsumexp(z), ∂ℓ/∂z = (Σ_k y_k) softmax(z) − y.
+    from_logits=False (Keras' default): the outputs are probabilities, e.g.
+    Dense(K, activation="softmax"); as Keras they are divided by their sum and
+    clipped to [1e-7, 1 − 1e-7].
+    """
+
+    name = "categorical_crossentropy"
+
+    def __init__(self, from_logits=True):
+        self.from_logits = bool(from_logits)
+
+    def per_position(self, y_pred, y):
+        if self.from_logits:
+            shifted = y_pred - y_pred.max(axis=-1, keepdims=True)
+            log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+            return -(y * log_p).sum(axis=-1), np.exp(log_p) * y.sum(axis=-1, keepdims=True) - y
+        total = y_pred.sum(axis=-1, keepdims=True)
+        p = y_pred / total  # Keras normalises the probabilities first
+        q = np.clip(p, EPSILON, 1.0 - EPSILON)
+        inside = (p > EPSILON) & (p < 1.0 - EPSILON)  # the clip passes no gradient
+        a = np.where(inside, -y / q, 0.0)  # ∂ℓ/∂p
+        return -(y * np.log(q)).sum(axis=-1), (a - (a * p).sum(axis=-1, keepdims=True)) / total
+
+    def check_targets(self, y_true, out_shape, owner="fit"):
+        y = np.asarray(y_true)
+        if y.shape[1:] == tuple(out_shape[1:-1]) and out_shape[-1] > 1 and y.shape[1:] != tuple(out_shape[1:]):
+            raise ValueError(f"{owner} expected one-hot y of shape (samples, {', '.join(map(str, out_shape[1:]))}) "
+                             f"for categorical_crossentropy, got {y.shape}: integer labels go with "
+                             "sparse_categorical_crossentropy")
+        y = super().check_targets(y, out_shape, owner)
+        if y.size and (y.min() < 0 or y.max() > 1):
+            raise ValueError(f"{owner} expected y in [0, 1] (one-hot or class probabilities) for "
+                             f"categorical_crossentropy, got values in [{y.min()}, {y.max()}]")
+        return y
+
+    def get_config(self):
+        return {"name": self.name, "from_logits": self.from_logits}
+
+
+class Huber(Loss):
+    """ℓ = mean_k h(ŷ_k − y_k), h(d) = ½ d² for |d| ≤ δ, δ (|d| − ½ δ) beyond (Keras' Huber, torch's HuberLoss)."""
+
+    name = "huber"
+
+    def __init__(self, delta=1.0):
+        if not checks.is_number(delta) or not 0 < delta < np.inf:
+            raise ValueError(f"delta expected a positive number, got {delta!r}")
+        self.delta = float(delta)
+
+    def per_position(self, y_pred, y):
+        d = y_pred - y
+        a = np.abs(d)
+        small = a <= self.delta
+        ell = np.where(small, 0.5 * d * d, self.delta * (a - 0.5 * self.delta))
+        grad = np.where(small, d, self.delta * np.sign(d))
+        return ell.mean(axis=-1), grad / d.shape[-1]
+
+    def get_config(self):
+        return {"name": self.name, "delta": self.delta}
+
+
+class Custom(Loss):
+    """A loss from two callables: value(y_pred, y_true) -> ℓ (B[, T]) and gradient(y_pred, y_true) -> ∂ℓ/∂y_pred.
+
+    Both take outputs y_pred (B[, T], K) and targets y_true shaped like them (prediction
+    first, as PyTorch). There is no autograd: `gradient` is the derivative of `value`
+    written by hand; fit checks it against finite differences on the first batch and
+    raises a ValueError naming the loss when it is wrong (check_gradient=False: no check).
+    name: the loss's name in messages; by default value.__name__.
+    """
+
+    def __init__(self, value, gradient, name=None, check_gradient=True):
+        if not callable(value) or not callable(gradient):
+            raise TypeError(f"Custom loss expected two callables (value, gradient), got "
+                            f"{type(value).__name__} and {type(gradient).__name__}")
+        self.value, self.gradient = value, gradient
+        self.name = name or getattr(value, "__name__", "custom")
+        self.check_gradient = checks.flag("check_gradient", check_gradient)
+
+    def per_position(self, y_pred, y):
+        return self.value(y_pred, y), self.gradient(y_pred, y)
+
+
+_TRUSTED = {cls.per_position for cls in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy,
+                                          SparseCategoricalCrossentropy, CategoricalCrossentropy, Huber)}
 _BY_NAME = {cls.name: cls for cls in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy,
-                                      SparseCategoricalCrossentropy)}
-_ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae"}
+                                      SparseCategoricalCrossentropy, CategoricalCrossentropy, Huber)}
+_ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae", "huber_loss": "huber"}
+_WANT = ("a name, a rnnlab.losses.Loss, or a pair (value, gradient) of callables (rnnlab has no autograd: "
+         "a loss gives its gradient)")
 
 
 def get(loss):
-    """A Loss from a name or a Loss instance."""
+    """A Loss from a name, a Loss instance or subclass, or a pair of callables (value, gradient) (see Custom)."""
     if isinstance(loss, Loss):
         return loss
-    name = _ALIASES.get(loss, loss)
+    if isinstance(loss, type) and issubclass(loss, Loss):
+        return loss()
+    if isinstance(loss, (tuple, list)) and len(loss) == 2 and all(callable(f) for f in loss):
+        return Custom(*loss)
+    if callable(loss):
+        raise ValueError(f"loss expected {_WANT}, got the single callable "
+                         f"{getattr(loss, '__name__', type(loss).__name__)}: pass (value, gradient)")
+    name = _ALIASES.get(loss, loss) if isinstance(loss, str) else loss
     if not isinstance(name, str) or name not in _BY_NAME:
-        raise ValueError(f"loss expected one of {sorted(_BY_NAME)} or a rnnlab.losses.Loss, got {loss!r}")
+        raise ValueError(f"loss expected one of {sorted(_BY_NAME)}, or {_WANT}, got {loss!r}")
     return _BY_NAME[name]()
 
 
 def from_config(config):
     """The Loss a get_config() dict describes (used when loading files)."""
     if not isinstance(config, dict) or config.get("name") not in _BY_NAME:
-        raise ValueError(f"loss config expected a name in {sorted(_BY_NAME)}, got {config!r}")
+        raise ValueError(f"loss config expected a name in {sorted(_BY_NAME)} (a loss defined outside rnnlab is "
+                         f"not restored from a file), got {config!r}")
     options = {k: v for k, v in config.items() if k != "name"}
-    if set(options) - {"from_logits"} or not all(isinstance(v, bool) for v in options.values()):
+    allowed = {"from_logits": bool, "delta": float}
+    if any(k not in allowed or type(v) is not allowed[k] for k, v in options.items()):
         raise ValueError(f"loss config has unexpected entries: {options!r}")
     return _BY_NAME[config["name"]](**options)

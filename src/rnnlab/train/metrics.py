@@ -1,4 +1,8 @@
-"""Metrics: per-position values averaged with the loss's weights (masks), like the loss."""
+"""Metrics: per-position values averaged with the loss's weights (masks), like the loss.
+
+A metric is a name, or a callable fn(y_pred, y_true) -> values per position (B[, T])
+(prediction first, as the losses), named by its __name__, or a pair (name, fn).
+"""
 import numpy as np
 
 
@@ -20,21 +24,38 @@ def _binary_accuracy(threshold):
     return accuracy
 
 
+def _categorical_accuracy(y_pred, y):
+    return (y_pred.argmax(axis=-1) == y.argmax(axis=-1)).astype(np.float64)
+
+
 _SHAPED = {"mse": _squared_error, "mae": _absolute_error}
 _ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae", "acc": "accuracy"}
-NAMES = ("accuracy", "mse", "mae")
+NAMES = ("accuracy", "categorical_accuracy", "mse", "mae")
 
 
 def get(name, loss):
-    """A function (y_pred, y) -> per-position values for a metric name and the compiled Loss.
+    """(name, function (y_pred, y) -> per-position values) for a metric and the compiled Loss.
 
     "accuracy" follows the loss, as in Keras: argmax against labels for
-    sparse_categorical_crossentropy, a threshold (0.5 on probabilities, 0 on
-    logits) for binary_crossentropy.
+    sparse_categorical_crossentropy, argmax against argmax for
+    categorical_crossentropy, a threshold (0.5 on probabilities, 0 on logits)
+    for binary_crossentropy. A callable is taken as it is.
     """
-    name = _ALIASES.get(name, name)
+    if isinstance(name, (tuple, list)) and len(name) == 2 and isinstance(name[0], str) and callable(name[1]):
+        return name[0], name[1]
+    if callable(name):
+        label = getattr(name, "__name__", None)
+        if not label or label == "<lambda>":
+            raise ValueError("metrics expected a named function, or a pair (name, fn) for a lambda, got a lambda")
+        return label, name
+    name = _ALIASES.get(name, name) if isinstance(name, str) else name
     if not isinstance(name, str) or name not in NAMES:
-        raise ValueError(f"metrics expected names among {list(NAMES)}, got {name!r}")
+        raise ValueError(f"metrics expected names among {list(NAMES)}, callables fn(y_pred, y_true) or pairs "
+                         f"(name, fn), got {name!r}")
+    if name == "categorical_accuracy" or (name == "accuracy" and loss.name == "categorical_crossentropy"):
+        if loss.integer_targets:
+            raise ValueError(f"metric {name!r} expected one-hot targets, but loss {loss.name!r} takes integer labels")
+        return name, _categorical_accuracy
     if name == "accuracy":
         if loss.name == "sparse_categorical_crossentropy":
             return name, _sparse_accuracy

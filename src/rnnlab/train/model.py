@@ -9,7 +9,8 @@ from ..nn.base import leaf_layers
 from ..nn.stack import Stack, forward_layers
 from . import clipping, losses, optim
 from .callbacks import NonFiniteError
-from .fit import check_batch_size, prepare, prepare_x, run
+from .fit import (ArrayBatches, TrainState, _train_step, batches_for, check_class_weight, evaluate_batches, prepare, run)
+from .gradient_check import needs_check
 from .metrics import get as get_metric, weighted_mean
 from .saving import read_model, save_checkpoint, save_model
 
@@ -17,9 +18,11 @@ from .saving import read_model, save_checkpoint, save_model
 class Sequential(Stack):
     """Layers applied in order, Keras-style: compile, fit, evaluate, predict, summary, save.
 
-    The first layer may be an Embedding or a Masking layer; the mask of padded
-    steps they compute (Embedding with mask_zero=True) reaches the recurrent
-    layers and, while the output keeps its time axis, the loss.
+    A Masking layer may stand anywhere, an Embedding wherever integer ids reach
+    it (first, or after layers that pass ids on); the mask of padded steps they
+    compute (Embedding with mask_zero=True), or the mask given to fit, reaches
+    the recurrent layers by the mask protocol and, while the output keeps its
+    time axis, the loss.
     `seed` seeds every layer built without a seed of its own (initial weights
     and dropout masks), so one number fixes a whole run with fit(seed=...).
     """
@@ -27,9 +30,10 @@ class Sequential(Stack):
     def __init__(self, layers, seed=None, name=None):
         super().__init__(layers, name=name or "sequential")
         for k, layer in enumerate(self.layers):
-            if layer.makes_mask and k > 0:
-                raise ValueError(f"Sequential expected {type(layer).__name__} only as the first layer, "
-                                 f"got it at position {k}")
+            if layer.takes_ids and k > 0 and not all(before.takes_ids for before in self.layers[:k]):
+                j = next(j for j, before in enumerate(self.layers[:k]) if not before.takes_ids)
+                raise ValueError(f"Sequential expected {type(layer).__name__} (position {k}) to receive integer "
+                                 f"ids, but layer {j} ({type(self.layers[j]).__name__}) gives floats: put it first")
             if getattr(layer, "return_state", False):
                 raise ValueError(f"Sequential expected layers without return_state, got it on layer {k}")
             if isinstance(layer, Bidirectional) and layer.merge_mode is None:
@@ -40,6 +44,8 @@ class Sequential(Stack):
                 if getattr(layer, "seed", None) is None and hasattr(layer, "rng"):
                     layer.rng = np.random.default_rng([seed, k])
         self.loss = self.optimizer = None
+        self.loss_checked = True  # False until a user loss's gradient passed the check on a first batch
+        self._batch_state = None  # train_on_batch's step counter
         self.metrics = []
         self.clip_norm = self.clip_value = None
         self.history = None
@@ -117,9 +123,13 @@ class Sequential(Stack):
 
     # ---- training -----------------------------------------------------------------
     def compile(self, loss, optimizer="adam", metrics=None, clip_norm=None, clip_value=None):
-        """Choose the loss (name or rnnlab.losses.Loss), optimizer, metrics and gradient clipping.
+        """Choose the loss, optimizer, metrics and gradient clipping.
 
-        Clipping by value comes first, then by global norm, when both are given.
+        loss: a name ("mse", "categorical_crossentropy", ...), a rnnlab.losses.Loss, or a pair
+        (value, gradient) of callables (rnnlab has no autograd; the gradient is checked against
+        finite differences on the first batch). metrics: names, callables fn(y_pred, y_true)
+        -> values per position, or pairs (name, fn). Clipping by value comes first, then by
+        global norm, when both are given.
         """
         loss = losses.get(loss)
         optimizer = optim.get(optimizer)
@@ -130,47 +140,100 @@ class Sequential(Stack):
         self.clip_norm = clipping.check_clip("clip_norm", clip_norm)
         self.clip_value = clipping.check_clip("clip_value", clip_value)
         self.loss, self.optimizer, self.metrics = loss, optimizer, resolved
+        self.loss_checked = not needs_check(loss)
+        self._batch_state = None
         return self
 
-    def fit(self, X, y, epochs=1, batch_size=32, validation_data=None, validation_split=0.0, shuffle=True,
-            callbacks=None, seed=None, verbose=1, sample_weight=None, resume_from=None):
-        """Train; returns the History (history.history["loss"], ["val_loss"], ...).
+    def fit(self, X, y=None, epochs=1, batch_size=32, validation_data=None, validation_split=0.0, shuffle=True,
+            callbacks=None, seed=None, verbose=1, sample_weight=None, resume_from=None, mask=None,
+            class_weight=None, steps_per_epoch=None, validation_steps=None):
+        """Train; returns the History (history.history["loss"], ["val_loss"], ...: a dict of lists).
 
+        X, y: arrays, X (N, T, D) floats or (N, T) ids and y (N, ...); or X an iterable of
+        batches and y None: tuples (x, y), (x, y, sample_weight) or (x, y, sample_weight,
+        mask) of arrays or tensors (a generator, a torch DataLoader, a Keras PyDataset,
+        rl.data.bucket(...)), read again each epoch, or `steps_per_epoch` batches at a
+        time from one running iterator (endless generators). With an iterable, batch_size,
+        shuffle and validation_split do not apply. A one-shot generator that runs out
+        stops training with a RuntimeWarning, as Keras does.
+        mask: (N, T) bool, True on real steps, for float sequences (padded steps count
+        for nothing in the recurrent layers and a per-step loss).
+        sample_weight: (N,) or (N, T); class_weight: {class index: weight}, multiplied in.
+        validation_data: (X_val, y_val[, sample_weight[, mask]]) or an iterable of batches
+        (validation_steps batches of it per epoch when given).
         Inputs are checked before anything runs or is written. `seed` fixes the
         shuffling; validation_split holds out the last fraction of X and y, as
         Keras does. `epochs` is the total: with resume_from=<checkpoint> training
         continues from the checkpoint's epoch, weights, optimizer, RNG states
-        and history, exactly as if it had never stopped.
+        and history, exactly as if it had never stopped (arrays only).
         """
         return run(self, X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
                    validation_split=validation_split, shuffle=shuffle, callbacks=callbacks, seed=seed,
-                   verbose=verbose, sample_weight=sample_weight, resume_from=resume_from)
+                   verbose=verbose, sample_weight=sample_weight, resume_from=resume_from, mask=mask,
+                   class_weight=class_weight, steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
 
-    def evaluate(self, X, y, batch_size=32, sample_weight=None):
-        """{"loss": ..., metric: ...} over the data, without dropout, under inference_mode."""
+    def evaluate(self, X, y=None, batch_size=32, sample_weight=None, mask=None, steps=None):
+        """{"loss": ..., metric: ...} over the data, without dropout, under inference_mode.
+
+        X, y as fit takes them: arrays, or an iterable of batches (y None), of which
+        `steps` batches when given.
+        """
         self._require_compiled("evaluate")
-        check_batch_size(batch_size)
-        X, y, w = prepare(self, X, y, sample_weight, "evaluate")
-        return self.evaluate_arrays(X, y, w, batch_size)
+        source = batches_for(self, X, y, sample_weight, mask, batch_size, steps, "evaluate")
+        return evaluate_batches(self, source)
 
-    def evaluate_arrays(self, X, y, w, batch_size):
+    def evaluate_arrays(self, X, y, w, batch_size, mask=None):
         """evaluate() on arrays already checked by fit.prepare."""
-        sums = {}
-        with inference_mode():
-            for start in range(0, len(X), batch_size):
-                sl = slice(start, start + batch_size)
-                out = self.forward(X[sl], training=False)
-                weight = self.position_weights(out, None if w is None else w[sl])
-                value, _ = self.loss(out, y[sl], weight)
-                self.accumulate(sums, value, out, y[sl], weight)
-        return {k: s / n if n else 0.0 for k, (s, n) in sums.items()}
+        return evaluate_batches(self, ArrayBatches(X, y, w, mask, batch_size))
 
-    def predict(self, X, batch_size=32):
-        """Outputs for X, batch by batch, without dropout, under inference_mode (no caches kept)."""
-        check_batch_size(batch_size)
-        X = prepare_x(self, X, "predict")
+    def predict(self, X, batch_size=32, mask=None, steps=None):
+        """Outputs for X, batch by batch, without dropout, under inference_mode (no caches kept).
+
+        X: an array (N, T, D) or ids (N, T), with mask (N, T) bool; or an iterable of batches,
+        each x alone or a tuple whose first item is x (its fourth, when present, the mask),
+        of which `steps` batches when given. Returns the outputs concatenated along the batch,
+        in the order the batches come; a list of one array per batch when batches padded to
+        different lengths give per-step outputs of different lengths.
+        """
+        source = batches_for(self, X, None, None, mask, batch_size, steps, "predict", need_y=False)
+        outs = []
         with inference_mode():
-            return np.concatenate([self.forward(X[s:s + batch_size]) for s in range(0, len(X), batch_size)])
+            for xb, _, _, mb in source.epoch():
+                outs.append(self.forward(xb, mask=mb))
+        widths = {o.shape[1:] for o in outs}
+        if len(widths) > 1:  # batches padded to different lengths (bucketing): a list, one array per batch
+            return outs
+        return np.concatenate(outs)
+
+    # ---- one batch at a time ---------------------------------------------------------
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, mask=None, return_dict=False):
+        """One update on one batch, as Keras: returns the loss (a float), or [loss, *metrics] with metrics.
+
+        x (B, T, D) or ids (B, T); y (B, ...); sample_weight (B,) or (B, T); class_weight
+        {class: weight}; mask (B, T) bool. The values are those of the batch before the
+        update. return_dict=True: {"loss": ..., metric: ...}.
+        """
+        self._require_compiled("train_on_batch")
+        X, y, w, m = prepare(self, x, y, sample_weight, "train_on_batch", mask, check_class_weight(class_weight))
+        if self._batch_state is None:
+            self._batch_state = TrainState(rng=np.random.default_rng())
+        self.skip_update = False
+        logs = _train_step(self, X, y, w, m, self._batch_state, {})
+        return self._batch_result(logs, return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, class_weight=None, mask=None, return_dict=False):
+        """The loss (and metrics) on one batch, without an update, under inference_mode; as train_on_batch."""
+        self._require_compiled("test_on_batch")
+        batch = prepare(self, x, y, sample_weight, "test_on_batch", mask, check_class_weight(class_weight))
+        logs = evaluate_batches(self, ArrayBatches(*batch, len(batch[0])))
+        return self._batch_result(logs, return_dict)
+
+    def _batch_result(self, logs, return_dict):
+        if return_dict:
+            return dict(logs)
+        if not self.metrics:
+            return float(logs["loss"])
+        return [float(logs["loss"])] + [float(logs[name]) for name, _ in self.metrics]
 
     def position_weights(self, out, sample_weight):
         """Loss weights per position (B,) or (B, T): the output mask times the sample weights, or None."""
@@ -186,7 +249,11 @@ class Sequential(Stack):
         sums["loss"] = (s + loss * total, n + total)
         for name, fn in self.metrics:
             s, n = sums.get(name, (0.0, 0.0))
-            ds, dn = weighted_mean(fn(out, y), weight)
+            values = np.asarray(fn(out, y))
+            if values.shape != out.shape[:-1]:
+                raise ValueError(f"metric {name!r} expected to return one value per position, shape "
+                                 f"{out.shape[:-1]} for outputs {out.shape}, got {values.shape}")
+            ds, dn = weighted_mean(values, weight)
             sums[name] = (s + ds, n + dn)
 
     def _require_compiled(self, owner):

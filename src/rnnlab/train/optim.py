@@ -41,8 +41,17 @@ class Optimizer:
         """The rate the next update will use."""
         return self.lr(self.iterations) if isinstance(self.lr, schedules.Schedule) else self.lr
 
-    def step(self, params, grads):
-        """One update of every parameter from its gradient (same keys)."""
+    def step(self, params, grads=None):
+        """One update of every parameter from its gradient (same keys).
+
+        params, grads: dicts {name: array}; or a model (anything with .params and .grads,
+        e.g. a Sequential after model.backward(dy)) alone: optimizer.step(model).
+        """
+        if grads is None:
+            if not (hasattr(params, "params") and hasattr(params, "grads")):
+                raise TypeError(f"step expected (params, grads) dicts or a model with .params and .grads, "
+                                f"got {type(params).__name__}")
+            params, grads = params.params, params.grads
         lr = self.current_lr()
         self.iterations += 1
         for name, p in params.items():

@@ -201,6 +201,8 @@ def read_checkpoint(path, model, state):
     theirs = _canonical(config)
     if _canonical(mine["model"]["layers"]) != theirs["model"]["layers"]:
         raise ValueError(f"{where}: the checkpoint's layers differ from this model's")
+    if any(cb.sets_lr for cb in state.callbacks):  # the rate is the callback's, restored with its state
+        mine["compile"]["optimizer"] = dict(mine["compile"]["optimizer"], lr=theirs["compile"]["optimizer"].get("lr"))
     for key in ("loss", "optimizer", "metrics", "clip_norm", "clip_value"):
         if _canonical(mine["compile"][key]) != theirs["compile"][key]:
             raise ValueError(f"{where}: compile {key} expected {theirs['compile'][key]!r} as in the checkpoint, "
