@@ -9,7 +9,8 @@ the reset gate multiplies part of it (reset_after=True: hu = h_{t-1} U + b' as
 one product per step; reset_after=False: h_{t-1} U_z, h_{t-1} U_r first, then
 (r_t ⊙ h_{t-1}) U_h, a second product inside the step, with U split into
 U_zr (H, 2H) and U_h (H, H) once per call). The weight gradients are NumPy
-products after the loop (OpenBLAS's own threads).
+products after the loop, split by output columns across the cores (one BLAS thread each),
+as products.weight_grads does for the other cells.
 The cache keeps the reference's keys (x, W, U, h, gates, hU_h, mask, rdrop, ...).
 Shapes and semantics: see kernels/gru.py.
 """
@@ -20,8 +21,9 @@ from .. import gru as reference
 from .. import inference
 from . import buffers, pool
 from .blas import one_blas_thread
-from .ops import JIT, activate, dact
-from .products import input_projection, recurrent_grad, recurrent_product, step_input
+from .ops import JIT, activate, dact, gemm
+from .products import (SMALL_ROWS, _at_b_small, _dot, input_projection, recurrent_grad, recurrent_product,
+                       step_input)
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
 
 
@@ -159,6 +161,44 @@ def _backward_rows(dy, gates, h, hU_h, U, Ut, Uh, Uht, mask, rdrop, da, da_rec, 
         recurrent_grad(dzr, U, Ut, rdrop, dh, dhr, r0, r1)  # + ([da_z, da_r] U_zrᵀ) ⊙ rdrop
 
 
+@njit(**JIT)
+def _grads_block(x, hp, hh, da, da_rec, W, gW, gU, gb, gb_rec, dx, c0, c1, q0, q1):
+    """Columns c0:c1 of ∂L/∂W = Σ x_tᵀ da_t, ∂L/∂U and ∂L/∂b (and ∂L/∂b'); rows q0:q1 of dx = da Wᵀ.
+
+    ∂L/∂U = Σ hpᵀ da_rec over the z and r columns, Σ hhᵀ da_rec over the h̃ columns: hh = hp and
+    da_rec = ∂L/∂(h_{t-1} U + b') under reset_after, hh = r_t ⊙ h_{t-1} and da_rec = da without it.
+    x (N, D), hp, hh (N, H), da, da_rec (N, 3H): the steps of all rows stacked (N = T·B).
+    """
+    N, D = x.shape
+    G = da.shape[1]
+    split = 2 * (G // 3)  # the first column of the h̃ block
+    if c1 > c0:
+        parts = ((x, da, gW, c0, c1), (hp, da_rec, gU, c0, min(c1, split)), (hh, da_rec, gU, max(c0, split), c1))
+        for A, Bm, C, a, b in parts:
+            if b <= a:
+                continue
+            K = A.shape[1]
+            if K <= SMALL_ROWS:
+                _at_b_small(A, Bm, C, a, b)
+            else:
+                gemm(True, False, K, b - a, N, 1.0, A, K, Bm[:, a:], G, 0.0, C[:, a:], G)
+        gb[c0:c1] = 0.0
+        for q in range(N):
+            for j in range(c0, c1):
+                gb[j] += da[q, j]
+        if gb_rec.shape[0] > 0:
+            gb_rec[c0:c1] = 0.0
+            for q in range(N):
+                for j in range(c0, c1):
+                    gb_rec[j] += da_rec[q, j]
+    if q1 > q0 and D <= SMALL_ROWS:  # dx_q = da_q Wᵀ, a dot product per entry
+        for q in range(q0, q1):
+            for d in range(D):
+                dx[q, d] = _dot(da[q], W[d], dx.dtype.type(0.0))
+    elif q1 > q0:
+        gemm(False, True, q1 - q0, D, G, 1.0, da[q0:], G, W, G, 0.0, dx[q0:], D)
+
+
 # ---- inference: no cache ------------------------------------------------------------
 @njit(**JIT)
 def _infer_rows(x, W, U, Uh, b, b_rec, h, y, mask, backwards, reset_after, code_a, code_r, z, hu, rh, ah, hn, hUh,
@@ -272,21 +312,21 @@ def backward(dy, dstate, cache):
     with one_blas_thread():
         pool.run(_backward_rows, [(dy, gates, h, hU_h, Ur, Urt, Uh, Uht, m8, rd, da, da_rec, dzr, dah, drh, dh,
                                    dhr, reset_after, *codes, r0, r1) for r0, r1 in rows])
-    # the weight gradients: NumPy products over all steps
-    hp = (h[:-1] if rd.size == 0 else h[:-1] * rd).reshape(T * B, H)  # h_{t-1} as the products saw it
-    da2 = da.reshape(T * B, 3 * H)
-    if reset_after:
-        da_rec2 = da_rec.reshape(T * B, 3 * H)
-        gU = hp.T @ da_rec2
-        gb = np.stack([da2.sum(axis=0), da_rec2.sum(axis=0)])
-    else:
-        rh = gates[:, :, H:2 * H].reshape(T * B, H) * hp  # r_t ⊙ h_{t-1}
-        gU = np.concatenate([hp.T @ da2[:, :2 * H], rh.T @ da2[:, 2 * H:]], axis=1)
-        gb = da2.sum(axis=0)
-    grads = {"W": x.reshape(T * B, D).T @ da2, "U": gU, "b": gb}
-    dx = (da2 @ W.T).reshape(T, B, D)
+        # the weight gradients, after the loop, as a few large products split by columns
+        N, G = T * B, 3 * H
+        hp = (h[:-1] if rd.size == 0 else h[:-1] * rd).reshape(N, H)  # h_{t-1} as the products saw it
+        hh = hp if reset_after else np.ascontiguousarray(gates[:, :, H:2 * H]).reshape(N, H) * hp  # r_t ⊙ h_{t-1}
+        da_u = da_rec.reshape(N, G) if reset_after else da.reshape(N, G)
+        grads = {"W": np.empty_like(W), "U": np.empty_like(U), "b": np.empty((2, G) if reset_after else G, dtype)}
+        gb, gb_rec = (grads["b"][0], grads["b"][1]) if reset_after else (grads["b"], empty(1, dtype))
+        dx = np.empty((T, B, D), dtype)
+        parts = len(rows)
+        blocks = zip([(G * k // parts, G * (k + 1) // parts) for k in range(parts)],
+                     [(N * k // parts, N * (k + 1) // parts) for k in range(parts)])
+        pool.run(_grads_block, [(x.reshape(N, D), hp, hh, da.reshape(N, G), da_u, W, grads["W"], grads["U"], gb,
+                                 gb_rec, dx.reshape(N, D), *cols, *rws) for cols, rws in blocks])
     spare = [da, da_rec]
-    del da, da_rec, da2
+    del da, da_rec, da_u
     buffers.give_back(spare)
     return dx, (dh,), grads
 
