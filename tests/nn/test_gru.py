@@ -187,7 +187,7 @@ def test_record_gives_the_gates():
 
 
 def test_bad_arguments_are_refused():
-    with pytest.raises(TypeError, match="reset_after"):
+    with pytest.raises(ValueError, match="reset_after expected True or False"):
         rl.GRU(3, reset_after="yes")
     with pytest.raises(ValueError, match="activation"):
         rl.GRU(3, recurrent_activation="softsign")
@@ -197,3 +197,18 @@ def test_bad_arguments_are_refused():
     layer = rl.GRU(3, reset_after=False)
     with pytest.raises(ValueError, match=r"expected b of shape \(9,\)"):
         layer.set_weights(np.zeros((2, 9)), np.zeros((3, 9)), np.zeros((2, 9)))
+
+
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_gradient_flow_matches_the_layers_backward(reset_after):
+    """probe.state_gradients runs the GRU's kernel step by step: ∂L/∂h_0 is the layer's own."""
+    rng = np.random.default_rng(5)
+    layer = rl.GRU(4, reset_after=reset_after, dtype="float64", seed=2)
+    x = rng.standard_normal((3, 7, 2))
+    dh_T = rng.standard_normal((3, 4))
+    flow = rl.probe.gradflow.state_gradients(layer, x, dh_T)
+    assert set(flow) == {"h"} and flow["h"].shape == (8, 3, 4)
+    np.testing.assert_array_equal(flow["h"][-1], dh_T)
+    layer(x, initial_state=[np.zeros((3, 4))])
+    layer.backward(dh_T)
+    np.testing.assert_allclose(flow["h"][0], layer.state_grads[0], rtol=1e-12, atol=1e-14)

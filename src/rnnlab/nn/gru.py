@@ -1,6 +1,7 @@
 """GRU layer: an update gate z and a reset gate r around a candidate state h̃."""
 import numpy as np
 
+from .. import checks
 from ..kernels import activations
 from .recurrent import Recurrent
 
@@ -31,11 +32,10 @@ class GRU(Recurrent):
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, **kwargs):
         activations.get(activation)
         activations.get(recurrent_activation)
-        if not isinstance(reset_after, (bool, np.bool_)):
-            raise TypeError(f"GRU expected reset_after True or False, got {reset_after!r}")
+        checks.flag("reset_after", reset_after)
         super().__init__(units, activation=activation, **kwargs)
         self.recurrent_activation = recurrent_activation
-        self.reset_after = bool(reset_after)
+        self.reset_after = reset_after
 
     def param_shapes(self, input_dim):
         """W (D, 3H), U (H, 3H), b (2, 3H) under reset_after, else (3H,)."""
