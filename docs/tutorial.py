@@ -179,6 +179,26 @@ show(rl.plots.gates(recording, tokens=tokens))
 show(rl.plots.cell_state(recording, tokens=tokens))
 
 # %% [markdown]
+# ### The GRU: two gates, no cell
+#
+# The GRU (Cho et al. 2014) drops the cell state and the output gate. An update gate z
+# mixes the old state with a candidate; a reset gate r decides how much of the old state
+# the candidate may read (`reset_after=True`, the default of Keras 3 and PyTorch):
+#
+# $$z_t = \sigma(x_t W_z + h_{t-1} U_z + b_z) \qquad r_t = \sigma(x_t W_r + h_{t-1} U_r + b_r)$$
+# $$\tilde h_t = \tanh(x_t W_h + b_h + r_t \odot (h_{t-1} U_h + b'_h)) \qquad h_t = z_t \odot h_{t-1} + (1 - z_t) \odot \tilde h_t$$
+#
+# A unit with z near 1 keeps its value from the step before; one with r near 0 writes a
+# candidate that ignores it. The same sentence, learned by a GRU (`rnnlab trace --cell gru`):
+
+# %%
+gru_model, gru_vocab = sentence.fit_sentence(tokens, cell="gru", units=8, seed=0)
+gru = rl.probe.record(gru_model, np.array([[gru_vocab.index(t) for t in tokens]]))[0]
+print(gru.table(tokens=tokens))
+h_prev = np.concatenate([gru.h0[:, None], gru.h[:, :-1]], axis=1)
+print("h = z ⊙ h_prev + (1 − z) ⊙ h̃ :", np.array_equal(gru.z * h_prev + (1 - gru.z) * gru.h_tilde, gru.h))
+
+# %% [markdown]
 # ## 6. The lessons: every limit of the SimpleRNN, seen
 #
 # The article names four limits of the SimpleRNN: vanishing and exploding gradients, short

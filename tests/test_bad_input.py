@@ -131,7 +131,7 @@ def test_stateful_batch_change():
 
 
 def test_bidirectional_errors():
-    with pytest.raises(TypeError, match=r"Bidirectional expected a SimpleRNN or LSTM layer, got Stack"):
+    with pytest.raises(TypeError, match=r"Bidirectional expected a SimpleRNN, LSTM or GRU layer, got Stack"):
         rl.Bidirectional(rl.Stack([rl.LSTM(2)]))
     with pytest.raises(ValueError, match=r"merge_mode expected one of .*, got 'max'"):
         rl.Bidirectional(rl.LSTM(2), merge_mode="max")

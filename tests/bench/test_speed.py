@@ -29,7 +29,7 @@ def test_bench_speed_quick_writes_table_and_json(tmp_path, capsys):
                 assert diff < 1e-4, name
 
 
-@pytest.mark.parametrize("cell", ["lstm", "simple_rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "simple_rnn", "gru"])
 def test_contenders_compute_the_same_outputs(cell):
     pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
@@ -43,9 +43,9 @@ def test_contenders_compute_the_same_outputs(cell):
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(ValueError, match="--cells expected lstm and/or simple_rnn, got 'gru'"):
+    with pytest.raises(ValueError, match="--cells expected lstm, simple_rnn and/or gru, got 'peephole'"):
         from rnnlab.cli import bench
-        bench.run_speed(type("A", (), {"cells": "gru", "quick": True, "repeats": None, "json": None,
+        bench.run_speed(type("A", (), {"cells": "peephole", "quick": True, "repeats": None, "json": None,
                                        "no_memory": True})())
     with pytest.raises(ValueError, match="repeats expected a positive integer"):
         speed.run(speed.QUICK_GRID, ("lstm",), repeats=0)

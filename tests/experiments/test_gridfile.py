@@ -49,7 +49,7 @@ def test_a_yaml_grid_reads_the_same(tmp_path):
     (("seeds = 2", "seed = 2"), "unknown key 'seed' (did you mean 'seeds'?)"),
     (("steps = 40", "eval-every = 5"), "unknown key 'eval-every' (did you mean 'eval_every'?)"),
     (('models = ["simplernn", "lstm"]', 'models = ["simplernn", "lstn"]'),
-     "models[1] expected one of ['simplernn', 'lstm'], got 'lstn' (did you mean 'lstm'?)"),
+     "models[1] expected one of ['simplernn', 'lstm', 'gru'], got 'lstn' (did you mean 'lstm'?)"),
     (("seeds = 2", "seeds = 0"), "seeds expected the number of seeds per combination (a positive integer), got 0"),
     (("seeds = 2\n", ""), "grid expected the keys ['task', 'models', 'lengths', 'seeds'], missing ['seeds']"),
     (("steps = 40", "steps = -40"), "steps expected a positive integer, got -40"),

@@ -323,7 +323,7 @@ def test_foreign_graphs_give_clear_errors(tmp_path):
         rox.load_recurrent(save(h.make_node("LSTM", ["X", "W", "R"], ["Y"], name="s", hidden_size=H,
                                             activations=["Softsign", "Tanh", "Tanh"])))
     path = save(h.make_node("Relu", ["X"], ["Y"], name="r"), y_shape=(T, B, D))
-    with pytest.raises(ValueError, match="no RNN or LSTM node.*Relu"):
+    with pytest.raises(ValueError, match="no RNN, LSTM or GRU node.*Relu"):
         rox.load_recurrent(path)
     with pytest.raises(ValueError, match="not written by rnnlab"):
         rox.load(path)

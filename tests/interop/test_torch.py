@@ -102,9 +102,9 @@ def built(layer, input_dim=3):
 
 @pytest.mark.parametrize("make, error, message", [
     (lambda: torch.nn.LSTM(3, 4, proj_size=2), ValueError, r"proj_size=0.*got proj_size=2"),
-    (lambda: torch.nn.GRU(3, 4), TypeError, r"torch.nn.RNN or torch.nn.LSTM, got GRU"),
+    (lambda: torch.nn.Linear(3, 4), TypeError, r"torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU, got Linear"),
     (lambda: torch.nn.RNN(3, 4, dtype=torch.float16), ValueError, r"float32 or float64 weights, got float16"),
-], ids=["proj_size", "gru", "float16"])
+], ids=["proj_size", "linear", "float16"])
 def test_from_torch_errors(make, error, message):
     with pytest.raises(error, match=message):
         from_torch(make())
@@ -125,7 +125,7 @@ def test_from_torch_errors(make, error, message):
     (lambda: built(rl.SimpleRNN(4, go_backwards=True)), ValueError, r"go_backwards=False at layer 0.*got True"),
     (lambda: rl.SimpleRNN(4), ValueError, r"not built"),
     (lambda: rl.Stack([built(rl.SimpleRNN(4, return_sequences=True)), rl.Dense(2)]), TypeError,
-     r"SimpleRNN, LSTM, Bidirectional or a Stack of them, got Dense at layer 1"),
+     r"SimpleRNN, LSTM, GRU, Bidirectional or a Stack of them, got Dense at layer 1"),
     (lambda: rl.Stack([built(rl.LSTM(4, return_sequences=True)), built(rl.LSTM(4), 5)]), ValueError,
      r"input_dim 4 at layer 1, got 5"),
 ], ids=["hard_sigmoid", "lstm-relu", "linear", "merge-sum", "mixed-cells", "mixed-directions",

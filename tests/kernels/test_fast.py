@@ -11,6 +11,7 @@ import pytest
 import rnnlab as rl
 from rnnlab import kernels
 from rnnlab.kernels import switch
+from rnnlab.kernels import gru as ref_gru
 from rnnlab.kernels import lstm as ref_lstm
 from rnnlab.kernels import simple_rnn as ref_rnn
 
@@ -37,9 +38,10 @@ def random_case(cell, dtype, seed, shape=None):
     """Shapes, weights, states, mask, options, output gradients; ~1/3 of the options left out."""
     rng = np.random.default_rng(seed)
     T, B, D, H = shape or (rng.integers(1, 12), rng.integers(1, 9), rng.integers(1, 7), rng.integers(1, 13))
-    G = (4 if cell == "lstm" else 1) * H
+    G = {"lstm": 4, "gru": 3}.get(cell, 1) * H
+    reset_after = cell == "gru" and rng.random() < 0.5  # the GRU's bias is then (2, 3H)
     params = {"W": rng.normal(0, 0.7, (D, G)), "U": rng.normal(0, 0.7 / np.sqrt(H), (H, G)),
-              "b": rng.normal(0, 0.5, G)}
+              "b": rng.normal(0, 0.5, (2, G) if reset_after else G)}
     params = {k: v.astype(dtype) for k, v in params.items()}
     n_states = 2 if cell == "lstm" else 1
     state = tuple(rng.normal(0, 0.5, (B, H)).astype(dtype) for _ in range(n_states))
@@ -48,7 +50,9 @@ def random_case(cell, dtype, seed, shape=None):
         mask = rng.random((T, B)) < 0.7
         mask[:, 0] = False  # a row with no real step at all
     options = {"activation": ACTS[rng.integers(5)] if rng.random() < 0.5 else "tanh"}
-    if cell == "lstm":
+    if cell == "gru":
+        options["reset_after"] = reset_after
+    if cell in ("lstm", "gru"):
         # gates stay bounded (an unbounded gate overflows float32 within a few steps)
         options["recurrent_activation"] = GATE_ACTS[rng.integers(3)] if rng.random() < 0.5 else "sigmoid"
     rdrop = (rng.random((B, H)) < 0.8).astype(dtype) / dtype(0.8) if rng.random() < 0.4 else None
@@ -60,7 +64,7 @@ def random_case(cell, dtype, seed, shape=None):
 
 def compare(cell, dtype, case):
     x, params, state, mask, options, rdrop, dy, dstate = case
-    ref, fast = (ref_lstm, fast_module("lstm")) if cell == "lstm" else (ref_rnn, fast_module("simple_rnn"))
+    ref, fast = {"lstm": ref_lstm, "gru": ref_gru}.get(cell, ref_rnn), fast_module(cell)
     y_r, s_r, c_r = ref.forward(x, params, state, mask=mask, rdrop=rdrop, **options)
     y_f, s_f, c_f = fast.forward(x, params, state, mask=mask, rdrop=rdrop, **options)
     assert_close(y_f, y_r, dtype, "y")
@@ -86,14 +90,14 @@ def split(request, monkeypatch):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("cell", ["lstm", "simple_rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "simple_rnn", "gru"])
 def test_random_shapes_and_options(cell, dtype, split):
     for seed in range(12):
         compare(cell, dtype, random_case(cell, dtype, 100 * split + seed))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("cell", ["lstm", "simple_rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "simple_rnn", "gru"])
 def test_larger_shapes_keep_the_tolerance(cell, dtype):
     for seed, shape in enumerate([(60, 16, 40, 64), (30, 3, 5, 150)]):
         compare(cell, dtype, random_case(cell, dtype, seed, shape))
@@ -148,6 +152,8 @@ LAYERS = [
     pytest.param(lambda dt: rl.Stack([rl.Bidirectional(rl.SimpleRNN(4, activation="relu", return_sequences=True,
                                                                     dtype=dt, seed=2), merge_mode="sum"),
                                       rl.LSTM(3, go_backwards=True, dtype=dt, seed=3)]), id="stack"),
+    pytest.param(lambda dt: rl.Stack([rl.Bidirectional(rl.GRU(4, return_sequences=True, dtype=dt, seed=5)),
+                                      rl.GRU(3, reset_after=False, go_backwards=True, dtype=dt, seed=6)]), id="gru"),
 ]
 
 
@@ -267,7 +273,7 @@ def test_kernel_caches_released_are_reused_and_results_unchanged():
 def compare_infer(cell, dtype, case, go_backwards, sequences):
     """fast infer() against the reference forward(), batch first, no cache."""
     x, params, state, mask, options, _, _, _ = case
-    ref, fast = (ref_lstm, fast_module("lstm")) if cell == "lstm" else (ref_rnn, fast_module("simple_rnn"))
+    ref, fast = {"lstm": ref_lstm, "gru": ref_gru}.get(cell, ref_rnn), fast_module(cell)
     xt, mt = (x[::-1], None if mask is None else mask[::-1]) if go_backwards else (x, mask)
     y_r, s_r, _ = ref.forward(np.ascontiguousarray(xt), params, state, mask=mt, **options)
     xb = np.ascontiguousarray(x.transpose(1, 0, 2))
@@ -282,7 +288,7 @@ def compare_infer(cell, dtype, case, go_backwards, sequences):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("cell", ["lstm", "simple_rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "simple_rnn", "gru"])
 def test_infer_equals_the_reference_forward(cell, dtype, split):
     for seed in range(12):
         case = random_case(cell, dtype, 100 * split + seed)
@@ -290,7 +296,7 @@ def test_infer_equals_the_reference_forward(cell, dtype, split):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
-@pytest.mark.parametrize("cell", ["lstm", "simple_rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "simple_rnn", "gru"])
 def test_infer_larger_shapes_keep_the_tolerance(cell, dtype):
     for seed, shape in enumerate([(60, 16, 40, 64), (30, 9, 5, 150), (12, 7, 1, 9)]):
         case = random_case(cell, dtype, 50 + seed, shape)

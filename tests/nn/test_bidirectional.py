@@ -324,7 +324,7 @@ def test_reset_state_reaches_both_directions():
 
 
 @pytest.mark.parametrize("make_args,error,message", [
-    (lambda: (rl.Dense(3),), TypeError, "Bidirectional expected a SimpleRNN or LSTM layer, got Dense"),
+    (lambda: (rl.Dense(3),), TypeError, "Bidirectional expected a SimpleRNN, LSTM or GRU layer, got Dense"),
     (lambda: (make("lstm"), "max"), ValueError, "merge_mode expected one of"),
     (lambda: (make("lstm"), "concat", make("simple_rnn", go_backwards=True)), ValueError, "of the same kind"),
     (lambda: (make("lstm"), "concat", make("lstm", H=4, go_backwards=True)), ValueError, "units"),

@@ -104,7 +104,7 @@ def test_bad_input():
     layer, x, _, _ = _setup(rl.SimpleRNN)
     with pytest.raises(ValueError, match="dh_T"):
         state_gradients(layer, x, np.ones((B, H + 1)))
-    with pytest.raises(TypeError, match="SimpleRNN or LSTM"):
+    with pytest.raises(TypeError, match="SimpleRNN, LSTM or GRU"):
         state_gradients(rl.Bidirectional(rl.LSTM(H)), x, np.ones((B, H)))
     with pytest.raises(ValueError, match="at least 2"):
         decay_rate([1.0, 0.0, 0.0])

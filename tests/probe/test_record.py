@@ -130,7 +130,7 @@ def test_record_uses_the_reference_kernels_whatever_backend_is_active(monkeypatc
 
 
 def test_record_rejects_a_model_without_recurrent_layers():
-    with pytest.raises(TypeError, match="SimpleRNN or LSTM"):
+    with pytest.raises(TypeError, match="SimpleRNN, LSTM or GRU"):
         rl.probe.record(object(), np.zeros((1, 2, 3)))
 
 

@@ -42,5 +42,5 @@ def test_trace_leaves_the_layer_alone():
     np.testing.assert_allclose(rec.h[:, -1], rnn(x), rtol=1e-6)
     init = np.full((1, 4), 0.5, dtype=np.float32)
     np.testing.assert_allclose(trace(rnn, x, initial_state=[init]).h[:, -1], rnn(x, initial_state=[init]), rtol=1e-6)
-    with pytest.raises(TypeError, match="trace expected a SimpleRNN or LSTM layer, got Bidirectional"):
+    with pytest.raises(TypeError, match="trace expected a SimpleRNN, LSTM or GRU layer, got Bidirectional"):
         trace(rl.Bidirectional(rl.LSTM(2)), x)

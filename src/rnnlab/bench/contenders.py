@@ -11,7 +11,7 @@ import numpy as np
 from ..nn import inference_mode
 from ..nn.cells import cell_class
 
-CELLS = {"lstm": 4, "simple_rnn": 1}  # cell -> gate blocks in W, U, b
+CELLS = {"lstm": 4, "simple_rnn": 1, "gru": 3}  # cell -> gate blocks in W, U, b
 
 
 def flops(cell, T, B, D, H):
@@ -21,21 +21,22 @@ def flops(cell, T, B, D, H):
 
 
 def problem(cell, T, B, D, H, seed=0):
-    """Weights in rnnlab's layout (W (D, GH), U (H, GH), b (GH,)), x (B, T, D), dy (B, T, H); float32."""
+    """Weights in rnnlab's layout (W (D, GH), U (H, GH), b (GH,), the GRU's (2, 3H)), x (B, T, D),
+    dy (B, T, H); float32."""
     rng = np.random.default_rng(seed)
-    G = CELLS[cell] * H
+    shapes = cell_class(cell)(H).param_shapes(D)
     scale = 1.0 / np.sqrt(H)
     return {
-        "W": rng.uniform(-scale, scale, (D, G)).astype(np.float32),
-        "U": rng.uniform(-scale, scale, (H, G)).astype(np.float32),
-        "b": rng.uniform(-scale, scale, G).astype(np.float32),
+        "W": rng.uniform(-scale, scale, shapes["W"]).astype(np.float32),
+        "U": rng.uniform(-scale, scale, shapes["U"]).astype(np.float32),
+        "b": rng.uniform(-scale, scale, shapes["b"]).astype(np.float32),
         "x": rng.standard_normal((B, T, D)).astype(np.float32),
         "dy": rng.standard_normal((B, T, H)).astype(np.float32),
     }
 
 
 # the cells PyTorch and ONNX Runtime are measured against: cell -> (torch.nn class, ONNX operator)
-COUNTERPARTS = {"lstm": ("LSTM", "LSTM"), "simple_rnn": ("RNN", "RNN")}
+COUNTERPARTS = {"lstm": ("LSTM", "LSTM"), "simple_rnn": ("RNN", "RNN"), "gru": ("GRU", "GRU")}
 
 
 class Rnnlab:
@@ -58,7 +59,7 @@ class Rnnlab:
 
 
 class Torch:
-    """torch.nn.LSTM / torch.nn.RNN, batch_first, float32, PyTorch's default threads."""
+    """torch.nn.LSTM / torch.nn.RNN / torch.nn.GRU, batch_first, float32, PyTorch's default threads."""
 
     name = "torch"
 
@@ -69,11 +70,17 @@ class Torch:
         H = p["U"].shape[0]
         kind = getattr(torch.nn, COUNTERPARTS[cell][0])
         self.m = kind(D, H, batch_first=True)
-        with torch.no_grad():  # same gate order i, f, g, o; PyTorch stores Wᵀ and two biases
-            self.m.weight_ih_l0.copy_(torch.from_numpy(p["W"].T.copy()))
-            self.m.weight_hh_l0.copy_(torch.from_numpy(p["U"].T.copy()))
-            self.m.bias_ih_l0.copy_(torch.from_numpy(p["b"]))
-            self.m.bias_hh_l0.zero_()
+        W, U, b = p["W"], p["U"], p["b"]
+        if cell == "gru":  # rnnlab's blocks z, r, h̃ -> PyTorch's r, z, n; b[0], b[1] -> bias_ih, bias_hh
+            order = np.concatenate([np.arange(k * H, (k + 1) * H) for k in (1, 0, 2)])
+            W, U, b = W[:, order], U[:, order], b[:, order]
+        else:  # one bias: bias_ih = b, bias_hh = 0
+            b = np.stack([b, np.zeros_like(b)])
+        with torch.no_grad():  # same gate order i, f, g, o for the LSTM; PyTorch stores Wᵀ and two biases
+            self.m.weight_ih_l0.copy_(torch.from_numpy(W.T.copy()))
+            self.m.weight_hh_l0.copy_(torch.from_numpy(U.T.copy()))
+            self.m.bias_ih_l0.copy_(torch.from_numpy(b[0].copy()))
+            self.m.bias_hh_l0.copy_(torch.from_numpy(b[1].copy()))
         self.x = torch.from_numpy(p["x"].copy()).requires_grad_(True)
         self.dy = torch.from_numpy(p["dy"].copy())
 
@@ -90,7 +97,7 @@ class Torch:
 
 
 class OnnxRuntime:
-    """ONNX's LSTM / RNN operator, built with onnx.helper, run by onnxruntime (inference only)."""
+    """ONNX's LSTM / RNN / GRU operator, built with onnx.helper, run by onnxruntime (inference only)."""
 
     name = "onnxruntime"
 
@@ -103,10 +110,13 @@ class OnnxRuntime:
         if cell == "lstm":  # rnnlab's blocks i, f, c, o -> ONNX's i, o, f, c
             order = np.concatenate([np.arange(k * H, (k + 1) * H) for k in (0, 3, 1, 2)])
             W, U, b = W[order], U[order], b[order]
+        # ONNX's B is [Wb, Rb]; the GRU's blocks z, r, h are rnnlab's, its b (2, 3H) is [Wb, Rb] already
+        B = b.reshape(-1) if cell == "gru" else np.concatenate([b, np.zeros_like(b)])
         inits = [numpy_helper.from_array(np.ascontiguousarray(W[None]), "W"),
                  numpy_helper.from_array(np.ascontiguousarray(U[None]), "R"),
-                 numpy_helper.from_array(np.concatenate([b, np.zeros_like(b)])[None], "B")]
-        node = helper.make_node(COUNTERPARTS[cell][1], ["X", "W", "R", "B"], ["Y"], hidden_size=H)
+                 numpy_helper.from_array(B[None], "B")]
+        extra = {"linear_before_reset": 1} if cell == "gru" else {}
+        node = helper.make_node(COUNTERPARTS[cell][1], ["X", "W", "R", "B"], ["Y"], hidden_size=H, **extra)
         graph = helper.make_graph([node], "bench", [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)],
                                   [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

@@ -2,6 +2,8 @@
 import argparse
 import sys
 
+from ..nn.cells import model_names
+
 
 def _rate(text):
     """A dropout rate in [0, 1), for argparse."""
@@ -21,6 +23,7 @@ def register(sub):
     t = verbs.add_parser("train", help="stateful truncated BPTT over the whole text; validation bits/char per epoch")
     t.add_argument("corpus", help="a UTF-8 text file, English or Chinese")
     t.add_argument("--out", required=True, help="model file to write (after each epoch with the best validation)")
+    t.add_argument("--cell", choices=model_names(), default="lstm", help="the recurrent cell (default lstm)")
     t.add_argument("--hidden", type=int, default=128, help="LSTM units (default 128)")
     t.add_argument("--layers", type=int, default=1, help="stacked LSTM layers (default 1)")
     t.add_argument("--embed", type=int, default=None, help="embedding size (default min(64, vocabulary))")
@@ -71,7 +74,7 @@ def run_train(args):
                              seq_len=args.seq_len, batch_size=args.batch_size, epochs=args.epochs, lr=args.lr,
                              clip_norm=args.clip_norm, val_fraction=args.val_fraction, seed=args.seed,
                              on_epoch=report, save_to=args.out, dropout=args.dropout,
-                             recurrent_dropout=args.recurrent_dropout,
+                             recurrent_dropout=args.recurrent_dropout, cell=args.cell,
                              verbose=1 if sys.stdout.isatty() else 0)
     print(f"unigram entropy of the training text: {history['unigram_bpc']:.3f} bits/char "
           f"(a model that ignores context cannot go below it)")

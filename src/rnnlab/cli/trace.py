@@ -12,7 +12,7 @@ _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}  # whitespace characters as la
 
 
 def register(sub):
-    p = sub.add_parser("trace", help="show the gates i, f, o, the candidate C̃, the cell C and h at every step")
+    p = sub.add_parser("trace", help="show the gates (i, f, o, C̃, C of an LSTM; z, r, h̃ of a GRU) and h at every step")
     p.add_argument("sentence", nargs="?", default="我 爱 祖国",
                    help='the text to read (default "我 爱 祖国"); words when it has spaces, else characters')
     p.add_argument("--level", choices=["auto", "word", "char"], default="auto", help="tokens (default auto)")

@@ -1,7 +1,8 @@
 """What the converters share: a model seen as a flat list of layers, and weight re-layouts.
 
 rnnlab keeps W (D, G·H), U (H, G·H), b (G·H,) with the LSTM gate blocks in the order
-i, f, C̃, o (G = 4; G = 1 for SimpleRNN). ONNX keeps W [G·H, D], R [G·H, H] per direction
+i, f, C̃, o (G = 4; G = 1 for SimpleRNN); the GRU's blocks are z, r, h̃ (G = 3) and its b
+is (2, 3H) under reset_after (nn/gru.py). ONNX keeps W [G·H, D], R [G·H, H] per direction
 with the blocks in the order i, o, f, c (the ONNX operator specification, onnx.ai/onnx/operators).
 """
 import importlib
@@ -25,10 +26,10 @@ def reorder_blocks(a, order, axis=-1):
 
 # the recurrent cells the converters have layouts for (PyTorch, Keras, ONNX), by cell name; another
 # registered cell is refused by name (nn/cells.py)
-CONVERTIBLE_CELLS = ("simple_rnn", "lstm")
+CONVERTIBLE_CELLS = ("simple_rnn", "lstm", "gru")
 OTHER_KINDS = {"Bidirectional": nn.Bidirectional, "Dense": nn.Dense, "Embedding": nn.Embedding,
                "Dropout": nn.Dropout, "Masking": nn.Masking}
-LAYER_KINDS = ("SimpleRNN", "LSTM") + tuple(OTHER_KINDS)
+LAYER_KINDS = ("SimpleRNN", "LSTM", "GRU") + tuple(OTHER_KINDS)
 
 
 def layer_class(name):
@@ -53,7 +54,7 @@ def kind_of(layer):
         if type(layer) is cls:
             return name
     raise ValueError(f"unsupported layer {type(layer).__name__} ({getattr(layer, 'name', '?')!r}): "
-                     "expected SimpleRNN, LSTM, Bidirectional, Dense, Embedding, Dropout, Masking or a stack of them")
+                     "expected SimpleRNN, LSTM, GRU, Bidirectional, Dense, Embedding, Dropout, Masking or a stack of them")
 
 
 def flatten(model):

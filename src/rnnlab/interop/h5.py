@@ -7,6 +7,7 @@ class, numbered in order of appearance, never by the layers' own names:
     layers/lstm/vars                       (attribute name: the layer's name)
     layers/lstm/cell/vars/0, 1, 2          kernel W (D, 4H), recurrent_kernel U (H, 4H), bias b (4H,)
     layers/simple_rnn_1/cell/vars/0, 1, 2  the second SimpleRNN
+    layers/gru/cell/vars/0, 1, 2           W (D, 3H), U (H, 3H), b (2, 3H) under reset_after, else (3H,)
     layers/bidirectional/forward_layer/cell/vars/0..2, layers/bidirectional/backward_layer/cell/vars/0..2
     layers/dense/vars/0, 1                 kernel W (D, units), bias b (units,)
     layers/embedding/vars/0                embeddings E (input_dim, output_dim)
@@ -23,9 +24,9 @@ from ..io import atomic
 from . import common
 
 # rnnlab kind -> Keras' snake_case class name that numbers the groups
-_GROUP = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "Bidirectional": "bidirectional", "Dense": "dense",
+_GROUP = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru", "Bidirectional": "bidirectional", "Dense": "dense",
           "Embedding": "embedding", "Dropout": "dropout", "Masking": "masking"}
-_CELL = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell"}
+_CELL = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell"}
 
 
 def _h5py():
@@ -45,7 +46,7 @@ def _group_names(layers):
 def _var_paths(layer, group):
     """[(path of the vars group, [param keys in Keras order], owning rnnlab layer)] for one layer."""
     kind = common.kind_of(layer)
-    if kind in ("SimpleRNN", "LSTM"):
+    if kind in ("SimpleRNN", "LSTM", "GRU"):
         return [(f"{group}/cell/vars", ["W", "U", "b"], layer)]
     if kind == "Bidirectional":
         return [(f"{group}/{side}_layer/cell/vars", ["W", "U", "b"], sub)
@@ -120,8 +121,8 @@ def load_weights(model, path):
             for vars_path, keys, owner in _var_paths(layer, group):
                 arrays = _arrays(f, path, vars_path)
                 used.add(vars_path)
-                if common.kind_of(owner) in ("SimpleRNN", "LSTM") and len(arrays) == 2:
-                    arrays.append(np.zeros(arrays[0].shape[1], arrays[0].dtype))  # use_bias=False: b = 0
+                if common.kind_of(owner) in ("SimpleRNN", "LSTM", "GRU") and len(arrays) == 2:  # use_bias=False: b = 0
+                    arrays.append(np.zeros(owner.param_shapes(arrays[0].shape[0])["b"], arrays[0].dtype))
                 if len(arrays) != len(keys):
                     raise ValueError(f"{path!s}: layers/{vars_path} holds {len(arrays)} arrays, layer "
                                      f"{owner.name!r} expects {len(keys)} ({', '.join(keys)})")

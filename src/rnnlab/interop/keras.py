@@ -1,8 +1,9 @@
 """Keras 3 layers and Sequential models to rnnlab and back.
 
 Keras and rnnlab store the same arrays (Keras 3's `layers/rnn/` cells): kernel = W (D, G·H),
-recurrent_kernel = U (H, G·H), bias = b (G·H,), LSTM gate blocks i, f, c, o in both, so
-conversion copies arrays and maps arguments. Two behaviours to know:
+recurrent_kernel = U (H, G·H), bias = b (G·H,), LSTM gate blocks i, f, c, o in both, GRU
+blocks z, r, h in both and the GRU's bias (2, 3H) under reset_after (input bias, recurrent bias)
+in both, so conversion copies arrays and maps arguments. Two behaviours to know:
 
 - unit_forget_bias is an initialisation rule only (Keras' code *sets* the forget block of the
   bias to 1, whatever its docstring says): converted weights are copied as they are, never reset.
@@ -63,19 +64,23 @@ def _recurrent_from_keras(layer, cls_name):
                   return_sequences=config["return_sequences"], return_state=config["return_state"],
                   go_backwards=config["go_backwards"], stateful=config["stateful"], dropout=config["dropout"],
                   recurrent_dropout=config["recurrent_dropout"], dtype=_dtype(layer), name=layer.name)
+    if cls_name in ("LSTM", "GRU"):
+        kwargs.update(recurrent_activation=_activation(layer, "recurrent_activation", _RNN_ACTIVATIONS))
     if cls_name == "LSTM":
-        kwargs.update(recurrent_activation=_activation(layer, "recurrent_activation", _RNN_ACTIVATIONS),
-                      unit_forget_bias=config["unit_forget_bias"])
+        kwargs.update(unit_forget_bias=config["unit_forget_bias"])
+    if cls_name == "GRU":
+        kwargs.update(reset_after=config["reset_after"])
     ours = common.layer_class(cls_name)(config["units"], **kwargs)
     weights = _weights(layer, (2, 3))
     W, U = weights[:2]
-    b = weights[2] if len(weights) == 3 else np.zeros(W.shape[1], W.dtype)  # use_bias=False: b = 0
+    # use_bias=False: b = 0, of the shape the layer keeps ((2, 3H) for a GRU with reset_after)
+    b = weights[2] if len(weights) == 3 else np.zeros(ours.param_shapes(W.shape[0])["b"], W.dtype)
     return ours.set_weights(W, U, b)
 
 
 def _layer_from_keras(layer, keras):
     L = keras.layers
-    if type(layer) in (L.SimpleRNN, L.LSTM):
+    if type(layer) in (L.SimpleRNN, L.LSTM, L.GRU):
         return _recurrent_from_keras(layer, type(layer).__name__)
     if type(layer) is L.Bidirectional:
         fw, bw = (_layer_from_keras(sub, keras) for sub in (layer.forward_layer, layer.backward_layer))
@@ -97,7 +102,7 @@ def _layer_from_keras(layer, keras):
     if type(layer) is L.Masking:
         return common.layer_class("Masking")(float(layer.mask_value), dtype=_dtype(layer), name=layer.name)
     raise ValueError(f"Keras layer {layer.name!r} of type {type(layer).__name__} is not supported; expected "
-                     "SimpleRNN, LSTM, Bidirectional, Dense, Embedding, Dropout or Masking")
+                     "SimpleRNN, LSTM, GRU, Bidirectional, Dense, Embedding, Dropout or Masking")
 
 
 def from_keras(obj):
@@ -125,6 +130,9 @@ def _recurrent_to_keras(layer, keras):
     if common.kind_of(layer) == "LSTM":
         out = keras.layers.LSTM(layer.units, recurrent_activation=layer.recurrent_activation,
                                 unit_forget_bias=layer.unit_forget_bias, **kwargs)
+    elif common.kind_of(layer) == "GRU":
+        out = keras.layers.GRU(layer.units, recurrent_activation=layer.recurrent_activation,
+                               reset_after=layer.reset_after, **kwargs)
     else:
         out = keras.layers.SimpleRNN(layer.units, **kwargs)
     return out, (None, None, layer.input_dim)
@@ -133,7 +141,7 @@ def _recurrent_to_keras(layer, keras):
 def _layer_to_keras(layer, keras):
     """(Keras layer, its input shape) with rnnlab's weights set."""
     kind = common.kind_of(layer)
-    if kind in ("SimpleRNN", "LSTM"):
+    if kind in ("SimpleRNN", "LSTM", "GRU"):
         out, shape = _recurrent_to_keras(layer, keras)
         out.build(shape)
         out.set_weights([layer.params[k] for k in ("W", "U", "b")])

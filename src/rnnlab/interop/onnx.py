@@ -1,4 +1,4 @@
-"""ONNX export of rnnlab models with ONNX's own RNN and LSTM operators, and import back.
+"""ONNX export of rnnlab models with ONNX's own RNN, LSTM and GRU operators, and import back.
 
 export(model, path) writes a graph that ONNX Runtime runs to rnnlab's outputs:
 
@@ -7,7 +7,9 @@ export(model, path) writes a graph that ONNX Runtime runs to rnnlab's outputs:
     y                                 the model's output; with return_state also h (and c) per direction
 
 Weights become initializers in ONNX's layout (common.py): W [dirs, G·H, D], R [dirs, G·H, H],
-B [dirs, 2·G·H] = [Wb, Rb] with Rb = 0, LSTM gate blocks in the order i, o, f, c. The recurrent
+B [dirs, 2·G·H] = [Wb, Rb] with Rb = 0, LSTM gate blocks in the order i, o, f, c. The GRU's
+blocks z, r, h are ONNX's order; reset_after=True is linear_before_reset=1 with [Wb, Rb] = b (2, 3H),
+reset_after=False is linear_before_reset=0 with Rb = 0 (there b_h is added outside r ⊙ ·). The recurrent
 operators are time-major (Y is [time, dirs, batch, H]); the graph transposes once at each end.
 
 Semantics kept: at a padded step rnnlab outputs zero and carries the state; ONNX Runtime zero-fills Y
@@ -124,7 +126,7 @@ class _Exporter:
 
     # ---- layers ---------------------------------------------------------------------------
     def recurrent(self, x, k, layer):
-        """SimpleRNN or LSTM: one ONNX node, direction forward or reverse."""
+        """SimpleRNN, LSTM or GRU: one ONNX node, direction forward or reverse."""
         self.check_recurrent(layer)
         base = f"{k}_{layer.name}"
         x = self.to_time_major(x)
@@ -195,7 +197,8 @@ class _Exporter:
 
     def recurrent_node(self, x, base, layers, direction):
         """One RNN/LSTM node over `layers` (one per direction); returns (node name, [Y, Y_h, Y_c])."""
-        is_lstm = layers[0].gates == 4
+        is_lstm = common.kind_of(layers[0]) == "LSTM"
+        is_gru = common.kind_of(layers[0]) == "GRU"
         Ws, Rs, Bs, acts = [], [], [], []
         for layer in layers:
             W, U, b = (np.asarray(layer.params[key], np.float32) for key in ("W", "U", "b"))
@@ -203,17 +206,27 @@ class _Exporter:
                 W, U, b = (common.reorder_blocks(a, common.ONNX_FROM_RNNLAB) for a in (W, U, b))
             Ws.append(W.T)  # (D, G·H) -> [G·H, D]
             Rs.append(U.T)  # (H, G·H) -> [G·H, H]
-            Bs.append(np.concatenate([b, np.zeros_like(b)]))  # [Wb, Rb]; only the sum matters
-            names = [layer.recurrent_activation, layer.activation, layer.activation] if is_lstm else [layer.activation]
+            if b.ndim == 2:  # a GRU's (2, 3H) under reset_after: [Wb, Rb] as they are
+                Bs.append(b.reshape(-1))
+            else:
+                Bs.append(np.concatenate([b, np.zeros_like(b)]))  # [Wb, Rb]; only the sum matters
+            if is_lstm:
+                names = [layer.recurrent_activation, layer.activation, layer.activation]
+            elif is_gru:  # f for z and r, g for h̃
+                names = [layer.recurrent_activation, layer.activation]
+            else:
+                names = [layer.activation]
             acts += [_rnn_activation(name, layer) for name in names]
         c = self.g.const
         inputs = [x, c(f"{base}/W", np.stack(Ws)), c(f"{base}/R", np.stack(Rs)), c(f"{base}/B", np.stack(Bs)),
                   self.lengths]
         attrs = {"hidden_size": layers[0].units, "direction": direction, "activations": [a[0] for a in acts]}
+        if is_gru:
+            attrs["linear_before_reset"] = int(layers[0].reset_after)
         if any(a[1] is not None for a in acts):  # consumed in order by the activations that take them
             attrs["activation_alpha"] = [a[1] for a in acts if a[1] is not None]
             attrs["activation_beta"] = [a[2] for a in acts if a[2] is not None]
-        outs = self.g.node("LSTM" if is_lstm else "RNN", inputs, base,
+        outs = self.g.node("LSTM" if is_lstm else ("GRU" if is_gru else "RNN"), inputs, base,
                            outputs=("Y", "Y_h", "Y_c") if is_lstm else ("Y", "Y_h"), **attrs)
         return self.g.nodes[-1].name, (outs if is_lstm else outs + [None])
 
@@ -275,7 +288,7 @@ class _Exporter:
         width = None
         for k, layer in enumerate(self.layers):
             kind = common.kind_of(layer)
-            if kind in ("SimpleRNN", "LSTM"):
+            if kind in ("SimpleRNN", "LSTM", "GRU"):
                 x, width = self.recurrent(x, k, layer)
             elif kind == "Bidirectional":
                 x, width = self.bidirectional(x, k, layer)

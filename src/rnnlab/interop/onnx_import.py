@@ -1,4 +1,4 @@
-"""ONNX RNN and LSTM nodes back into rnnlab layers (used through rnnlab.interop.onnx)."""
+"""ONNX RNN, LSTM and GRU nodes back into rnnlab layers (used through rnnlab.interop.onnx)."""
 import json
 
 import numpy as np
@@ -12,7 +12,8 @@ _ACTIVATIONS = {("Tanh", None, None): "tanh", ("Sigmoid", None, None): "sigmoid"
 # ONNX defaults of the functions that take alpha and beta (operator specs)
 _DEFAULT_ALPHA_BETA = {"Affine": (1.0, 0.0), "LeakyRelu": (0.01, None), "ThresholdedRelu": (1.0, None),
                        "ScaledTanh": (1.0, 1.0), "HardSigmoid": (0.2, 0.5), "Elu": (1.0, None)}
-_DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
+_DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
+_GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}  # blocks of W, R and of each half of B
 
 
 def read_model(path):
@@ -66,7 +67,11 @@ def _activations(node, attrs, dirs):
 
 
 def parse_node(node, consts):
-    """RNN/LSTM node -> (layer class, direction, [{W, U, b, activations} per direction]) in rnnlab layout."""
+    """RNN/LSTM/GRU node -> (layer class, direction, [{W, U, b, activations, ...} per direction]) in rnnlab layout.
+
+    A GRU's blocks z, r, h are rnnlab's; linear_before_reset=1 gives reset_after=True with b = [Wb, Rb]
+    (2, 3H), linear_before_reset=0 reset_after=False with b = Wb + Rb (both enter outside r ⊙ ·).
+    """
     onnx = common.require("onnx", "onnx")
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
     if "clip" in attrs:
@@ -87,7 +92,8 @@ def parse_node(node, consts):
         raise ValueError(f"LSTM node {node.name!r}: peephole weights P are not supported by rnnlab's LSTM")
     direction = attrs.get("direction", b"forward")
     direction = direction.decode() if isinstance(direction, bytes) else direction
-    dirs, G = (2 if direction == "bidirectional" else 1), (4 if node.op_type == "LSTM" else 1)
+    dirs, G = (2 if direction == "bidirectional" else 1), _GATES[node.op_type]
+    reset_after = bool(attrs.get("linear_before_reset", 0))
     H = R.shape[-1] if R is not None and R.ndim == 3 else -1
     if W is None or R is None or W.ndim != 3 or W.shape[:2] != (dirs, G * H) or R.shape != (dirs, G * H, H):
         shapes = [None if a is None else a.shape for a in (W, R)]
@@ -102,6 +108,8 @@ def parse_node(node, consts):
     parts = []
     for d in range(dirs):
         W_d, R_d, b_d = W[d], R[d], B[d, :G * H] + B[d, G * H:]  # b = Wb + Rb
+        if G == 3 and reset_after:  # Rb_h sits inside r ⊙ (·): the two halves stay apart
+            b_d = B[d].reshape(2, G * H)
         if G == 4:  # blocks i, o, f, c -> i, f, C̃, o
             W_d, R_d, b_d = (common.reorder_blocks(a, common.RNNLAB_FROM_ONNX, axis=0) for a in (W_d, R_d, b_d))
         part = {"W": W_d.T, "U": R_d.T, "b": b_d, "activation": acts[d][-1]}
@@ -110,27 +118,29 @@ def parse_node(node, consts):
                 raise ValueError(f"LSTM node {node.name!r}: different activations for the candidate ({acts[d][1]}) "
                                  f"and the cell output ({acts[d][2]}) are not supported by rnnlab")
             part["recurrent_activation"] = acts[d][0]
+        if G == 3:
+            part.update(recurrent_activation=acts[d][0], reset_after=reset_after)
         parts.append(part)
-    return (nn.LSTM if G == 4 else nn.SimpleRNN), direction, parts
+    return {1: nn.SimpleRNN, 3: nn.GRU, 4: nn.LSTM}[G], direction, parts
 
 
 def _make(cls, part, **kwargs):
-    options = {k: part[k] for k in ("activation", "recurrent_activation") if k in part}
+    options = {k: part[k] for k in ("activation", "recurrent_activation", "reset_after") if k in part}
     layer = cls(part["U"].shape[0], **options, **kwargs)
     return layer.set_weights(part["W"], part["U"], part["b"])
 
 
 def load_recurrent(path):
-    """Every RNN and LSTM node of an ONNX file as an rnnlab layer: {node name: layer}.
+    """Every RNN, LSTM and GRU node of an ONNX file as an rnnlab layer: {node name: layer}.
 
-    forward -> SimpleRNN/LSTM(return_sequences=True); reverse -> the same with go_backwards=True
+    forward -> SimpleRNN/LSTM/GRU(return_sequences=True); reverse -> the same with go_backwards=True
     (outputs in processing order); bidirectional -> Bidirectional(merge_mode="concat").
     Initial states and sequence lengths are inputs of the graph: pass them as initial_state and mask.
     """
     graph = read_model(path).graph
     consts, layers = _constants(graph), {}
     for k, node in enumerate(graph.node):
-        if node.op_type not in ("RNN", "LSTM"):
+        if node.op_type not in ("RNN", "LSTM", "GRU"):
             continue
         cls, direction, parts = parse_node(node, consts)
         name = node.name if node.name and node.name not in layers else f"{node.op_type.lower()}_{k}"
@@ -142,7 +152,7 @@ def load_recurrent(path):
             layers[name] = _make(cls, parts[0], return_sequences=True, go_backwards=direction == "reverse", name=name)
     if not layers:
         ops = sorted({node.op_type for node in graph.node})
-        raise ValueError(f"{path!s} has no RNN or LSTM node (operators found: {', '.join(ops) or 'none'})")
+        raise ValueError(f"{path!s} has no RNN, LSTM or GRU node (operators found: {', '.join(ops) or 'none'})")
     return layers
 
 
@@ -162,7 +172,7 @@ def _recurrent_from_meta(entry, nodes, consts):
         if meta["kind"] != cls.__name__:
             raise ValueError(f"node {node.name!r} is {node.op_type} but its metadata says {meta['kind']}")
         layer = cls(**meta["config"])
-        for key in ("activation", "recurrent_activation"):
+        for key in ("activation", "recurrent_activation", "reset_after"):
             if key in part and getattr(layer, key) != part[key]:
                 raise ValueError(f"node {node.name!r}: {key} {part[key]!r} in the graph, "
                                  f"{getattr(layer, key)!r} in its metadata")
@@ -178,7 +188,7 @@ def load(path):
     props = {p.key: p.value for p in model.metadata_props}
     if "rnnlab.layers" not in props:
         raise ValueError(f"{path!s} was not written by rnnlab.interop.onnx.export (no rnnlab.layers metadata); "
-                         "rnnlab.interop.onnx.load_recurrent(path) imports its RNN and LSTM nodes")
+                         "rnnlab.interop.onnx.load_recurrent(path) imports its RNN, LSTM and GRU nodes")
     consts = _constants(model.graph)
     nodes = {node.name: node for node in model.graph.node}
     try:
@@ -196,7 +206,7 @@ def load(path):
 
 def _layer_from_meta(entry, nodes, consts, path):
     kind = entry.get("kind")
-    if kind in ("SimpleRNN", "LSTM", "Bidirectional"):
+    if kind in ("SimpleRNN", "LSTM", "GRU", "Bidirectional"):
         return _recurrent_from_meta(entry, nodes, consts)
     if kind not in ("Dense", "Embedding", "Dropout", "Masking"):
         raise ValueError(f"{path!s}: layer kind {kind!r} in rnnlab metadata is not supported")

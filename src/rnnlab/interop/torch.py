@@ -1,9 +1,14 @@
-"""PyTorch ↔ rnnlab: nn.RNN / nn.LSTM to SimpleRNN / LSTM / Bidirectional / Stack, and back.
+"""PyTorch ↔ rnnlab: nn.RNN / nn.LSTM / nn.GRU to SimpleRNN / LSTM / GRU / Bidirectional / Stack, and back.
 
 PyTorch keeps, per layer k and direction, weight_ih_l{k} (G·H, D), weight_hh_l{k}
 (G·H, H) and two biases, the LSTM gate blocks in the order i, f, g, o — the same
 as ours (i, f, C̃, o). So W = weight_ihᵀ, U = weight_hhᵀ, b = bias_ih + bias_hh;
 going back, bias_ih = b and bias_hh = 0 (only the sum enters the equations).
+The GRU's blocks are r, z, n in PyTorch and z, r, h̃ here (Keras'), and its
+equations are those of reset_after=True, where the recurrent bias b_hn sits
+inside r ⊙ (·): W = weight_ihᵀ and U = weight_hhᵀ with the first two blocks
+swapped, b = [bias_ih, bias_hh] (2, 3H) likewise; a reset_after=False GRU has
+no PyTorch counterpart and is refused.
 rnnlab is always batch-first; PyTorch's batch_first only changes how it is called.
 """
 import numpy as np
@@ -22,10 +27,14 @@ def _numpy(t):
     return t.detach().cpu().numpy()
 
 
-def from_torch(module, return_state=False):
-    """An rnnlab layer with the weights of a torch.nn.RNN or torch.nn.LSTM.
+# position k of rnnlab's GRU order (z, r, h̃) holds PyTorch's block GRU_FROM_TORCH[k] of (r, z, n); it is its own inverse
+GRU_FROM_TORCH = (1, 0, 2)
 
-    One layer: SimpleRNN or LSTM; bidirectional: Bidirectional(merge_mode="concat");
+
+def from_torch(module, return_state=False):
+    """An rnnlab layer with the weights of a torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU.
+
+    One layer: SimpleRNN, LSTM or GRU (reset_after=True); bidirectional: Bidirectional(merge_mode="concat");
     num_layers > 1: a Stack of those. Every layer returns sequences, as PyTorch
     does; with return_state the top layer also returns its final states. The
     dtype is the module's. PyTorch's dropout between layers acts in training
@@ -38,11 +47,14 @@ def from_torch(module, return_state=False):
                              f"got proj_size={module.proj_size}")
         make = nn.LSTM
         options = {"unit_forget_bias": False}
+    elif isinstance(module, torch.nn.GRU):
+        make = nn.GRU
+        options = {"reset_after": True}
     elif isinstance(module, torch.nn.RNN):
         make = nn.SimpleRNN
         options = {"activation": module.nonlinearity}
     else:
-        raise TypeError(f"from_torch expected torch.nn.RNN or torch.nn.LSTM, got {type(module).__name__}")
+        raise TypeError(f"from_torch expected torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU, got {type(module).__name__}")
     dtype = str(module.weight_ih_l0.dtype).replace("torch.", "")
     if dtype not in _DTYPES:
         raise ValueError(f"from_torch expected float32 or float64 weights, got {dtype}")
@@ -53,12 +65,19 @@ def from_torch(module, return_state=False):
         directions = []
         for suffix in ("", "_reverse")[:1 + module.bidirectional]:
             w_ih, w_hh = getattr(module, f"weight_ih_l{k}{suffix}"), getattr(module, f"weight_hh_l{k}{suffix}")
+            layer = make(module.hidden_size, return_sequences=True, return_state=return_state and last,
+                         go_backwards=bool(suffix), dtype=dtype, name=f"l{k}{suffix}", **options)
+            if make is nn.GRU:
+                biases = ([_numpy(getattr(module, f"bias_{side}_l{k}{suffix}")) for side in ("ih", "hh")]
+                          if module.bias else [np.zeros(w_ih.shape[0], dtype=_DTYPES[dtype])] * 2)
+                W, U, b = (common.reorder_blocks(a, GRU_FROM_TORCH) for a in (_numpy(w_ih).T, _numpy(w_hh).T,
+                                                                              np.stack(biases)))
+                directions.append(layer.set_weights(W, U, b))
+                continue
             if module.bias:
                 b = _numpy(getattr(module, f"bias_ih_l{k}{suffix}") + getattr(module, f"bias_hh_l{k}{suffix}"))
             else:
                 b = np.zeros(w_ih.shape[0], dtype=_DTYPES[dtype])
-            layer = make(module.hidden_size, return_sequences=True, return_state=return_state and last,
-                         go_backwards=bool(suffix), dtype=dtype, name=f"l{k}{suffix}", **options)
             directions.append(layer.set_weights(_numpy(w_ih).T, _numpy(w_hh).T, b))
         layers.append(nn.Bidirectional(directions[0], merge_mode="concat", backward_layer=directions[1])
                       if module.bidirectional else directions[0])
@@ -82,7 +101,7 @@ def _directions(layer, position):
                              "(PyTorch runs one direction backwards only inside a bidirectional layer), got True")
         leaves = [layer]
     else:
-        raise TypeError(f"to_torch expected SimpleRNN, LSTM, Bidirectional or a Stack of them, "
+        raise TypeError(f"to_torch expected SimpleRNN, LSTM, GRU, Bidirectional or a Stack of them, "
                         f"got {type(layer).__name__} at layer {position}")
     for leaf in leaves:
         common.check_built(leaf)
@@ -94,10 +113,14 @@ def _check_cell(leaf, first, position):
         raise ValueError(f"to_torch expected every layer to be {type(first).__name__}({first.units}) of "
                          f"{np.dtype(first.dtype).name}, got {type(leaf).__name__}({leaf.units}) of "
                          f"{np.dtype(leaf.dtype).name} at layer {position}")
-    if isinstance(leaf, nn.LSTM):
+    if isinstance(leaf, (nn.LSTM, nn.GRU)):
+        kind = type(leaf).__name__
         if leaf.activation != "tanh" or leaf.recurrent_activation != "sigmoid":
-            raise ValueError(f"to_torch expected an LSTM with activation='tanh' and recurrent_activation='sigmoid', "
+            raise ValueError(f"to_torch expected a {kind} with activation='tanh' and recurrent_activation='sigmoid', "
                              f"got {leaf.activation!r} and {leaf.recurrent_activation!r} at layer {position}")
+        if kind == "GRU" and not leaf.reset_after:
+            raise ValueError(f"to_torch expected a GRU with reset_after=True (PyTorch applies the reset gate after "
+                             f"the recurrent product), got reset_after=False at layer {position}")
     elif leaf.activation not in ("tanh", "relu"):
         raise ValueError(f"to_torch expected a SimpleRNN activation 'tanh' or 'relu', got {leaf.activation!r} "
                          f"at layer {position}")
@@ -107,9 +130,9 @@ def _check_cell(leaf, first, position):
 
 
 def to_torch(obj, bias=True):
-    """A torch.nn.RNN or torch.nn.LSTM (batch_first=True) with the weights of `obj`.
+    """A torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU (batch_first=True) with the weights of `obj`.
 
-    obj: a built SimpleRNN or LSTM, Bidirectional(merge_mode="concat") of one,
+    obj: a built SimpleRNN, LSTM or GRU (reset_after=True), Bidirectional(merge_mode="concat") of one,
     or a Stack of such layers with the same cell, units and direction. bias=False
     makes a module without biases and requires every b to be zero. Dropout
     rates and stateful are not carried over.
@@ -137,11 +160,21 @@ def to_torch(obj, bias=True):
     kwargs = dict(num_layers=len(layers), bias=bias, batch_first=True, bidirectional=bidirectional, dtype=dtype)
     if isinstance(first, nn.LSTM):
         module = torch.nn.LSTM(first.input_dim, first.units, **kwargs)
+    elif isinstance(first, nn.GRU):
+        module = torch.nn.GRU(first.input_dim, first.units, **kwargs)
     else:
         module = torch.nn.RNN(first.input_dim, first.units, nonlinearity=first.activation, **kwargs)
     with torch.no_grad():
         for k, leaves in enumerate(levels):
             for suffix, leaf in zip(("", "_reverse"), leaves):
+                if isinstance(leaf, nn.GRU):  # blocks z, r, h̃ to r, z, n; b[0] to bias_ih, b[1] to bias_hh
+                    W, U, b = (common.reorder_blocks(leaf.params[key], GRU_FROM_TORCH) for key in ("W", "U", "b"))
+                    getattr(module, f"weight_ih_l{k}{suffix}").copy_(torch.from_numpy(W.T.copy()))
+                    getattr(module, f"weight_hh_l{k}{suffix}").copy_(torch.from_numpy(U.T.copy()))
+                    if bias:
+                        getattr(module, f"bias_ih_l{k}{suffix}").copy_(torch.from_numpy(b[0].copy()))
+                        getattr(module, f"bias_hh_l{k}{suffix}").copy_(torch.from_numpy(b[1].copy()))
+                    continue
                 getattr(module, f"weight_ih_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["W"].T.copy()))
                 getattr(module, f"weight_hh_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["U"].T.copy()))
                 if bias:

@@ -80,8 +80,7 @@ def _expected_shapes(layer, arrays):
     if W is None or W.ndim != 2:
         return None
     if isinstance(layer, Recurrent):
-        G = layer.gates * layer.units
-        return {"W": (W.shape[0], G), "U": (layer.units, G), "b": (G,)}
+        return layer.param_shapes(W.shape[0])
     if isinstance(layer, Dense):
         return {"W": (W.shape[0], layer.units), **({"b": (layer.units,)} if layer.use_bias else {})}
     return None

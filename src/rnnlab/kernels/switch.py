@@ -19,9 +19,9 @@ import warnings
 
 import numpy as np
 
-from . import fast, lstm, simple_rnn
+from . import fast, gru, lstm, simple_rnn
 
-_REFERENCE = {"simple_rnn": simple_rnn, "lstm": lstm}  # cell -> its reference module
+_REFERENCE = {"simple_rnn": simple_rnn, "lstm": lstm, "gru": gru}  # cell -> its reference module
 _FAST = dict(fast.LOADERS)  # cell -> a function importing its compiled module
 _OTHERS = {}  # name -> {cell: module} of registered backends
 _active = None  # set_backend's choice

@@ -5,6 +5,7 @@ from .cells import cell_class, cell_classes, register_cell
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
+from .gru import GRU
 from .lstm import LSTM
 from .masking import Masking
 from .mode import inference_mode, is_inference
@@ -12,5 +13,5 @@ from .recurrent import Recurrent
 from .simple_rnn import SimpleRNN
 from .stack import Stack
 
-__all__ = ["register_cell", "cell_classes", "cell_class", "Layer", "Container", "Recurrent", "SimpleRNN", "LSTM", "Bidirectional", "Stack", "Dense", "Embedding", "Dropout", "Masking",
+__all__ = ["register_cell", "cell_classes", "cell_class", "Layer", "Container", "Recurrent", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Stack", "Dense", "Embedding", "Dropout", "Masking",
            "inference_mode", "is_inference"]

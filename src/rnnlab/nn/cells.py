@@ -13,6 +13,7 @@ Bidirectional, save/load, the converters, probe.record and the CLI: no other fil
 lists cells. Converters refuse a cell that has no layout of theirs, by name.
 """
 from .. import kernels
+from .gru import GRU
 from .lstm import LSTM
 from .recurrent import Recurrent
 from .simple_rnn import SimpleRNN
@@ -75,3 +76,4 @@ def describe():
 
 register_cell(SimpleRNN)
 register_cell(LSTM)
+register_cell(GRU)

@@ -94,12 +94,21 @@ class Recurrent(Layer):
         return mask if self.return_sequences else None
 
     # ---- parameters ---------------------------------------------------------------
-    def build(self, input_dim):
-        """Create W (D, gates·H), U (H, gates·H), b (gates·H,)."""
-        self.input_dim = checks.positive_int("input_dim", input_dim)
+    def param_shapes(self, input_dim):
+        """{name: shape} of the parameters for input_dim D: W (D, gates·H), U (H, gates·H), b (gates·H,).
+
+        A cell whose weights differ (the GRU's (2, 3H) bias) says so here; build, set_weights
+        and load (io/layers.py) read it.
+        """
         H, G = self.units, self.gates * self.units
-        init = {"W": (self.kernel_initializer, (input_dim, G)), "U": (self.recurrent_initializer, (H, G)),
-                "b": (self.bias_initializer, (G,))}
+        return {"W": (input_dim, G), "U": (H, G), "b": (G,)}
+
+    def build(self, input_dim):
+        """Create the parameters of param_shapes(input_dim): W, U, b."""
+        self.input_dim = checks.positive_int("input_dim", input_dim)
+        shapes = self.param_shapes(input_dim)
+        init = {"W": (self.kernel_initializer, shapes["W"]), "U": (self.recurrent_initializer, shapes["U"]),
+                "b": (self.bias_initializer, shapes["b"])}
         # C order whatever the initializer returns (an orthogonal U may come transposed), from a cache line
         self.params = {key: aligned(np.asarray(initializers.get(name)(shape, self.rng, self.dtype), dtype=self.dtype))
                        for key, (name, shape) in init.items()}
@@ -108,7 +117,7 @@ class Recurrent(Layer):
         return self
 
     def set_weights(self, W, U, b):
-        """Load weights W (D, G·H), U (H, G·H), b (G·H,); builds the layer for D if needed.
+        """Load weights W (D, G·H), U (H, G·H), b (param_shapes); builds the layer for D if needed.
 
         All or nothing: every shape is checked before anything changes.
         """
@@ -116,7 +125,7 @@ class Recurrent(Layer):
         G = self.gates * self.units
         if W.ndim != 2 or W.shape[1] != G:
             raise ValueError(f"{self.name} expected W of shape (input_dim, {G}), got {W.shape}")
-        expected = {"W": (W.shape[0], G), "U": (self.units, G), "b": (G,)}
+        expected = self.param_shapes(W.shape[0])
         for key, value in (("U", U), ("b", b)):
             if value.shape != expected[key]:
                 raise ValueError(f"{self.name} expected {key} of shape {expected[key]}, got {value.shape}")

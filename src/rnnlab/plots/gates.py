@@ -3,13 +3,16 @@ import numpy as np
 
 from .figure import finish, new_figure
 
-# (key, panel title, colour range): gates live in (0, 1), C̃ and h in (−1, 1), C is unbounded
+# (key, panel title, colour range): gates live in (0, 1), C̃, h̃ and h in (−1, 1), C is unbounded
 PANELS = {
     "i": ("i  input gate 输入门", (0.0, 1.0)),
     "f": ("f  forget gate 遗忘门", (0.0, 1.0)),
     "o": ("o  output gate 输出门", (0.0, 1.0)),
     "c_tilde": ("C̃  candidate memory 候选记忆", (-1.0, 1.0)),
     "c": ("C  cell state 细胞状态", None),
+    "z": ("z  update gate 更新门", (0.0, 1.0)),
+    "r": ("r  reset gate 重置门", (0.0, 1.0)),
+    "h_tilde": ("h̃  candidate state 候选状态", (-1.0, 1.0)),
     "h": ("h  hidden state 隐藏状态", (-1.0, 1.0)),
 }
 
@@ -35,7 +38,8 @@ def _check(rec, sample, units, tokens):
 
 
 def gates(record, layer=0, sample=0, tokens=None, units=None, title=None):
-    """Heatmaps (unit × step) of what the record holds: i, f, o, C̃, C and h for an LSTM; h for a SimpleRNN.
+    """Heatmaps (unit × step) of what the record holds: i, f, o, C̃, C and h for an LSTM; z, r, h̃ and h
+    for a GRU; h for a SimpleRNN.
 
     record: rnnlab.probe.record(...) or one of its layer records; tokens: labels
     of the steps in time order (e.g. ["我", "爱", "祖国"]); units: how many

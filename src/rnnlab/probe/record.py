@@ -10,8 +10,8 @@ For an LSTM the cache holds, per step t,
     c[t+1] = C_t,  h[t+1] = h_t    (c[0], h[0]: the initial state)
 
 so that C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t and h_t = o_t ⊙ tanh(C_t) at every
-real step. A SimpleRNN records h only; each cell's layer class says what it
-records (Recurrent.record_steps).
+real step. A GRU records z, r, h_tilde (h̃) and h; a SimpleRNN h only; each
+cell's layer class says what it records (Recurrent.record_steps).
 """
 import contextlib
 from dataclasses import dataclass, field
@@ -23,7 +23,7 @@ from ..nn.recurrent import Recurrent
 
 
 # how a table labels each recorded quantity (C̃ is two code points, C + combining tilde, but one column wide)
-LABELS = {"c_tilde": "C\u0303", "c": "C"}
+LABELS = {"c_tilde": "C\u0303", "c": "C", "h_tilde": "h\u0303"}
 
 
 @dataclass

@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from ..nn import LSTM, Dense, Embedding
+from ..nn import Dense, Embedding
+from ..nn.cells import cell_class
 from ..train import Sequential, load
 from ..train.optim import Adam
 from .corpus import Vocabulary, stream_batches, unigram_entropy
@@ -35,13 +36,15 @@ class CharModel:
 
     @classmethod
     def build(cls, vocab, hidden=128, layers=1, embed_dim=None, dtype="float32", seed=0, dropout=0.0,
-              recurrent_dropout=0.0):
+              recurrent_dropout=0.0, cell="lstm"):
         """Embedding (V, E) → `layers` stateful LSTM(hidden) → Dense(V) logits; dropout / recurrent_dropout:
-        each LSTM's rates on its inputs and on h_{t-1} (Keras' meaning), while training only."""
+        each LSTM's rates on its inputs and on h_{t-1} (Keras' meaning), while training only; cell: the
+        recurrent cell's model name ("lstm", "gru", "simplernn"; nn/cells.py) in place of the LSTM."""
+        recurrent = cell_class(cell)
         V = len(vocab)
         E = embed_dim or min(64, V)
         stack = [Embedding(V, E, dtype=dtype)]
-        stack += [LSTM(hidden, return_sequences=True, stateful=True, dtype=dtype, dropout=dropout,
+        stack += [recurrent(hidden, return_sequences=True, stateful=True, dtype=dtype, dropout=dropout,
                        recurrent_dropout=recurrent_dropout) for _ in range(layers)]
         stack.append(Dense(V, dtype=dtype))
         return cls(Sequential(stack, seed=seed), vocab)
@@ -92,7 +95,7 @@ class CharModel:
 
 def train(text, hidden=128, layers=1, seq_len=64, batch_size=32, epochs=10, lr=3e-3, clip_norm=5.0,
           val_fraction=0.1, embed_dim=None, seed=0, on_epoch=None, save_to=None, verbose=0, dropout=0.0,
-          recurrent_dropout=0.0):
+          recurrent_dropout=0.0, cell="lstm"):
     """Train a CharModel on `text`; returns (CharModel, history).
 
     history: {"epoch", "train_bpc", "val_bpc", "seconds"} lists plus "unigram_bpc"
@@ -101,7 +104,7 @@ def train(text, hidden=128, layers=1, seq_len=64, batch_size=32, epochs=10, lr=3
     each epoch; save_to, when given, receives the model after each epoch that
     reaches the lowest validation bits per character so far;
     verbose=1 shows fit's progress bar within each epoch; dropout and recurrent_dropout go to every LSTM
-    (CharModel.build).
+    (CharModel.build); cell: "lstm", "gru" or another registered cell's model name.
     """
     if not isinstance(text, str) or not text:
         raise ValueError("text expected a non-empty string")
@@ -120,7 +123,7 @@ def train(text, hidden=128, layers=1, seq_len=64, batch_size=32, epochs=10, lr=3
                          f"expected at least 1")
 
     lm = CharModel.build(vocab, hidden=hidden, layers=layers, embed_dim=embed_dim, seed=seed, dropout=dropout,
-                         recurrent_dropout=recurrent_dropout)
+                         recurrent_dropout=recurrent_dropout, cell=cell)
     lm.model.compile(loss="sparse_categorical_crossentropy", optimizer=Adam(lr), clip_norm=clip_norm)
     history = {"epoch": [], "train_bpc": [], "val_bpc": [], "seconds": [],
                "unigram_bpc": unigram_entropy(train_ids, len(vocab))}

@@ -4,7 +4,8 @@ Nothing here is imported by layers: the backend switch (kernels/switch.py) loads
 a cell's fast module through LOADERS on first use, and falls back to the
 reference kernels when numba or NumPy's OpenBLAS is missing. Rooms:
 
-    lstm.py, simple_rnn.py   one compiled module per cell, held equal to kernels/<cell>.py by the tests
+    lstm.py, gru.py,
+    simple_rnn.py            one compiled module per cell, held equal to kernels/<cell>.py by the tests
     ops.py                   compiled building blocks: the BLAS product, activations, the finiteness check
     products.py              matrix products on blocks of batch rows
     plan.py                  what the compiled loops accept, and how the batch is split across cores
@@ -25,6 +26,11 @@ def load_simple_rnn():
 def load_lstm():
     from . import lstm
     return lstm
+
+
+def load_gru():
+    from . import gru
+    return gru
 
 
 def load_ops():
@@ -49,4 +55,4 @@ def num_threads():
 
 
 # cell name -> a function importing its compiled module (importing numba: seconds when not cached)
-LOADERS = {"simple_rnn": load_simple_rnn, "lstm": load_lstm}
+LOADERS = {"simple_rnn": load_simple_rnn, "lstm": load_lstm, "gru": load_gru}
