@@ -222,3 +222,17 @@ def test_cli_without_dask_falls_back_to_the_process_pool(tmp_path, capsys, monke
     assert len(records_on_disk(tmp_path)) == 1
     assert cli(args + ["--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:8786"]) == 1
     assert "--scheduler needs dask.distributed: pip install rnnlab[cluster]" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(120)
+def test_a_diverging_run_with_inf_in_its_record_does_not_stop_the_grid(ready, tmp_path):
+    # a SimpleRNN (relu, no clipping) at lr 10 overflows at its second step, Inf in its gradient flow
+    diverging = ex.make_config("adding", "simplernn", length=20,
+                               **{**TINY, "lr": 10.0, "clip": 0.0, "activation": "relu", "hidden": 16,
+                                  "probe_every": 1})
+    grid = [diverging, *GRID]
+    result = cl.run_grid_on(ready, grid, tmp_path, figures=False)
+    assert result.failed == {} and len(result.ran) == len(grid)
+    assert records_on_disk(tmp_path) == sorted(ex.record_name(c) for c in grid)
+    record = ex.read_record(result.paths[0])
+    assert record["final"]["stopped"].startswith("non-finite at step") and record["non_finite"]

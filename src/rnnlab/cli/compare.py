@@ -35,7 +35,7 @@ def main(args):
     if on_cluster(args):
         records, written, failed = compare_on_cluster(args, task, configs)
     else:
-        records, written = _compare_in_pool(args, task, models, lengths, seeds, options, total)
+        records, written, failed = _compare_in_pool(args, task, models, lengths, seeds, options, total)
     with open(written[0], encoding="utf-8") as f:
         print(f.read())
     print("written: " + ", ".join(written))
@@ -43,11 +43,17 @@ def main(args):
 
 
 def _compare_in_pool(args, task, models, lengths, seeds, options, total):
-    done = []
+    done, failed = [], {}
 
     def report(path):
         done.append(path)
-        print(f"  [{len(done)}/{total}] {os.path.basename(path)}", flush=True)
+        print(f"  [{len(done) + len(failed)}/{total}] {os.path.basename(path)}", flush=True)
 
-    return compare(task, models, lengths, seeds, args.out, workers=args.workers, figures=not args.no_figures,
-                   reuse=not args.force, on_done=report, **options)
+    def report_failure(name, error):
+        failed[name] = error
+        print(f"  [{len(done) + len(failed)}/{total}] {name}: FAILED: {error} (see {name}.failed.json)", flush=True)
+
+    records, written = compare(task, models, lengths, seeds, args.out, workers=args.workers,
+                               figures=not args.no_figures, reuse=not args.force, on_done=report,
+                               on_failed=report_failure, **options)
+    return records, written, failed

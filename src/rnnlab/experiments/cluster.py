@@ -31,14 +31,13 @@ import uuid
 
 from ..io import atomic
 from .config import check_config, record_name
-from .runner import read_record, record_path, run, write_json
+from .runner import FAILED_SCHEMA, failure_path, read_record, record_path, run, write_failure, write_json  # noqa: F401
 from .. import checks
 
 # one thread per worker process for every library that spawns its own: the workers are the parallelism
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "NUMBA_NUM_THREADS": "1", "RNNLAB_NUM_THREADS": "1"}
 RETRIES = 2  # a run may lose this many workers and still finish
-FAILED_SCHEMA = "rnnlab.failed/1"
 TASK_PREFIX = "rnnlab_run"  # one Dask task group for all runs, so the scheduler queues them as a batch
 
 
@@ -117,19 +116,6 @@ def _draw(record):
 def _write_bytes(path, data):
     """Write data atomically (io/atomic.py)."""
     atomic.write_bytes(path, data)
-
-
-def failure_path(out_dir, config):
-    return os.path.join(os.fspath(out_dir), record_name(config) + ".failed.json")
-
-
-def write_failure(out_dir, config, reason, error, traceback_text=None, where=None):
-    """Write <name>.failed.json: the config, why it failed ("raised", "worker-lost" or "task-error": the task
-    could not start on the worker, e.g. rnnlab missing there), the error and the traceback."""
-    return write_json(failure_path(out_dir, config), {
-        "schema": FAILED_SCHEMA, "name": record_name(config), "config": config, "reason": reason, "error": error,
-        "traceback": traceback_text, "where": where,
-        "failed_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
 @dataclasses.dataclass
@@ -281,12 +267,18 @@ def _collect(future, config, out_dir):
         write_failure(out_dir, config, "raised", out["error"], out["traceback"], where)
         return {"status": "failed", "error": out["error"], "where": where}
     record = out["record"]
-    if out["figures"] is None:
-        from .figures import run_figures
-        run_figures(record, out_dir)
-    for file_name, data in (out["figures"] or {}).items():
-        _write_bytes(os.path.join(out_dir, file_name), data)
-    write_json(record_path(out_dir, config), record)  # last: a record on disk means the run is complete
+    try:
+        if out["figures"] is None:
+            from .figures import run_figures
+            run_figures(record, out_dir)
+        for file_name, data in (out["figures"] or {}).items():
+            _write_bytes(os.path.join(out_dir, file_name), data)
+        write_json(record_path(out_dir, config), record)  # last: a record on disk means the run is complete
+    except Exception as err:  # this run's files could not be saved (a bad figure, a full disk): the grid goes on
+        error = f"{type(err).__name__}: {err}"
+        with contextlib.suppress(Exception):
+            write_failure(out_dir, config, "save-error", error, traceback.format_exc(), where)
+        return {"status": "failed", "error": error, "where": where}
     with contextlib.suppress(FileNotFoundError):  # an earlier failure of this config is history now
         os.unlink(failure_path(out_dir, config))
     return {"status": "done", "wall_s": record["timing"]["wall_s"], "where": where}
