@@ -231,7 +231,7 @@ def test_cli_run_writes_json_and_png(tmp_path, capsys):
 
 
 def test_cli_run_reports_bad_arguments(capsys):
-    assert cli(["run", "digits", "--length", "10", "--steps", "1"]) == 1
+    assert cli(["run", "digits", "--length", "10", "--steps", "1"]) == 2  # a mistake in the arguments, found before any work
     assert "length for digits expected one of [8, 64], got 10" in capsys.readouterr().err
 
 

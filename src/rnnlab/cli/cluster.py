@@ -12,6 +12,7 @@ import time
 
 from ..experiments.cluster import RETRIES
 from ..experiments.gridfile import read_grid
+from . import argtypes as T
 from .experiment_args import task_name, training_options
 
 GRID_FLAGS = {"models": "simplernn,lstm", "lengths": "10,25,50,100,200", "seeds": 3}
@@ -19,13 +20,13 @@ DASHBOARD = "127.0.0.1:8787"
 
 
 def add_compare_options(p):
-    p.add_argument("--grid", metavar="FILE",
+    p.add_argument("--grid", metavar="FILE", type=T.input_file,
                    help="a TOML or YAML grid file (task, models, lengths, seeds, run options) in place of the "
                         "grid arguments; run options given here override the file's")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a running Dask scheduler, e.g. tcp://127.0.0.1:8786 (default: a local cluster of "
                         "--workers processes, started for this grid)")
-    p.add_argument("--retries", type=int, default=RETRIES,
+    p.add_argument("--retries", type=T.count(0, 1000), default=RETRIES,
                    help=f"worker deaths a run may survive on the local cluster (default {RETRIES}); a running "
                         f"scheduler applies its own distributed.scheduler.allowed-failures")
     p.add_argument("--dashboard", nargs="?", const=DASHBOARD, metavar="ADDRESS",
@@ -33,6 +34,8 @@ def add_compare_options(p):
 
 
 def _ints(text):
+    if isinstance(text, list):  # --lengths, already parsed (argtypes.IntList)
+        return text
     try:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -125,12 +128,12 @@ def register(sub):
                        description="A scheduler and worker processes on this machine (pip install rnnlab[cluster]).")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = actions.add_parser("up", help="start a scheduler and workers; they run until Ctrl-C")
-    up.add_argument("--workers", type=int, default=None, help="worker processes, one thread each (default: CPU count)")
+    up.add_argument("--workers", type=T.count(1, 4096), default=None, help="worker processes, one thread each (default: CPU count)")
     up.add_argument("--host", default="127.0.0.1",
                     help="interface to listen on (default 127.0.0.1: this machine only; the protocol has no "
                          "authentication, so open it only to a trusted network)")
-    up.add_argument("--port", type=int, default=8786, help="scheduler port (default 8786; 0: any free port)")
-    up.add_argument("--retries", type=int, default=RETRIES,
+    up.add_argument("--port", type=T.port(), default=8786, help="scheduler port (default 8786; 0: any free port)")
+    up.add_argument("--retries", type=T.count(0, 1000), default=RETRIES,
                     help=f"worker deaths a run may survive (default {RETRIES})")
     up.add_argument("--dashboard", nargs="?", const=DASHBOARD, metavar="ADDRESS",
                     help=f"serve the dashboard (default address {DASHBOARD}; needs bokeh)")

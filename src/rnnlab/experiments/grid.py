@@ -23,11 +23,19 @@ _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "N
                 "RNNLAB_NUM_THREADS")
 
 
+MAX_RUNS = 100_000  # a grid larger than this is a typo, not a plan: refused before a config is built
+
+
 def grid_configs(task, models, lengths, seeds, **options):
-    """Configs for every model × length × seed (seeds 0..seeds-1), in that order."""
+    """Configs for every model × length × seed (seeds 0..seeds-1), in that order; at most MAX_RUNS of them,
+    counted before any is built."""
     checks.positive_int("seeds", seeds)
     if not models or not lengths:
         raise ValueError(f"models and lengths expected non-empty lists, got {models!r} and {lengths!r}")
+    total = len(models) * len(lengths) * seeds
+    if total > MAX_RUNS:
+        raise ValueError(f"grid expected at most {MAX_RUNS:,} runs, got {total:,} ({len(models)} models × "
+                         f"{len(lengths)} lengths × {seeds:,} seeds)")
     return [make_config(task, m, length=L, seed=s, **options) for m in models for L in lengths for s in range(seeds)]
 
 
