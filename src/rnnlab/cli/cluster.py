@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 
-from ..experiments.cluster import RETRIES
+from ..experiments.cluster import CONNECT_TIMEOUT, RETRIES
 from ..experiments.gridfile import read_grid
 from . import argtypes as T
 from .experiment_args import task_name, training_options
@@ -26,6 +26,8 @@ def add_compare_options(p):
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a running Dask scheduler, e.g. tcp://127.0.0.1:8786 (default: a local cluster of "
                         "--workers processes, started for this grid)")
+    p.add_argument("--connect-timeout", type=T.positive_number(3600), default=CONNECT_TIMEOUT, metavar="SECONDS",
+                   help=f"seconds for --scheduler to complete Dask's handshake (default {CONNECT_TIMEOUT:g})")
     p.add_argument("--retries", type=T.count(0, 1000), default=RETRIES,
                    help=f"worker deaths a run may survive on the local cluster (default {RETRIES}); a running "
                         f"scheduler applies its own distributed.scheduler.allowed-failures")
@@ -99,7 +101,8 @@ def compare_on_cluster(args, task, configs):
     workers = min(len(configs), args.workers or os.cpu_count() or 1)  # the local cluster's; no idle processes
     err = sys.stderr
     try:
-        with connect(args.scheduler, workers=workers, retries=args.retries, dashboard=args.dashboard) as client:
+        with connect(args.scheduler, workers=workers, retries=args.retries, dashboard=args.dashboard,
+                     timeout=args.connect_timeout) as client:
             info = cluster_summary(client)
             print(f"cluster {info['scheduler']}: {info['workers']} workers, {info['threads']} threads"
                   + (f", dashboard {client.dashboard_link}" if args.dashboard else ""), file=err, flush=True)
@@ -110,8 +113,8 @@ def compare_on_cluster(args, task, configs):
               file=err)
         raise SystemExit(130) from None
     except (OSError, RuntimeError) as error:  # the scheduler unreachable or lost, a disk full
-        print(f"rnnlab compare: error: {error}\nthe records written so far are kept; run the same command "
-              f"again to resume", file=err)
+        print(f"rnnlab compare: error: {error}; the records written so far are kept, the same command resumes",
+              file=err)
         raise SystemExit(1) from None
     for name, reason in result.failed.items():
         print(f"failed: {name}: {reason} (see {name}.failed.json)", file=err)
@@ -140,6 +143,8 @@ def register(sub):
     up.set_defaults(func=up_main)
     status = actions.add_parser("status", help="workers, threads and running tasks of a scheduler")
     status.add_argument("scheduler", metavar="ADDRESS", help="e.g. tcp://127.0.0.1:8786")
+    status.add_argument("--connect-timeout", type=T.positive_number(3600), default=CONNECT_TIMEOUT,
+                        metavar="SECONDS", help=f"seconds for Dask's handshake (default {CONNECT_TIMEOUT:g})")
     status.set_defaults(func=status_main)
 
 
@@ -171,7 +176,7 @@ def up_main(args):
 def status_main(args):
     from ..experiments.cluster import cluster_summary, connect
 
-    with connect(args.scheduler) as client:
+    with connect(args.scheduler, timeout=args.connect_timeout) as client:
         info = cluster_summary(client)
         running = sum(len(keys) for keys in client.processing().values())
     print(f"scheduler {info['scheduler']}: {info['workers']} workers, {info['threads']} threads, "

@@ -73,9 +73,68 @@ def local_cluster(workers=None, retries=RETRIES, port=0, host="127.0.0.1", dashb
                                         silence_logs=logging.WARNING if verbose else logging.CRITICAL)
 
 
+CONNECT_TIMEOUT = 15.0  # seconds for a scheduler to complete Dask's handshake
+_HANDSHAKE_MAX = 1 << 20  # a scheduler's first message (its handshake) is a few hundred bytes
+
+
+class SchedulerError(ConnectionError):
+    """The address does not answer as a Dask scheduler (an OSError: the CLI says it in one line)."""
+
+
+def check_scheduler(address, timeout=CONNECT_TIMEOUT):
+    """Raise SchedulerError unless a Dask scheduler at "tcp://host:port" sends its handshake within `timeout`.
+
+    A scheduler speaks first: 8 bytes giving the message's length, then 8 giving its number of frames.
+    Those numbers are only compared with bounds, never used to allocate. What was found instead is named:
+    nothing listening, a listener that says nothing, an HTTP server (e.g. the dashboard's port), other bytes.
+    """
+    checks.positive_number("timeout", timeout)
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if scheme != "tcp":  # tls://, ucx://...: left to the Client's own timeout
+        return
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"scheduler expected an address such as 'tcp://127.0.0.1:8786', got {address!r}")
+    deadline = time.monotonic() + timeout
+    try:
+        sock = socket.create_connection((host, int(port)), timeout=timeout)
+    except socket.timeout:
+        raise SchedulerError(f"{address}: no connection within {timeout:g} s") from None
+    except OSError as err:
+        raise SchedulerError(f"{address}: cannot connect ({err.strerror or err})") from None
+    first = b""
+    try:
+        with sock:
+            while len(first) < 16:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = sock.recv(16 - len(first))
+                if not chunk:
+                    break
+                first += chunk
+    except socket.timeout:
+        pass
+    except OSError as err:
+        raise SchedulerError(f"{address}: the connection failed during Dask's handshake ({err})") from None
+    if first.startswith(b"HTTP/") or first[:1] == b"<":
+        line = first.split(b"\r\n", 1)[0].decode("ascii", "replace")
+        raise SchedulerError(f"{address} is an HTTP server ({line!r}...), not a Dask scheduler (the dashboard's port? "
+                             f"a scheduler listens on 8786 by default)")
+    if len(first) < 16:
+        what = "said nothing" if not first else f"sent {len(first)} bytes and stopped"
+        raise SchedulerError(f"{address} accepted the connection but {what} within {timeout:g} s: not a Dask "
+                             f"scheduler (or an overloaded one)")
+    total, frames = int.from_bytes(first[:8], "little"), int.from_bytes(first[8:], "little")
+    if not (16 <= total <= _HANDSHAKE_MAX and 1 <= frames <= 64):
+        raise SchedulerError(f"{address} answered {first[:16]!r}, which is not Dask's protocol")
+
+
 @contextlib.contextmanager
-def connect(scheduler=None, workers=None, retries=RETRIES, dashboard=None, verbose=False):
-    """A Client of the scheduler at `scheduler` ("tcp://host:port"), or of a new local_cluster(); closed on exit."""
+def connect(scheduler=None, workers=None, retries=RETRIES, dashboard=None, verbose=False, timeout=CONNECT_TIMEOUT):
+    """A Client of the scheduler at `scheduler` ("tcp://host:port"), or of a new local_cluster(); closed on exit.
+
+    A scheduler must complete Dask's handshake within `timeout` seconds, else SchedulerError (check_scheduler).
+    """
     distributed = _distributed()
     if scheduler is None:
         with local_cluster(workers, retries, dashboard=dashboard, verbose=verbose) as cluster, \
@@ -84,7 +143,8 @@ def connect(scheduler=None, workers=None, retries=RETRIES, dashboard=None, verbo
     else:
         if not isinstance(scheduler, str) or "://" not in scheduler:
             raise ValueError(f"scheduler expected an address such as 'tcp://127.0.0.1:8786', got {scheduler!r}")
-        with distributed.Client(scheduler, timeout="10s") as client:
+        check_scheduler(scheduler, timeout)
+        with distributed.Client(scheduler, timeout=f"{timeout}s") as client:
             yield client
 
 
