@@ -56,14 +56,44 @@ class _StepLosses(Callback):
         self.losses.append(self._pending)
 
 
-def environment():
-    """Library versions and machine: fields that do not change between runs on one machine."""
-    cpu = platform.processor() or ""
+SIMD_FLAGS = ("sse2", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "amx_tile",
+              "neon", "asimd", "sve")
+
+
+def _cpuinfo():
+    """(model name, the SIMD flags of SIMD_FLAGS this CPU has) from /proc/cpuinfo ("", [] elsewhere)."""
+    name, flags = platform.processor() or "", set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not flags:
+                    name = value.strip()
+                elif key in ("flags", "Features") and not flags:
+                    flags = set(value.split())
     except OSError:
         pass
+    return name, [f for f in SIMD_FLAGS if f in flags]
+
+
+def _blas():
+    """The BLAS libraries NumPy loaded, with the core type their kernels were chosen for (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "threading_layer")}
+            for lib in threadpool_info() if lib.get("user_api") == "blas"]
+
+
+def environment():
+    """Library versions and machine: fields that do not change between runs on one machine.
+
+    Records of one config are equal to every digit only on the same CPU and BLAS kernels: the CPU
+    model, its SIMD flags and the BLAS core type (e.g. OpenBLAS' "Haswell", "SkylakeX") are recorded.
+    """
+    cpu, simd = _cpuinfo()
     try:
         numba = metadata.version("numba")
     except metadata.PackageNotFoundError:  # the fast kernels are then off
@@ -72,7 +102,7 @@ def environment():
     return {
         "rnnlab": __version__, "numpy": np.__version__, "numba": numba, "python": platform.python_version(),
         "kernel_backend": kernels.backend(), "platform": platform.platform(), "machine": platform.machine(),
-        "cpu": cpu, "cpu_count": os.cpu_count(),
+        "cpu": cpu, "cpu_count": os.cpu_count(), "simd": simd, "blas": _blas(),
     }
 
 
