@@ -35,8 +35,9 @@ class Parser(argparse.ArgumentParser):
 class Number:
     """An int or float in [minimum, maximum] (finite); memory(value) -> (bytes, what) may refuse it too."""
 
-    def __init__(self, kind, minimum, maximum=None, memory=None, exclusive_minimum=False, exclusive_maximum=False):
-        self.kind, self.minimum, self.maximum, self.memory = kind, minimum, maximum, memory
+    def __init__(self, kind, minimum, maximum=None, memory=None, exclusive_minimum=False, exclusive_maximum=False,
+                 words=None):
+        self.kind, self.minimum, self.maximum, self.memory, self.words = kind, minimum, maximum, memory, words
         self.exclusive_minimum, self.exclusive_maximum = exclusive_minimum, exclusive_maximum
         self.__name__ = kind.__name__  # argparse names the type in some messages
 
@@ -44,6 +45,8 @@ class Number:
         return f"{value:,}" if self.kind is int else f"{value:g}"
 
     def expected(self):
+        if self.words:
+            return self.words
         noun = "an integer" if self.kind is int else "a number"
         low = f"> {self._show(self.minimum)}" if self.exclusive_minimum else f">= {self._show(self.minimum)}"
         if self.maximum is None:
@@ -104,12 +107,12 @@ def non_negative_number():
 
 def rate():
     """A fraction in [0, 1)."""
-    return Number(float, 0.0, 1.0, exclusive_maximum=True)
+    return Number(float, 0.0, 1.0, exclusive_maximum=True, words="a rate in [0, 1)")
 
 
 def open_rate():
     """A fraction in (0, 1)."""
-    return Number(float, 0.0, 1.0, exclusive_minimum=True, exclusive_maximum=True)
+    return Number(float, 0.0, 1.0, exclusive_minimum=True, exclusive_maximum=True, words="a fraction in (0, 1)")
 
 
 class IntList:

@@ -16,7 +16,7 @@ def register(sub):
     what.add_argument("--text", type=T.input_file, help="a UTF-8 text for a text model to read")
     what.add_argument("--task", choices=["adding", "copy", "digits"], help="the task a task model was trained on")
     p.add_argument("--out", type=T.output_file, default="explore.html", help="the page to write (default explore.html)")
-    p.add_argument("--max-chars", type=T.count(1, 10**12), default=20_000,
+    p.add_argument("--max-chars", type=T.count(2, 10**12), default=20_000,
                    help="read at most this many characters of --text (default 20,000); the page says when it cut")
     p.add_argument("--max-mb", type=T.positive_number(10**6), default=10.0,
                    help="the page's size budget in MB (default 10): h is kept for every character, C and the gates "

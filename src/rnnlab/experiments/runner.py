@@ -83,8 +83,11 @@ def _blas():
         from threadpoolctl import threadpool_info
     except ImportError:
         return None
-    return [{k: lib.get(k) for k in ("internal_api", "version", "architecture", "threading_layer")}
-            for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    # NumPy's own (a wheel's numpy.libs); other packages loaded in this process (SciPy, PyTorch) bring theirs
+    mine = [lib for lib in libs if "numpy" in (lib.get("filepath") or "")] or libs
+    return sorted(({k: lib.get(k) for k in ("internal_api", "version", "architecture")} for lib in mine),
+                  key=lambda d: [str(v) for v in d.values()])
 
 
 def environment():
