@@ -67,3 +67,30 @@ def choice(name, value, options):
     if value not in options:
         raise ValueError(f"{name} expected one of {list(options)}, got {value!r}")
     return value
+
+
+def physical_memory():
+    """This machine's memory in bytes, or None where it cannot be read."""
+    import os
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def human_bytes(n):
+    """1.5 GB, 64 TB, ... (powers of 1000)."""
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB", "EB"):
+        if abs(n) < 1000 or unit == "EB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.3g} {unit}"
+        n /= 1000
+
+
+def fits_in_memory(name, value, need_bytes, what):
+    """Raise ValueError (before any allocation) when `need_bytes` exceed this machine's memory:
+    "<name> <value> would need <size> for <what> (this machine has <size>)". Returns need_bytes."""
+    have = physical_memory()
+    if have is not None and need_bytes > have:
+        raise ValueError(f"{name} {value} would need at least {human_bytes(need_bytes)} for {what} "
+                         f"(this machine has {human_bytes(have)})")
+    return need_bytes

@@ -222,3 +222,85 @@ def test_cli_without_dask_falls_back_to_the_process_pool(tmp_path, capsys, monke
     assert len(records_on_disk(tmp_path)) == 1
     assert cli(args + ["--out", str(tmp_path), "--scheduler", "tcp://127.0.0.1:8786"]) == 1
     assert "--scheduler needs dask.distributed: pip install rnnlab[cluster]" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(120)
+def test_a_diverging_run_with_inf_in_its_record_does_not_stop_the_grid(ready, tmp_path):
+    # a SimpleRNN (relu, no clipping) at lr 10 overflows at its second step, Inf in its gradient flow
+    diverging = ex.make_config("adding", "simplernn", length=20,
+                               **{**TINY, "lr": 10.0, "clip": 0.0, "activation": "relu", "hidden": 16,
+                                  "probe_every": 1})
+    grid = [diverging, *GRID]
+    result = cl.run_grid_on(ready, grid, tmp_path, figures=False)
+    assert result.failed == {} and len(result.ran) == len(grid)
+    assert records_on_disk(tmp_path) == sorted(ex.record_name(c) for c in grid)
+    record = ex.read_record(result.paths[0])
+    assert record["final"]["stopped"].startswith("non-finite at step") and record["non_finite"]
+
+
+class FakeListener:
+    """A loopback listener that accepts and then sends `reply` (None: says nothing) and keeps the connection."""
+
+    def __init__(self, reply):
+        import socket
+        self.reply, self.conns = reply, []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.address = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            if self.reply is not None:
+                conn.sendall(self.reply)
+
+    def close(self):
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("reply, says", [
+    (None, "accepted the connection but said nothing within 1 s"),
+    (b"HTTP/1.1 400 Bad Request\r\n\r\n", "is an HTTP server ('HTTP/1.1 400"),
+    (b"\xff" * 16, "which is not Dask's protocol"),  # a length of 2**64 - 1 bytes: compared, never allocated
+])
+def test_compare_with_a_scheduler_that_is_not_one_fails_within_the_timeout(reply, says, tmp_path, capsys):
+    fake = FakeListener(reply)
+    try:
+        t = time.perf_counter()
+        with pytest.raises(SystemExit) as exit_:
+            cli(["compare", "adding", "--models", "lstm", "--lengths", "5", "--seeds", "1", "--steps", "2",
+                 "--hidden", "2", "--no-figures", "--scheduler", fake.address, "--connect-timeout", "1",
+                 "--out", str(tmp_path)])
+        elapsed = time.perf_counter() - t
+    finally:
+        fake.close()
+    assert exit_.value.code == 1 and elapsed < 10
+    err = capsys.readouterr().err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"rnnlab compare: error: {fake.address}") and says in line
+
+
+@pytest.mark.timeout(30)
+def test_cluster_status_of_a_silent_listener_is_one_line(capsys):
+    fake = FakeListener(None)
+    try:
+        assert cli(["cluster", "status", fake.address, "--connect-timeout", "0.5"]) == 1
+    finally:
+        fake.close()
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"rnnlab cluster: error: {fake.address} accepted the connection but said nothing")
+
+
+def test_a_real_scheduler_passes_the_handshake_check(ready):
+    cl.check_scheduler(ready.scheduler.address, timeout=5)  # raises if not
+    with cl.connect(ready.scheduler.address, timeout=5) as client:
+        assert cl.cluster_summary(client)["workers"] == 2

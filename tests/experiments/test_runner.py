@@ -112,13 +112,99 @@ def test_dropout_reaches_the_layer_and_keeps_earlier_record_names():
             ex.make_config("digits", "lstm", length=8, dropout=bad)
 
 
-def test_write_json_is_strict_and_atomic(tmp_path):
+def _strict_load(path):
+    """json.load that refuses the NaN / Infinity tokens strict JSON has not."""
+    def refuse(token):
+        raise ValueError(f"non-compliant JSON token {token}")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f, parse_constant=refuse)
+
+
+def test_write_json_stores_non_finite_numbers_as_null_with_their_pointers(tmp_path):
     path = tmp_path / "r.json"
+    ex.write_json(path, {"a": 1, "b": [1.5, float("nan"), {"c/d": float("inf")}], "e": np.float32("-inf")})
+    assert _strict_load(path) == {"a": 1, "b": [1.5, None, {"c/d": None}], "e": None,
+                                  "non_finite": {"/b/1": "nan", "/b/2/c~1d": "inf", "/e": "-inf"}}
     ex.write_json(path, {"a": 1})
-    with pytest.raises(ValueError):
-        ex.write_json(path, {"a": float("nan")})
-    assert json.loads(path.read_text()) == {"a": 1}  # the old file is whole
+    assert _strict_load(path) == {"a": 1}  # no "non_finite" key when all is finite
+    with pytest.raises(ValueError, match="non_finite"):  # cannot be marked: refused, the old file whole
+        ex.write_json(path, [float("nan")])
+    assert _strict_load(path) == {"a": 1}
     assert sorted(os.listdir(tmp_path)) == ["r.json"]  # no temporary file left
+
+
+def test_a_truncated_record_is_named_with_the_way_out(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text('{"schema": "rnnlab.run/1", "na')
+    with pytest.raises(ValueError, match=r"r\.json is not a whole run record .*--force"):
+        ex.read_record(path)
+
+
+# a SimpleRNN (relu, no clipping) at lr 10 overflows at its second step, its gradient flow holding Inf
+DIVERGING = dict(TINY, lr=10.0, clip=0.0, activation="relu", hidden=16)
+
+
+def test_a_diverging_run_is_a_record_that_says_where_it_stopped(tmp_path):
+    c = ex.make_config("adding", "simplernn", length=20, **DIVERGING)
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        path = ex.run_to_file(c, tmp_path, figures=True)
+    record = _strict_load(path)
+    final = record["final"]
+    assert final["stopped"] == f"non-finite at step {final['step']}" and final["step"] < c["steps"]
+    assert final["stopped_detail"].startswith(f"non-finite value at step {final['step']}")
+    assert final["mse"] is None and final["solved"] is False
+    assert record["non_finite"]  # the gradient flow held Inf/NaN: listed, stored as null
+    for pointer in record["non_finite"]:
+        node = record
+        for part in pointer.split("/")[1:]:
+            node = node[int(part)] if isinstance(node, list) else node[part.replace("~1", "/").replace("~0", "~")]
+        assert node is None
+
+
+def test_rnnlab_run_of_a_diverging_config_writes_its_record(tmp_path, capsys):
+    args = ["run", "adding", "--model", "simplernn", "--length", "20", "--activation", "relu", "--lr", "10",
+            "--clip", "0", "--hidden", "16", "--steps", "10", "--batch", "8", "--test-size", "20",
+            "--probe-size", "4", "--no-figures", "--quiet", "--out", str(tmp_path)]
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        assert cli(args) == 0
+    out = capsys.readouterr().out
+    assert "stopped early: non-finite at step" in out
+    (name,) = os.listdir(tmp_path)
+    assert _strict_load(tmp_path / name)["final"]["stopped"].startswith("non-finite at step")
+
+
+def test_a_grid_goes_on_past_a_diverging_run_and_a_raising_run(tmp_path, monkeypatch):
+    good = ex.grid_configs("adding", ["simplernn", "lstm"], [5], 2, **TINY)
+    diverging = ex.make_config("adding", "simplernn", length=20, **DIVERGING)
+    raising = ex.make_config("adding", "lstm", length=7, **TINY)
+    real_run = ex.runner.run
+
+    def run(config, verbose=False):
+        if config == raising:
+            raise MemoryError("injected")
+        return real_run(config, verbose)
+
+    monkeypatch.setattr(ex.runner, "run", run)
+    configs = [good[0], diverging, raising, *good[1:]]
+    done, failed = [], {}
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        paths = ex.run_grid(configs, tmp_path, workers=1, figures=False, on_done=done.append,
+                            on_failed=failed.__setitem__)
+    assert paths[2] is None and all(p is not None for k, p in enumerate(paths) if k != 2)
+    assert sorted(done) == sorted(p for p in paths if p)
+    assert _strict_load(paths[1])["final"]["stopped"].startswith("non-finite at step")
+    assert failed == {ex.record_name(raising): "MemoryError: injected"}
+    failure = _strict_load(tmp_path / f"{ex.record_name(raising)}.failed.json")
+    assert failure["reason"] == "raised" and "MemoryError: injected" in failure["traceback"]
+
+
+def test_a_grid_in_worker_processes_records_the_diverging_run(tmp_path):
+    configs = [ex.make_config("adding", "simplernn", length=20, **DIVERGING),
+               *ex.grid_configs("adding", ["simplernn"], [5], 2, **TINY)]
+    paths = ex.run_grid(configs, tmp_path, workers=2, figures=False)
+    records = [_strict_load(p) for p in paths]
+    assert records[0]["final"]["stopped"].startswith("non-finite at step")
+    assert [r["final"]["stopped"] for r in records[1:]] == [None, None]
 
 
 def test_run_to_file_reuses_a_record_of_the_same_config(tmp_path, monkeypatch):
@@ -145,7 +231,7 @@ def test_cli_run_writes_json_and_png(tmp_path, capsys):
 
 
 def test_cli_run_reports_bad_arguments(capsys):
-    assert cli(["run", "digits", "--length", "10", "--steps", "1"]) == 1
+    assert cli(["run", "digits", "--length", "10", "--steps", "1"]) == 2  # a mistake in the arguments, found before any work
     assert "length for digits expected one of [8, 64], got 10" in capsys.readouterr().err
 
 

@@ -308,9 +308,9 @@ def test_cli_writes_the_page(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["MISSING", "--text", "C"], "model file .*MISSING does not exist"),
-    (["M", "--text", "MISSING"], "text file .*MISSING does not exist"),
-    (["M", "--text", "C", "--max-chars", "0"], "--max-chars expected an integer >= 2, got 0"),
+    (["MISSING", "--text", "C"], "argument model: .*MISSING: no such file"),
+    (["M", "--text", "MISSING"], "argument --text: .*MISSING: no such file"),
+    (["M", "--text", "C", "--max-chars", "0"], "argument --max-chars: expected an integer >= 2 and .*, got 0"),
     (["M", "--task", "adding"], "is a text model: give it --text FILE"),
     (["A", "--text", "C"], "is not a text model"),
     (["A", "--task", "copy"], "the copy task feeds 10 input features; the model reads 2"),
@@ -325,7 +325,13 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
     (tmp_path / "C").write_text(CORPUS, encoding="utf-8")
     (tmp_path / "B").write_text("Zebra §", encoding="utf-8")
     full = [str(tmp_path / a) if a in ("M", "A", "C", "B", "MISSING") else a for a in args]
-    assert main(["explore", *full, "--out", str(tmp_path / "e.html")]) == 1
+    argv = ["explore", *full, "--out", str(tmp_path / "e.html")]
+    if "argument" in message:  # a mistake in the arguments: refused while parsing, exit status 2
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+    else:
+        assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert re.search(message, err), err

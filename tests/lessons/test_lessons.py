@@ -117,5 +117,5 @@ def test_text_train_with_dropout_plots_training_against_validation(tmp_path, cap
 
 def test_text_train_refuses_a_rate_of_one(tmp_path, capsys):
     with pytest.raises(SystemExit) as err:
-        cli(["text", "train", "x.txt", "--out", str(tmp_path / "m"), "--recurrent-dropout", "1"])
+        cli(["text", "train", __file__, "--out", str(tmp_path / "m"), "--recurrent-dropout", "1"])
     assert err.value.code == 2 and "expected a rate in [0, 1)" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """`rnnlab bench speed`: time rnnlab against PyTorch and ONNX Runtime (see rnnlab.bench.speed)."""
 import sys
+from . import argtypes as T
 
 
 def register(sub):
@@ -8,8 +9,8 @@ def register(sub):
     s = kinds.add_parser("speed", help="LSTM, GRU and SimpleRNN training and inference against PyTorch and "
                                        "ONNX Runtime")
     s.add_argument("--quick", action="store_true", help="a tiny grid and 3 rounds: seconds, not minutes")
-    s.add_argument("--json", metavar="PATH", help="also write every figure to this JSON file")
-    s.add_argument("--repeats", type=int, default=None, help="rounds per figure, medians taken (default 7; quick 3)")
+    s.add_argument("--json", type=T.output_file, metavar="PATH", help="also write every figure to this JSON file")
+    s.add_argument("--repeats", type=T.count(1, 10**4), default=None, help="rounds per figure, medians taken (default 7; quick 3)")
     s.add_argument("--cells", default="lstm,simple_rnn", help="comma-separated: lstm, simple_rnn, gru")
     s.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     s.set_defaults(func=run_speed)

@@ -10,8 +10,9 @@ import signal
 import sys
 import time
 
-from ..experiments.cluster import RETRIES
+from ..experiments.cluster import CONNECT_TIMEOUT, RETRIES
 from ..experiments.gridfile import read_grid
+from . import argtypes as T
 from .experiment_args import task_name, training_options
 
 GRID_FLAGS = {"models": "simplernn,lstm", "lengths": "10,25,50,100,200", "seeds": 3}
@@ -19,13 +20,15 @@ DASHBOARD = "127.0.0.1:8787"
 
 
 def add_compare_options(p):
-    p.add_argument("--grid", metavar="FILE",
+    p.add_argument("--grid", metavar="FILE", type=T.input_file,
                    help="a TOML or YAML grid file (task, models, lengths, seeds, run options) in place of the "
                         "grid arguments; run options given here override the file's")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="a running Dask scheduler, e.g. tcp://127.0.0.1:8786 (default: a local cluster of "
                         "--workers processes, started for this grid)")
-    p.add_argument("--retries", type=int, default=RETRIES,
+    p.add_argument("--connect-timeout", type=T.positive_number(3600), default=CONNECT_TIMEOUT, metavar="SECONDS",
+                   help=f"seconds for --scheduler to complete Dask's handshake (default {CONNECT_TIMEOUT:g})")
+    p.add_argument("--retries", type=T.count(0, 1000), default=RETRIES,
                    help=f"worker deaths a run may survive on the local cluster (default {RETRIES}); a running "
                         f"scheduler applies its own distributed.scheduler.allowed-failures")
     p.add_argument("--dashboard", nargs="?", const=DASHBOARD, metavar="ADDRESS",
@@ -33,6 +36,8 @@ def add_compare_options(p):
 
 
 def _ints(text):
+    if isinstance(text, list):  # --lengths, already parsed (argtypes.IntList)
+        return text
     try:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
@@ -96,7 +101,8 @@ def compare_on_cluster(args, task, configs):
     workers = min(len(configs), args.workers or os.cpu_count() or 1)  # the local cluster's; no idle processes
     err = sys.stderr
     try:
-        with connect(args.scheduler, workers=workers, retries=args.retries, dashboard=args.dashboard) as client:
+        with connect(args.scheduler, workers=workers, retries=args.retries, dashboard=args.dashboard,
+                     timeout=args.connect_timeout) as client:
             info = cluster_summary(client)
             print(f"cluster {info['scheduler']}: {info['workers']} workers, {info['threads']} threads"
                   + (f", dashboard {client.dashboard_link}" if args.dashboard else ""), file=err, flush=True)
@@ -107,8 +113,8 @@ def compare_on_cluster(args, task, configs):
               file=err)
         raise SystemExit(130) from None
     except (OSError, RuntimeError) as error:  # the scheduler unreachable or lost, a disk full
-        print(f"rnnlab compare: error: {error}\nthe records written so far are kept; run the same command "
-              f"again to resume", file=err)
+        print(f"rnnlab compare: error: {error}; the records written so far are kept, the same command resumes",
+              file=err)
         raise SystemExit(1) from None
     for name, reason in result.failed.items():
         print(f"failed: {name}: {reason} (see {name}.failed.json)", file=err)
@@ -125,18 +131,20 @@ def register(sub):
                        description="A scheduler and worker processes on this machine (pip install rnnlab[cluster]).")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     up = actions.add_parser("up", help="start a scheduler and workers; they run until Ctrl-C")
-    up.add_argument("--workers", type=int, default=None, help="worker processes, one thread each (default: CPU count)")
+    up.add_argument("--workers", type=T.count(1, 4096), default=None, help="worker processes, one thread each (default: CPU count)")
     up.add_argument("--host", default="127.0.0.1",
                     help="interface to listen on (default 127.0.0.1: this machine only; the protocol has no "
                          "authentication, so open it only to a trusted network)")
-    up.add_argument("--port", type=int, default=8786, help="scheduler port (default 8786; 0: any free port)")
-    up.add_argument("--retries", type=int, default=RETRIES,
+    up.add_argument("--port", type=T.port(), default=8786, help="scheduler port (default 8786; 0: any free port)")
+    up.add_argument("--retries", type=T.count(0, 1000), default=RETRIES,
                     help=f"worker deaths a run may survive (default {RETRIES})")
     up.add_argument("--dashboard", nargs="?", const=DASHBOARD, metavar="ADDRESS",
                     help=f"serve the dashboard (default address {DASHBOARD}; needs bokeh)")
     up.set_defaults(func=up_main)
     status = actions.add_parser("status", help="workers, threads and running tasks of a scheduler")
     status.add_argument("scheduler", metavar="ADDRESS", help="e.g. tcp://127.0.0.1:8786")
+    status.add_argument("--connect-timeout", type=T.positive_number(3600), default=CONNECT_TIMEOUT,
+                        metavar="SECONDS", help=f"seconds for Dask's handshake (default {CONNECT_TIMEOUT:g})")
     status.set_defaults(func=status_main)
 
 
@@ -168,7 +176,7 @@ def up_main(args):
 def status_main(args):
     from ..experiments.cluster import cluster_summary, connect
 
-    with connect(args.scheduler) as client:
+    with connect(args.scheduler, timeout=args.connect_timeout) as client:
         info = cluster_summary(client)
         running = sum(len(keys) for keys in client.processing().values())
     print(f"scheduler {info['scheduler']}: {info['workers']} workers, {info['threads']} threads, "

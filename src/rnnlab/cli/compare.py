@@ -5,6 +5,8 @@ The runs go to Dask (cli/cluster.py); without dask installed, to a local process
 import os
 
 from ..experiments import compare, grid_configs
+from ..experiments.config import check_memory
+from . import argtypes as T
 from .experiment_args import TASK_NAMES, add_training_options
 from .cluster import add_compare_options, compare_on_cluster, grid_arguments, on_cluster
 
@@ -15,9 +17,9 @@ def register(sub):
                                    "--scheduler names one); records of finished runs are reused.")
     p.add_argument("task", nargs="?", choices=sorted(TASK_NAMES), help="the task (omit with --grid)")
     p.add_argument("--models", help="comma-separated (default simplernn,lstm)")
-    p.add_argument("--lengths", help="comma-separated (default 10,25,50,100,200)")
-    p.add_argument("--seeds", type=int, help="seeds 0..N-1 per combination (default 3)")
-    p.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
+    p.add_argument("--lengths", type=T.IntList(T.count(2, 10**6)), help="comma-separated (default 10,25,50,100,200)")
+    p.add_argument("--seeds", type=T.count(1, 10**6), help="seeds 0..N-1 per combination (default 3)")
+    p.add_argument("--workers", type=T.count(1, 4096), default=None, help="parallel processes (default: CPU count)")
     add_training_options(p)
     add_compare_options(p)
     p.set_defaults(func=main)
@@ -27,7 +29,12 @@ def main(args):
     task, models, lengths, seeds, options = grid_arguments(args)
     if args.workers is not None and args.workers <= 0:
         raise ValueError(f"--workers expected a positive integer, got {args.workers}")
-    configs = grid_configs(task, models, lengths, seeds, **options)  # every run checked before any starts
+    try:
+        configs = grid_configs(task, models, lengths, seeds, **options)  # every run checked before any starts
+        for config in configs:
+            check_memory(config)
+    except ValueError as err:  # a combination of arguments: refused before any work
+        raise T.UsageError(err) from None
     total = len(configs)
     print(f"rnnlab compare: {total} runs of {task} ({', '.join(models)} × T = "
           f"{', '.join(map(str, lengths))} × {seeds} seeds)", flush=True)
@@ -35,7 +42,7 @@ def main(args):
     if on_cluster(args):
         records, written, failed = compare_on_cluster(args, task, configs)
     else:
-        records, written = _compare_in_pool(args, task, models, lengths, seeds, options, total)
+        records, written, failed = _compare_in_pool(args, task, models, lengths, seeds, options, total)
     with open(written[0], encoding="utf-8") as f:
         print(f.read())
     print("written: " + ", ".join(written))
@@ -43,11 +50,17 @@ def main(args):
 
 
 def _compare_in_pool(args, task, models, lengths, seeds, options, total):
-    done = []
+    done, failed = [], {}
 
     def report(path):
         done.append(path)
-        print(f"  [{len(done)}/{total}] {os.path.basename(path)}", flush=True)
+        print(f"  [{len(done) + len(failed)}/{total}] {os.path.basename(path)}", flush=True)
 
-    return compare(task, models, lengths, seeds, args.out, workers=args.workers, figures=not args.no_figures,
-                   reuse=not args.force, on_done=report, **options)
+    def report_failure(name, error):
+        failed[name] = error
+        print(f"  [{len(done) + len(failed)}/{total}] {name}: FAILED: {error} (see {name}.failed.json)", flush=True)
+
+    records, written = compare(task, models, lengths, seeds, args.out, workers=args.workers,
+                               figures=not args.no_figures, reuse=not args.force, on_done=report,
+                               on_failed=report_failure, **options)
+    return records, written, failed

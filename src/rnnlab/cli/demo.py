@@ -4,6 +4,7 @@ import time
 import unicodedata
 
 import numpy as np
+from . import argtypes as T
 
 WORDS = ["我", "爱", "祖国"]  # "I love my country", one word per step
 UNITS = 4
@@ -13,7 +14,7 @@ SEED = 0
 def register(sub):
     p = sub.add_parser("demo", help="trace 我 爱 祖国 through a SimpleRNN and an LSTM")
     p.add_argument("--quick", action="store_true", help="small settings, finishes in seconds")
-    p.add_argument("--out", default="demo-output", help="folder for the figures (default demo-output/)")
+    p.add_argument("--out", type=T.output_folder, default="demo-output", help="folder for the figures (default demo-output/)")
     p.set_defaults(func=run)
 
 

@@ -5,27 +5,28 @@ reads a few sequences of --task (adding, copy, digits). --serve then serves the
 page on 127.0.0.1 until Ctrl-C.
 """
 import os
+from . import argtypes as T
 
 
 def register(sub):
     p = sub.add_parser("explore", help="write one offline HTML page: the text coloured by any unit, a unit finder, "
                                        "gates over time, gradient flow")
-    p.add_argument("model", help="a model file: a text model from `rnnlab text train`, or a model for a task")
+    p.add_argument("model", type=T.input_file, help="a model file: a text model from `rnnlab text train`, or a model for a task")
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--text", help="a UTF-8 text for a text model to read")
+    what.add_argument("--text", type=T.input_file, help="a UTF-8 text for a text model to read")
     what.add_argument("--task", choices=["adding", "copy", "digits"], help="the task a task model was trained on")
-    p.add_argument("--out", default="explore.html", help="the page to write (default explore.html)")
-    p.add_argument("--max-chars", type=int, default=20_000,
+    p.add_argument("--out", type=T.output_file, default="explore.html", help="the page to write (default explore.html)")
+    p.add_argument("--max-chars", type=T.count(2, 10**12), default=20_000,
                    help="read at most this many characters of --text (default 20,000); the page says when it cut")
-    p.add_argument("--max-mb", type=float, default=10.0,
+    p.add_argument("--max-mb", type=T.positive_number(10**6), default=10.0,
                    help="the page's size budget in MB (default 10): h is kept for every character, C and the gates "
                         "for as many first characters as fit")
-    p.add_argument("--samples", type=int, default=8, help="with --task: sequences to read (default 8)")
-    p.add_argument("--length", type=int, default=None,
+    p.add_argument("--samples", type=T.count(1, 10**5), default=8, help="with --task: sequences to read (default 8)")
+    p.add_argument("--length", type=T.count(2, 10**6), default=None,
                    help="with --task: the adding length or the copy delay (default 50, 20)")
-    p.add_argument("--seed", type=int, default=0, help="with --task: the seed of the sequences")
+    p.add_argument("--seed", type=T.seed(), default=0, help="with --task: the seed of the sequences")
     p.add_argument("--serve", action="store_true", help="then serve the page on 127.0.0.1 (standard library)")
-    p.add_argument("--port", type=int, default=0, help="with --serve: the port (default: any free one)")
+    p.add_argument("--port", type=T.port(), default=0, help="with --serve: the port (default: any free one)")
     p.set_defaults(func=run)
 
 

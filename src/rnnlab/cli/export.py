@@ -1,15 +1,17 @@
 """`rnnlab export MODEL --onnx out.onnx`: a saved model for ONNX Runtime, or its weights for Keras."""
 import sys
 
+from . import argtypes as T
+
 
 def register(sub):
     p = sub.add_parser("export", help="write a saved model as ONNX (RNN/LSTM operators) or Keras .weights.h5")
-    p.add_argument("model", help="a model file written by model.save (or a checkpoint)")
-    p.add_argument("--onnx", metavar="OUT.onnx", help="write an ONNX model here")
-    p.add_argument("--opset", type=int, default=None, help="ONNX opset (default 17)")
+    p.add_argument("model", type=T.input_file, help="a model file written by model.save (or a checkpoint)")
+    p.add_argument("--onnx", type=T.output_file, metavar="OUT.onnx", help="write an ONNX model here")
+    p.add_argument("--opset", type=T.count(14, 1000), default=None, help="ONNX opset (default 17)")
     p.add_argument("--lengths", action="store_true",
                    help="add the input sequence_lens (batch,) int32 for right-padded batches")
-    p.add_argument("--keras-weights", metavar="OUT.weights.h5",
+    p.add_argument("--keras-weights", type=T.output_file, metavar="OUT.weights.h5",
                    help="write the weights as a Keras 3 .weights.h5 file (h5py only)")
     p.set_defaults(func=run)
 

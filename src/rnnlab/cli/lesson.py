@@ -1,5 +1,6 @@
 """`rnnlab lesson NAME`: one of the tutorial's limits of the SimpleRNN, as a short experiment and a figure."""
 import time
+from . import argtypes as T
 
 
 def register(sub):
@@ -12,7 +13,7 @@ def register(sub):
     p.add_argument("--list", action="store_true", help="list the lessons and exit")
     p.add_argument("--size", choices=SIZES, default="full",
                    help="full: a minute or two on 2 cores (default); short: the demo's; tiny: seconds")
-    p.add_argument("--out", default="lessons", help="folder for the figure and run records (default lessons/)")
+    p.add_argument("--out", type=T.output_folder, default="lessons", help="folder for the figure and run records (default lessons/)")
     p.set_defaults(func=main, parser=p)
 
 

@@ -2,6 +2,8 @@
 import os
 
 from ..experiments import MODELS, make_config, read_record, run_to_file
+from ..experiments.config import check_memory
+from . import argtypes as T
 from .experiment_args import TASK_NAMES, add_training_options, task_name, training_options
 
 
@@ -10,17 +12,21 @@ def register(sub):
                        description="Train a SimpleRNN or LSTM on a task; writes a JSON record and figures.")
     p.add_argument("task", choices=sorted(TASK_NAMES))
     p.add_argument("--model", choices=MODELS, default="lstm")
-    p.add_argument("--length", type=int,
+    p.add_argument("--length", type=T.count(2, 10**6),
                    help="adding: T; copy: delay T (T + 20 steps); digits: 64 pixels or 8 rows (default 100/100/64)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=T.seed(), default=0)
     add_training_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=main)
 
 
 def main(args):
-    config = make_config(task_name(args.task), args.model, length=args.length, seed=args.seed,
-                         **training_options(args))
+    try:
+        config = make_config(task_name(args.task), args.model, length=args.length, seed=args.seed,
+                             **training_options(args))
+        check_memory(config)
+    except ValueError as err:  # a combination of arguments: refused before any work
+        raise T.UsageError(err) from None
     if not args.quiet:
         print(f"rnnlab run: {config['model']} on {config['task']} T={config['length']}, "
               f"{config['hidden']} units, {config['steps']} steps, seed {config['seed']}", flush=True)

@@ -1,19 +1,8 @@
 """`rnnlab text train CORPUS --out MODEL` and `rnnlab text sample MODEL --prime ...`: a character LSTM."""
-import argparse
 import sys
 
 from ..nn.cells import model_names
-
-
-def _rate(text):
-    """A dropout rate in [0, 1), for argparse."""
-    try:
-        rate = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text!r}") from None
-    if not 0.0 <= rate < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a rate in [0, 1), got {text}")
-    return rate
+from . import argtypes as T
 
 
 def register(sub):
@@ -21,33 +10,20 @@ def register(sub):
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     t = verbs.add_parser("train", help="stateful truncated BPTT over the whole text; validation bits/char per epoch")
-    t.add_argument("corpus", help="a UTF-8 text file, English or Chinese")
-    t.add_argument("--out", required=True, help="model file to write (after each epoch with the best validation)")
-    t.add_argument("--cell", choices=model_names(), default="lstm", help="the recurrent cell (default lstm)")
-    t.add_argument("--hidden", type=int, default=128, help="LSTM units (default 128)")
-    t.add_argument("--layers", type=int, default=1, help="stacked LSTM layers (default 1)")
-    t.add_argument("--embed", type=int, default=None, help="embedding size (default min(64, vocabulary))")
-    t.add_argument("--seq-len", type=int, default=64, help="BPTT window in characters (default 64)")
-    t.add_argument("--batch-size", type=int, default=32, help="parallel streams through the text (default 32)")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate (default 3e-3)")
-    t.add_argument("--clip-norm", type=float, default=5.0, help="global gradient-norm clip (default 5)")
-    t.add_argument("--val-fraction", type=float, default=0.1, help="held-out tail of the text (default 0.1)")
-    t.add_argument("--max-chars", type=int, default=None, help="use only the first N characters")
-    t.add_argument("--dropout", type=_rate, default=0.0, help="LSTM input dropout rate, in [0, 1) (default 0)")
-    t.add_argument("--recurrent-dropout", type=_rate, default=0.0,
+from ..nn.cells import model_names
+from . import argtypes as T
                    help="LSTM recurrent dropout rate on h_{t-1}, one mask per sequence, in [0, 1) (default 0)")
-    t.add_argument("--plot", default=None, help="write a figure of training and validation bits/char (.png)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--sample", type=int, default=200, help="characters to sample after training (0: none)")
+    t.add_argument("--plot", type=T.output_file, default=None, help="write a figure of training and validation bits/char (.png)")
+    t.add_argument("--seed", type=T.seed(), default=0)
+    t.add_argument("--sample", type=T.count(0, 10**7), default=200, help="characters to sample after training (0: none)")
     t.set_defaults(func=run_train)
 
     s = verbs.add_parser("sample", help="generate text from a model written by `rnnlab text train`")
-    s.add_argument("model")
+    s.add_argument("model", type=T.input_file)
     s.add_argument("--prime", default="", help="text to start from (its characters must be in the vocabulary)")
-    s.add_argument("--temperature", type=float, default=0.8, help="below 1: safer, above 1: wilder (default 0.8)")
-    s.add_argument("--length", type=int, default=300, help="characters to generate (default 300)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--temperature", type=T.positive_number(), default=0.8, help="below 1: safer, above 1: wilder (default 0.8)")
+    s.add_argument("--length", type=T.count(1, 10**7), default=300, help="characters to generate (default 300)")
+    s.add_argument("--seed", type=T.seed(), default=0)
     s.set_defaults(func=run_sample)
 
 

@@ -7,6 +7,7 @@ by character, and any other saved model reads --input (a .npy array).
 import numpy as np
 
 from ..nn.cells import cell_class, model_names
+from . import argtypes as T
 
 _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}  # whitespace characters as labels one can see
 
@@ -17,16 +18,16 @@ def register(sub):
                    help='the text to read (default "我 爱 祖国"); words when it has spaces, else characters')
     p.add_argument("--level", choices=["auto", "word", "char"], default="auto", help="tokens (default auto)")
     p.add_argument("--cell", choices=model_names(), default="lstm", help="for the model trained on the spot")
-    p.add_argument("--units", type=int, default=8, help="units of the model trained on the spot (default 8)")
-    p.add_argument("--epochs", type=int, default=200, help="training steps on the sentence (default 200)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", help="a saved model instead: a text model, or any model with --input")
-    p.add_argument("--input", help="with --model: a .npy array (T, D) of floats or (T,) of ids to read")
+    p.add_argument("--units", type=T.units(), default=8, help="units of the model trained on the spot (default 8)")
+    p.add_argument("--epochs", type=T.count(1, T.STEPS), default=200, help="training steps on the sentence (default 200)")
+    p.add_argument("--seed", type=T.seed(), default=0)
+    p.add_argument("--model", type=T.input_file, help="a saved model instead: a text model, or any model with --input")
+    p.add_argument("--input", type=T.input_file, help="with --model: a .npy array (T, D) of floats or (T,) of ids to read")
     p.add_argument("--layer", default="0",
                    help="which recurrent layer: its path in the model (e.g. 1 or 2.forward) or its rank among "
                         "the recurrent layers (default: the first)")
-    p.add_argument("--show-units", type=int, default=8, help="units per row in the table (default 8)")
-    p.add_argument("--out", help="also draw the heatmaps to this .png/.svg/.pdf file")
+    p.add_argument("--show-units", type=T.count(1, 10**4), default=8, help="units per row in the table (default 8)")
+    p.add_argument("--out", type=T.output_file, help="also draw the heatmaps to this .png/.svg/.pdf file")
     p.set_defaults(func=run)
 
 

@@ -31,14 +31,13 @@ import uuid
 
 from ..io import atomic
 from .config import check_config, record_name
-from .runner import read_record, record_path, run, write_json
+from .runner import FAILED_SCHEMA, failure_path, read_record, record_path, run, write_failure, write_json  # noqa: F401
 from .. import checks
 
 # one thread per worker process for every library that spawns its own: the workers are the parallelism
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "NUMBA_NUM_THREADS": "1", "RNNLAB_NUM_THREADS": "1"}
 RETRIES = 2  # a run may lose this many workers and still finish
-FAILED_SCHEMA = "rnnlab.failed/1"
 TASK_PREFIX = "rnnlab_run"  # one Dask task group for all runs, so the scheduler queues them as a batch
 
 
@@ -74,9 +73,68 @@ def local_cluster(workers=None, retries=RETRIES, port=0, host="127.0.0.1", dashb
                                         silence_logs=logging.WARNING if verbose else logging.CRITICAL)
 
 
+CONNECT_TIMEOUT = 15.0  # seconds for a scheduler to complete Dask's handshake
+_HANDSHAKE_MAX = 1 << 20  # a scheduler's first message (its handshake) is a few hundred bytes
+
+
+class SchedulerError(ConnectionError):
+    """The address does not answer as a Dask scheduler (an OSError: the CLI says it in one line)."""
+
+
+def check_scheduler(address, timeout=CONNECT_TIMEOUT):
+    """Raise SchedulerError unless a Dask scheduler at "tcp://host:port" sends its handshake within `timeout`.
+
+    A scheduler speaks first: 8 bytes giving the message's length, then 8 giving its number of frames.
+    Those numbers are only compared with bounds, never used to allocate. What was found instead is named:
+    nothing listening, a listener that says nothing, an HTTP server (e.g. the dashboard's port), other bytes.
+    """
+    checks.positive_number("timeout", timeout)
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if scheme != "tcp":  # tls://, ucx://...: left to the Client's own timeout
+        return
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"scheduler expected an address such as 'tcp://127.0.0.1:8786', got {address!r}")
+    deadline = time.monotonic() + timeout
+    try:
+        sock = socket.create_connection((host, int(port)), timeout=timeout)
+    except socket.timeout:
+        raise SchedulerError(f"{address}: no connection within {timeout:g} s") from None
+    except OSError as err:
+        raise SchedulerError(f"{address}: cannot connect ({err.strerror or err})") from None
+    first = b""
+    try:
+        with sock:
+            while len(first) < 16:
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = sock.recv(16 - len(first))
+                if not chunk:
+                    break
+                first += chunk
+    except socket.timeout:
+        pass
+    except OSError as err:
+        raise SchedulerError(f"{address}: the connection failed during Dask's handshake ({err})") from None
+    if first.startswith(b"HTTP/") or first[:1] == b"<":
+        line = first.split(b"\r\n", 1)[0].decode("ascii", "replace")
+        raise SchedulerError(f"{address} is an HTTP server ({line!r}...), not a Dask scheduler (the dashboard's port? "
+                             f"a scheduler listens on 8786 by default)")
+    if len(first) < 16:
+        what = "said nothing" if not first else f"sent {len(first)} bytes and stopped"
+        raise SchedulerError(f"{address} accepted the connection but {what} within {timeout:g} s: not a Dask "
+                             f"scheduler (or an overloaded one)")
+    total, frames = int.from_bytes(first[:8], "little"), int.from_bytes(first[8:], "little")
+    if not (16 <= total <= _HANDSHAKE_MAX and 1 <= frames <= 64):
+        raise SchedulerError(f"{address} answered {first[:16]!r}, which is not Dask's protocol")
+
+
 @contextlib.contextmanager
-def connect(scheduler=None, workers=None, retries=RETRIES, dashboard=None, verbose=False):
-    """A Client of the scheduler at `scheduler` ("tcp://host:port"), or of a new local_cluster(); closed on exit."""
+def connect(scheduler=None, workers=None, retries=RETRIES, dashboard=None, verbose=False, timeout=CONNECT_TIMEOUT):
+    """A Client of the scheduler at `scheduler` ("tcp://host:port"), or of a new local_cluster(); closed on exit.
+
+    A scheduler must complete Dask's handshake within `timeout` seconds, else SchedulerError (check_scheduler).
+    """
     distributed = _distributed()
     if scheduler is None:
         with local_cluster(workers, retries, dashboard=dashboard, verbose=verbose) as cluster, \
@@ -85,7 +143,8 @@ def connect(scheduler=None, workers=None, retries=RETRIES, dashboard=None, verbo
     else:
         if not isinstance(scheduler, str) or "://" not in scheduler:
             raise ValueError(f"scheduler expected an address such as 'tcp://127.0.0.1:8786', got {scheduler!r}")
-        with distributed.Client(scheduler, timeout="10s") as client:
+        check_scheduler(scheduler, timeout)
+        with distributed.Client(scheduler, timeout=f"{timeout}s") as client:
             yield client
 
 
@@ -117,19 +176,6 @@ def _draw(record):
 def _write_bytes(path, data):
     """Write data atomically (io/atomic.py)."""
     atomic.write_bytes(path, data)
-
-
-def failure_path(out_dir, config):
-    return os.path.join(os.fspath(out_dir), record_name(config) + ".failed.json")
-
-
-def write_failure(out_dir, config, reason, error, traceback_text=None, where=None):
-    """Write <name>.failed.json: the config, why it failed ("raised", "worker-lost" or "task-error": the task
-    could not start on the worker, e.g. rnnlab missing there), the error and the traceback."""
-    return write_json(failure_path(out_dir, config), {
-        "schema": FAILED_SCHEMA, "name": record_name(config), "config": config, "reason": reason, "error": error,
-        "traceback": traceback_text, "where": where,
-        "failed_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
 @dataclasses.dataclass
@@ -281,12 +327,18 @@ def _collect(future, config, out_dir):
         write_failure(out_dir, config, "raised", out["error"], out["traceback"], where)
         return {"status": "failed", "error": out["error"], "where": where}
     record = out["record"]
-    if out["figures"] is None:
-        from .figures import run_figures
-        run_figures(record, out_dir)
-    for file_name, data in (out["figures"] or {}).items():
-        _write_bytes(os.path.join(out_dir, file_name), data)
-    write_json(record_path(out_dir, config), record)  # last: a record on disk means the run is complete
+    try:
+        if out["figures"] is None:
+            from .figures import run_figures
+            run_figures(record, out_dir)
+        for file_name, data in (out["figures"] or {}).items():
+            _write_bytes(os.path.join(out_dir, file_name), data)
+        write_json(record_path(out_dir, config), record)  # last: a record on disk means the run is complete
+    except Exception as err:  # this run's files could not be saved (a bad figure, a full disk): the grid goes on
+        error = f"{type(err).__name__}: {err}"
+        with contextlib.suppress(Exception):
+            write_failure(out_dir, config, "save-error", error, traceback.format_exc(), where)
+        return {"status": "failed", "error": error, "where": where}
     with contextlib.suppress(FileNotFoundError):  # an earlier failure of this config is history now
         os.unlink(failure_path(out_dir, config))
     return {"status": "done", "wall_s": record["timing"]["wall_s"], "where": where}

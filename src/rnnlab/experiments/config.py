@@ -9,7 +9,7 @@ import hashlib
 import json
 import math
 from .. import checks
-from ..nn.cells import model_names
+from ..nn.cells import cell_class, model_names
 
 TASKS = ("adding", "copy", "digits")
 MODELS = tuple(model_names())  # the registered cells: ("simplernn", "lstm", ...)
@@ -120,3 +120,28 @@ def record_name(config):
     c = check_config(config)
     extra = "-chrono" if c["init"] == "chrono" else ""
     return f"{c['task']}-{c['model']}{extra}-T{c['length']}-h{c['hidden']}-seed{c['seed']}-{config_id(c)}"
+
+
+def memory_estimate(config):
+    """A lower bound on the bytes a run of config holds at once: weights with their gradient and the
+    optimizer's moments, the training batch's forward cache, the test set and one evaluation batch."""
+    c = check_config(config)
+    gates = len(cell_class(c["model"]).gate_names)
+    H, B = c["hidden"], c["batch"]
+    T = {"adding": c["length"], "copy": c["length"] + 20, "digits": c["length"]}[c["task"]]
+    D = {"adding": 2, "copy": 10, "digits": 64 // c["length"]}[c["task"]]
+    size = 4 if c["dtype"] == "float32" else 8
+    weights = 4 * gates * H * (D + H + 1)
+    cache = B * (T + 1) * H * (gates + 2)
+    test = c["test_size"] * T * D + min(c["test_size"], 500) * T * H
+    return size * (weights + cache + test)
+
+
+def check_memory(config):
+    """Refuse (ValueError, before any allocation) a config whose run would not fit in this machine's memory."""
+    need = memory_estimate(config)
+    c = config
+    checks.fits_in_memory("a run of", f"{c['model']} with hidden {c['hidden']}, batch {c['batch']}, length "
+                          f"{c['length']} and test size {c['test_size']}", need,
+                          "its weights, training batch and test set")
+    return need

@@ -6,26 +6,36 @@ Workers start with one BLAS / OpenMP / Numba / kernel thread each: on a small ma
 one process per core beats threads fighting over the cores.
 """
 import contextlib
+import json
 import math
 import os
+import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 
 import numpy as np
 
-from .config import make_config
-from .runner import read_record, run_to_file, write_json, write_text
+from .config import make_config, record_name
+from .runner import failure_path, read_record, run_to_file, write_failure, write_json, write_text
 from .. import checks
 
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
                 "RNNLAB_NUM_THREADS")
 
 
+MAX_RUNS = 100_000  # a grid larger than this is a typo, not a plan: refused before a config is built
+
+
 def grid_configs(task, models, lengths, seeds, **options):
-    """Configs for every model × length × seed (seeds 0..seeds-1), in that order."""
+    """Configs for every model × length × seed (seeds 0..seeds-1), in that order; at most MAX_RUNS of them,
+    counted before any is built."""
     checks.positive_int("seeds", seeds)
     if not models or not lengths:
         raise ValueError(f"models and lengths expected non-empty lists, got {models!r} and {lengths!r}")
+    total = len(models) * len(lengths) * seeds
+    if total > MAX_RUNS:
+        raise ValueError(f"grid expected at most {MAX_RUNS:,} runs, got {total:,} ({len(models)} models × "
+                         f"{len(lengths)} lengths × {seeds:,} seeds)")
     return [make_config(task, m, length=L, seed=s, **options) for m in models for L in lengths for s in range(seeds)]
 
 
@@ -58,31 +68,64 @@ def _cost(config):
     return config["steps"] * config["length"] * gates * config["hidden"]
 
 
-def run_grid(configs, out_dir, workers=None, figures=True, reuse=True, on_done=None):
-    """Run every config (in `workers` processes; 1: in this process). Returns record paths in config order.
+def run_one(config, out_dir, figures=True, reuse=True):
+    """run_to_file, or None after writing <name>.failed.json when the run raises (the grid goes on)."""
+    try:
+        return run_to_file(config, out_dir, figures=figures, reuse=reuse)
+    except Exception as err:  # this run's own failure: recorded, never the grid's end
+        error = f"{type(err).__name__}: {err}"
+        with contextlib.suppress(Exception):
+            write_failure(out_dir, config, "raised", error, traceback.format_exc())
+        return None
 
-    on_done(path) is called in this process as each run finishes.
+
+def run_grid(configs, out_dir, workers=None, figures=True, reuse=True, on_done=None, on_failed=None):
+    """Run every config (in `workers` processes; 1: in this process). Returns record paths in config order,
+    None for a run that failed (its <name>.failed.json says why); every other run goes on.
+
+    on_done(path) is called in this process as each run finishes, on_failed(name, error) as one fails.
     """
     configs = list(configs)
     workers = min(len(configs), workers or os.cpu_count() or 1)
-    if workers <= 1:
-        paths = []
-        for c in configs:
-            paths.append(run_to_file(c, out_dir, figures=figures, reuse=reuse))
-            if on_done:
-                on_done(paths[-1])
-        return paths
     paths = [None] * len(configs)
+
+    def finished(k, path, error=None):
+        paths[k] = path
+        if path is not None:
+            if on_done:
+                on_done(path)
+            return
+        name = record_name(configs[k])
+        if error is not None:  # the worker process itself was lost
+            with contextlib.suppress(Exception):
+                write_failure(out_dir, configs[k], "worker-lost", error)
+        if on_failed:
+            on_failed(name, error or _failure_reason(out_dir, configs[k]))
+
+    if workers <= 1:
+        for k, c in enumerate(configs):
+            finished(k, run_one(c, out_dir, figures, reuse))
+        return paths
     with _single_threaded_children(), ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
                                                           initializer=_limit_threads) as pool:
         # the costliest runs first, so that no long run starts last while the other workers idle
         order = sorted(range(len(configs)), key=lambda k: -_cost(configs[k]))
-        futures = {pool.submit(run_to_file, configs[k], out_dir, figures, reuse): k for k in order}
+        futures = {pool.submit(run_one, configs[k], out_dir, figures, reuse): k for k in order}
         for future in as_completed(futures):
-            paths[futures[future]] = future.result()
-            if on_done:
-                on_done(paths[futures[future]])
+            try:
+                path, error = future.result(), None
+            except Exception as err:  # e.g. BrokenProcessPool: a worker killed or out of memory
+                path, error = None, f"{type(err).__name__}: {err}"
+            finished(futures[future], path, error)
     return paths
+
+
+def _failure_reason(out_dir, config):
+    try:
+        with open(failure_path(out_dir, config), encoding="utf-8") as f:
+            return json.load(f)["error"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "failed (no failure record could be written)"
 
 
 def summarize(records):
@@ -150,14 +193,20 @@ def compare_figure(records):
                               title=f"{records[0]['task']['name']}: final test {metric} by length")
 
 
-def compare(task, models, lengths, seeds, out_dir, workers=None, figures=True, reuse=True, on_done=None, **options):
-    """Run the grid, then write <task>-compare.md, <task>-compare.json and <task>-compare.png under out_dir.
+def compare(task, models, lengths, seeds, out_dir, workers=None, figures=True, reuse=True, on_done=None,
+            on_failed=None, **options):
+    """Run the grid, then write <task>-compare.md, <task>-compare.json and <task>-compare.png under out_dir
+    from the runs that finished (a failed run has <name>.failed.json instead).
 
-    Returns (records, paths written).
+    Returns (records, paths written); raises ValueError when every run failed.
     """
     configs = grid_configs(task, models, lengths, seeds, **options)
-    paths = run_grid(configs, out_dir, workers=workers, figures=figures, reuse=reuse, on_done=on_done)
-    return write_comparison(task, paths, out_dir, figures=figures)
+    paths = run_grid(configs, out_dir, workers=workers, figures=figures, reuse=reuse, on_done=on_done,
+                     on_failed=on_failed)
+    finished = [p for p in paths if p is not None]
+    if not finished:
+        raise ValueError(f"all {len(paths)} runs failed; nothing to compare (see the .failed.json files)")
+    return write_comparison(task, finished, out_dir, figures=figures)
 
 
 def write_comparison(task, paths, out_dir, figures=True):

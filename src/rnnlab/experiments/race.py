@@ -37,17 +37,22 @@ def adding_race(out_dir, lengths, steps, workers=2, on_done=None, reuse=False, *
     reuse=True takes records already under out_dir instead of running their configs again.
     """
     configs = race_configs(lengths, steps, **options)
-    paths = run_grid(configs, out_dir, workers=workers, figures=False, reuse=reuse, on_done=on_done)
+    failed = {}
+    paths = run_grid(configs, out_dir, workers=workers, figures=False, reuse=reuse, on_done=on_done,
+                     on_failed=failed.__setitem__)
+    if failed:  # the race compares every pair: a missing run is the race's failure, after all others ran
+        raise RuntimeError("the race lacks runs that failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     return [read_record(p) for p in paths]
 
 
 def race_rows(records):
     """[{model, length, steps, mse, best_mse, baseline, test_baseline, solved, first_solved_step, wall_s}].
 
-    Sorted by length, SimpleRNN first; best_mse is the lowest test MSE after step 0.
+    Sorted by length, SimpleRNN first; best_mse is the lowest test MSE after step 0 (None when none is finite).
     """
     rows = [{"model": LABELS[r["config"]["model"]], "length": r["config"]["length"], "steps": r["final"]["step"],
-             "mse": r["final"]["mse"], "best_mse": min(e["test_mse"] for e in r["evaluations"][1:]),
+             "mse": r["final"]["mse"], "best_mse": min((e["test_mse"] for e in r["evaluations"][1:] if e["test_mse"] is not None),
+                                                default=None),
              "baseline": r["task"]["baseline"],
              "test_baseline": r["task"]["test_baseline"], "solved": r["final"]["solved"],
              "first_solved_step": r["final"]["first_solved_step"], "wall_s": r["timing"]["wall_s"]}

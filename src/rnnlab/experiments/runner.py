@@ -8,6 +8,18 @@ during training, and the environment. Wall-clock times sit apart under
 "timing", so two runs of one config give equal records once `comparable()`
 drops that key. Nothing here reads or writes global state, so a scheduler
 (a process pool, a Dask cluster) can run records anywhere and gather them.
+
+A run that diverges is a record, not a crash: training stops at the first NaN or
+Inf (loss, gradient or activation), `final["stopped"]` says "non-finite at step N"
+(N: the updates made before it; that step's update is skipped) and
+`final["stopped_detail"]` the guard's full message; an evaluation that overflows
+scores null.
+
+Non-finite numbers in JSON files (`write_json`, schema of every file written here):
+strict JSON has no NaN or Inf, so each is written as null and listed in a top-level
+`"non_finite"` object mapping its JSON Pointer (RFC 6901, e.g.
+"/gradient_flow/3/norms/U") to "nan", "inf" or "-inf". A file without non-finite
+numbers has no such key. `read_record` gives the file as written (nulls).
 """
 import json
 import math
@@ -21,11 +33,12 @@ import numpy as np
 from .. import kernels
 from ..io import atomic
 from ..probe.gradflow import GradientFlowCallback
-from ..train.callbacks import Callback, TerminateOnNaN
+from ..train.callbacks import Callback, NonFiniteError, TerminateOnNaN
 from .config import check_config, config_id, record_name
 from .protocols import problem
 
 SCHEMA = "rnnlab.run/1"
+FAILED_SCHEMA = "rnnlab.failed/1"
 CHUNK_STEPS = 50  # training data is drawn this many steps at a time
 
 
@@ -43,14 +56,47 @@ class _StepLosses(Callback):
         self.losses.append(self._pending)
 
 
-def environment():
-    """Library versions and machine: fields that do not change between runs on one machine."""
-    cpu = platform.processor() or ""
+SIMD_FLAGS = ("sse2", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "amx_tile",
+              "neon", "asimd", "sve")
+
+
+def _cpuinfo():
+    """(model name, the SIMD flags of SIMD_FLAGS this CPU has) from /proc/cpuinfo ("", [] elsewhere)."""
+    name, flags = platform.processor() or "", set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and not flags:
+                    name = value.strip()
+                elif key in ("flags", "Features") and not flags:
+                    flags = set(value.split())
     except OSError:
         pass
+    return name, [f for f in SIMD_FLAGS if f in flags]
+
+
+def _blas():
+    """The BLAS libraries NumPy loaded, with the core type their kernels were chosen for (threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
+    # NumPy's own (a wheel's numpy.libs); other packages loaded in this process (SciPy, PyTorch) bring theirs
+    mine = [lib for lib in libs if "numpy" in (lib.get("filepath") or "")] or libs
+    return sorted(({k: lib.get(k) for k in ("internal_api", "version", "architecture")} for lib in mine),
+                  key=lambda d: [str(v) for v in d.values()])
+
+
+def environment():
+    """Library versions and machine: fields that do not change between runs on one machine.
+
+    Records of one config are equal to every digit only on the same CPU and BLAS kernels: the CPU
+    model, its SIMD flags and the BLAS core type (e.g. OpenBLAS' "Haswell", "SkylakeX") are recorded.
+    """
+    cpu, simd = _cpuinfo()
     try:
         numba = metadata.version("numba")
     except metadata.PackageNotFoundError:  # the fast kernels are then off
@@ -59,7 +105,7 @@ def environment():
     return {
         "rnnlab": __version__, "numpy": np.__version__, "numba": numba, "python": platform.python_version(),
         "kernel_backend": kernels.backend(), "platform": platform.platform(), "machine": platform.machine(),
-        "cpu": cpu, "cpu_count": os.cpu_count(),
+        "cpu": cpu, "cpu_count": os.cpu_count(), "simd": simd, "blas": _blas(),
     }
 
 
@@ -83,10 +129,21 @@ def run(config, verbose=False):
     probe = GradientFlowCallback(X_test[:config["probe_size"]], y_test[:config["probe_size"]], every=probe_every)
     step_losses, guard = _StepLosses(), TerminateOnNaN()
     times = {"train_s": 0.0, "eval_s": 0.0}
+    score_keys, overflow = [], {"message": None}
+
+    def score(X, y):
+        """prob.score, or every score None when the model's output overflows (a diverged run)."""
+        try:
+            scores = prob.score(model, X, y)
+        except NonFiniteError as err:
+            overflow["message"] = str(err)
+            return dict.fromkeys(score_keys or [prob.metric])
+        score_keys[:] = list(scores)
+        return scores
 
     def evaluate(step, since):
         t = time.perf_counter()
-        scores = prob.score(model, X_eval, y_eval)
+        scores = score(X_eval, y_eval)
         times["eval_s"] += time.perf_counter() - t
         window = step_losses.losses[since:step]  # the training steps since the last evaluation
         row = {"step": step, "train_loss": _finite(float(np.mean(window))) if window else None,
@@ -97,11 +154,14 @@ def run(config, verbose=False):
             chosen.update(step=step, value=value, weights=model.get_weights())
         if verbose:
             print(f"  step {step:6d}  " + "  ".join(f"{k}={v:.4g}" for k, v in row.items()
-                                                    if k != "step" and v is not None), flush=True)
+                                                    if k != "step" and v is not None)
+                  + (f"  (evaluation overflowed: {overflow['message']})" if overflow["message"] else ""), flush=True)
         return row, scores
 
     evaluations = [evaluate(0, 0)[0]]
-    done, chunk, stopped = 0, 0, None
+    done, chunk, stopped, detail = 0, 0, None, None
+    if overflow["message"]:  # the untrained model already overflows: nothing to train
+        stopped, detail = "non-finite at step 0", f"evaluation at step 0: {overflow['message']}"
     while done < steps and stopped is None:
         window_end = min(steps, done + every)
         while done < window_end:
@@ -109,19 +169,29 @@ def run(config, verbose=False):
             X, y = prob.train_chunk(chunk, n * batch)
             chunk += 1
             t = time.perf_counter()
-            model.fit(X, y, epochs=1, batch_size=batch, shuffle=False, verbose=0, callbacks=[step_losses, guard, probe])
+            try:
+                model.fit(X, y, epochs=1, batch_size=batch, shuffle=False, verbose=0,
+                          callbacks=[step_losses, guard, probe])
+            except NonFiniteError as err:  # the probe's data overflowed after an update
+                guard.message = guard.message or f"after step {len(step_losses.losses)}: {err}"
             times["train_s"] += time.perf_counter() - t
             done = len(step_losses.losses)
-            if guard.message:
-                stopped = guard.message
+            if guard.message:  # the guard skipped the update of step `done`: the weights are those after `done`
+                stopped, detail = f"non-finite at step {done}", guard.message
                 break
+        overflow["message"] = None
         row, scores = evaluate(done, evaluations[-1]["step"])
         evaluations.append(row)
+        if overflow["message"] and stopped is None:
+            stopped, detail = f"non-finite at step {done}", f"evaluation at step {done}: {overflow['message']}"
         if config["stop_on_success"] and prob.solved(scores):
             break
 
     if done and probe.records[-1]["step"] != done:
-        probe.measure()  # the gradient flow of the trained model, whatever the probe interval
+        try:
+            probe.measure()  # the gradient flow of the trained model, whatever the probe interval
+        except NonFiniteError:  # a diverged model has none; its earlier probes stay
+            pass
     final = evaluations[-1]
     scores = {k[len(prefix):]: v for k, v in final.items() if k.startswith(prefix)}
     solved_at = next((r["step"] for r in evaluations
@@ -131,7 +201,7 @@ def run(config, verbose=False):
     if val is not None:  # the test set, once: the weights of the evaluation chosen on validation
         if chosen["weights"] is not None:
             model.set_weights(chosen["weights"])
-        scores = {k: _finite(v) for k, v in prob.score(model, X_test, y_test).items()}
+        scores = {k: _finite(v) for k, v in score(X_test, y_test).items()}
         selected = {"selected_step": chosen["step"], f"val_{prob.metric}": chosen["value"]}
     ok = all(v is not None for v in scores.values())
     test_baseline = prob.test_baseline(X_test, y_test)
@@ -149,7 +219,7 @@ def run(config, verbose=False):
         "final": {"step": final["step"], prob.metric: scores[prob.metric], **scores, **selected,
                   "solved": bool(ok and prob.solved(scores)),
                   "beats_baseline": bool(ok and prob.beats_baseline(scores, test_baseline)),
-                  "first_solved_step": solved_at, "stopped": stopped},
+                  "first_solved_step": solved_at, "stopped": stopped, "stopped_detail": detail},
         "gradient_flow": probe.records,
         "env": environment(),
         "timing": {"started_utc": started, "wall_s": round(wall, 3), "train_s": round(times["train_s"], 3),
@@ -168,14 +238,49 @@ def write_text(path, text):
     return atomic.write_text(path, text)
 
 
+def json_compliant(obj):
+    """(a copy of obj with every NaN/Inf float as None, {JSON Pointer: "nan" | "inf" | "-inf"})."""
+    found = {}
+
+    def walk(value, pointer):
+        if isinstance(value, dict):
+            return {k: walk(v, f"{pointer}/{_escape(k)}") for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [walk(v, f"{pointer}/{k}") for k, v in enumerate(value)]
+        if isinstance(value, (float, np.floating)):
+            if math.isfinite(value):
+                return float(value)
+            found[pointer] = "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+            return None
+        if isinstance(value, np.integer):
+            return int(value)
+        return value
+
+    return walk(obj, ""), found
+
+
+def _escape(key):
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
 def write_json(path, obj):
-    """Write obj as JSON (strict: no NaN) atomically."""
-    return write_text(path, json.dumps(obj, indent=1, allow_nan=False, ensure_ascii=False) + "\n")
+    """Write obj as strict JSON atomically; NaN/Inf as null, listed under "non_finite" (see the module doc)."""
+    clean, found = json_compliant(obj)
+    if found:
+        if not isinstance(clean, dict) or "non_finite" in clean:
+            raise ValueError(f"{os.fspath(path)}: non-finite numbers expected in a dict without a 'non_finite' "
+                             f"key, got {type(obj).__name__} with {sorted(found)}")
+        clean = {**clean, "non_finite": found}
+    return write_text(path, json.dumps(clean, indent=1, allow_nan=False, ensure_ascii=False) + "\n")
 
 
 def read_record(path):
-    with open(path, encoding="utf-8") as f:
-        record = json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            record = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{os.fspath(path)} is not a whole run record ({err}); delete it, or run again with "
+                         f"--force (force=True) to replace it") from None
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         raise ValueError(f"{path} expected a run record with schema {SCHEMA!r}, got {type(record).__name__}")
     return record
@@ -201,3 +306,17 @@ def run_to_file(config, out_dir, figures=True, reuse=True, verbose=False):
         from .figures import run_figures
         run_figures(record, out_dir)
     return path
+
+
+def failure_path(out_dir, config):
+    return os.path.join(os.fspath(out_dir), record_name(config) + ".failed.json")
+
+
+def write_failure(out_dir, config, reason, error, traceback_text=None, where=None):
+    """Write <name>.failed.json: the config, why it failed ("raised"; on a cluster also "worker-lost", or
+    "task-error": the task could not start on the worker, e.g. rnnlab missing there; "save-error": its
+    record could not be written here), the error and the traceback."""
+    return write_json(failure_path(out_dir, config), {
+        "schema": FAILED_SCHEMA, "name": record_name(config), "config": config, "reason": reason, "error": error,
+        "traceback": traceback_text, "where": where,
+        "failed_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})

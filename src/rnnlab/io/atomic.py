@@ -97,3 +97,44 @@ def write_text(path, text):
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return os.fspath(path)
+
+
+def _writable_folder(folder, what):
+    """Raise ValueError unless `folder` is, or can be made as, a writable folder."""
+    folder = os.path.abspath(folder)
+    probe = folder
+    while not os.path.exists(probe):  # the nearest existing ancestor is the one that must let us in
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    if not os.path.isdir(probe):
+        raise ValueError(f"{what}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ValueError(f"{what}: the folder {probe} is not writable")
+
+
+def check_file_target(path, what="output file"):
+    """Before any work: raise ValueError unless `path` can be written as a file (atomic_open's checks, early).
+
+    Refuses an existing folder, a folder part that is a file and a folder that is not writable.
+    Returns path.
+    """
+    path = os.fspath(path)
+    if not path:
+        raise ValueError(f"{what} expected a file name, got ''")
+    if os.path.isdir(path) or path.endswith(os.sep):
+        raise ValueError(f"{what}: {path} is a folder; expected a file name")
+    _writable_folder(os.path.dirname(os.path.abspath(path)), what)
+    return path
+
+
+def check_folder_target(path, what="output folder"):
+    """Before any work: raise ValueError unless `path` is, or can be made as, a writable folder. Returns path."""
+    path = os.fspath(path)
+    if not path:
+        raise ValueError(f"{what} expected a folder name, got ''")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{what}: {path} is a file; expected a folder")
+    _writable_folder(path, what)
+    return path

@@ -18,7 +18,7 @@ import numpy as np
 from .. import kernels
 from ..nn.cells import describe
 from ..nn.recurrent import Recurrent
-from ..train.callbacks import Callback
+from ..train.callbacks import Callback, NonFiniteError
 from .. import checks
 
 
@@ -107,7 +107,8 @@ def model_gradient_flow(model, X, y, fit_lags=None):
 
     The loss is the model's own, put at the last step only: the layers after the
     recurrent one read h_T, and when the recurrent layer returns sequences the
-    targets (B, T, ...) keep their last step. Runs without dropout.
+    targets (B, T, ...) keep their last step. Runs without dropout. Raises
+    NonFiniteError when the recurrent layer's output holds NaN or Inf.
     """
     layers = list(getattr(model, "layers", []))
     if not layers or not isinstance(layers[0], Recurrent):
@@ -118,6 +119,9 @@ def model_gradient_flow(model, X, y, fit_lags=None):
     X = rnn.check_input(X)
     y = np.asarray(y)
     h = rnn(X)
+    bad = h.size - int(np.count_nonzero(np.isfinite(h)))
+    if bad:  # a diverged model: no gradient to follow
+        raise NonFiniteError(f"model_gradient_flow: layer 0 ({rnn.name}) gave {bad} NaN or Inf value(s)")
     h_T = h[:, -1] if h.ndim == 3 else h
     out = h_T
     for layer in head:

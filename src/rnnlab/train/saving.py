@@ -136,10 +136,20 @@ def _build(config, arrays, model_class, allow_prefixes=()):
             rest[key] = a
         else:
             raise FormatError(f"unexpected array {key!r}")
+    for key, a in arrays.items():  # NaN/Inf weights or optimizer state: refused before anything is built
+        if (key.startswith(("param:", "optim:")) and np.issubdtype(a.dtype, np.floating)
+                and not np.all(np.isfinite(a))):
+            raise FormatError(f"array {key!r} holds {a.size - int(np.count_nonzero(np.isfinite(a)))} NaN or Inf "
+                              f"value(s)")
+    spec = mc.get("input_spec")
+    if spec is not None:  # saved after it was built: every layer that holds weights must have them in the file
+        empty = [path for path, layer in leaves.items() if hasattr(layer, "build") and not grouped[path]]
+        if empty:
+            raise FormatError(f"the model was saved built, but the file has no parameter arrays for layer(s) "
+                              f"{empty}")
     for path, layer_arrays in grouped.items():
         build_from_arrays(leaves[path], layer_arrays, path)
 
-    spec = mc.get("input_spec")
     if spec is not None:
         if not (isinstance(spec, list) and len(spec) == 2 and spec[0] in (2, 3)
                 and (spec[1] is None or (isinstance(spec[1], int) and spec[1] > 0))):
@@ -190,6 +200,8 @@ def read_checkpoint(path, model, state):
         saved = _build(config, arrays, type(model), allow_prefixes=("callback:",))
         train = _get(config, "train", dict)
         epoch, step = _get(train, "epoch", int), _get(train, "step", int)
+        if epoch < 0 or step < 0:
+            raise FormatError(f"epoch and step expected >= 0, got {epoch} and {step}")
         fit_rng = rng_from_state(train.get("fit_rng"))
         history = History.from_dict(train.get("history"))
         cb_entries = _get(train, "callbacks", list)
