@@ -109,8 +109,6 @@ def test_a_checkpoint_with_a_negative_epoch_is_refused(tmp_path):
     assert _same(target, before)
 
 
-@pytest.mark.xfail(strict=True, reason="interop/h5.load_weights copies arrays one by one (issue 21); interop/ "
-                                       "is being changed by the GRU work, so it is fixed there")
 def test_keras_weights_with_one_wrong_shape_leave_the_model_bit_identical(tmp_path):
     h5py = pytest.importorskip("h5py")
     from rnnlab.interop import h5

@@ -16,6 +16,7 @@ class, numbered in order of appearance, never by the layers' own names:
 The arrays are rnnlab's own (Keras 3's `layers/rnn/` cells: kernel, recurrent_kernel, bias), so loading copies them. The file holds
 no architecture: load_weights fills a model built the same way in rnnlab.
 """
+import copy
 import io
 
 import numpy as np
@@ -80,8 +81,11 @@ def _open(path):
     return f
 
 
-def _arrays(f, path, vars_path):
-    """The datasets 0, 1, ... under layers/<vars_path>, as arrays, in order."""
+def _arrays(f, path, vars_path, limit=None):
+    """The datasets 0, 1, ... under layers/<vars_path>, as arrays, in order.
+
+    limit: the most values one dataset may hold, checked before anything is read.
+    """
     h5py = _h5py()
     full = f"layers/{vars_path}"
     group = f.get(full)
@@ -90,13 +94,20 @@ def _arrays(f, path, vars_path):
     keys = sorted(group.keys(), key=lambda k: int(k) if k.isdigit() else -1)
     if any(not k.isdigit() for k in keys) or keys != [str(k) for k in range(len(keys))]:
         raise ValueError(f"{path!s}: {full!r} expected datasets named 0, 1, ..., got {keys}")
-    out = []
+    datasets = []
     for k in keys:
         ds = group[k]
         if not isinstance(ds, h5py.Dataset) or not np.issubdtype(ds.dtype, np.floating):
             raise ValueError(f"{path!s}: {full}/{k} expected a float dataset, got {ds!r}")
-        out.append(ds[()])
-    return out
+        if limit is not None and ds.size > limit:
+            raise ValueError(f"{path!s}: {full}/{k} holds {ds.size} values {ds.shape}, more than the layer "
+                             f"can take ({limit})")
+        datasets.append(ds)
+    return [ds[()] for ds in datasets]
+
+
+# the most values one dataset of an unbuilt layer may hold: 1 GiB of float32 (a built layer's own sizes bound it)
+UNBUILT_LIMIT = 1 << 28
 
 
 def read_weights(path):
@@ -113,13 +124,19 @@ def read_weights(path):
 
 
 def load_weights(model, path):
-    """Copy the arrays of a Keras 3 .weights.h5 file into `model` (layer, Stack or Sequential); returns it."""
+    """Copy the arrays of a Keras 3 .weights.h5 file into `model` (layer, Stack or Sequential); returns it.
+
+    All or nothing: every array is read and tried on a copy of its layer first, so a file that
+    does not fit leaves the model as it was.
+    """
     layers = _layers(model)
+    staged = []  # (owning layer, arrays) once every one of them has been tried
     used = set()
     with _open(path) as f:
         for layer, group in zip(layers, _group_names(layers)):
             for vars_path, keys, owner in _var_paths(layer, group):
-                arrays = _arrays(f, path, vars_path)
+                limit = max(p.size for p in owner.params.values()) if owner.built else UNBUILT_LIMIT
+                arrays = _arrays(f, path, vars_path, limit)
                 used.add(vars_path)
                 if common.kind_of(owner) in ("SimpleRNN", "LSTM", "GRU") and len(arrays) == 2:  # use_bias=False: b = 0
                     arrays.append(np.zeros(owner.param_shapes(arrays[0].shape[0])["b"], arrays[0].dtype))
@@ -127,12 +144,15 @@ def load_weights(model, path):
                     raise ValueError(f"{path!s}: layers/{vars_path} holds {len(arrays)} arrays, layer "
                                      f"{owner.name!r} expects {len(keys)} ({', '.join(keys)})")
                 try:
-                    owner.set_weights(*arrays)
+                    copy.deepcopy(owner).set_weights(*arrays)  # its errors, without touching the model
                 except ValueError as err:
                     raise ValueError(f"{path!s}: layers/{vars_path} does not fit layer {owner.name!r}: {err}") from err
+                staged.append((owner, arrays))
     extra = sorted(set(read_weights(path)) - {p[:-len("/vars")] for p in used})
     if extra:
         raise ValueError(f"{path!s} holds weights the model has no layer for: {extra}")
+    for owner, arrays in staged:
+        owner.set_weights(*arrays)
     return model
 
 

@@ -52,20 +52,19 @@ dtype; seed; name. Weights W (D, units), b (units,).
         return self
 
     def set_weights(self, W, b=None):
-        """Load W (D, units) and, with use_bias, b (units,); builds the layer if needed."""
+        """Load W (D, units) and, with use_bias, b (units,); builds the layer if needed. All or nothing."""
         W = np.asarray(W)
         if W.ndim != 2 or W.shape[1] != self.units:
             raise ValueError(f"{self.name} expected W of shape (input_dim, {self.units}), got {W.shape}")
         if (b is None) == self.use_bias:
             raise ValueError(f"{self.name} expected b {'(units,)' if self.use_bias else 'None (use_bias=False)'}")
+        if b is not None and np.shape(b) != (self.units,):  # every shape before anything changes
+            raise ValueError(f"{self.name} expected b of shape {(self.units,)}, got {np.shape(b)}")
         if not self.built or self.input_dim != W.shape[0]:
             self.build(W.shape[0])
-        for key, value in (("W", W), ("b", b)):
-            if key in self.params:
-                value = np.asarray(value)
-                if value.shape != self.params[key].shape:
-                    raise ValueError(f"{self.name} expected {key} of shape {self.params[key].shape}, got {value.shape}")
-                self.params[key][...] = value
+        self.params["W"][...] = W
+        if b is not None:
+            self.params["b"][...] = b
         return self
 
     def forward(self, x, training=False):
