@@ -10,9 +10,22 @@ def register(sub):
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     t = verbs.add_parser("train", help="stateful truncated BPTT over the whole text; validation bits/char per epoch")
-from ..nn.cells import model_names
-from . import argtypes as T
-                   help="LSTM recurrent dropout rate on h_{t-1}, one mask per sequence, in [0, 1) (default 0)")
+    t.add_argument("corpus", type=T.input_file, help="a UTF-8 text file, English or Chinese")
+    t.add_argument("--out", type=T.output_file, required=True, help="model file to write (after each epoch with the best validation)")
+    t.add_argument("--cell", choices=model_names(), default="lstm", help="the recurrent cell (default lstm)")
+    t.add_argument("--hidden", type=T.units(), default=128, help="recurrent units (default 128)")
+    t.add_argument("--layers", type=T.count(1, 100), default=1, help="stacked recurrent layers (default 1)")
+    t.add_argument("--embed", type=T.count(1, 10**5), default=None, help="embedding size (default min(64, vocabulary))")
+    t.add_argument("--seq-len", type=T.count(1, 10**6), default=64, help="BPTT window in characters (default 64)")
+    t.add_argument("--batch-size", type=T.count(1, 10**6), default=32, help="parallel streams through the text (default 32)")
+    t.add_argument("--epochs", type=T.count(1, T.STEPS), default=10)
+    t.add_argument("--lr", type=T.positive_number(), default=3e-3, help="Adam learning rate (default 3e-3)")
+    t.add_argument("--clip-norm", type=T.positive_number(), default=5.0, help="global gradient-norm clip (default 5)")
+    t.add_argument("--val-fraction", type=T.open_rate(), default=0.1, help="held-out tail of the text (default 0.1)")
+    t.add_argument("--max-chars", type=T.count(2, 10**12), default=None, help="use only the first N characters")
+    t.add_argument("--dropout", type=T.rate(), default=0.0, help="input dropout rate of each recurrent layer, in [0, 1) (default 0)")
+    t.add_argument("--recurrent-dropout", type=T.rate(), default=0.0,
+                   help="recurrent dropout rate on h_{t-1}, one mask per sequence, in [0, 1) (default 0)")
     t.add_argument("--plot", type=T.output_file, default=None, help="write a figure of training and validation bits/char (.png)")
     t.add_argument("--seed", type=T.seed(), default=0)
     t.add_argument("--sample", type=T.count(0, 10**7), default=200, help="characters to sample after training (0: none)")
