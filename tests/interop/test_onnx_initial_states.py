@@ -143,3 +143,13 @@ def test_float64_model_round_trips_as_float64(tmp_path):
     same = rox.load(tmp_path / "m.onnx")
     assert all(layer.dtype == np.float64 for layer in same.layers)
     np.testing.assert_array_equal(same(x), model(x))
+
+
+def test_float64_model_exported_as_float32_runs_in_onnx_runtime(tmp_path):
+    x = np.random.default_rng(6).standard_normal((B, T, D))
+    model = rl.LSTM(H, return_sequences=True, dtype="float64", seed=2)
+    want = model(x)
+    proto = rox.export(model, tmp_path / "m.onnx", dtype="float32")
+    assert proto.graph.input[0].type.tensor_type.elem_type == TensorProto.FLOAT
+    (got,) = ort.InferenceSession(os.fspath(tmp_path / "m.onnx")).run(None, {"x": x.astype(np.float32)})
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)

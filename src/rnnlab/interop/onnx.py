@@ -361,7 +361,7 @@ def _mask_sources(layers):
             if common.kind_of(layer) == "Masking" or (common.kind_of(layer) == "Embedding" and layer.mask_zero)]
 
 
-def export(model, path, opset=None, lengths=False, padding=None):
+def export(model, path, opset=None, lengths=False, padding=None, dtype=None):
     """Write `model` (a layer, Stack or Sequential) to `path` as an ONNX model; returns the ModelProto.
 
     Inputs: x (batch, time, D) float32, or ids (batch, time) int64 under a first Embedding; with
@@ -375,8 +375,10 @@ def export(model, path, opset=None, lengths=False, padding=None):
     (and Keras) honour anywhere (left padding, as Keras' pad_sequences gives by default, or holes):
     the operators cannot, so such a model is exported only with padding="right" and refused
     without it (never a silent difference). lengths=True means right padding by its definition.
-    The graph's floats are the model's dtype (float32 or float64); inference only (dropout is the
-    identity). A layer's own initial states (initial_state_rows) are constants of the graph.
+    dtype: the graph's floats, by default the model's (float32 or float64), so that load() gives the
+    model back bit for bit. ONNX Runtime's CPU RNN/LSTM/GRU kernels run float32 only: export a
+    float64 model with dtype="float32" to run it there (its weights rounded). Inference only
+    (dropout is the identity). A layer's own initial states (initial_state_rows) are constants of the graph.
     """
     onnx = common.require("onnx", "onnx")
     opset = DEFAULT_OPSET if opset is None else opset
@@ -391,7 +393,9 @@ def export(model, path, opset=None, lengths=False, padding=None):
         raise ValueError(f"layer {sources[0]!r} makes a mask from the input, which rnnlab honours at any step; "
                          "ONNX's RNN operators compute right-padded batches only: pass padding=\"right\" to "
                          "declare that every batch is padded at the right end (no masked step before a real one)")
-    dtype = _dtype(layers)
+    if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"dtype expected None, 'float32' or 'float64', got {dtype!r}")
+    dtype = _dtype(layers) if dtype is None else np.dtype(dtype)
     ex = _Exporter(onnx, layers, lengths, dtype)
     helper, F = onnx.helper, ex.elem
     inputs = [_graph_input(onnx, layers, F)]
