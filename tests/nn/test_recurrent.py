@@ -585,4 +585,4 @@ def test_get_config():
         "units": 4, "activation": "tanh", "return_sequences": True, "return_state": False,
         "go_backwards": True, "stateful": True, "dropout": 0.25, "recurrent_dropout": 0.5, "dtype": "float32",
         "name": "enc", "bptt_steps": 8, "checkpoint_every": 4, "recurrent_activation": "sigmoid",
-        "unit_forget_bias": True}
+        "unit_forget_bias": True, "zero_output_for_mask": None, "initial_state_rows": 0}

@@ -6,6 +6,7 @@ is (2, 3H) under reset_after (nn/gru.py). ONNX keeps W [G·H, D], R [G·H, H] pe
 with the blocks in the order i, o, f, c (the ONNX operator specification, onnx.ai/onnx/operators).
 """
 import importlib
+import importlib.util
 
 import numpy as np
 
@@ -70,6 +71,18 @@ def check_built(layer):
     if not layer.built:
         raise ValueError(f"layer {layer.name!r} is not built: call the model on an input (or build it) "
                          "before converting")
+
+
+def check_no_initial_state(layer, target):
+    """Refuse a layer holding its own initial states (initial_state_rows) for a target without them."""
+    if getattr(layer, "initial_state_rows", 0):
+        raise ValueError(f"layer {layer.name!r}: initial_state_rows={layer.initial_state_rows} (initial states held "
+                         f"by the layer) has no {target} equivalent; ONNX export keeps them")
+
+
+def find_spec(module):
+    """The import spec of a third-party module, or None when it is not installed (nothing imported)."""
+    return importlib.util.find_spec(module)
 
 
 def require(module, extra):

@@ -175,6 +175,7 @@ def save_weights(model, path):
             paths = _var_paths(layer, group)
             for _, _, owner in paths:
                 common.check_built(owner)
+                common.check_no_initial_state(owner, "Keras weights file")
             if kind in ("Dense", "Embedding"):  # arrays of the layer itself
                 (vars_path, keys, _), = paths
                 _write_group(f, f"layers/{vars_path}", layer.name, [layer.params[k] for k in keys])

@@ -7,14 +7,24 @@ in both, so conversion copies arrays and maps arguments. Two behaviours to know:
 
 - unit_forget_bias is an initialisation rule only (Keras' code *sets* the forget block of the
   bias to 1, whatever its docstring says): converted weights are copied as they are, never reset.
-- at a masked step rnnlab outputs zero; Keras does that with zero_output_for_mask=True (the
-  default inside Bidirectional with return_sequences), otherwise it repeats the last output.
-  to_keras sets zero_output_for_mask=True with return_sequences, so both agree under masks. Without
-  return_sequences it is left False: with it Keras' last output of a right-padded sequence is that
-  zero, where rnnlab's (and Keras' default) is h of the last real step.
+- zero_output_for_mask has Keras' meaning on both sides (nn/recurrent.py) and is carried both
+  ways; rnnlab's default None is Keras' Bidirectional rule (True with return_sequences, else
+  False). Keras' Bidirectional forces that rule on its two layers: a rnnlab Bidirectional whose
+  layers say otherwise is refused by to_keras.
+- stateful layers: the state a layer carries (Keras' `states` variables, rnnlab's reset_state)
+  is copied both ways; a stateful Keras layer needs its batch size, the carried state's.
+- unroll is Keras' speed option; rnnlab ignores it.
 
-Keras runs on any backend; without TensorFlow set KERAS_BACKEND (e.g. "torch") before import.
+Keras runs on any backend. When KERAS_BACKEND is unset and Keras is not imported yet, the
+converters pick an installed backend (Keras' configured one if installed, else tensorflow, jax,
+torch or numpy, in that order), set the variable and say which with a warning. Keras imported
+with a backend that cannot run gives an error naming KERAS_BACKEND.
 """
+import json
+import os
+import sys
+import warnings
+
 import numpy as np
 
 from . import common
@@ -23,12 +33,61 @@ _RNN_ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "linear")
 _DENSE_ACTIVATIONS = _RNN_ACTIVATIONS + ("softmax",)
 
 
-def _keras():
+_BACKENDS = ("tensorflow", "jax", "torch", "numpy")  # the order an unset KERAS_BACKEND is filled in
+
+
+def _installed(module):
     try:
-        import keras
+        return common.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _configured_backend():
+    """The backend Keras' config file names (Keras reads it when KERAS_BACKEND is unset), else tensorflow."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as f:
+            return json.load(f).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def choose_backend():
+    """Fill in an unset KERAS_BACKEND before Keras is imported: the configured backend when installed,
+    else the first installed of tensorflow, jax, torch, numpy. Returns the backend chosen, or None
+    when nothing was changed (the variable set, or Keras imported already)."""
+    if os.environ.get("KERAS_BACKEND") or "keras" in sys.modules:
+        return None
+    configured = _configured_backend()
+    for name in (configured,) + _BACKENDS:
+        if name in _BACKENDS and _installed(name):
+            if name != configured:
+                os.environ["KERAS_BACKEND"] = name
+                warnings.warn(f"rnnlab: KERAS_BACKEND is unset and Keras' backend {configured!r} is not installed; "
+                              f"using {name!r} (set KERAS_BACKEND to choose)", stacklevel=3)
+            return name
+    return None
+
+
+def _keras():
+    chosen = choose_backend()
+    try:
+        keras = common.require("keras", "keras")
     except ImportError as err:
-        raise ImportError("Keras conversion needs keras 3 (pip install keras) and a backend; without TensorFlow "
-                          f"set KERAS_BACKEND, e.g. to 'torch' ({err})") from err
+        raise ImportError(f"Keras conversion needs keras 3 (pip install keras) and one of its backends "
+                          f"({', '.join(_BACKENDS)}) installed; KERAS_BACKEND names the one to use "
+                          f"(now {os.environ.get('KERAS_BACKEND')!r}{', chosen by rnnlab' if chosen else ''}): "
+                          f"{err}") from err
+    try:
+        backend = keras.backend.backend()
+    except Exception as err:  # noqa: BLE001 - a half-imported Keras
+        raise ImportError(f"Keras is imported but has no usable backend; set KERAS_BACKEND (one of "
+                          f"{', '.join(_BACKENDS)}) before Keras is first imported ({err})") from err
+    if backend not in _BACKENDS or not _installed(backend):
+        raise ImportError(f"Keras is imported with backend {backend!r}, which cannot run here; set KERAS_BACKEND "
+                          f"(one of the installed: {', '.join(b for b in _BACKENDS if _installed(b)) or 'none'}) "
+                          "before Keras is first imported")
     return keras
 
 
@@ -70,12 +129,21 @@ def _recurrent_from_keras(layer, cls_name):
         kwargs.update(unit_forget_bias=config["unit_forget_bias"])
     if cls_name == "GRU":
         kwargs.update(reset_after=config["reset_after"])
+    kwargs.update(zero_output_for_mask=bool(config.get("zero_output_for_mask", False)))  # unroll: speed only
     ours = common.layer_class(cls_name)(config["units"], **kwargs)
     weights = _weights(layer, (2, 3))
     W, U = weights[:2]
     # use_bias=False: b = 0, of the shape the layer keeps ((2, 3H) for a GRU with reset_after)
     b = weights[2] if len(weights) == 3 else np.zeros(ours.param_shapes(W.shape[0])["b"], W.dtype)
-    return ours.set_weights(W, U, b)
+    ours.set_weights(W, U, b)
+    if config["stateful"] and getattr(layer, "states", None) is not None:  # the state it carries
+        ours.reset_state([np.asarray(_value(v), dtype=ours.dtype) for v in layer.states])
+    return ours
+
+
+def _value(variable):
+    value = getattr(variable, "value", variable)
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
 
 
 def _layer_from_keras(layer, keras):
@@ -122,10 +190,11 @@ def from_keras(obj):
 # ---- rnnlab -> Keras -------------------------------------------------------------------------------
 def _recurrent_to_keras(layer, keras):
     common.check_built(layer)
+    common.check_no_initial_state(layer, "Keras")
     kwargs = dict(activation=layer.activation, return_sequences=layer.return_sequences,
                   return_state=layer.return_state, go_backwards=layer.go_backwards, stateful=layer.stateful,
                   dropout=layer.dropout, recurrent_dropout=layer.recurrent_dropout,
-                  zero_output_for_mask=layer.return_sequences,
+                  zero_output_for_mask=layer.zeros_masked_output,
                   dtype=np.dtype(layer.dtype).name, name=layer.name)
     if common.kind_of(layer) == "LSTM":
         out = keras.layers.LSTM(layer.units, recurrent_activation=layer.recurrent_activation,
@@ -135,7 +204,20 @@ def _recurrent_to_keras(layer, keras):
                                reset_after=layer.reset_after, **kwargs)
     else:
         out = keras.layers.SimpleRNN(layer.units, **kwargs)
-    return out, (None, None, layer.input_dim)
+    batch = None
+    if layer.stateful:  # Keras' stateful layers need their batch size: the carried state's
+        if layer._carry is None:
+            raise ValueError(f"layer {layer.name!r}: stateful=True holds no state yet, so its batch size is unknown; "
+                             "call it once (or reset_state(states)) before to_keras")
+        batch = layer._carry[0].shape[0]
+    return out, (batch, None, layer.input_dim)
+
+
+def _set_state(out, layer):
+    """A stateful Keras layer carries rnnlab's state."""
+    if layer.stateful and layer._carry is not None:
+        for variable, value in zip(out.states, layer._carry):
+            variable.assign(np.asarray(value))
 
 
 def _layer_to_keras(layer, keras):
@@ -145,13 +227,20 @@ def _layer_to_keras(layer, keras):
         out, shape = _recurrent_to_keras(layer, keras)
         out.build(shape)
         out.set_weights([layer.params[k] for k in ("W", "U", "b")])
+        _set_state(out, layer)
         return out, shape
     if kind == "Bidirectional":
+        for sub in (layer.forward_layer, layer.backward_layer):
+            if sub.zeros_masked_output != sub.return_sequences:
+                raise ValueError(f"layer {sub.name!r}: zero_output_for_mask={sub.zero_output_for_mask} inside "
+                                 f"Bidirectional {layer.name!r}; Keras' Bidirectional forces it to return_sequences "
+                                 f"({sub.return_sequences})")
         (fw, shape), (bw, _) = (_recurrent_to_keras(sub, keras) for sub in (layer.forward_layer, layer.backward_layer))
         out = keras.layers.Bidirectional(fw, merge_mode=layer.merge_mode, backward_layer=bw, name=layer.name)
         out.build(shape)
         for sub, ours in ((out.forward_layer, layer.forward_layer), (out.backward_layer, layer.backward_layer)):
             sub.set_weights([ours.params[k] for k in ("W", "U", "b")])
+            _set_state(sub, ours)
         return out, shape
     if kind == "Dense":
         common.check_built(layer)

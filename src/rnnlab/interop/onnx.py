@@ -2,7 +2,7 @@
 
 export(model, path) writes a graph that ONNX Runtime runs to rnnlab's outputs:
 
-    x (batch, time, D) float32        or  ids (batch, time) int64 when the model starts with an Embedding
+    x (batch, time, D) float32/64     or  ids (batch, time) int64 when the model starts with an Embedding
     sequence_lens (batch,) int32      with lengths=True: real steps per right-padded sequence (mask.sum(1))
     y                                 the model's output; with return_state also h (and c) per direction
 
@@ -82,8 +82,11 @@ class _Graph:
 class _Exporter:
     """Walks the layers, keeping the current tensor, its layout and its width."""
 
-    def __init__(self, onnx, layers, lengths):
+    def __init__(self, onnx, layers, lengths, dtype=np.float32):
         self.g = _Graph(onnx)
+        self.dtype = np.dtype(dtype)  # the graph's float type: the model's
+        self.elem = onnx.TensorProto.DOUBLE if self.dtype == np.float64 else onnx.TensorProto.FLOAT
+        self.masked = bool(lengths)  # the recurrent layers see lengths (sequence_lens or a mask source)
         self.layers = layers
         self.lengths = "sequence_lens" if lengths else ""
         if lengths:
@@ -180,7 +183,7 @@ class _Exporter:
         if mode == "mul":
             return self.g.node("Mul", [y_f, y_b], base)
         total = self.g.node("Add", [y_f, y_b], f"{base}/sum")
-        return self.g.node("Mul", [total, self.g.const(f"{base}/half", np.array(0.5, np.float32))], base)
+        return self.g.node("Mul", [total, self.g.const(f"{base}/half", np.array(0.5, self.dtype))], base)
 
     def state_outputs(self, layer, states, suffixes):
         """Graph outputs h (and c), (batch, H) each, per direction; Stack allows them on its last layer only."""
@@ -191,6 +194,11 @@ class _Exporter:
 
     def check_recurrent(self, layer):
         common.check_built(layer)
+        if self.masked and layer.zeros_masked_output != layer.return_sequences:
+            raise ValueError(f"layer {layer.name!r}: zero_output_for_mask={layer.zero_output_for_mask} with "
+                             f"return_sequences={layer.return_sequences} under a mask is not supported by export "
+                             "(ONNX's operators zero the padded outputs and return the last real state); use "
+                             "zero_output_for_mask=None or export without masks")
         if layer.stateful:
             raise ValueError(f"layer {layer.name!r}: stateful=True is not supported by export (the graph starts "
                              "every call from zero states)")
@@ -201,7 +209,7 @@ class _Exporter:
         is_gru = common.kind_of(layers[0]) == "GRU"
         Ws, Rs, Bs, acts = [], [], [], []
         for layer in layers:
-            W, U, b = (np.asarray(layer.params[key], np.float32) for key in ("W", "U", "b"))
+            W, U, b = (np.asarray(layer.params[key], self.dtype) for key in ("W", "U", "b"))
             if is_lstm:  # blocks i, f, C̃, o -> i, o, f, c
                 W, U, b = (common.reorder_blocks(a, common.ONNX_FROM_RNNLAB) for a in (W, U, b))
             Ws.append(W.T)  # (D, G·H) -> [G·H, D]
@@ -220,6 +228,11 @@ class _Exporter:
         c = self.g.const
         inputs = [x, c(f"{base}/W", np.stack(Ws)), c(f"{base}/R", np.stack(Rs)), c(f"{base}/B", np.stack(Bs)),
                   self.lengths]
+        if layers[0].initial_state_rows:  # the layer's own initial states: constants [dirs, rows, H]
+            for k, key in enumerate(layers[0].initial_state_names):
+                inputs += [""] * (5 + k - len(inputs))
+                inputs.append(self.initial_state(x, base, key, [np.asarray(lay.params[key], self.dtype)
+                                                                for lay in layers]))
         attrs = {"hidden_size": layers[0].units, "direction": direction, "activations": [a[0] for a in acts]}
         if is_gru:
             attrs["linear_before_reset"] = int(layers[0].reset_after)
@@ -230,14 +243,30 @@ class _Exporter:
                            outputs=("Y", "Y_h", "Y_c") if is_lstm else ("Y", "Y_h"), **attrs)
         return self.g.nodes[-1].name, (outs if is_lstm else outs + [None])
 
+    def initial_state(self, x, base, key, rows):
+        """A layer's initial state [dirs, B, H]: the constant, expanded to the batch of x when it is one row."""
+        if any(r.shape[0] != rows[0].shape[0] for r in rows):
+            raise ValueError(f"{base}: the two directions hold initial states of different initial_state_rows")
+        value = self.g.const(f"{base}/{key}", np.stack(rows))
+        if rows[0].shape[0] != 1:
+            return value
+        c = self.g.const
+        batch = self.g.node("Slice", [self.g.node("Shape", [x], f"{base}/{key}_x_shape"),
+                                      c(f"{base}/{key}_start", np.array([1], np.int64)),
+                                      c(f"{base}/{key}_end", np.array([2], np.int64))], f"{base}/{key}_batch")
+        shape = self.g.node("Concat", [c(f"{base}/{key}_dirs", np.array([len(rows)], np.int64)), batch,
+                                       c(f"{base}/{key}_units", np.array([rows[0].shape[1]], np.int64))],
+                            f"{base}/{key}_shape", axis=0)
+        return self.g.node("Expand", [value, shape], f"{base}/{key}_expanded")
+
     def dense(self, x, k, layer):
         """y = φ(x W + b) on the last axis: MatMul, Add and the activation."""
         common.check_built(layer)
         base = f"{k}_{layer.name}"
-        names = {"W": self.g.const(f"{base}/W", np.asarray(layer.params["W"], np.float32))}
+        names = {"W": self.g.const(f"{base}/W", np.asarray(layer.params["W"], self.dtype))}
         z = self.g.node("MatMul", [x, names["W"]], f"{base}/xW")
         if layer.use_bias:
-            names["b"] = self.g.const(f"{base}/b", np.asarray(layer.params["b"], np.float32))
+            names["b"] = self.g.const(f"{base}/b", np.asarray(layer.params["b"], self.dtype))
             z = self.g.node("Add", [z, names["b"]], f"{base}/z")
         op, attrs = _DENSE_ACTIVATIONS[layer.activation]
         y = self.g.node(op, [z], base, **attrs) if op else z
@@ -258,7 +287,8 @@ class _Exporter:
             steps = self.g.node("Cast", [real], "real_steps", to=self.g.onnx.TensorProto.INT32)
             self.lengths = self.g.node("ReduceSum", [steps, self.g.const("time_axis", np.array([1], np.int64))],
                                        "lengths", keepdims=0)
-        E = self.g.const(f"{k}_{layer.name}/E", np.asarray(layer.params["E"], np.float32))
+            self.masked = True
+        E = self.g.const(f"{k}_{layer.name}/E", np.asarray(layer.params["E"], self.dtype))
         self.meta.append({"kind": "Embedding", "config": layer.get_config(), "E": E})
         return self.g.node("Gather", [E, x], f"{k}_{layer.name}", axis=0), layer.output_dim
 
@@ -271,7 +301,7 @@ class _Exporter:
                              "input, so export expects lengths=False")
         T = self.g.onnx.TensorProto
         base = f"{k}_{layer.name}"
-        value = self.g.const(f"{base}/mask_value", np.array(layer.mask_value, np.float32))
+        value = self.g.const(f"{base}/mask_value", np.array(layer.mask_value, self.dtype))
         differs = self.g.node("Not", [self.g.node("Equal", [x, value], f"{base}/equal")], f"{base}/differs")
         count = self.g.node("ReduceSum", [self.g.node("Cast", [differs], f"{base}/differs_int", to=T.INT32),
                                           self.g.const(f"{base}/feature_axis", np.array([2], np.int64))],
@@ -280,8 +310,9 @@ class _Exporter:
         steps = self.g.node("Cast", [real], f"{base}/real_steps", to=T.INT32)  # [B, T, 1]
         self.lengths = self.g.node("ReduceSum", [steps, self.g.const(f"{base}/time_axes", np.array([1, 2], np.int64))],
                                    "lengths", keepdims=0)
+        self.masked = True
         self.meta.append({"kind": "Masking", "config": layer.get_config()})
-        y = self.g.node("Mul", [x, self.g.node("Cast", [real], f"{base}/keep", to=T.FLOAT)], base)
+        y = self.g.node("Mul", [x, self.g.node("Cast", [real], f"{base}/keep", to=self.elem)], base)
         return y, None
 
     def run(self, x):
@@ -303,7 +334,7 @@ class _Exporter:
         return self.to_batch_first(x), width
 
 
-def _graph_input(onnx, layers):
+def _graph_input(onnx, layers, elem):
     """The ValueInfo of the model's input: ids for an Embedding, else float features (batch, time, D)."""
     helper = onnx.helper
     first = next((layer for layer in layers if common.kind_of(layer) not in ("Dropout", "Masking")), None)
@@ -313,30 +344,63 @@ def _graph_input(onnx, layers):
         return helper.make_tensor_value_info("ids", onnx.TensorProto.INT64, ["batch", "time"])
     first = first.forward_layer if common.kind_of(first) == "Bidirectional" else first
     common.check_built(first)
-    return helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, ["batch", "time", first.input_dim])
+    return helper.make_tensor_value_info("x", elem, ["batch", "time", first.input_dim])
 
 
-def export(model, path, opset=None, lengths=False):
+def _dtype(layers):
+    """The model's float type, the graph's: one for every layer that holds one."""
+    dtypes = {np.dtype(layer.dtype) for layer in layers if common.kind_of(layer) != "Dropout"}
+    if len(dtypes) != 1 or not dtypes <= {np.dtype(np.float32), np.dtype(np.float64)}:
+        raise ValueError(f"export expected every layer in float32 or every layer in float64, got "
+                         f"{sorted(d.name for d in dtypes)}")
+    return dtypes.pop()
+
+
+def _mask_sources(layers):
+    return [layer.name for layer in layers
+            if common.kind_of(layer) == "Masking" or (common.kind_of(layer) == "Embedding" and layer.mask_zero)]
+
+
+def export(model, path, opset=None, lengths=False, padding=None, dtype=None):
     """Write `model` (a layer, Stack or Sequential) to `path` as an ONNX model; returns the ModelProto.
 
     Inputs: x (batch, time, D) float32, or ids (batch, time) int64 under a first Embedding; with
     lengths=True also sequence_lens (batch,) int32, the real length of each right-padded sequence:
     the outputs then equal rnnlab's with mask[b, t] = t < sequence_lens[b]. An Embedding with
-    mask_zero counts the lengths from the ids instead (padding id 0 at the right end only), and a
-    first Masking layer from the input (steps equal to mask_value at the right end only).
-    The graph is float32 whatever the model's dtype; inference only (dropout is the identity).
+    mask_zero counts the lengths from the ids instead, and a first Masking layer from the input.
+
+    padding: "right" declares that every batch the graph will see is padded at the right end
+    only (no masked step before a real one), which ONNX's operators with sequence_lens compute
+    exactly. A model with a Masking or mask_zero layer makes a mask from its input, which rnnlab
+    (and Keras) honour anywhere (left padding, as Keras' pad_sequences gives by default, or holes):
+    the operators cannot, so such a model is exported only with padding="right" and refused
+    without it (never a silent difference). lengths=True means right padding by its definition.
+    dtype: the graph's floats, by default the model's (float32 or float64), so that load() gives the
+    model back bit for bit. ONNX Runtime's CPU RNN/LSTM/GRU kernels run float32 only: export a
+    float64 model with dtype="float32" to run it there (its weights rounded). Inference only
+    (dropout is the identity). A layer's own initial states (initial_state_rows) are constants of the graph.
     """
     onnx = common.require("onnx", "onnx")
     opset = DEFAULT_OPSET if opset is None else opset
     newest = onnx.defs.onnx_opset_version()
     if not is_int(opset) or not MIN_OPSET <= opset <= newest:
         raise ValueError(f"opset expected an integer in [{MIN_OPSET}, {newest}], got {opset!r}")
+    if padding not in (None, "right"):
+        raise ValueError(f"padding expected None or 'right', got {padding!r}")
     layers = common.flatten(model)
-    helper, F = onnx.helper, onnx.TensorProto.FLOAT
-    inputs = [_graph_input(onnx, layers)]
+    sources = _mask_sources(layers)
+    if sources and padding != "right" and not lengths:  # with lengths the layer refuses itself (below)
+        raise ValueError(f"layer {sources[0]!r} makes a mask from the input, which rnnlab honours at any step; "
+                         "ONNX's RNN operators compute right-padded batches only: pass padding=\"right\" to "
+                         "declare that every batch is padded at the right end (no masked step before a real one)")
+    if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"dtype expected None, 'float32' or 'float64', got {dtype!r}")
+    dtype = _dtype(layers) if dtype is None else np.dtype(dtype)
+    ex = _Exporter(onnx, layers, lengths, dtype)
+    helper, F = onnx.helper, ex.elem
+    inputs = [_graph_input(onnx, layers, F)]
     if lengths:
         inputs.append(helper.make_tensor_value_info("sequence_lens", onnx.TensorProto.INT32, ["batch"]))
-    ex = _Exporter(onnx, layers, lengths)
     ex.g.used.add(inputs[0].name)
     y, width = ex.run(inputs[0].name)
     y = ex.g.node("Identity", [y], "y")

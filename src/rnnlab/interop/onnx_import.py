@@ -30,12 +30,45 @@ def read_model(path):
 
 
 def _constants(graph):
+    """{name: array} of the initializers and Constant nodes; graph inputs are not constants (an
+    initializer of the same name as a graph input is only its default, which the caller may override).
+
+    Also {name: array} under "__expanded__" for Expand nodes of a constant whose batch axis (1) has
+    length 1: a state broadcast to whatever batch comes.
+    """
     onnx = common.require("onnx", "onnx")
-    values = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    inputs = {i.name for i in graph.input}
+    values = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer if t.name not in inputs}
     for node in graph.node:
         if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
             values[node.output[0]] = onnx.numpy_helper.to_array(node.attribute[0].t)
+    expanded = {}
+    for node in graph.node:
+        if node.op_type == "Expand" and node.input[0] in values:
+            a = values[node.input[0]]
+            if a.ndim == 3 and a.shape[1] == 1:
+                expanded[node.output[0]] = a
+    values["__expanded__"] = expanded
     return values
+
+
+def _sources(graph):
+    """{tensor name: where it comes from} for a message: graph inputs and node outputs."""
+    where = {i.name: "a graph input" for i in graph.input}
+    for node in graph.node:
+        for out in node.output:
+            where[out] = f"computed in the graph by {node.op_type} node {node.name!r}"
+    return where
+
+
+def _time_length(graph, name):
+    """The static time length (axis 0) of graph input `name`, or None."""
+    for i in graph.input:
+        if i.name == name:
+            dims = i.type.tensor_type.shape.dim
+            if dims and dims[0].HasField("dim_value"):
+                return dims[0].dim_value
+    return None
 
 
 def _activation(node, name, alpha, beta):
@@ -66,7 +99,39 @@ def _activations(node, attrs, dirs):
     return [out[d * per:(d + 1) * per] for d in range(dirs)]
 
 
-def parse_node(node, consts):
+def _initial_states(node, inputs, consts, sources, G):
+    """The constant initial states of a node as [(rows, H) arrays per state] per direction, or None.
+
+    A constant [dirs, B, H] (an initializer, a Constant node, or an Expand of a [dirs, 1, H]
+    constant) becomes B rows, or one row when all B are equal; a state given as a graph input
+    stays an input (pass it as initial_state); anything else is refused by name.
+    """
+    slots = [(5, "initial_h")] + ([(6, "initial_c")] if G == 4 else [])
+    found = []
+    for k, what in slots:
+        name = inputs[k]
+        if not name:
+            found.append(None)
+        elif name in consts:
+            found.append(np.asarray(consts[name]))
+        elif name in consts["__expanded__"]:
+            found.append(np.asarray(consts["__expanded__"][name]))
+        elif sources.get(name) == "a graph input":
+            found.append("input")
+        else:
+            raise ValueError(f"{node.op_type} node {node.name!r}: {what} ({name!r}) is "
+                             f"{sources.get(name, 'not defined in the graph')}; rnnlab reads initial states that "
+                             "are constants (initializers, Constant nodes, Expand of a constant) or graph inputs "
+                             "(pass those as initial_state)")
+    if all(f is None or isinstance(f, str) for f in found):
+        return None
+    if any(isinstance(f, str) for f in found):
+        raise ValueError(f"{node.op_type} node {node.name!r}: initial_h and initial_c are one a constant, the other "
+                         "a graph input; rnnlab holds constant initial states or takes them all as initial_state")
+    return found
+
+
+def parse_node(node, consts, graph=None, lengths_from_layers=False):
     """RNN/LSTM/GRU node -> (layer class, direction, [{W, U, b, activations, ...} per direction]) in rnnlab layout.
 
     A GRU's blocks z, r, h are rnnlab's; linear_before_reset=1 gives reset_after=True with b = [Wb, Rb]
@@ -80,10 +145,12 @@ def parse_node(node, consts):
     if attrs.get("input_forget", 0):
         raise ValueError(f"LSTM node {node.name!r}: input_forget=1 (coupled gates) is not supported by rnnlab")
     inputs = list(node.input) + [""] * 8
+    sources = _sources(graph) if graph is not None else {}
 
     def const(k, what):
         if inputs[k] and inputs[k] not in consts:
-            raise ValueError(f"{node.op_type} node {node.name!r}: {what} ({inputs[k]!r}) is computed in the graph; "
+            where = sources.get(inputs[k], "not a constant of the graph")
+            raise ValueError(f"{node.op_type} node {node.name!r}: {what} ({inputs[k]!r}) is {where}; "
                              "rnnlab reads weights from initializers or Constant nodes only")
         return consts.get(inputs[k]) if inputs[k] else None
 
@@ -104,6 +171,25 @@ def parse_node(node, consts):
     B = np.zeros((dirs, 2 * G * H), W.dtype) if B is None else B
     if B.shape != (dirs, 2 * G * H):
         raise ValueError(f"{node.op_type} node {node.name!r}: expected B of shape {(dirs, 2 * G * H)}, got {B.shape}")
+    # rnnlab's own export (load): lengths counted by a Masking or mask_zero layer that load rebuilds
+    if inputs[4] and sources.get(inputs[4]) != "a graph input" and not lengths_from_layers:
+        lens = consts.get(inputs[4])
+        T = _time_length(graph, inputs[0]) if graph is not None else None
+        if lens is None or T is None or np.any(np.asarray(lens) != T):
+            where = ("a constant not known to cover the whole time axis" if lens is not None
+                     else sources.get(inputs[4], "not a graph input"))
+            raise ValueError(f"{node.op_type} node {node.name!r}: sequence_lens ({inputs[4]!r}) is {where}; "
+                             "rnnlab layers take the lengths per call: only a graph input sequence_lens (passed as "
+                             "mask) or a constant covering the whole time axis is supported")
+    states = _initial_states(node, inputs, consts, sources, G)
+    if states is not None:
+        for d, s in enumerate(states):
+            if s is not None and (s.ndim != 3 or s.shape[0] != dirs or s.shape[2] != H):
+                raise ValueError(f"{node.op_type} node {node.name!r}: expected initial states [{dirs}, batch, {H}], "
+                                 f"got {s.shape}")
+        batch = max(s.shape[1] for s in states if s is not None)
+        states = [np.zeros((dirs, batch, H), W.dtype) if s is None else np.broadcast_to(s, (dirs, batch, H))
+                  for s in states]
     acts = _activations(node, attrs, dirs)
     parts = []
     for d in range(dirs):
@@ -112,7 +198,11 @@ def parse_node(node, consts):
             b_d = B[d].reshape(2, G * H)
         if G == 4:  # blocks i, o, f, c -> i, f, C̃, o
             W_d, R_d, b_d = (common.reorder_blocks(a, common.RNNLAB_FROM_ONNX, axis=0) for a in (W_d, R_d, b_d))
-        part = {"W": W_d.T, "U": R_d.T, "b": b_d, "activation": acts[d][-1]}
+        part = {"W": W_d.T, "U": R_d.T, "b": b_d, "activation": acts[d][-1], "dtype": _dtype(node, W)}
+        if states is not None:
+            rows = [s[d] for s in states]
+            same = all(np.all(r == r[:1]) for r in rows)  # one row for the whole batch: any batch works
+            part["initial_state"] = [r[:1] if same else r for r in rows]
         if G == 4:
             if acts[d][1] != acts[d][2]:
                 raise ValueError(f"LSTM node {node.name!r}: different activations for the candidate ({acts[d][1]}) "
@@ -124,10 +214,22 @@ def parse_node(node, consts):
     return {1: nn.SimpleRNN, 3: nn.GRU, 4: nn.LSTM}[G], direction, parts
 
 
+def _dtype(node, W):
+    if W.dtype not in (np.float32, np.float64):
+        raise ValueError(f"{node.op_type} node {node.name!r}: weights of dtype {W.dtype} are not supported; "
+                         "expected float32 or float64")
+    return W.dtype.name
+
+
 def _make(cls, part, **kwargs):
-    options = {k: part[k] for k in ("activation", "recurrent_activation", "reset_after") if k in part}
+    """The layer of one direction, in the file's precision, holding its constant initial states if any."""
+    options = {k: part[k] for k in ("activation", "recurrent_activation", "reset_after", "dtype") if k in part}
+    states = part.get("initial_state")
+    if states is not None:
+        options["initial_state_rows"] = states[0].shape[0]
     layer = cls(part["U"].shape[0], **options, **kwargs)
-    return layer.set_weights(part["W"], part["U"], part["b"])
+    layer.set_weights(part["W"], part["U"], part["b"])
+    return layer if states is None else layer.set_initial_state(states)
 
 
 def load_recurrent(path):
@@ -135,14 +237,19 @@ def load_recurrent(path):
 
     forward -> SimpleRNN/LSTM/GRU(return_sequences=True); reverse -> the same with go_backwards=True
     (outputs in processing order); bidirectional -> Bidirectional(merge_mode="concat").
-    Initial states and sequence lengths are inputs of the graph: pass them as initial_state and mask.
+    Layers have the precision of the file's weights (float32 or float64).
+    Initial states: constants (initializers, Constant nodes, an Expand of a [dirs, 1, H] constant) are
+    kept by the layer (initial_state_rows, its parameters h0/c0, saved with it); graph inputs are
+    passed as initial_state. sequence_lens: a graph input is passed as mask (True on the first
+    sequence_lens[b] steps of row b); a constant covering the whole time axis changes nothing; any
+    other is refused by name.
     """
     graph = read_model(path).graph
     consts, layers = _constants(graph), {}
     for k, node in enumerate(graph.node):
         if node.op_type not in ("RNN", "LSTM", "GRU"):
             continue
-        cls, direction, parts = parse_node(node, consts)
+        cls, direction, parts = parse_node(node, consts, graph)
         name = node.name if node.name and node.name not in layers else f"{node.op_type.lower()}_{k}"
         if direction == "bidirectional":
             fw = _make(cls, parts[0], return_sequences=True, name=name)
@@ -156,11 +263,11 @@ def load_recurrent(path):
     return layers
 
 
-def _recurrent_from_meta(entry, nodes, consts):
+def _recurrent_from_meta(entry, nodes, consts, graph):
     node = nodes.get(entry["node"])
     if node is None:
         raise ValueError(f"the graph has no node {entry['node']!r} named in its rnnlab metadata")
-    cls, direction, parts = parse_node(node, consts)
+    cls, direction, parts = parse_node(node, consts, graph, lengths_from_layers=True)
     if entry["kind"] == "Bidirectional":
         configs, expected = [entry["layer"], entry["backward_layer"]], "bidirectional"
     else:
@@ -176,7 +283,16 @@ def _recurrent_from_meta(entry, nodes, consts):
             if key in part and getattr(layer, key) != part[key]:
                 raise ValueError(f"node {node.name!r}: {key} {part[key]!r} in the graph, "
                                  f"{getattr(layer, key)!r} in its metadata")
-        layers.append(layer.set_weights(part["W"], part["U"], part["b"]))
+        layer.set_weights(part["W"], part["U"], part["b"])
+        if "initial_state" in part:
+            if layer.initial_state_rows != part["initial_state"][0].shape[0]:
+                raise ValueError(f"node {node.name!r}: initial states of {part['initial_state'][0].shape[0]} rows "
+                                 f"in the graph, initial_state_rows={layer.initial_state_rows} in its metadata")
+            layer.set_initial_state(part["initial_state"])
+        elif layer.initial_state_rows:
+            raise ValueError(f"node {node.name!r}: its metadata says initial_state_rows="
+                             f"{layer.initial_state_rows} but the graph holds no constant initial state")
+        layers.append(layer)
     if entry["kind"] == "Bidirectional":
         return nn.Bidirectional(layers[0], backward_layer=layers[1], **entry["config"])
     return layers[0]
@@ -192,7 +308,7 @@ def load(path):
     consts = _constants(model.graph)
     nodes = {node.name: node for node in model.graph.node}
     try:
-        layers = [_layer_from_meta(entry, nodes, consts, path) for entry in json.loads(props["rnnlab.layers"])]
+        layers = [_layer_from_meta(entry, nodes, consts, path, model.graph) for entry in json.loads(props["rnnlab.layers"])]
         container = json.loads(props.get("rnnlab.model", "null"))
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{path!s}: its rnnlab metadata does not describe a model: "
@@ -204,10 +320,10 @@ def load(path):
     return nn.Stack(layers, name=(container or {}).get("config", {}).get("name"))
 
 
-def _layer_from_meta(entry, nodes, consts, path):
+def _layer_from_meta(entry, nodes, consts, path, graph):
     kind = entry.get("kind")
     if kind in ("SimpleRNN", "LSTM", "GRU", "Bidirectional"):
-        return _recurrent_from_meta(entry, nodes, consts)
+        return _recurrent_from_meta(entry, nodes, consts, graph)
     if kind not in ("Dense", "Embedding", "Dropout", "Masking"):
         raise ValueError(f"{path!s}: layer kind {kind!r} in rnnlab metadata is not supported")
     layer = common.layer_class(kind)(**entry["config"])

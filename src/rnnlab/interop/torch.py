@@ -151,6 +151,7 @@ def to_torch(obj, bias=True):
         width = first.input_dim if k == 0 else first.units * len(leaves)
         for leaf in leaves:
             _check_cell(leaf, first, k)
+            common.check_no_initial_state(leaf, "PyTorch")
             if leaf.input_dim != width:
                 raise ValueError(f"to_torch expected input_dim {width} at layer {k}, got {leaf.input_dim}")
             if not bias and np.any(leaf.params["b"]):

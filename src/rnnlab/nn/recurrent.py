@@ -28,6 +28,17 @@ class Recurrent(Layer):
     go_backwards; stateful; kernel_, recurrent_ and bias_initializer; dropout and
     recurrent_dropout rates in [0, 1); dtype float32 or float64; seed; name;
     bptt_steps, checkpoint_every (kernels/segmented.py).
+    zero_output_for_mask (Keras' meaning): what a masked step outputs. True: zero, at every step
+    and as the last output without return_sequences (zero when the last step processed is masked);
+    False: the previous step's output (zero before the first real step), so the last output is h of
+    the last real step. None (default): True with return_sequences, False without, rnnlab's
+    behaviour before the option existed (and what Keras' Bidirectional forces on its layers).
+    initial_state_rows: 0 (default) starts from zero states; n > 0 gives the layer parameters
+    "h0" (and "c0", ...) of shape (n, H), trained and saved with the weights, used when no
+    initial_state is passed (and no stateful carry is held): 1 row is broadcast to any batch,
+    n > 1 rows require batch n (ONNX files whose initial states are constants of a fixed batch).
+    unroll: accepted for Keras compatibility and ignored (the kernels loop over time in any case;
+    unrolling changes speed only, never the numbers).
     Inputs: x (B, T, D); mask (B, T) bool, True on real steps; initial_state, one
     (B, H) array per state name; training (dropout on).
     Outputs: (B, T, H) with return_sequences, else h_T (B, H); with return_state
@@ -46,8 +57,13 @@ class Recurrent(Layer):
                  go_backwards=False, stateful=False, kernel_initializer="glorot_uniform",
                  recurrent_initializer="orthogonal", bias_initializer="zeros", dropout=0.0,
                  recurrent_dropout=0.0, dtype="float32", seed=None, name=None, bptt_steps=None,
-                 checkpoint_every=None):
+                 checkpoint_every=None, zero_output_for_mask=None, initial_state_rows=0, unroll=False):
         super().__init__(dtype=dtype, name=name)
+        if zero_output_for_mask is not None:
+            checks.flag("zero_output_for_mask", zero_output_for_mask)
+        self.zero_output_for_mask = zero_output_for_mask
+        self.initial_state_rows = checks.non_negative_int("initial_state_rows", initial_state_rows)
+        checks.flag("unroll", unroll)  # ignored: see the docstring
         self.units = checks.positive_int("units", units)
         self.activation = activation
         self.return_sequences = bool(return_sequences)
@@ -77,6 +93,16 @@ class Recurrent(Layer):
         self.backend = None  # kernel backend of this layer; None follows rnnlab.set_backend
 
     @property
+    def zeros_masked_output(self):
+        """Whether a masked step outputs zero (zero_output_for_mask, None resolved)."""
+        return self.return_sequences if self.zero_output_for_mask is None else self.zero_output_for_mask
+
+    @property
+    def initial_state_names(self):
+        """The parameters holding the initial states ("h0", ...), empty without initial_state_rows."""
+        return tuple(f"{name}0" for name in self.state_names) if self.initial_state_rows else ()
+
+    @property
     def gates(self):
         """G, the number of blocks in W, U and b."""
         return len(self.gate_names)
@@ -101,7 +127,8 @@ class Recurrent(Layer):
         and load (io/layers.py) read it.
         """
         H, G = self.units, self.gates * self.units
-        return {"W": (input_dim, G), "U": (H, G), "b": (G,)}
+        shapes = {"W": (input_dim, G), "U": (H, G), "b": (G,)}
+        return {**shapes, **{key: (self.initial_state_rows, H) for key in self.initial_state_names}}
 
     def build(self, input_dim):
         """Create the parameters of param_shapes(input_dim): W, U, b."""
@@ -112,6 +139,8 @@ class Recurrent(Layer):
         # C order whatever the initializer returns (an orthogonal U may come transposed), from a cache line
         self.params = {key: aligned(np.asarray(initializers.get(name)(shape, self.rng, self.dtype), dtype=self.dtype))
                        for key, (name, shape) in init.items()}
+        for key in self.initial_state_names:  # learned initial states start at zero
+            self.params[key] = aligned(np.zeros(shapes[key], dtype=self.dtype))
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.built = True
         return self
@@ -133,6 +162,26 @@ class Recurrent(Layer):
             self.build(W.shape[0])
         for key, value in (("W", W), ("U", U), ("b", b)):
             self.params[key][...] = value
+        return self
+
+    def set_initial_state(self, states):
+        """Load the initial-state parameters: one (initial_state_rows, H) array per state name."""
+        if not self.initial_state_rows:
+            raise ValueError(f"{self.name} has initial_state_rows=0: it holds no initial state to set")
+        if not self.built:
+            raise ValueError(f"{self.name} is not built: set its weights first")
+        if isinstance(states, np.ndarray):
+            states = [states]
+        names = self.initial_state_names
+        if not isinstance(states, (list, tuple)) or len(states) != len(names):
+            raise ValueError(f"{self.name}.set_initial_state expected {len(names)} arrays ({', '.join(names)})")
+        shape = (self.initial_state_rows, self.units)
+        states = [np.asarray(s) for s in states]
+        for key, s in zip(names, states):
+            if s.shape != shape:
+                raise ValueError(f"{self.name} expected {key} of shape {shape}, got {s.shape}")
+        for key, s in zip(names, states):
+            self.params[key][...] = s
         return self
 
     def kernel_options(self):
@@ -165,6 +214,8 @@ class Recurrent(Layer):
                     raise ValueError(f"{self.name} is stateful with batch {self._carry[0].shape[0]}, "
                                      f"got batch {batch}; call reset_state() first")
                 return self._carry
+            if self.initial_state_rows:
+                return self._learned_state(batch)
             return self._zero_state(batch)
         if isinstance(initial_state, np.ndarray):
             initial_state = [initial_state]
@@ -178,6 +229,15 @@ class Recurrent(Layer):
                 raise ValueError(f"{self.name} expected initial_state {name} of shape {shape}, got {s.shape}")
             out.append(s)
         return tuple(out)
+
+    def _learned_state(self, batch):
+        """The initial-state parameters as (batch, H) arrays: one row broadcast, or one per batch row."""
+        rows = self.initial_state_rows
+        if rows != 1 and rows != batch:
+            raise ValueError(f"{self.name} holds initial states for batch {rows} (initial_state_rows={rows}), "
+                             f"got batch {batch}; pass initial_state")
+        return tuple(np.ascontiguousarray(np.broadcast_to(self.params[key], (batch, self.units)))
+                     for key in self.initial_state_names)
 
     def _zero_state(self, batch):
         """Zero states (batch, units), kept from call to call and read only (the kernels copy
@@ -229,11 +289,16 @@ class Recurrent(Layer):
         kernel = self._kernel(backend)
         y, state_T, cache = kernel.forward(np.ascontiguousarray(xt), self.params, state0, mask=mt,
                                            rdrop=rdrop, **self.kernel_options())
-        self._cache = (backend, cache, xdrop, B, T)  # a name, not the module: layers stay copyable
+        learned = initial_state is None and self.initial_state_rows and not (self.stateful and self._carry is not None)
+        self._cache = (backend, cache, xdrop, B, T, mt, learned)  # a name, not the module: layers stay copyable
         self._inferred = False
         # copies: the caller may write into its output, the cache must not change
-        out = y.transpose(1, 0, 2).copy() if self.return_sequences else None
-        return self._finish(out, state_T)
+        out = None
+        if self.return_sequences:
+            out = y.transpose(1, 0, 2).copy()
+            if mt is not None and not self.zeros_masked_output:
+                out = _hold_outputs(out, mt.T)
+        return self._finish(out, state_T, None if mt is None else mt[-1])
 
     def _infer(self, x, mask, state0, backend):
         """forward() under inference_mode: the kernel's batch-first infer(), no cache kept."""
@@ -246,15 +311,26 @@ class Recurrent(Layer):
             y, state_T = inference.via_forward(module.forward, x, self.params, state0, mask, self.go_backwards,
                                                self.return_sequences, **options)
         self._cache, self._inferred = None, True
-        return self._finish(y, state_T)
+        m = None
+        if mask is not None:  # processing order
+            m = mask[:, ::-1] if self.go_backwards else mask
+        if y is not None and m is not None and not self.zeros_masked_output:
+            y = _hold_outputs(y, m)
+        return self._finish(y, state_T, None if m is None else m[:, -1])
 
-    def _finish(self, out, state_T):
-        """Keep the final states; the output, with them under return_state."""
+    def _finish(self, out, state_T, last_mask=None):
+        """Keep the final states; the output, with them under return_state.
+
+        last_mask (B,): the mask of the last step processed; without return_sequences and with
+        zero_output_for_mask True the output of a row whose last step is masked is zero (Keras).
+        """
         self.final_state = state_T
         if self.stateful:
             self._carry = tuple(s.copy() for s in state_T)
         if out is None:  # without return_sequences the output is h_T, its own array
             out = state_T[0].copy()
+            if last_mask is not None and self.zeros_masked_output:
+                out[~np.asarray(last_mask, bool)] = 0
         return (out, *state_T) if self.return_state else out
 
     def _kernel(self, backend):
@@ -281,7 +357,7 @@ class Recurrent(Layer):
                              "which keeps nothing for it; run forward outside inference_mode")
         if self._cache is None:
             raise ValueError(f"{self.name}.backward called before a forward call")
-        backend, cache, xdrop, B, T = self._cache
+        backend, cache, xdrop, B, T, mt, learned = self._cache
         H, n = self.units, len(self.state_names)
         if self.return_state:
             if not isinstance(dout, (list, tuple)) or len(dout) != 1 + n:
@@ -296,9 +372,13 @@ class Recurrent(Layer):
             dy_seq = None
         elif self.return_sequences:
             dy = check_grad("dout", dy, (B, T, H), self.dtype, self.name).transpose(1, 0, 2)
+            if mt is not None and not self.zeros_masked_output:  # a held output sends its gradient back
+                dy = _hold_outputs_backward(dy, mt)
             dy_seq = np.ascontiguousarray(dy)
-        else:  # the output is h_T itself
+        else:  # the output is h_T itself (zero where the last step is masked, under zero_output_for_mask)
             dy = check_grad("dout", dy, (B, H), self.dtype, self.name)
+            if mt is not None and self.zeros_masked_output:
+                dy = dy * mt[-1][:, None]
             dstate[0] = dy if dstate[0] is None else dstate[0] + dy
             dy_seq = None
 
@@ -308,6 +388,13 @@ class Recurrent(Layer):
         if self.go_backwards:
             dx = dx[::-1]
         self.grads = grads
+        if learned:  # the initial states are parameters: their gradient, summed over the rows they fed
+            rows = self.initial_state_rows
+            for key, d in zip(self.initial_state_names, dstate0):
+                self.grads[key] = (d.sum(axis=0, keepdims=True) if rows == 1 and B != 1 else d).astype(self.dtype)
+        elif self.initial_state_rows:
+            for key in self.initial_state_names:
+                self.grads[key] = np.zeros_like(self.params[key])
         self.state_grads = dstate0
         return np.ascontiguousarray(dx.transpose(1, 0, 2))
 
@@ -319,4 +406,29 @@ class Recurrent(Layer):
             "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
             "dtype": np.dtype(self.dtype).name, "name": self.name,
             "bptt_steps": self.bptt_steps, "checkpoint_every": self.checkpoint_every,
+            "zero_output_for_mask": self.zero_output_for_mask, "initial_state_rows": self.initial_state_rows,
         }
+
+
+def _hold_outputs(y, mask):
+    """y (B, T, H) in processing order with each masked step's output replaced by the previous
+    step's output (zero before the first real step): Keras' zero_output_for_mask=False."""
+    B, T = mask.shape
+    steps = np.where(mask, np.arange(T), -1)
+    last = np.maximum.accumulate(steps, axis=1)  # the last real step at or before t
+    held = np.take_along_axis(y, np.maximum(last, 0)[:, :, None], axis=1)
+    held[last < 0] = 0
+    return held
+
+
+def _hold_outputs_backward(dy, mt):
+    """The gradient of _hold_outputs, time-major: dy (T, B, H), mt (T, B); each held step's
+    gradient is summed into the real step it copied (dropped before the first real step)."""
+    out = np.zeros_like(dy)
+    acc = np.zeros_like(dy[0])
+    for t in range(dy.shape[0] - 1, -1, -1):
+        acc = acc + dy[t]
+        real = mt[t][:, None]
+        out[t] = np.where(real, acc, 0)
+        acc = np.where(real, 0, acc)
+    return out
