@@ -2,7 +2,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ demo: $(VENV)/.demo
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest
+
+# ruff's rules are in pyproject.toml ([tool.ruff]); the notebook is generated from docs/tutorial.py
+LINTED := src tests benchmarks docs/tutorial.py docs/render_tutorial.py
+lint: $(VENV)/.test
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 bench: $(VENV)/.test
 	$(BIN)/python benchmarks/speed.py

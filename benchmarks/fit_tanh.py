@@ -10,6 +10,7 @@ in the last place (ulp), against float64 tanh, next to NumPy's own float32 tanh.
 
     python benchmarks/fit_tanh.py
 """
+
 import numpy as np
 from numpy.polynomial import chebyshev as C
 from numpy.polynomial import polynomial as P
@@ -29,19 +30,20 @@ def fit(deg_p=DEG_P, deg_q=DEG_Q, clamp=CLAMP, iterations=60):
         Vq = C.chebvander(v, deg_q)[:, 1:]
         A = np.hstack([Vp, -f[:, None] * Vq]) / (f * Q)[:, None]  # relative residual, linearised
         sol = np.linalg.lstsq(A * np.sqrt(weight)[:, None], np.sqrt(weight) / Q, rcond=None)[0]
-        pc, qc = sol[:deg_p + 1], np.concatenate([[1.0], sol[deg_p + 1:]])
+        pc, qc = sol[: deg_p + 1], np.concatenate([[1.0], sol[deg_p + 1 :]])
         Q = C.chebval(v, qc)
         err = C.chebval(v, pc) / Q / f - 1
         if it > 10:  # Lawson: weight the worst points up
             weight = weight * np.abs(err)
             weight /= weight.sum()
-    to_s = [P.polypow([-1, 2 / clamp ** 2], k) for k in range(max(deg_p, deg_q) + 1)]  # v as a polynomial in s
+    to_s = [P.polypow([-1, 2 / clamp**2], k) for k in range(max(deg_p, deg_q) + 1)]  # v as a polynomial in s
 
     def in_s(cheb):
         out = np.zeros(len(cheb))
         for k, a in enumerate(C.cheb2poly(cheb)):
-            out[:k + 1] += a * to_s[k]
+            out[: k + 1] += a * to_s[k]
         return out
+
     p, q = in_s(pc), in_s(qc)
     return p / q[0], q / q[0]
 
@@ -68,7 +70,10 @@ if __name__ == "__main__":
     p, q = fit()
     print("P:", ", ".join(repr(float(c)) for c in p))
     print("Q:", ", ".join(repr(float(c)) for c in q))
-    x = np.concatenate([np.linspace(-12, 12, 2_000_001, dtype=np.float32),
-                        np.geomspace(1e-30, 1e-2, 10_000).astype(np.float32)])
-    print(f"float32 evaluation: max {ulp_error(tanh32(x, p, q), x).max():.2f} ulp; "
-          f"NumPy's float32 tanh: max {ulp_error(np.tanh(x), x).max():.2f} ulp ({x.size} points)")
+    x = np.concatenate(
+        [np.linspace(-12, 12, 2_000_001, dtype=np.float32), np.geomspace(1e-30, 1e-2, 10_000).astype(np.float32)]
+    )
+    print(
+        f"float32 evaluation: max {ulp_error(tanh32(x, p, q), x).max():.2f} ulp; "
+        f"NumPy's float32 tanh: max {ulp_error(np.tanh(x), x).max():.2f} ulp ({x.size} points)"
+    )

@@ -7,6 +7,7 @@ both), an LSTM layer (float32, return_sequences) runs forward and backward once;
 of new memory is tracemalloc's (NumPy reports every array), next to the bound of
 docs/PERFORMANCE.md (kernels.segmented.memory_bound) for the recomputing modes.
 """
+
 import argparse
 import time
 import tracemalloc
@@ -45,9 +46,12 @@ def main():
     for name, default in (("T", 10_000), ("B", 16), ("D", 8), ("H", 64), ("k", 100)):
         parser.add_argument(f"--{name}", type=int, default=default)
     a = parser.parse_args()
-    modes = [("full BPTT", {}), (f"checkpoint_every={a.k}", {"checkpoint_every": a.k}),
-             (f"bptt_steps={a.k}", {"bptt_steps": a.k}),
-             (f"bptt_steps={a.k}, checkpoint_every={a.k}", {"bptt_steps": a.k, "checkpoint_every": a.k})]
+    modes = [
+        ("full BPTT", {}),
+        (f"checkpoint_every={a.k}", {"checkpoint_every": a.k}),
+        (f"bptt_steps={a.k}", {"bptt_steps": a.k}),
+        (f"bptt_steps={a.k}, checkpoint_every={a.k}", {"bptt_steps": a.k, "checkpoint_every": a.k}),
+    ]
     print(f"LSTM, float32, T={a.T}, B={a.B}, D={a.D}, H={a.H}: one training step")
     print("| mode | backend | peak MB | seconds | formula MB |")
     print("|---|---|---|---|---|")
@@ -55,8 +59,11 @@ def main():
         for label, options in modes:
             peak, seconds = step(backend, options, a.T, a.B, a.D, a.H)
             bound = memory_bound(a.T, a.B, a.D, a.H, a.k) / 2**20 if "checkpoint_every" in options else None
-            print(f"| {label} | {rl.kernels.backend() if backend == 'auto' else backend} | {peak / 2**20:.1f} "
-                  f"| {seconds:.2f} | {'-' if bound is None else f'{bound:.1f}'} |", flush=True)
+            print(
+                f"| {label} | {rl.kernels.backend() if backend == 'auto' else backend} | {peak / 2**20:.1f} "
+                f"| {seconds:.2f} | {'-' if bound is None else f'{bound:.1f}'} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Speed benchmark (the same as `rnnlab bench speed`): python benchmarks/speed.py [--quick] [--json out.json]."""
+
 import sys
 
 from rnnlab.cli import main

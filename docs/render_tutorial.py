@@ -4,6 +4,7 @@ Cells start at a line `# %%` (code) or `# %% [markdown]` (text, each line's
 leading "# " removed). The notebook is written without outputs, with
 stable cell ids, so that the same script always gives the same file.
 """
+
 import os
 import sys
 
@@ -33,8 +34,10 @@ def notebook(source):
     import nbformat
 
     nb = nbformat.v4.new_notebook()
-    nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-                   "language_info": {"name": "python"}}
+    nb.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+    }
     for k, (kind, text) in enumerate(cells(source)):
         make = nbformat.v4.new_markdown_cell if kind == "markdown" else nbformat.v4.new_code_cell
         nb.cells.append(make(text, id=f"cell-{k:02d}"))
@@ -42,17 +45,20 @@ def notebook(source):
     return nb
 
 
-def render(src=os.path.join(HERE, "tutorial.py"), dst=os.path.join(HERE, "tutorial.ipynb")):
-    """Write dst from src atomically; returns the notebook's JSON text."""
+SOURCE = os.path.join(HERE, "tutorial.py")
+NOTEBOOK = os.path.join(HERE, "tutorial.ipynb")
+
+
+def render(src=SOURCE, dst=NOTEBOOK):
+    """Write dst from src atomically (dst=None: write nothing); returns the notebook's JSON text."""
     import nbformat
 
     with open(src, encoding="utf-8") as fh:
         text = nbformat.writes(notebook(fh.read())) + "\n"
     if dst is not None:
-        tmp = dst + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, dst)
+        from rnnlab.io import atomic
+
+        atomic.write_text(dst, text)
     return text
 
 

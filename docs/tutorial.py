@@ -67,7 +67,7 @@ x_axis = np.arange(-5.0, 5.0, 0.1)
 y = 1 / (1 + np.exp(-x_axis))  # the article's code
 sigmoid, d_sigmoid = rl.kernels.activations.get("sigmoid")
 print("rnnlab's sigmoid equals the article's:", np.allclose(sigmoid(x_axis), y))
-print("largest slope of σ:", d_sigmoid(y).max(), "  0.25 ** 10 =", 0.25 ** 10)
+print("largest slope of σ:", d_sigmoid(y).max(), "  0.25 ** 10 =", 0.25**10)
 show(rl.plots.activations())
 
 # %% [markdown]
@@ -93,12 +93,16 @@ dh_T = np.full((8, 32), 1 / np.sqrt(8 * 32))  # the same loss gradient at h_T fo
 open_forget = rl.LSTM(32, dtype="float64", seed=0).build(2)
 open_forget.params["b"][32:64] = 5.0  # the f block of b (blocks i, f, C̃, o): f_t = σ(... + 5) ≈ 0.99
 flows = {}
-for name, layer in [("SimpleRNN", rl.SimpleRNN(32, dtype="float64", seed=0)),
-                    ("LSTM", rl.LSTM(32, dtype="float64", seed=0)),
-                    ("LSTM, forget gate open", open_forget)]:
+for name, layer in [
+    ("SimpleRNN", rl.SimpleRNN(32, dtype="float64", seed=0)),
+    ("LSTM", rl.LSTM(32, dtype="float64", seed=0)),
+    ("LSTM, forget gate open", open_forget),
+]:
     flows[name] = f = rl.probe.gradient_flow(layer, X_flow.astype("float64"), dh_T)
-    print(f"{name:23s}  ‖∂L/∂h‖ at lag 0: {f['h'][0]:.3g}   at lag {T}: {f['h'][-1]:.3g}   "
-          f"decay {f['rate_h']:+.3f} nats per step")
+    print(
+        f"{name:23s}  ‖∂L/∂h‖ at lag 0: {f['h'][0]:.3g}   at lag {T}: {f['h'][-1]:.3g}   "
+        f"decay {f['rate_h']:+.3f} nats per step"
+    )
 show(rl.plots.gradient_flow(flows))
 
 # %% [markdown]
@@ -186,7 +190,8 @@ show(rl.plots.cell_state(recording, tokens=tokens))
 # the candidate may read (`reset_after=True`, the default of Keras 3 and PyTorch):
 #
 # $$z_t = \sigma(x_t W_z + h_{t-1} U_z + b_z) \qquad r_t = \sigma(x_t W_r + h_{t-1} U_r + b_r)$$
-# $$\tilde h_t = \tanh(x_t W_h + b_h + r_t \odot (h_{t-1} U_h + b'_h)) \qquad h_t = z_t \odot h_{t-1} + (1 - z_t) \odot \tilde h_t$$
+# $$\tilde h_t = \tanh(x_t W_h + b_h + r_t \odot (h_{t-1} U_h + b'_h))$$
+# $$h_t = z_t \odot h_{t-1} + (1 - z_t) \odot \tilde h_t$$
 #
 # A unit with z near 1 keeps its value from the step before; one with r near 0 writes a
 # candidate that ignores it. The same sentence, learned by a GRU (`rnnlab trace --cell gru`):
@@ -221,6 +226,7 @@ def lesson(name):
     print(result.caption)
     display(Image(filename=result.figure))
     return result
+
 
 # %% [markdown]
 # ### Short memory

@@ -3,6 +3,7 @@
 The scalar loss is L = Σ out ⊙ R over every output array (sequence, states,
 both directions), with R random and fixed, so ∂L/∂out = R is what backward gets.
 """
+
 import numpy as np
 
 # step of the fourth-order central difference: its round-off is ~1e-16·|L|/EPS and its
@@ -106,5 +107,6 @@ def leaves(model):
 
 def relu_ok(model):
     """True when no relu layer of `model` has a pre-activation within MARGIN of its kink."""
-    return all(relu_margin(leaf.kernel_cache, leaf.params["b"]) > MARGIN
-               for leaf in leaves(model) if leaf.activation == "relu")
+    return all(
+        relu_margin(leaf.kernel_cache, leaf.params["b"]) > MARGIN for leaf in leaves(model) if leaf.activation == "relu"
+    )

@@ -7,6 +7,7 @@ package face (`import rnnlab`, `from .. import x` resolving to rnnlab/__init__);
 no module is its own ancestor through imports (no circle); no `importlib` call
 loads one of the package's own modules by name.
 """
+
 import ast
 import os
 
@@ -16,13 +17,22 @@ SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 
 # the floors of the house, from the ground up: a room imports only rooms on lower floors
 RANKS = {
-    "checks": 0, "version": 0,
-    "initializers": 1, "kernels": 1, "tasks": 1, "data": 1,
+    "checks": 0,
+    "version": 0,
+    "initializers": 1,
+    "kernels": 1,
+    "tasks": 1,
+    "data": 1,
     "nn": 2,
     "io": 3,
     "train": 4,
-    "plots": 5, "probe": 5, "text": 5, "interop": 5,
-    "experiments": 6, "explore": 6, "bench": 6,
+    "plots": 5,
+    "probe": 5,
+    "text": 5,
+    "interop": 5,
+    "experiments": 6,
+    "explore": 6,
+    "bench": 6,
     "lessons": 7,
     "cli": 8,
 }
@@ -56,7 +66,7 @@ def _imports(module):
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - (node.level - 1)])
+                base = ".".join(parts[: len(parts) - (node.level - 1)])
                 target = f"{base}.{node.module}" if node.module else base
             elif node.module and node.module.split(".")[0] == "rnnlab":
                 target = node.module
@@ -89,15 +99,21 @@ def test_imports_run_downhill():
             if other is None:
                 bad.append(f"{module}:{line} imports the package face ({target})")
             elif other != room and RANKS[other] >= RANKS[room]:
-                bad.append(f"{module}:{line} ({room}, floor {RANKS[room]}) imports {target} "
-                           f"({other}, floor {RANKS[other]})")
+                bad.append(
+                    f"{module}:{line} ({room}, floor {RANKS[room]}) imports {target} ({other}, floor {RANKS[other]})"
+                )
     assert not bad, "\n".join(bad)
 
 
 def test_only_the_switch_opens_the_fast_package():
-    bad = [f"{module}:{line} imports {target}" for module in MODULES for line, target in _imports(module)
-           if target.startswith("rnnlab.kernels.fast") and not module.startswith("rnnlab.kernels.fast")
-           and module != "rnnlab.kernels.switch"]
+    bad = [
+        f"{module}:{line} imports {target}"
+        for module in MODULES
+        for line, target in _imports(module)
+        if target.startswith("rnnlab.kernels.fast")
+        and not module.startswith("rnnlab.kernels.fast")
+        and module != "rnnlab.kernels.switch"
+    ]
     assert not bad, "\n".join(bad)
 
 
@@ -138,7 +154,9 @@ def test_no_module_loaded_by_name():
     for module, (path, _) in MODULES.items():
         for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
             if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                    "import_module", "__import__"):
+                "import_module",
+                "__import__",
+            ):
                 arg = node.args[0] if node.args else None
                 text = ast.unparse(arg) if arg is not None else ""
                 if "rnnlab" in text or text.startswith(("f'.", 'f".', "'.", '".')) or "__name__" in text:
@@ -149,18 +167,31 @@ def test_no_module_loaded_by_name():
 @pytest.mark.parametrize("rule", ["downhill", "face", "fast", "circle"])
 def test_the_checks_can_fail(rule, tmp_path, monkeypatch):
     """A room that breaks each rule is caught: the checks above are not vacuous."""
-    bad = {"downhill": "from ..cli import main\n", "face": "import rnnlab\n", "fast": "from ..kernels.fast import ops\n",
-           "circle": "from . import other\n"}
+    bad = {
+        "downhill": "from ..cli import main\n",
+        "face": "import rnnlab\n",
+        "fast": "from ..kernels.fast import ops\n",
+        "circle": "from . import other\n",
+    }
     room = tmp_path / "nn"
     room.mkdir()
     for name, text in (("__init__.py", ""), ("bad.py", bad[rule]), ("other.py", "from . import bad\n")):
         (room / name).write_text(text)
     empty = str(room / "__init__.py")
-    modules = {"rnnlab": (empty, True), "rnnlab.nn": (empty, True), "rnnlab.nn.bad": (str(room / "bad.py"), False),
-               "rnnlab.nn.other": (str(room / "other.py"), False), "rnnlab.cli": (empty, True),
-               "rnnlab.kernels.fast.ops": (empty, False)}
+    modules = {
+        "rnnlab": (empty, True),
+        "rnnlab.nn": (empty, True),
+        "rnnlab.nn.bad": (str(room / "bad.py"), False),
+        "rnnlab.nn.other": (str(room / "other.py"), False),
+        "rnnlab.cli": (empty, True),
+        "rnnlab.kernels.fast.ops": (empty, False),
+    }
     monkeypatch.setitem(globals(), "MODULES", modules)
-    check = {"downhill": test_imports_run_downhill, "face": test_imports_run_downhill,
-             "fast": test_only_the_switch_opens_the_fast_package, "circle": test_no_circles_between_modules}[rule]
+    check = {
+        "downhill": test_imports_run_downhill,
+        "face": test_imports_run_downhill,
+        "fast": test_only_the_switch_opens_the_fast_package,
+        "circle": test_no_circles_between_modules,
+    }[rule]
     with pytest.raises(AssertionError, match="rnnlab.nn.bad"):
         check()

@@ -1,4 +1,5 @@
 """Bad input raises ValueError/TypeError naming the argument with expected vs. got."""
+
 import numpy as np
 import pytest
 
@@ -19,20 +20,27 @@ LAYERS = [
 
 
 @pytest.mark.parametrize("make, owner", LAYERS)
-@pytest.mark.parametrize("x, error, message", [
-    (np.zeros((32, 3)), ValueError, r"expected input \(batch, time, features\), got \(32, 3\)"),
-    (np.zeros((1, 2, 3, 4)), ValueError, r"expected input \(batch, time, features\), got \(1, 2, 3, 4\)"),
-    (np.zeros((0, 4, 3)), ValueError, r"expected a non-empty input, got \(0, 4, 3\)"),
-    (np.zeros((2, 4, 3), dtype=np.int64), TypeError, r"expected input of a float dtype, got int64"),
-    (np.zeros((2, 4, 3), dtype=bool), TypeError, r"expected input of a float dtype, got bool"),
-    (np.zeros((2, 4, 3), dtype=object), TypeError, r"expected input of a float dtype, got object"),
-    (np.full((2, 4, 3), "a"), TypeError, r"expected input of a float dtype, got <U1"),
-    ([[[1.0, 2.0]], [[1.0]]], TypeError, r"expected input as a regular array, got"),
-    (np.where(np.arange(24).reshape(2, 4, 3) == 5, np.nan, 0.0), ValueError,
-     r"expected finite input, got 1 NaN or Inf value\(s\)"),
-    (np.full((2, 4, 3), np.inf), ValueError, r"expected finite input, got 24 NaN or Inf value\(s\)"),
-    (np.full((2, 4, 3), 1e39), ValueError, r"expected finite input, got 24 NaN or Inf value\(s\) in float32"),
-], ids=["rank2", "rank4", "empty", "int", "bool", "object", "str", "ragged", "nan", "inf", "beyond-float32"])
+@pytest.mark.parametrize(
+    "x, error, message",
+    [
+        (np.zeros((32, 3)), ValueError, r"expected input \(batch, time, features\), got \(32, 3\)"),
+        (np.zeros((1, 2, 3, 4)), ValueError, r"expected input \(batch, time, features\), got \(1, 2, 3, 4\)"),
+        (np.zeros((0, 4, 3)), ValueError, r"expected a non-empty input, got \(0, 4, 3\)"),
+        (np.zeros((2, 4, 3), dtype=np.int64), TypeError, r"expected input of a float dtype, got int64"),
+        (np.zeros((2, 4, 3), dtype=bool), TypeError, r"expected input of a float dtype, got bool"),
+        (np.zeros((2, 4, 3), dtype=object), TypeError, r"expected input of a float dtype, got object"),
+        (np.full((2, 4, 3), "a"), TypeError, r"expected input of a float dtype, got <U1"),
+        ([[[1.0, 2.0]], [[1.0]]], TypeError, r"expected input as a regular array, got"),
+        (
+            np.where(np.arange(24).reshape(2, 4, 3) == 5, np.nan, 0.0),
+            ValueError,
+            r"expected finite input, got 1 NaN or Inf value\(s\)",
+        ),
+        (np.full((2, 4, 3), np.inf), ValueError, r"expected finite input, got 24 NaN or Inf value\(s\)"),
+        (np.full((2, 4, 3), 1e39), ValueError, r"expected finite input, got 24 NaN or Inf value\(s\) in float32"),
+    ],
+    ids=["rank2", "rank4", "empty", "int", "bool", "object", "str", "ragged", "nan", "inf", "beyond-float32"],
+)
 def test_bad_x(make, owner, x, error, message):
     with pytest.raises(error, match=rf"^{owner} {message}"):
         make()(x)
@@ -46,13 +54,17 @@ def test_wrong_feature_size(make, owner):
 
 
 @pytest.mark.parametrize("make, owner", LAYERS)
-@pytest.mark.parametrize("mask, error, message", [
-    (np.ones((4, 2), dtype=bool), ValueError, r"expected mask of shape \(2, 4\), got \(4, 2\)"),
-    (np.ones((2, 4, 1), dtype=bool), ValueError, r"expected mask of shape \(2, 4\), got \(2, 4, 1\)"),
-    (np.ones((2, 4), dtype=np.int64), TypeError, r"expected mask of dtype bool, got int64"),
-    (np.ones((2, 4)), TypeError, r"expected mask of dtype bool, got float64"),
-    ([[True], [True, False]], TypeError, r"expected mask as a regular array, got"),
-], ids=["transposed", "rank3", "int", "float", "ragged"])
+@pytest.mark.parametrize(
+    "mask, error, message",
+    [
+        (np.ones((4, 2), dtype=bool), ValueError, r"expected mask of shape \(2, 4\), got \(4, 2\)"),
+        (np.ones((2, 4, 1), dtype=bool), ValueError, r"expected mask of shape \(2, 4\), got \(2, 4, 1\)"),
+        (np.ones((2, 4), dtype=np.int64), TypeError, r"expected mask of dtype bool, got int64"),
+        (np.ones((2, 4)), TypeError, r"expected mask of dtype bool, got float64"),
+        ([[True], [True, False]], TypeError, r"expected mask as a regular array, got"),
+    ],
+    ids=["transposed", "rank3", "int", "float", "ragged"],
+)
 def test_bad_mask(make, owner, mask, error, message):
     with pytest.raises(error, match=rf"^{owner} {message}"):
         make()(X, mask=mask)
@@ -77,12 +89,16 @@ def test_backward_before_forward(make, owner):
         make().backward(np.zeros((2, 5)))
 
 
-@pytest.mark.parametrize("return_sequences, dout, error, message", [
-    (False, np.zeros((2, 4, 5)), ValueError, r"expected dout of shape \(2, 5\), got \(2, 4, 5\)"),
-    (True, np.zeros((2, 5)), ValueError, r"expected dout of shape \(2, 4, 5\), got \(2, 5\)"),
-    (True, np.zeros((2, 4, 5), dtype=np.int64), TypeError, r"expected dout of a float dtype, got int64"),
-    (True, [[1.0], [1.0, 2.0]], TypeError, r"expected dout as a regular array, got"),
-], ids=["sequence-for-state", "state-for-sequence", "int", "ragged"])
+@pytest.mark.parametrize(
+    "return_sequences, dout, error, message",
+    [
+        (False, np.zeros((2, 4, 5)), ValueError, r"expected dout of shape \(2, 5\), got \(2, 4, 5\)"),
+        (True, np.zeros((2, 5)), ValueError, r"expected dout of shape \(2, 4, 5\), got \(2, 5\)"),
+        (True, np.zeros((2, 4, 5), dtype=np.int64), TypeError, r"expected dout of a float dtype, got int64"),
+        (True, [[1.0], [1.0, 2.0]], TypeError, r"expected dout as a regular array, got"),
+    ],
+    ids=["sequence-for-state", "state-for-sequence", "int", "ragged"],
+)
 def test_bad_dout(return_sequences, dout, error, message):
     layer = called(rl.LSTM(5, return_sequences=return_sequences))
     with pytest.raises(error, match=rf"^lstm.backward {message}"):
@@ -104,13 +120,16 @@ def test_units_must_be_positive(cls, units):
         cls(units)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(activation="softplus"), r"activation expected one of \[.*\], got 'softplus'"),
-    (dict(dropout=1.0), r"dropout expected a rate in \[0, 1\), got 1.0"),
-    (dict(recurrent_dropout=-0.1), r"recurrent_dropout expected a rate in \[0, 1\), got -0.1"),
-    (dict(dtype="float16"), r"dtype expected float32 or float64, got 'float16'"),
-    (dict(kernel_initializer="he"), r"initializer expected one of \[.*\] or a callable, got 'he'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(activation="softplus"), r"activation expected one of \[.*\], got 'softplus'"),
+        (dict(dropout=1.0), r"dropout expected a rate in \[0, 1\), got 1.0"),
+        (dict(recurrent_dropout=-0.1), r"recurrent_dropout expected a rate in \[0, 1\), got -0.1"),
+        (dict(dtype="float16"), r"dtype expected float32 or float64, got 'float16'"),
+        (dict(kernel_initializer="he"), r"initializer expected one of \[.*\] or a callable, got 'he'"),
+    ],
+)
 def test_bad_constructor_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         rl.LSTM(3, **kwargs)

@@ -1,16 +1,17 @@
 """rnnlab: SimpleRNN, LSTM and GRU written by hand in NumPy, with exact BPTT."""
-from . import data, initializers, interop, kernels, nn
-from . import experiments, plots, probe, tasks
-from . import explore
-from .kernels import set_backend
-from .nn import GRU, LSTM, Bidirectional, SimpleRNN, Stack
-from .nn import Dense, Dropout, Embedding, Masking, inference_mode
-from . import train
-from .train import Sequential, callbacks, losses, metrics, optim, schedules
-from .train import load
 
+from . import data, experiments, explore, initializers, interop, kernels, nn, plots, probe, tasks, train
+from .kernels import set_backend
+from .nn import GRU, LSTM, Bidirectional, Dense, Dropout, Embedding, Masking, SimpleRNN, Stack, inference_mode
+from .train import Sequential, callbacks, load, losses, metrics, optim, schedules
 from .version import __version__
 
-__all__ = ["SimpleRNN", "LSTM", "GRU", "Bidirectional", "Stack", "nn", "kernels", "interop", "initializers", "set_backend",
-           "Dense", "Embedding", "Dropout", "Masking", "Sequential", "train", "callbacks", "losses", "metrics", "optim",
-           "schedules", "load", "inference_mode", "explore", "data"]
+__all__ = [
+    # layers and the model
+    "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Stack", "Dense", "Embedding", "Dropout", "Masking",
+    "Sequential", "load", "inference_mode", "set_backend",
+    # rooms
+    "callbacks", "data", "experiments", "explore", "initializers", "interop", "kernels", "losses", "metrics",
+    "nn", "optim", "plots", "probe", "schedules", "tasks", "train",
+    "__version__",
+]  # fmt: skip

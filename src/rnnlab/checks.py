@@ -3,6 +3,7 @@
 Each check returns the value in its plain Python type, or raises ValueError
 "<name> expected <what>, got <value>". A bool is never taken for a number.
 """
+
 import math
 import numbers
 
@@ -72,6 +73,7 @@ def choice(name, value, options):
 def physical_memory():
     """This machine's memory in bytes, or None where it cannot be read."""
     import os
+
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -91,6 +93,8 @@ def fits_in_memory(name, value, need_bytes, what):
     "<name> <value> would need <size> for <what> (this machine has <size>)". Returns need_bytes."""
     have = physical_memory()
     if have is not None and need_bytes > have:
-        raise ValueError(f"{name} {value} would need at least {human_bytes(need_bytes)} for {what} "
-                         f"(this machine has {human_bytes(have)})")
+        raise ValueError(
+            f"{name} {value} would need at least {human_bytes(need_bytes)} for {what} "
+            f"(this machine has {human_bytes(have)})"
+        )
     return need_bytes

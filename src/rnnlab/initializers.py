@@ -1,5 +1,7 @@
 """Weight initializers, Keras names and formulas. Each takes (shape, rng, dtype)."""
+
 import numpy as np
+
 from .checks import is_int
 
 
@@ -60,8 +62,8 @@ def chrono(max_lag):
             raise ValueError(f"chrono expected an LSTM bias shape (4·units,), got {shape}")
         H = shape[0] // 4
         b = np.zeros(shape, dtype=np.float64)
-        b[H:2 * H] = np.log(rng.uniform(1.0, max_lag - 1.0, size=H))  # b_f = ln U[1, max_lag − 1]
-        b[:H] = -b[H:2 * H]  # b_i = −b_f
+        b[H : 2 * H] = np.log(rng.uniform(1.0, max_lag - 1.0, size=H))  # b_f = ln U[1, max_lag − 1]
+        b[:H] = -b[H : 2 * H]  # b_i = −b_f
         return b.astype(dtype)
 
     init.__name__ = f"chrono({int(max_lag)})"

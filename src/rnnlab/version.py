@@ -1,2 +1,3 @@
 """The version of rnnlab, in one place."""
+
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
 """`rnnlab bench speed --quick` runs and reports every figure it promises (no timing assertions)."""
+
 import json
 
 import numpy as np
@@ -17,8 +18,12 @@ def test_bench_speed_quick_writes_table_and_json(tmp_path, capsys):
     assert result["peak_gflops"]["default_threads"] > 0
     assert result["first_call"]["first_call_s"] > 0
     rows = result["rows"]
-    assert [(r["T"], r["B"], r["mode"]) for r in rows] == [(20, 1, "train"), (20, 1, "infer"),
-                                                            (20, 4, "train"), (20, 4, "infer")]
+    assert [(r["T"], r["B"], r["mode"]) for r in rows] == [
+        (20, 1, "train"),
+        (20, 1, "infer"),
+        (20, 4, "train"),
+        (20, 4, "infer"),
+    ]
     for r in rows:
         assert len(r["runs_ms"]["rnnlab"]) == 3 and r["ms"]["rnnlab"] > 0 and r["gflops"]["rnnlab"] > 0
         if r["mode"] == "train":
@@ -45,8 +50,10 @@ def test_contenders_compute_the_same_outputs(cell):
 def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="--cells expected lstm, simple_rnn and/or gru, got 'peephole'"):
         from rnnlab.cli import bench
-        bench.run_speed(type("A", (), {"cells": "peephole", "quick": True, "repeats": None, "json": None,
-                                       "no_memory": True})())
+
+        bench.run_speed(
+            type("A", (), {"cells": "peephole", "quick": True, "repeats": None, "json": None, "no_memory": True})()
+        )
     with pytest.raises(ValueError, match="repeats expected a positive integer"):
         speed.run(speed.QUICK_GRID, ("lstm",), repeats=0)
 

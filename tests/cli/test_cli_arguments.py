@@ -1,6 +1,7 @@
 """Every argument of every verb, walked from the argparse parsers themselves: a value out of range or of the
 wrong type is exit status 2 and one line on stderr, before any work; output paths are checked before
 training; Ctrl-C is exit 130 and one line; a bug is a traceback with a line asking to report it."""
+
 import argparse
 import os
 import signal
@@ -26,8 +27,11 @@ def _verbs(parser, prefix=()):
 
 def _value_arguments(parser):
     """The actions that take a value (positional or option)."""
-    return [a for a in parser._actions
-            if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)) and a.nargs != 0]
+    return [
+        a
+        for a in parser._actions
+        if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)) and a.nargs != 0
+    ]
 
 
 def _is_numeric(action):
@@ -88,9 +92,12 @@ def test_every_numeric_argument_has_a_checked_type():
     unchecked = []
     for verb, parser in _verbs(cli.build_parser()):
         for action in _value_arguments(parser):
-            if action.type in (int, float) or (action.default is not None and not isinstance(action.default, str)
-                                               and isinstance(action.default, (int, float))
-                                               and not _is_numeric(action)):
+            if action.type in (int, float) or (
+                action.default is not None
+                and not isinstance(action.default, str)
+                and isinstance(action.default, (int, float))
+                and not _is_numeric(action)
+            ):
                 unchecked.append(f"{' '.join(verb)} {action.option_strings or action.dest}")
     assert unchecked == []
     assert len({(v, d) for v, d, _ in CASES}) >= 60  # the walk reached the numeric arguments of every verb
@@ -113,19 +120,22 @@ def test_every_bad_value_is_exit_2_and_one_line(capsys, tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == []  # nothing ran, nothing written
 
 
-@pytest.mark.parametrize("argv, says", [
-    (["text", "train", __file__, "--out", "m.rnnlab", "--layers", "0"], "--layers"),
-    (["text", "train", __file__, "--out", "m.rnnlab", "--embed", "0"], "--embed"),
-    (["text", "train", __file__, "--out", "m.rnnlab", "--seq-len", "0"], "--seq-len"),
-    (["text", "train", __file__, "--out", "m.rnnlab", "--seq-len", "-3"], "--seq-len"),
-    (["text", "train", __file__, "--out", "m.rnnlab", "--batch-size", "0"], "--batch-size"),
-    (["text", "train", __file__, "--out", "m.rnnlab", "--epochs", "0"], "--epochs"),
-    (["trace", "--show-units", "0"], "--show-units"),
-    (["cluster", "up", "--port", "-5"], "--port"),
-    (["run", "adding", "--hidden", "2000000"], "would need at least"),
-    (["run", "adding", "--test-size", "2000000000"], "--test-size"),
-    (["compare", "adding", "--seeds", "100000000"], "--seeds"),
-])
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["text", "train", __file__, "--out", "m.rnnlab", "--layers", "0"], "--layers"),
+        (["text", "train", __file__, "--out", "m.rnnlab", "--embed", "0"], "--embed"),
+        (["text", "train", __file__, "--out", "m.rnnlab", "--seq-len", "0"], "--seq-len"),
+        (["text", "train", __file__, "--out", "m.rnnlab", "--seq-len", "-3"], "--seq-len"),
+        (["text", "train", __file__, "--out", "m.rnnlab", "--batch-size", "0"], "--batch-size"),
+        (["text", "train", __file__, "--out", "m.rnnlab", "--epochs", "0"], "--epochs"),
+        (["trace", "--show-units", "0"], "--show-units"),
+        (["cluster", "up", "--port", "-5"], "--port"),
+        (["run", "adding", "--hidden", "2000000"], "would need at least"),
+        (["run", "adding", "--test-size", "2000000000"], "--test-size"),
+        (["compare", "adding", "--seeds", "100000000"], "--seeds"),
+    ],
+)
 def test_the_reported_mistakes_are_refused_in_one_line(argv, says, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_:
@@ -155,9 +165,15 @@ def test_a_grid_file_with_huge_seeds_is_refused_with_its_count(capsys, tmp_path)
 
 
 @pytest.mark.parametrize("make_out", ["file", "parent_is_file"])
-@pytest.mark.parametrize("verb", [
-    ["run", "adding"], ["compare", "adding"], ["lesson", "memory"], ["demo"],
-])
+@pytest.mark.parametrize(
+    "verb",
+    [
+        ["run", "adding"],
+        ["compare", "adding"],
+        ["lesson", "memory"],
+        ["demo"],
+    ],
+)
 def test_output_folders_are_checked_before_any_work(verb, make_out, tmp_path, capsys):
     (tmp_path / "f").write_text("x")
     out = tmp_path / "f" if make_out == "file" else tmp_path / "f" / "sub"
@@ -167,16 +183,19 @@ def test_output_folders_are_checked_before_any_work(verb, make_out, tmp_path, ca
     assert exit_.value.code == 2 and "--out" in err and "is a file" in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("argv", [
-    ["text", "train", __file__, "--out", "{d}"],
-    ["text", "train", __file__, "--out", "m.rnnlab", "--plot", "{d}"],
-    ["export", __file__, "--onnx", "{d}"],
-    ["export", __file__, "--keras-weights", "{f}/x.h5"],
-    ["plot", "activations", "--out", "{d}"],
-    ["explore", __file__, "--text", __file__, "--out", "{d}"],
-    ["bench", "speed", "--json", "{d}"],
-    ["trace", "--out", "{f}/x.png"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["text", "train", __file__, "--out", "{d}"],
+        ["text", "train", __file__, "--out", "m.rnnlab", "--plot", "{d}"],
+        ["export", __file__, "--onnx", "{d}"],
+        ["export", __file__, "--keras-weights", "{f}/x.h5"],
+        ["plot", "activations", "--out", "{d}"],
+        ["explore", __file__, "--text", __file__, "--out", "{d}"],
+        ["bench", "speed", "--json", "{d}"],
+        ["trace", "--out", "{f}/x.png"],
+    ],
+)
 def test_output_files_are_checked_before_any_work(argv, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "d").mkdir()
@@ -209,33 +228,55 @@ def test_a_directory_as_corpus_is_refused(tmp_path, capsys):
 
 
 def _rnnlab(args, **kwargs):
-    return subprocess.Popen([sys.executable, "-c", "import sys; from rnnlab.cli import main; sys.exit(main())", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-c", "import sys; from rnnlab.cli import main; sys.exit(main())", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 @pytest.mark.timeout(120)
 def test_ctrl_c_during_run_exits_130_with_one_line(tmp_path):
-    proc = _rnnlab(["run", "adding", "--hidden", "32", "--steps", "100000", "--length", "50", "--no-figures",
-                    "--out", str(tmp_path)])
+    proc = _rnnlab(
+        [
+            "run",
+            "adding",
+            "--hidden",
+            "32",
+            "--steps",
+            "100000",
+            "--length",
+            "50",
+            "--no-figures",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     first = proc.stdout.readline()  # the run's first line: it is training now
     assert first.startswith("rnnlab run:")
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert err.strip().splitlines() == ["rnnlab run: interrupted; no record of this run was written; the same "
-                                        "command starts it again"]
+    assert err.strip().splitlines() == [
+        "rnnlab run: interrupted; no record of this run was written; the same command starts it again"
+    ]
     assert os.listdir(tmp_path) == []
 
 
 def test_a_bug_is_a_traceback_with_a_line_asking_to_report_it(tmp_path):
     # an error that is none of rnnlab's own (a KeyError from inside a verb) stands for a bug
-    code = ("import sys; from rnnlab import cli; from rnnlab.cli import plot\n"
-            "def boom(args): raise KeyError('injected')\n"
-            "plot.run_activations.__code__ = boom.__code__\n"
-            "sys.exit(cli.main(['plot', 'activations', '--out', sys.argv[1]]))")
-    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.png")], capture_output=True, text=True,
-                          timeout=60)
+    code = (
+        "import sys; from rnnlab import cli; from rnnlab.cli import plot\n"
+        "def boom(args): raise KeyError('injected')\n"
+        "plot.run_activations.__code__ = boom.__code__\n"
+        "sys.exit(cli.main(['plot', 'activations', '--out', sys.argv[1]]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "a.png")], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 70
     assert "Traceback" in proc.stderr and "KeyError: 'injected'" in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("rnnlab plot: this is a bug in rnnlab")

@@ -1,4 +1,5 @@
 """`rnnlab trace`: a sentence read step by step, as a table and a heatmap figure."""
+
 import re
 
 import numpy as np
@@ -6,7 +7,6 @@ import pytest
 
 import rnnlab as rl
 from rnnlab.cli import main
-
 
 pytestmark = pytest.mark.usefixtures("reference_kernels")
 

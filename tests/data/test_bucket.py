@@ -1,4 +1,5 @@
 """rl.data.bucket: batches padded to their longest member with their masks; it trains as full padding does."""
+
 import numpy as np
 import pytest
 
@@ -20,7 +21,7 @@ def test_batches_masks_and_padded_steps(padding):
     n = len(seqs)
     data = rl.data.bucket(seqs, np.arange(n), batch_size=16, padding=padding, seed=0)
     assert len(data) == 7
-    for epoch in range(2):
+    for _epoch in range(2):
         seen, padded = [], 0
         for batch in data:
             x, index, w, mask = batch
@@ -32,7 +33,7 @@ def test_batches_masks_and_padded_steps(padding):
             for row, i in zip(x, index):
                 real = row[row != 0]
                 np.testing.assert_array_equal(real, seqs[i])
-                assert (row[:len(real)] != 0).all() == (padding == "post" or len(real) == len(row))
+                assert (row[: len(real)] != 0).all() == (padding == "post" or len(real) == len(row))
             padded += int((~mask).sum())
             seen += list(index)
         assert sorted(seen) == list(range(n))  # each sequence once per epoch
@@ -55,12 +56,15 @@ def test_float_sequences_and_options():
     np.testing.assert_array_equal(x[1], seqs[1].astype(np.float32))
 
 
-@pytest.mark.parametrize("args, message", [
-    (([], None, 2), "bucket expected a non-empty list of sequences"),
-    (([[1], []], None, 2), "sequences of at least one step, got an empty one at position 1"),
-    (([[1], [2]], [0], 2), "one label per sequence"),
-    (([[1], [2]], None, 0), "batch_size expected a positive integer, got 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (([], None, 2), "bucket expected a non-empty list of sequences"),
+        (([[1], []], None, 2), "sequences of at least one step, got an empty one at position 1"),
+        (([[1], [2]], [0], 2), "one label per sequence"),
+        (([[1], [2]], None, 0), "batch_size expected a positive integer, got 0"),
+    ],
+)
 def test_bad_input(args, message):
     with pytest.raises(ValueError, match=message):
         rl.data.bucket(*args)
@@ -83,8 +87,10 @@ def test_bucketing_trains_to_the_accuracy_of_full_padding_with_fewer_padded_step
     acc_full = full.evaluate(x_test, test_labels)["accuracy"]
     acc_bucket = bucketed.evaluate(x_test, test_labels)["accuracy"]
     padded_full = int((x_full == 0).sum())
-    print(f"padded steps per epoch: full padding {padded_full}, bucketing {data.padded_steps}; "
-          f"test accuracy: full padding {acc_full:.3f}, bucketing {acc_bucket:.3f}")
+    print(
+        f"padded steps per epoch: full padding {padded_full}, bucketing {data.padded_steps}; "
+        f"test accuracy: full padding {acc_full:.3f}, bucketing {acc_bucket:.3f}"
+    )
     assert padded_full == data.full_padding_steps
     assert data.padded_steps < padded_full / 10
     assert acc_full > 0.85 and acc_bucket > 0.85

@@ -1,4 +1,5 @@
 """rl.data.pad_sequences equals keras.utils.pad_sequences, argument for argument."""
+
 import itertools
 
 import numpy as np
@@ -44,17 +45,22 @@ def test_defaults_are_keras_defaults():
     np.testing.assert_array_equal(rl.data.pad_sequences([[1, 2, 3], []], maxlen=2), [[2, 3], [0, 0]])
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(sequences=5), "pad_sequences expected a list of sequences, got int"),
-    (dict(sequences=[[1], 3]), "expected a list of sequences .* got int at position 1"),
-    (dict(sequences=[[1], [2]], padding="left"), r"padding expected one of \['pre', 'post'\], got 'left'"),
-    (dict(sequences=[[1], [2]], truncating="end"), "truncating expected one of"),
-    (dict(sequences=[[1], [2]], maxlen=0), "maxlen expected a positive integer, got 0"),
-    (dict(sequences=[[1], [2]], value="x"), "value expected a number"),
-    (dict(sequences=[]), "expected at least one sequence"),
-    (dict(sequences=[np.zeros((2, 3)), np.zeros((2, 4))], dtype="float32"),
-     r"every step of shape \(3,\) .* got \(4,\) in sequence 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(sequences=5), "pad_sequences expected a list of sequences, got int"),
+        (dict(sequences=[[1], 3]), "expected a list of sequences .* got int at position 1"),
+        (dict(sequences=[[1], [2]], padding="left"), r"padding expected one of \['pre', 'post'\], got 'left'"),
+        (dict(sequences=[[1], [2]], truncating="end"), "truncating expected one of"),
+        (dict(sequences=[[1], [2]], maxlen=0), "maxlen expected a positive integer, got 0"),
+        (dict(sequences=[[1], [2]], value="x"), "value expected a number"),
+        (dict(sequences=[]), "expected at least one sequence"),
+        (
+            dict(sequences=[np.zeros((2, 3)), np.zeros((2, 4))], dtype="float32"),
+            r"every step of shape \(3,\) .* got \(4,\) in sequence 1",
+        ),
+    ],
+)
 def test_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         rl.data.pad_sequences(**kwargs)

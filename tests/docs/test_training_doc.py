@@ -1,4 +1,5 @@
 """Every python block of docs/training.md, and the README's marked one, runs as written."""
+
 import os
 import re
 

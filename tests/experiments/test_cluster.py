@@ -1,5 +1,6 @@
 """Grids on a Dask LocalCluster (2 worker processes, 1 thread each, loopback): the sequential runner's
 records, a worker killed mid-run, a failing run, Ctrl-C and resume; `rnnlab cluster up` + `compare --scheduler`."""
+
 import json
 import os
 import signal
@@ -24,16 +25,28 @@ NAMES = sorted(ex.record_name(c) for c in GRID)
 
 def slow(seed):
     """A run of a few seconds, long enough to lose its worker in the middle."""
-    return ex.make_config("adding", "lstm", length=50, hidden=32, steps=600, batch=32, eval_every=600,
-                          probe_every=0, test_size=64, probe_size=4, seed=seed)
+    return ex.make_config(
+        "adding",
+        "lstm",
+        length=50,
+        hidden=32,
+        steps=600,
+        batch=32,
+        eval_every=600,
+        probe_every=0,
+        test_size=64,
+        probe_size=4,
+        seed=seed,
+    )
 
 
 def records_on_disk(folder):
     """Record names in folder; fails on a temporary (half-written) file."""
     files = os.listdir(folder)
     assert not [f for f in files if f.startswith(".tmp-")], files
-    return sorted(f[:-len(".json")] for f in files
-                  if f.endswith(".json") and not f.endswith((".failed.json", "-compare.json")))
+    return sorted(
+        f[: -len(".json")] for f in files if f.endswith(".json") and not f.endswith((".failed.json", "-compare.json"))
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +92,7 @@ def test_local_cluster_gives_the_sequential_records_table_and_figure(ready, tmp_
     assert records_on_disk(tmp_path / "cluster") == NAMES
     assert len({w for w in result.where.values()}) == 2  # both workers took runs
     local = ex.run_grid(GRID, tmp_path / "local", workers=1, figures=False)  # one after another, in this process
-    assert [ex.comparable(ex.read_record(p)) for p in result.paths] == \
-        [ex.comparable(ex.read_record(p)) for p in local]
+    assert [ex.comparable(ex.read_record(p)) for p in result.paths] == [ex.comparable(ex.read_record(p)) for p in local]
     # so the comparison drawn from the cluster's records is the local runner's
     _, a = write_comparison("adding", result.paths, tmp_path / "cluster")
     _, b = write_comparison("adding", local, tmp_path / "local")
@@ -154,6 +166,7 @@ def test_an_interrupted_grid_resumes_with_only_the_missing_runs(ready, tmp_path)
         def on_progress(progress, event):
             if event is not None and progress.done >= n:
                 raise KeyboardInterrupt
+
         return on_progress
 
     with pytest.raises(KeyboardInterrupt):
@@ -182,16 +195,31 @@ def _first_line(stream, timeout):
 
 @pytest.mark.timeout(180)
 def test_cli_cluster_up_then_compare_on_its_scheduler_with_a_grid_file(tmp_path, capsys):
-    up = subprocess.Popen([sys.executable, "-c", "import sys; from rnnlab.cli import main; sys.exit(main())",
-                           "cluster", "up", "--workers", "2", "--port", "0"],
-                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    up = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from rnnlab.cli import main; sys.exit(main())",
+            "cluster",
+            "up",
+            "--workers",
+            "2",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         line = _first_line(up.stdout, 90)
         assert line.startswith("scheduler tcp://127.0.0.1:") and "2 workers" in line, line
         address = line.split()[1]
         grid = tmp_path / "grid.toml"
-        grid.write_text('task = "adding"\nmodels = ["lstm"]\nlengths = [5]\nseeds = 2\n'
-                        'hidden = 4\nsteps = 6\nbatch = 8\neval_every = 3\ntest_size = 16\n')
+        grid.write_text(
+            'task = "adding"\nmodels = ["lstm"]\nlengths = [5]\nseeds = 2\n'
+            "hidden = 4\nsteps = 6\nbatch = 8\neval_every = 3\ntest_size = 16\n"
+        )
         out = tmp_path / "out"
         assert cli(["compare", "--grid", str(grid), "--scheduler", address, "--out", str(out)]) == 0
         captured = capsys.readouterr()
@@ -215,8 +243,29 @@ def test_cli_cluster_up_then_compare_on_its_scheduler_with_a_grid_file(tmp_path,
 @pytest.mark.timeout(60)
 def test_cli_without_dask_falls_back_to_the_process_pool(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
-    args = ["compare", "adding", "--models", "lstm", "--lengths", "5", "--seeds", "1", "--hidden", "4", "--steps", "6",
-            "--batch", "8", "--test-size", "16", "--probe-every", "0", "--workers", "1", "--no-figures"]
+    args = [
+        "compare",
+        "adding",
+        "--models",
+        "lstm",
+        "--lengths",
+        "5",
+        "--seeds",
+        "1",
+        "--hidden",
+        "4",
+        "--steps",
+        "6",
+        "--batch",
+        "8",
+        "--test-size",
+        "16",
+        "--probe-every",
+        "0",
+        "--workers",
+        "1",
+        "--no-figures",
+    ]
     assert cli(args + ["--out", str(tmp_path)]) == 0
     assert "dask is not installed, running in a process pool" in capsys.readouterr().err
     assert len(records_on_disk(tmp_path)) == 1
@@ -227,9 +276,12 @@ def test_cli_without_dask_falls_back_to_the_process_pool(tmp_path, capsys, monke
 @pytest.mark.timeout(120)
 def test_a_diverging_run_with_inf_in_its_record_does_not_stop_the_grid(ready, tmp_path):
     # a SimpleRNN (relu, no clipping) at lr 10 overflows at its second step, Inf in its gradient flow
-    diverging = ex.make_config("adding", "simplernn", length=20,
-                               **{**TINY, "lr": 10.0, "clip": 0.0, "activation": "relu", "hidden": 16,
-                                  "probe_every": 1})
+    diverging = ex.make_config(
+        "adding",
+        "simplernn",
+        length=20,
+        **{**TINY, "lr": 10.0, "clip": 0.0, "activation": "relu", "hidden": 16, "probe_every": 1},
+    )
     grid = [diverging, *GRID]
     result = cl.run_grid_on(ready, grid, tmp_path, figures=False)
     assert result.failed == {} and len(result.ran) == len(grid)
@@ -243,6 +295,7 @@ class FakeListener:
 
     def __init__(self, reply):
         import socket
+
         self.reply, self.conns = reply, []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -267,19 +320,42 @@ class FakeListener:
 
 
 @pytest.mark.timeout(30)
-@pytest.mark.parametrize("reply, says", [
-    (None, "accepted the connection but said nothing within 1 s"),
-    (b"HTTP/1.1 400 Bad Request\r\n\r\n", "is an HTTP server ('HTTP/1.1 400"),
-    (b"\xff" * 16, "which is not Dask's protocol"),  # a length of 2**64 - 1 bytes: compared, never allocated
-])
+@pytest.mark.parametrize(
+    "reply, says",
+    [
+        (None, "accepted the connection but said nothing within 1 s"),
+        (b"HTTP/1.1 400 Bad Request\r\n\r\n", "is an HTTP server ('HTTP/1.1 400"),
+        (b"\xff" * 16, "which is not Dask's protocol"),  # a length of 2**64 - 1 bytes: compared, never allocated
+    ],
+)
 def test_compare_with_a_scheduler_that_is_not_one_fails_within_the_timeout(reply, says, tmp_path, capsys):
     fake = FakeListener(reply)
     try:
         t = time.perf_counter()
         with pytest.raises(SystemExit) as exit_:
-            cli(["compare", "adding", "--models", "lstm", "--lengths", "5", "--seeds", "1", "--steps", "2",
-                 "--hidden", "2", "--no-figures", "--scheduler", fake.address, "--connect-timeout", "1",
-                 "--out", str(tmp_path)])
+            cli(
+                [
+                    "compare",
+                    "adding",
+                    "--models",
+                    "lstm",
+                    "--lengths",
+                    "5",
+                    "--seeds",
+                    "1",
+                    "--steps",
+                    "2",
+                    "--hidden",
+                    "2",
+                    "--no-figures",
+                    "--scheduler",
+                    fake.address,
+                    "--connect-timeout",
+                    "1",
+                    "--out",
+                    str(tmp_path),
+                ]
+            )
         elapsed = time.perf_counter() - t
     finally:
         fake.close()

@@ -1,4 +1,5 @@
 """Grid files (TOML, YAML): read, checked whole, and rejected with a clear error before any run starts."""
+
 import pytest
 
 import rnnlab.experiments as ex
@@ -24,8 +25,13 @@ def write(tmp_path, text, name="grid.toml"):
 
 def test_a_toml_grid_gives_the_configs_of_the_same_flags(tmp_path):
     g = gridfile.read_grid(write(tmp_path, GOOD))
-    assert g == {"task": "adding", "models": ["simplernn", "lstm"], "lengths": [10, 25], "seeds": 2,
-                 "options": {"hidden": 16, "steps": 40, "lr": 2e-3}}
+    assert g == {
+        "task": "adding",
+        "models": ["simplernn", "lstm"],
+        "lengths": [10, 25],
+        "seeds": 2,
+        "options": {"hidden": 16, "steps": 40, "lr": 2e-3},
+    }
     configs = gridfile.configs(g)
     assert configs == ex.grid_configs("adding", ["simplernn", "lstm"], [10, 25], 2, hidden=16, steps=40, lr=2e-3)
     assert len(configs) == 8 and {c["hidden"] for c in configs} == {16}
@@ -38,24 +44,31 @@ def test_a_yaml_grid_reads_the_same(tmp_path):
     assert gridfile.read_grid(write(tmp_path, text, "grid.yaml")) == gridfile.read_grid(write(tmp_path, GOOD))
 
 
-@pytest.mark.parametrize("change, message", [
-    (('task = "adding"', 'task = "addition"'), "task expected one of ['adding', 'copy', 'digits'], got 'addition' "
-                                              "(did you mean 'adding'?)"),
-    (('task = "adding"', 'task = "parity"'), "task expected one of ['adding', 'copy', 'digits'], got 'parity'"),
-    (("lengths = [10, 25]", "lengths = [10, -25]"), "lengths[1] expected a positive integer, got -25"),
-    (("lengths = [10, 25]", "lengths = [10, 2.5]"), "lengths[1] expected a positive integer, got 2.5"),
-    (("lengths = [10, 25]", "lengths = []"), "lengths expected a non-empty list"),
-    (("hidden = 16", "hiden = 16"), "unknown key 'hiden' (did you mean 'hidden'?)"),
-    (("seeds = 2", "seed = 2"), "unknown key 'seed' (did you mean 'seeds'?)"),
-    (("steps = 40", "eval-every = 5"), "unknown key 'eval-every' (did you mean 'eval_every'?)"),
-    (('models = ["simplernn", "lstm"]', 'models = ["simplernn", "lstn"]'),
-     "models[1] expected one of ['simplernn', 'lstm', 'gru'], got 'lstn' (did you mean 'lstm'?)"),
-    (("seeds = 2", "seeds = 0"), "seeds expected the number of seeds per combination (a positive integer), got 0"),
-    (("seeds = 2\n", ""), "grid expected the keys ['task', 'models', 'lengths', 'seeds'], missing ['seeds']"),
-    (("steps = 40", "steps = -40"), "steps expected a positive integer, got -40"),
-    (("lr = 2e-3", 'lr = "fast"'), "lr expected a non-negative number, got 'fast'"),
-    (("hidden = 16", 'init = "chrono"'), "init 'chrono' expected model 'lstm', got 'simplernn'"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            ('task = "adding"', 'task = "addition"'),
+            "task expected one of ['adding', 'copy', 'digits'], got 'addition' (did you mean 'adding'?)",
+        ),
+        (('task = "adding"', 'task = "parity"'), "task expected one of ['adding', 'copy', 'digits'], got 'parity'"),
+        (("lengths = [10, 25]", "lengths = [10, -25]"), "lengths[1] expected a positive integer, got -25"),
+        (("lengths = [10, 25]", "lengths = [10, 2.5]"), "lengths[1] expected a positive integer, got 2.5"),
+        (("lengths = [10, 25]", "lengths = []"), "lengths expected a non-empty list"),
+        (("hidden = 16", "hiden = 16"), "unknown key 'hiden' (did you mean 'hidden'?)"),
+        (("seeds = 2", "seed = 2"), "unknown key 'seed' (did you mean 'seeds'?)"),
+        (("steps = 40", "eval-every = 5"), "unknown key 'eval-every' (did you mean 'eval_every'?)"),
+        (
+            ('models = ["simplernn", "lstm"]', 'models = ["simplernn", "lstn"]'),
+            "models[1] expected one of ['simplernn', 'lstm', 'gru'], got 'lstn' (did you mean 'lstm'?)",
+        ),
+        (("seeds = 2", "seeds = 0"), "seeds expected the number of seeds per combination (a positive integer), got 0"),
+        (("seeds = 2\n", ""), "grid expected the keys ['task', 'models', 'lengths', 'seeds'], missing ['seeds']"),
+        (("steps = 40", "steps = -40"), "steps expected a positive integer, got -40"),
+        (("lr = 2e-3", 'lr = "fast"'), "lr expected a non-negative number, got 'fast'"),
+        (("hidden = 16", 'init = "chrono"'), "init 'chrono' expected model 'lstm', got 'simplernn'"),
+    ],
+)
 def test_bad_grids_are_rejected_naming_the_file_and_the_key(tmp_path, change, message):
     path = write(tmp_path, GOOD.replace(*change))
     with pytest.raises(ValueError) as err:
@@ -80,11 +93,14 @@ def _no_run(*args, **kwargs):
     pytest.fail("a run started")
 
 
-@pytest.mark.parametrize("change, message", [
-    (('task = "adding"', 'task = "adding_problem"'), "task expected one of"),
-    (("lengths = [10, 25]", "lengths = [10, -25]"), "lengths[1] expected a positive integer, got -25"),
-    (("hidden = 16", "hiden = 16"), "unknown key 'hiden' (did you mean 'hidden'?)"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (('task = "adding"', 'task = "adding_problem"'), "task expected one of"),
+        (("lengths = [10, 25]", "lengths = [10, -25]"), "lengths[1] expected a positive integer, got -25"),
+        (("hidden = 16", "hiden = 16"), "unknown key 'hiden' (did you mean 'hidden'?)"),
+    ],
+)
 def test_cli_rejects_a_bad_grid_before_any_run(tmp_path, capsys, monkeypatch, change, message):
     for module, name in ((cluster, "connect"), (cluster, "run_grid_on"), (grid, "run_grid"), (grid, "run_to_file")):
         monkeypatch.setattr(module, name, _no_run)

@@ -1,4 +1,5 @@
 """Experiment configs, runs and grids; `rnnlab run` and `rnnlab compare` end to end on tiny settings."""
+
 import hashlib
 import json
 import os
@@ -73,8 +74,7 @@ def test_run_probe_at_step_0_is_the_initial_model():
     assert "c" not in record["gradient_flow"][0]
 
 
-@pytest.mark.parametrize("task, length, keys", [("copy", 3, {"loss", "recall"}),
-                                                ("digits", 8, {"accuracy", "loss"})])
+@pytest.mark.parametrize("task, length, keys", [("copy", 3, {"loss", "recall"}), ("digits", 8, {"accuracy", "loss"})])
 def test_other_tasks_run(task, length, keys):
     if task == "digits":
         pytest.importorskip("sklearn")
@@ -114,8 +114,10 @@ def test_dropout_reaches_the_layer_and_keeps_earlier_record_names():
 
 def _strict_load(path):
     """json.load that refuses the NaN / Infinity tokens strict JSON has not."""
+
     def refuse(token):
         raise ValueError(f"non-compliant JSON token {token}")
+
     with open(path, encoding="utf-8") as f:
         return json.load(f, parse_constant=refuse)
 
@@ -123,8 +125,12 @@ def _strict_load(path):
 def test_write_json_stores_non_finite_numbers_as_null_with_their_pointers(tmp_path):
     path = tmp_path / "r.json"
     ex.write_json(path, {"a": 1, "b": [1.5, float("nan"), {"c/d": float("inf")}], "e": np.float32("-inf")})
-    assert _strict_load(path) == {"a": 1, "b": [1.5, None, {"c/d": None}], "e": None,
-                                  "non_finite": {"/b/1": "nan", "/b/2/c~1d": "inf", "/e": "-inf"}}
+    assert _strict_load(path) == {
+        "a": 1,
+        "b": [1.5, None, {"c/d": None}],
+        "e": None,
+        "non_finite": {"/b/1": "nan", "/b/2/c~1d": "inf", "/e": "-inf"},
+    }
     ex.write_json(path, {"a": 1})
     assert _strict_load(path) == {"a": 1}  # no "non_finite" key when all is finite
     with pytest.raises(ValueError, match="non_finite"):  # cannot be marked: refused, the old file whole
@@ -162,9 +168,34 @@ def test_a_diverging_run_is_a_record_that_says_where_it_stopped(tmp_path):
 
 
 def test_rnnlab_run_of_a_diverging_config_writes_its_record(tmp_path, capsys):
-    args = ["run", "adding", "--model", "simplernn", "--length", "20", "--activation", "relu", "--lr", "10",
-            "--clip", "0", "--hidden", "16", "--steps", "10", "--batch", "8", "--test-size", "20",
-            "--probe-size", "4", "--no-figures", "--quiet", "--out", str(tmp_path)]
+    args = [
+        "run",
+        "adding",
+        "--model",
+        "simplernn",
+        "--length",
+        "20",
+        "--activation",
+        "relu",
+        "--lr",
+        "10",
+        "--clip",
+        "0",
+        "--hidden",
+        "16",
+        "--steps",
+        "10",
+        "--batch",
+        "8",
+        "--test-size",
+        "20",
+        "--probe-size",
+        "4",
+        "--no-figures",
+        "--quiet",
+        "--out",
+        str(tmp_path),
+    ]
     with pytest.warns(RuntimeWarning, match="non-finite"):
         assert cli(args) == 0
     out = capsys.readouterr().out
@@ -188,8 +219,9 @@ def test_a_grid_goes_on_past_a_diverging_run_and_a_raising_run(tmp_path, monkeyp
     configs = [good[0], diverging, raising, *good[1:]]
     done, failed = [], {}
     with pytest.warns(RuntimeWarning, match="non-finite"):
-        paths = ex.run_grid(configs, tmp_path, workers=1, figures=False, on_done=done.append,
-                            on_failed=failed.__setitem__)
+        paths = ex.run_grid(
+            configs, tmp_path, workers=1, figures=False, on_done=done.append, on_failed=failed.__setitem__
+        )
     assert paths[2] is None and all(p is not None for k, p in enumerate(paths) if k != 2)
     assert sorted(done) == sorted(p for p in paths if p)
     assert _strict_load(paths[1])["final"]["stopped"].startswith("non-finite at step")
@@ -199,8 +231,10 @@ def test_a_grid_goes_on_past_a_diverging_run_and_a_raising_run(tmp_path, monkeyp
 
 
 def test_a_grid_in_worker_processes_records_the_diverging_run(tmp_path):
-    configs = [ex.make_config("adding", "simplernn", length=20, **DIVERGING),
-               *ex.grid_configs("adding", ["simplernn"], [5], 2, **TINY)]
+    configs = [
+        ex.make_config("adding", "simplernn", length=20, **DIVERGING),
+        *ex.grid_configs("adding", ["simplernn"], [5], 2, **TINY),
+    ]
     paths = ex.run_grid(configs, tmp_path, workers=2, figures=False)
     records = [_strict_load(p) for p in paths]
     assert records[0]["final"]["stopped"].startswith("non-finite at step")
@@ -217,8 +251,31 @@ def test_run_to_file_reuses_a_record_of_the_same_config(tmp_path, monkeypatch):
 # ---- command line ----------------------------------------------------------------
 def test_cli_run_writes_json_and_png(tmp_path, capsys):
     out = tmp_path / "results"
-    code = cli(["run", "adding", "--model", "lstm", "--length", "6", "--hidden", "4", "--steps", "10",
-                "--batch", "8", "--eval-every", "5", "--test-size", "20", "--seed", "3", "--out", str(out), "--quiet"])
+    code = cli(
+        [
+            "run",
+            "adding",
+            "--model",
+            "lstm",
+            "--length",
+            "6",
+            "--hidden",
+            "4",
+            "--steps",
+            "10",
+            "--batch",
+            "8",
+            "--eval-every",
+            "5",
+            "--test-size",
+            "20",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 0
     files = sorted(os.listdir(out))
     [record_file] = [f for f in files if f.endswith(".json")]
@@ -231,14 +288,28 @@ def test_cli_run_writes_json_and_png(tmp_path, capsys):
 
 
 def test_cli_run_reports_bad_arguments(capsys):
-    assert cli(["run", "digits", "--length", "10", "--steps", "1"]) == 2  # a mistake in the arguments, found before any work
+    assert (
+        cli(["run", "digits", "--length", "10", "--steps", "1"]) == 2
+    )  # a mistake in the arguments, found before any work
     assert "length for digits expected one of [8, 64], got 10" in capsys.readouterr().err
 
 
 def test_compare_runs_the_grid_in_a_process_pool(tmp_path):
     out = tmp_path / "pool"
-    records, written = ex.compare("adding", ["lstm"], [4, 6], 1, out, workers=2, hidden=3, steps=4, batch=4,
-                                  eval_every=2, test_size=8, probe_every=0)
+    records, written = ex.compare(
+        "adding",
+        ["lstm"],
+        [4, 6],
+        1,
+        out,
+        workers=2,
+        hidden=3,
+        steps=4,
+        batch=4,
+        eval_every=2,
+        test_size=8,
+        probe_every=0,
+    )
     assert [(r["config"]["model"], r["config"]["length"]) for r in records] == [("lstm", 4), ("lstm", 6)]
     # the pool's single-threaded workers give the records this process gives
     assert ex.comparable(ex.run(records[1]["config"])) == ex.comparable(records[1])
@@ -248,14 +319,41 @@ def test_compare_runs_the_grid_in_a_process_pool(tmp_path):
 
 def test_cli_compare_writes_records_table_and_figure(tmp_path, capsys):
     out = tmp_path / "grid"
-    code = cli(["compare", "adding", "--models", "simplernn,lstm", "--lengths", "4,6", "--seeds", "1",
-                "--hidden", "3", "--steps", "4", "--batch", "4", "--eval-every", "2", "--test-size", "8",
-                "--probe-every", "0", "--workers", "2", "--out", str(out)])
+    code = cli(
+        [
+            "compare",
+            "adding",
+            "--models",
+            "simplernn,lstm",
+            "--lengths",
+            "4,6",
+            "--seeds",
+            "1",
+            "--hidden",
+            "3",
+            "--steps",
+            "4",
+            "--batch",
+            "4",
+            "--eval-every",
+            "2",
+            "--test-size",
+            "8",
+            "--probe-every",
+            "0",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
-    records = [json.loads((out / f).read_text()) for f in os.listdir(out)
-               if f.endswith(".json") and f != "adding-compare.json"]
-    assert {(r["config"]["model"], r["config"]["length"], r["config"]["seed"]) for r in records} == \
-        {(m, L, 0) for m in ("simplernn", "lstm") for L in (4, 6)}
+    records = [
+        json.loads((out / f).read_text()) for f in os.listdir(out) if f.endswith(".json") and f != "adding-compare.json"
+    ]
+    assert {(r["config"]["model"], r["config"]["length"], r["config"]["seed"]) for r in records} == {
+        (m, L, 0) for m in ("simplernn", "lstm") for L in (4, 6)
+    }
     table = (out / "adding-compare.md").read_text()
     assert table.count("\n| lstm |") == 2 and table.count("\n| simplernn |") == 2
     summary = json.loads((out / "adding-compare.json").read_text())
@@ -266,16 +364,18 @@ def test_cli_compare_writes_records_table_and_figure(tmp_path, capsys):
 
 def test_digits_run_chooses_on_validation_and_scores_test_once():
     pytest.importorskip("sklearn")
-    record = ex.run(ex.make_config("digits", "simplernn", length=8, hidden=8, steps=30, eval_every=10, batch=16,
-                                   probe_size=4))
+    record = ex.run(
+        ex.make_config("digits", "simplernn", length=8, hidden=8, steps=30, eval_every=10, batch=16, probe_size=4)
+    )
     evaluations = record["evaluations"][1:]
     best = max(evaluations, key=lambda r: r["val_accuracy"])
     final = record["final"]
     assert final["selected_step"] == best["step"] and final["val_accuracy"] == best["val_accuracy"]
     assert not any(k.startswith("test_") for r in record["evaluations"] for k in r)
     # the test scores are those of the chosen weights: retrain to that step and score the test set
-    c = ex.make_config("digits", "simplernn", length=8, hidden=8, steps=best["step"], eval_every=10, batch=16,
-                       probe_size=4)
+    c = ex.make_config(
+        "digits", "simplernn", length=8, hidden=8, steps=best["step"], eval_every=10, batch=16, probe_size=4
+    )
     again = ex.run(c)
     assert again["final"]["selected_step"] == best["step"]
     assert final["accuracy"] == again["final"]["accuracy"]

@@ -1,5 +1,6 @@
 """rnnlab explore: the data the page embeds (quantisation, unit finder, predictions, gradient flow),
 the page file, and the command's errors. The page itself is opened in a browser by test_explore_browser.py."""
+
 import base64
 import json
 import os
@@ -19,8 +20,9 @@ from rnnlab.explore import finder, quantize
 
 pytestmark = pytest.mark.usefixtures("reference_kernels")
 
-CORPUS = ('She said "no" and left. He said "yes, of course" twice. '
-          'Then "maybe" came, and "never again" ended it.\n') * 6
+CORPUS = (
+    'She said "no" and left. He said "yes, of course" twice. Then "maybe" came, and "never again" ended it.\n'
+) * 6
 
 
 def char_model(corpus=CORPUS, hidden=12, seed=0):
@@ -33,8 +35,7 @@ def char_model(corpus=CORPUS, hidden=12, seed=0):
 
 def decode(html):
     """(meta, blob bytes) read back out of a page, as its script reads them."""
-    meta = json.loads(re.search(r'<script id="meta" type="application/json">(.*?)</script>', html, re.S)
-                      .group(1))
+    meta = json.loads(re.search(r'<script id="meta" type="application/json">(.*?)</script>', html, re.S).group(1))
     b64 = re.search(r'<script id="blob" [^>]*>(.*?)</script>', html, re.S).group(1)
     return meta, zlib.decompress(base64.b64decode(b64))
 
@@ -54,8 +55,14 @@ def shown_values(meta, blob, layer, name):
 # ---- quantisation -----------------------------------------------------------------------------
 def test_quantisation_round_trip_within_half_a_step():
     rng = np.random.default_rng(0)
-    v = np.concatenate([rng.normal(0, 3, (500, 3)), rng.uniform(0.9, 1.0, (500, 1)),  # one unit in a narrow range
-                        np.full((500, 1), 0.25)], axis=1)                              # one constant unit
+    v = np.concatenate(
+        [
+            rng.normal(0, 3, (500, 3)),
+            rng.uniform(0.9, 1.0, (500, 1)),  # one unit in a narrow range
+            np.full((500, 1), 0.25),
+        ],
+        axis=1,
+    )  # one constant unit
     q, lo, step = quantize.quantize(v)
     assert q.shape == (5, 500) and q.dtype == np.uint8
     back = quantize.dequantize(q, lo, step)
@@ -138,7 +145,7 @@ def quote_corpus(seed=0):
     H = 16
     x = rng.normal(0, 0.3, (H, len(corpus)))
     x[5] = np.where(inside, 0.8, -0.6) + rng.normal(0, 0.1, len(corpus))  # the quote unit
-    x[9] = np.where(np.array([c == " " for c in corpus]), 0.9, -0.2)      # a space unit: a decoy
+    x[9] = np.where(np.array([c == " " for c in corpus]), 0.9, -0.2)  # a space unit: a decoy
     x[11] += 0.5 * inside  # weakly related
     return corpus, inside, np.tanh(x)
 
@@ -267,13 +274,14 @@ def test_page_stays_within_its_size_budget(tmp_path):
     Qs = meta["layers"][0]["quantities"]
     assert Qs["h"]["steps"] == 4000 and 1 < meta["detail"] < 4000
     assert all(Qs[k]["steps"] == meta["detail"] for k in Qs if k != "h")
-    assert os.path.getsize(explore.page(lm, corpus, tmp_path / "q.html", max_bytes=int(budget * 1.1))) > \
-        os.path.getsize(out)  # it used the budget, not far less
+    assert os.path.getsize(
+        explore.page(lm, corpus, tmp_path / "q.html", max_bytes=int(budget * 1.1))
+    ) > os.path.getsize(out)  # it used the budget, not far less
     lm.model.reset_state()
     rec = rl.probe.record(lm.model, lm.vocab.encode(corpus)[None])[0]
     c = shown_values(meta, blob, 0, "c")
     assert c.shape == (32, meta["detail"])
-    assert np.abs(c - rec.c[0, :meta["detail"]].T).max() <= Qs["c"]["bound"] + 1e-9
+    assert np.abs(c - rec.c[0, : meta["detail"]].T).max() <= Qs["c"]["bound"] + 1e-9
     with pytest.raises(ValueError, match="h alone"):
         explore.page(lm, corpus, tmp_path / "r.html", max_bytes=50_000)
 
@@ -299,24 +307,40 @@ def test_cli_writes_the_page(tmp_path, capsys):
     lm = char_model()
     lm.save(tmp_path / "m.rnnlab")
     (tmp_path / "c.txt").write_text(CORPUS, encoding="utf-8")
-    assert main(["explore", str(tmp_path / "m.rnnlab"), "--text", str(tmp_path / "c.txt"),
-                 "--out", str(tmp_path / "e.html"), "--max-chars", "200"]) == 0
+    assert (
+        main(
+            [
+                "explore",
+                str(tmp_path / "m.rnnlab"),
+                "--text",
+                str(tmp_path / "c.txt"),
+                "--out",
+                str(tmp_path / "e.html"),
+                "--max-chars",
+                "200",
+            ]
+        )
+        == 0
+    )
     said = capsys.readouterr().out
     assert "wrote" in said and f"200 of {len(CORPUS)} characters" in said
     meta, _ = decode(open(tmp_path / "e.html", encoding="utf-8").read())
     assert meta["cut"] and meta["shown"] == 200
 
 
-@pytest.mark.parametrize("args,message", [
-    (["MISSING", "--text", "C"], "argument model: .*MISSING: no such file"),
-    (["M", "--text", "MISSING"], "argument --text: .*MISSING: no such file"),
-    (["M", "--text", "C", "--max-chars", "0"], "argument --max-chars: expected an integer >= 2 and .*, got 0"),
-    (["M", "--task", "adding"], "is a text model: give it --text FILE"),
-    (["A", "--text", "C"], "is not a text model"),
-    (["A", "--task", "copy"], "the copy task feeds 10 input features; the model reads 2"),
-    (["C", "--text", "C"], "is not an rnnlab model file"),
-    (["M", "--text", "B"], "characters not in the vocabulary"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["MISSING", "--text", "C"], "argument model: .*MISSING: no such file"),
+        (["M", "--text", "MISSING"], "argument --text: .*MISSING: no such file"),
+        (["M", "--text", "C", "--max-chars", "0"], "argument --max-chars: expected an integer >= 2 and .*, got 0"),
+        (["M", "--task", "adding"], "is a text model: give it --text FILE"),
+        (["A", "--text", "C"], "is not a text model"),
+        (["A", "--task", "copy"], "the copy task feeds 10 input features; the model reads 2"),
+        (["C", "--text", "C"], "is not an rnnlab model file"),
+        (["M", "--text", "B"], "characters not in the vocabulary"),
+    ],
+)
 def test_cli_bad_input_is_one_line(tmp_path, capsys, args, message):
     char_model().save(tmp_path / "M")
     adding = rl.Sequential([rl.LSTM(4), rl.Dense(1)])

@@ -4,23 +4,28 @@ selected by script, and what the page shows is checked against what Python compu
 Needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver) and selenium
 (in the test extra); without them this module is skipped, saying so.
 """
+
 import io
 import shutil
 
 import numpy as np
 import pytest
+from test_page import char_model, decode, quote_corpus, runs, shown_values
 
 from rnnlab import explore
 from rnnlab.explore import finder
 
-from test_page import char_model, decode, quote_corpus, runs, shown_values
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
 if not (CHROMIUM and DRIVER):
-    pytest.skip("the browser test needs Chromium and its driver: apt-get install -y chromium chromium-driver "
-                "(.ci/run installs them)", allow_module_level=True)
-webdriver = pytest.importorskip("selenium.webdriver", reason="the browser test needs selenium: pip install -e '.[test]'")
+    pytest.skip(
+        "the browser test needs Chromium and its driver: apt-get install -y chromium chromium-driver "
+        "(.ci/run installs them)",
+        allow_module_level=True,
+    )
+webdriver = pytest.importorskip(
+    "selenium.webdriver", reason="the browser test needs selenium: pip install -e '.[test]'"
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -33,8 +38,14 @@ pytestmark = [pytest.mark.usefixtures("reference_kernels"), pytest.mark.timeout(
 def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1400,1000", "--force-device-scale-factor=1"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        "--force-device-scale-factor=1",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
@@ -45,9 +56,9 @@ def browser():
 def open_page(driver, path):
     driver.get(path.resolve().as_uri())
     WebDriverWait(driver, 60).until(
-        lambda d: d.execute_script("return document.body.dataset.ready || ''") in ("1", "error"))
-    assert driver.execute_script("return document.body.dataset.ready") == "1", \
-        driver.find_element(By.ID, "status").text
+        lambda d: d.execute_script("return document.body.dataset.ready || ''") in ("1", "error")
+    )
+    assert driver.execute_script("return document.body.dataset.ready") == "1", driver.find_element(By.ID, "status").text
 
 
 def severe_logs(driver):
@@ -108,8 +119,9 @@ def test_text_page_in_chromium(browser, tmp_path):
     # the gates view shows the record's numbers for the picked units
     gates = browser.execute_script("return window.explore.gates")
     a, b = gates["start"], gates["end"]
-    assert {(r["q"], r["unit"]) for r in gates["rows"]} == {(q, int(u)) for q in meta["layers"][0]["quantities"]
-                                                             for u in order[:2]}
+    assert {(r["q"], r["unit"]) for r in gates["rows"]} == {
+        (q, int(u)) for q in meta["layers"][0]["quantities"] for u in order[:2]
+    }
     for row in gates["rows"]:
         np.testing.assert_array_equal(row["values"], shown_values(meta, blob, 0, row["q"])[row["unit"], a:b])
 
@@ -167,7 +179,9 @@ def test_task_page_in_chromium(browser, tmp_path):
     assert browser.execute_script(FIRING) == fired.tolist() and fired.any()
     drawn = browser.execute_script(
         "const c = document.getElementById('input'); return [c.height, "
-        "Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data).filter((v, k) => k % 4 == 3 && v).length]")
+        "Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)"
+        ".filter((v, k) => k % 4 == 3 && v).length]"
+    )
     assert drawn[0] > 0 and drawn[1] > 1000  # the values and markers are drawn
     assert browser.execute_script("return window.explore.errors") == []
     assert severe_logs(browser) == []

@@ -1,5 +1,6 @@
 """Keras 3's GRU: its own golden values (keras/src/layers/rnn/gru_test.py, constant initializers)
 reproduced by rl.GRU, from_keras/to_keras both ways, and .weights.h5 files."""
+
 import os
 
 import numpy as np
@@ -21,8 +22,13 @@ def constant(value):
 
 def keras_like(units, bias=0.03, **options):
     """rl.GRU with the constant initializers of Keras' gru_test.py (kernel 0.01, recurrent 0.02, bias 0.03)."""
-    return rl.GRU(units, kernel_initializer=constant(0.01), recurrent_initializer=constant(0.02),
-                  bias_initializer=constant(bias), **options)
+    return rl.GRU(
+        units,
+        kernel_initializer=constant(0.01),
+        recurrent_initializer=constant(0.02),
+        bias_initializer=constant(bias),
+        **options,
+    )
 
 
 SEQ_72 = np.arange(72).reshape((3, 6, 4)).astype("float32")
@@ -32,12 +38,15 @@ MASK = np.array([[True, True, False, True], [True, False, False, True]])
 
 
 # (options, golden output) of GRUTest.test_correctness; use_bias=False is a zero bias here
-@pytest.mark.parametrize("options, golden", [
-    ({}, [0.5217289, 0.6371659, 0.39384964]),
-    ({"go_backwards": True}, [0.24406259, 0.611516, 0.3928808]),
-    ({"reset_after": False}, [0.51447755, 0.6426879, 0.40208298]),
-    ({"bias": 0.0}, [0.49988455, 0.64701194, 0.4103359]),  # Keras' use_bias=False
-])
+@pytest.mark.parametrize(
+    "options, golden",
+    [
+        ({}, [0.5217289, 0.6371659, 0.39384964]),
+        ({"go_backwards": True}, [0.24406259, 0.611516, 0.3928808]),
+        ({"reset_after": False}, [0.51447755, 0.6426879, 0.40208298]),
+        ({"bias": 0.0}, [0.49988455, 0.64701194, 0.4103359]),  # Keras' use_bias=False
+    ],
+)
 def test_correctness_golden_values(options, golden):
     layer = keras_like(3, **options)
     np.testing.assert_allclose(layer(SEQ_72), np.repeat(np.array(golden)[:, None], 3, axis=1), rtol=TOL, atol=TOL)
@@ -65,10 +74,13 @@ def test_statefulness_golden_values():
         layer.reset_state()
 
 
-@pytest.mark.parametrize("go_backwards, golden", [
-    (False, [[0.23774096, 0.33508456], [0.83659905, 1.0227708]]),
-    (True, [[0.13486053, 0.23261218], [0.78257304, 0.9691353]]),
-])
+@pytest.mark.parametrize(
+    "go_backwards, golden",
+    [
+        (False, [[0.23774096, 0.33508456], [0.83659905, 1.0227708]]),
+        (True, [[0.13486053, 0.23261218], [0.78257304, 0.9691353]]),
+    ],
+)
 def test_initial_and_return_state_golden_values(go_backwards, golden):
     out = keras_like(2, go_backwards=go_backwards)(SEQ_24, initial_state=[INITIAL])
     np.testing.assert_allclose(out, golden, rtol=TOL, atol=TOL)
@@ -78,15 +90,18 @@ def test_initial_and_return_state_golden_values(go_backwards, golden):
 
 
 def test_masking_golden_values():
-    np.testing.assert_allclose(keras_like(2)(SEQ_24, mask=MASK), [[0.19393763] * 2, [0.30818558] * 2],
-                               rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(
+        keras_like(2)(SEQ_24, mask=MASK), [[0.19393763] * 2, [0.30818558] * 2], rtol=TOL, atol=TOL
+    )
     # Keras' zero_output_for_mask=True is rnnlab's behaviour at a masked step
     seq = keras_like(2, return_sequences=True)(SEQ_24, mask=MASK)
-    np.testing.assert_allclose(seq[0], [[0.03606692] * 2, [0.09497581] * 2, [0.0] * 2, [0.19393763] * 2],
-                               rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(
+        seq[0], [[0.03606692] * 2, [0.09497581] * 2, [0.0] * 2, [0.19393763] * 2], rtol=TOL, atol=TOL
+    )
     np.testing.assert_allclose(seq[1], [[0.16051409] * 2, [0.0] * 2, [0.0] * 2, [0.30818558] * 2], rtol=TOL, atol=TOL)
-    np.testing.assert_allclose(keras_like(2, go_backwards=True)(SEQ_24, mask=MASK),
-                               [[0.11669192] * 2, [0.28380975] * 2], rtol=TOL, atol=TOL)
+    np.testing.assert_allclose(
+        keras_like(2, go_backwards=True)(SEQ_24, mask=MASK), [[0.11669192] * 2, [0.28380975] * 2], rtol=TOL, atol=TOL
+    )
 
 
 # ---- conversion ------------------------------------------------------------------------------------
@@ -102,8 +117,13 @@ def randomized(layer, rng):
 def test_keras_gru_to_rnnlab_and_back(reset_after, return_sequences, go_backwards):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((3, 6, 4)).astype(np.float32)
-    theirs = keras.layers.GRU(5, reset_after=reset_after, return_sequences=return_sequences,
-                              go_backwards=go_backwards, recurrent_activation="hard_sigmoid")
+    theirs = keras.layers.GRU(
+        5,
+        reset_after=reset_after,
+        return_sequences=return_sequences,
+        go_backwards=go_backwards,
+        recurrent_activation="hard_sigmoid",
+    )
     theirs(x)
     randomized(theirs, rng)
     expected = keras.ops.convert_to_numpy(theirs(x))
@@ -130,16 +150,28 @@ def test_keras_gru_without_bias(reset_after):
 
 def keras_model():
     K = keras.layers
-    return keras.Sequential([keras.Input((None,), dtype="int64"), K.Embedding(20, 6, mask_zero=True),
-                             K.GRU(5, return_sequences=True, zero_output_for_mask=True),
-                             K.Bidirectional(K.GRU(4, reset_after=False, return_sequences=True)),
-                             K.GRU(3), K.Dense(2)])
+    return keras.Sequential(
+        [
+            keras.Input((None,), dtype="int64"),
+            K.Embedding(20, 6, mask_zero=True),
+            K.GRU(5, return_sequences=True, zero_output_for_mask=True),
+            K.Bidirectional(K.GRU(4, reset_after=False, return_sequences=True)),
+            K.GRU(3),
+            K.Dense(2),
+        ]
+    )
 
 
 def rnnlab_model():
-    return rl.Sequential([rl.Embedding(20, 6, mask_zero=True), rl.GRU(5, return_sequences=True),
-                          rl.Bidirectional(rl.GRU(4, reset_after=False, return_sequences=True)), rl.GRU(3),
-                          rl.Dense(2)])
+    return rl.Sequential(
+        [
+            rl.Embedding(20, 6, mask_zero=True),
+            rl.GRU(5, return_sequences=True),
+            rl.Bidirectional(rl.GRU(4, reset_after=False, return_sequences=True)),
+            rl.GRU(3),
+            rl.Dense(2),
+        ]
+    )
 
 
 def test_sequential_models_and_weights_files(tmp_path):

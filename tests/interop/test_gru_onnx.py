@@ -1,5 +1,6 @@
 """ONNX's GRU operator: ONNX's own node test cases through rnnlab's import, a linear_before_reset=1
 node with sequence_lens and initial_h against ONNX Runtime, and rnnlab's export run by ONNX Runtime."""
+
 import os
 
 import numpy as np
@@ -13,8 +14,14 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import helper, numpy_helper  # noqa: E402
 
 TOL = 1e-5
-NODE_CASES = ["test_gru_defaults", "test_gru_with_initial_bias", "test_gru_seq_length", "test_gru_batchwise",
-              "test_gru_reverse", "test_gru_bidirectional"]
+NODE_CASES = [
+    "test_gru_defaults",
+    "test_gru_with_initial_bias",
+    "test_gru_seq_length",
+    "test_gru_batchwise",
+    "test_gru_reverse",
+    "test_gru_bidirectional",
+]
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +29,7 @@ def node_cases():
     import warnings
 
     from onnx.backend.test.case.node import collect_testcases
+
     with warnings.catch_warnings():  # collecting imports every operator's case module, some of which warn
         warnings.simplefilter("ignore")
         return {case.name: case for case in collect_testcases("GRU")}
@@ -53,8 +61,9 @@ def run_imported(layer, x_batch_first, initial=None, mask=None):
         Y = np.stack([y[..., :H], y[..., H:]], axis=2)  # (B, T, 2, H)
     else:
         Y = (y[:, ::-1] if layer.go_backwards else y)[:, :, None]  # go_backwards: processing order, flipped back
-    return Y.transpose(1, 2, 0, 3), np.stack(layer.final_state if isinstance(layer, rl.Bidirectional)
-                                             else [layer.final_state[0]])
+    return Y.transpose(1, 2, 0, 3), np.stack(
+        layer.final_state if isinstance(layer, rl.Bidirectional) else [layer.final_state[0]]
+    )
 
 
 @pytest.mark.parametrize("name", NODE_CASES)
@@ -87,18 +96,30 @@ def test_a_node_with_lengths_and_initial_h_matches_onnx_runtime(direction, linea
     rng = np.random.default_rng(linear_before_reset)
     T, B, D, H = 5, 4, 3, 2
     dirs = 2 if direction == "bidirectional" else 1
-    weights = {"W": rng.standard_normal((dirs, 3 * H, D)).astype(np.float32) * 0.7,
-               "R": rng.standard_normal((dirs, 3 * H, H)).astype(np.float32) * 0.7,
-               "B": rng.standard_normal((dirs, 6 * H)).astype(np.float32)}
+    weights = {
+        "W": rng.standard_normal((dirs, 3 * H, D)).astype(np.float32) * 0.7,
+        "R": rng.standard_normal((dirs, 3 * H, H)).astype(np.float32) * 0.7,
+        "B": rng.standard_normal((dirs, 6 * H)).astype(np.float32),
+    }
+
     def gru_file(keras_hard_sigmoid):
         """The node in a file; HardSigmoid with Keras' (1/6, 0.5), or ONNX's default (0.2, 0.5)."""
-        attrs = dict(hidden_size=H, direction=direction, linear_before_reset=linear_before_reset,
-                     activations=["HardSigmoid", "Tanh"] * dirs)
+        attrs = dict(
+            hidden_size=H,
+            direction=direction,
+            linear_before_reset=linear_before_reset,
+            activations=["HardSigmoid", "Tanh"] * dirs,
+        )
         if keras_hard_sigmoid:
             attrs.update(activation_alpha=[1 / 6] * dirs, activation_beta=[0.5] * dirs)
         node = helper.make_node("GRU", ["X", "W", "R", "B", "sequence_lens", "initial_h"], ["Y", "Y_h"], **attrs)
-        graph = helper.make_graph([node], "gru", [info("X"), info("sequence_lens"), info("initial_h")],
-                                  [info("Y"), info("Y_h")], [numpy_helper.from_array(v, k) for k, v in weights.items()])
+        graph = helper.make_graph(
+            [node],
+            "gru",
+            [info("X"), info("sequence_lens"), info("initial_h")],
+            [info("Y"), info("Y_h")],
+            [numpy_helper.from_array(v, k) for k, v in weights.items()],
+        )
         path = tmp_path / f"gru{int(keras_hard_sigmoid)}.onnx"
         onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)]), path)
         return path
@@ -134,11 +155,22 @@ def exported_and_run(model, x, tmp_path, lengths=None):
 MODELS = [
     pytest.param(lambda ra: rl.GRU(5, reset_after=ra, return_sequences=True, seed=1), id="gru"),
     pytest.param(lambda ra: rl.GRU(5, reset_after=ra, go_backwards=True, return_state=True, seed=2), id="backwards"),
-    pytest.param(lambda ra: rl.Bidirectional(rl.GRU(4, reset_after=ra, return_sequences=True,
-                                                    recurrent_activation="hard_sigmoid", seed=3)), id="bidirectional"),
-    pytest.param(lambda ra: rl.Sequential([rl.GRU(4, reset_after=ra, return_sequences=True, seed=4),
-                                           rl.Bidirectional(rl.GRU(3, reset_after=ra, seed=5)), rl.Dense(2)]),
-                 id="sequential"),
+    pytest.param(
+        lambda ra: rl.Bidirectional(
+            rl.GRU(4, reset_after=ra, return_sequences=True, recurrent_activation="hard_sigmoid", seed=3)
+        ),
+        id="bidirectional",
+    ),
+    pytest.param(
+        lambda ra: rl.Sequential(
+            [
+                rl.GRU(4, reset_after=ra, return_sequences=True, seed=4),
+                rl.Bidirectional(rl.GRU(3, reset_after=ra, seed=5)),
+                rl.Dense(2),
+            ]
+        ),
+        id="sequential",
+    ),
 ]
 
 

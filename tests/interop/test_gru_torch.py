@@ -3,6 +3,7 @@
 The rnnlab side is built with from_torch; variable lengths go through
 pack_padded_sequence on the torch side and a (batch, time) mask on ours.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -56,8 +57,15 @@ def test_parity(num_layers, bidirectional, dtype, packed, bias):
     seed = [num_layers, bidirectional, packed, bias, dtype == "float64"]
     torch.manual_seed(sum(v << (4 * k) for k, v in enumerate(seed)))
     rng = np.random.default_rng(seed)
-    module = torch.nn.GRU(D, H, num_layers=num_layers, bidirectional=bidirectional, bias=bias,
-                          batch_first=bool(num_layers % 2), dtype=getattr(torch, dtype))
+    module = torch.nn.GRU(
+        D,
+        H,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        bias=bias,
+        batch_first=bool(num_layers % 2),
+        dtype=getattr(torch, dtype),
+    )
     if bias:  # PyTorch's default biases are small; larger ones show a misplaced b_hn
         with torch.no_grad():
             for name, p in module.named_parameters():
@@ -132,11 +140,14 @@ def test_layout_by_hand():
     assert layer.reset_after
 
 
-@pytest.mark.parametrize("layer, message", [
-    (rl.GRU(H, reset_after=False), "reset_after=True"),
-    (rl.GRU(H, recurrent_activation="hard_sigmoid"), "recurrent_activation='sigmoid'"),
-    (rl.GRU(H, activation="relu"), "activation='tanh'"),
-])
+@pytest.mark.parametrize(
+    "layer, message",
+    [
+        (rl.GRU(H, reset_after=False), "reset_after=True"),
+        (rl.GRU(H, recurrent_activation="hard_sigmoid"), "recurrent_activation='sigmoid'"),
+        (rl.GRU(H, activation="relu"), "activation='tanh'"),
+    ],
+)
 def test_to_torch_refuses_what_torch_cannot_hold(layer, message):
     layer(np.zeros((1, 2, D), np.float32))
     with pytest.raises(ValueError, match=message):

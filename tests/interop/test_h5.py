@@ -1,4 +1,5 @@
 """Keras 3 .weights.h5 files read and written by rnnlab with h5py alone."""
+
 import os
 import subprocess
 import sys
@@ -18,18 +19,33 @@ IDS_SHAPE = (4, 7)
 
 def rnnlab_model():
     """The rnnlab twin of keras_model() below: the same layers, in the same order."""
-    return rl.Sequential([rl.Embedding(20, 6, mask_zero=True), rl.LSTM(5, return_sequences=True),
-                       rl.Bidirectional(rl.SimpleRNN(4, return_sequences=True)),
-                       rl.LSTM(3, return_sequences=True, go_backwards=True), rl.Dropout(0.2),
-                       rl.Dense(2, activation="softmax"), rl.Dense(2, use_bias=False)])
+    return rl.Sequential(
+        [
+            rl.Embedding(20, 6, mask_zero=True),
+            rl.LSTM(5, return_sequences=True),
+            rl.Bidirectional(rl.SimpleRNN(4, return_sequences=True)),
+            rl.LSTM(3, return_sequences=True, go_backwards=True),
+            rl.Dropout(0.2),
+            rl.Dense(2, activation="softmax"),
+            rl.Dense(2, use_bias=False),
+        ]
+    )
 
 
 def keras_model(keras):
     K = keras.layers
-    return keras.Sequential([keras.Input((None,), dtype="int64"), K.Embedding(20, 6, mask_zero=True),
-                             K.LSTM(5, return_sequences=True), K.Bidirectional(K.SimpleRNN(4, return_sequences=True)),
-                             K.LSTM(3, return_sequences=True, go_backwards=True, zero_output_for_mask=True),
-                             K.Dropout(0.2), K.Dense(2, activation="softmax"), K.Dense(2, use_bias=False)])
+    return keras.Sequential(
+        [
+            keras.Input((None,), dtype="int64"),
+            K.Embedding(20, 6, mask_zero=True),
+            K.LSTM(5, return_sequences=True),
+            K.Bidirectional(K.SimpleRNN(4, return_sequences=True)),
+            K.LSTM(3, return_sequences=True, go_backwards=True, zero_output_for_mask=True),
+            K.Dropout(0.2),
+            K.Dense(2, activation="softmax"),
+            K.Dense(2, use_bias=False),
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +119,15 @@ def _contents(path):
 def test_read_weights_lists_every_array(keras_files):
     folder, _, _ = keras_files
     arrays = rh.read_weights(folder / "model.weights.h5")
-    assert sorted(arrays) == ["bidirectional/backward_layer/cell", "bidirectional/forward_layer/cell", "dense",
-                              "dense_1", "embedding", "lstm/cell", "lstm_1/cell"]
+    assert sorted(arrays) == [
+        "bidirectional/backward_layer/cell",
+        "bidirectional/forward_layer/cell",
+        "dense",
+        "dense_1",
+        "embedding",
+        "lstm/cell",
+        "lstm_1/cell",
+    ]
     assert [a.shape for a in arrays["lstm/cell"]] == [(6, 20), (5, 20), (20,)]
     assert [a.shape for a in arrays["dense_1"]] == [(2, 2)]
 

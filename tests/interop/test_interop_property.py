@@ -1,5 +1,6 @@
 """Property: a random small model converted to ONNX or Keras gives rnnlab's numbers on random masked
 batches, or the converter refuses with a ValueError naming the option. Never a silent difference."""
+
 import os
 
 import numpy as np
@@ -10,7 +11,8 @@ hypothesis = pytest.importorskip("hypothesis")
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 keras = pytest.importorskip("keras")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 import rnnlab as rl  # noqa: E402
 from rnnlab.interop import keras as rk  # noqa: E402
@@ -28,8 +30,11 @@ def models(draw):
     for k in range(depth):
         cls = draw(st.sampled_from(CELLS))
         last = k == depth - 1
-        kwargs = dict(return_sequences=True if not last else draw(st.booleans()), seed=k,
-                      zero_output_for_mask=draw(st.sampled_from([None, None, True, False])))
+        kwargs = dict(
+            return_sequences=True if not last else draw(st.booleans()),
+            seed=k,
+            zero_output_for_mask=draw(st.sampled_from([None, None, True, False])),
+        )
         if draw(st.booleans()):
             layer = rl.Bidirectional(cls(3, **kwargs), merge_mode=draw(st.sampled_from(["concat", "sum"])))
         else:

@@ -1,4 +1,5 @@
 """Keras 3 <-> rnnlab: same outputs both ways, Keras' own golden values, and the unit_forget_bias trap."""
+
 import os
 
 import numpy as np
@@ -40,11 +41,20 @@ def golden_pair(cls_name, units, **options):
     ours_options.pop("zero_output_for_mask", None)  # rnnlab always outputs zero at masked steps
     if not use_bias:
         ours_options["unit_forget_bias"] = False  # Keras without a bias has no forget bias either
-    ours = getattr(rl, cls_name)(units, kernel_initializer=constant(0.01), recurrent_initializer=constant(0.02),
-                                 bias_initializer=constant(0.03 if use_bias else 0.0), **ours_options)
-    theirs = getattr(K, cls_name)(units, kernel_initializer=keras.initializers.Constant(0.01),
-                                  recurrent_initializer=keras.initializers.Constant(0.02),
-                                  bias_initializer=keras.initializers.Constant(0.03), **options)
+    ours = getattr(rl, cls_name)(
+        units,
+        kernel_initializer=constant(0.01),
+        recurrent_initializer=constant(0.02),
+        bias_initializer=constant(0.03 if use_bias else 0.0),
+        **ours_options,
+    )
+    theirs = getattr(K, cls_name)(
+        units,
+        kernel_initializer=keras.initializers.Constant(0.01),
+        recurrent_initializer=keras.initializers.Constant(0.02),
+        bias_initializer=keras.initializers.Constant(0.03),
+        **options,
+    )
     return ours, theirs
 
 
@@ -84,9 +94,10 @@ def test_keras_simple_rnn_golden_values(options, golden):
 
 def test_keras_bidirectional_golden_values():
     x = np.arange(24).reshape((2, 3, 4)).astype("float32")
-    cases = [("concat", [[0.39687276, 0.39687276, 0.10004295, 0.10004295],
-                         [0.7237238, 0.7237238, 0.53391594, 0.53391594]]),
-             ("ave", [[0.24845785, 0.24845785], [0.6288199, 0.6288199]])]
+    cases = [
+        ("concat", [[0.39687276, 0.39687276, 0.10004295, 0.10004295], [0.7237238, 0.7237238, 0.53391594, 0.53391594]]),
+        ("ave", [[0.24845785, 0.24845785], [0.6288199, 0.6288199]]),
+    ]
     for merge_mode, golden in cases:
         ours_fw, theirs_fw = golden_pair("SimpleRNN", 2)
         ours = rl.Bidirectional(ours_fw, merge_mode=merge_mode)
@@ -94,11 +105,20 @@ def test_keras_bidirectional_golden_values():
         for out in (ours(x), np_(theirs(x)), from_keras(theirs)(x)):
             np.testing.assert_allclose(out, golden, rtol=0, atol=TOL)
     # a backward layer of its own, merged by product
-    theirs_bw = K.SimpleRNN(2, kernel_initializer=keras.initializers.Constant(0.03),
-                            recurrent_initializer=keras.initializers.Constant(0.02),
-                            bias_initializer=keras.initializers.Constant(0.01), go_backwards=True)
-    ours_bw = rl.SimpleRNN(2, kernel_initializer=constant(0.03), recurrent_initializer=constant(0.02),
-                           bias_initializer=constant(0.01), go_backwards=True)
+    theirs_bw = K.SimpleRNN(
+        2,
+        kernel_initializer=keras.initializers.Constant(0.03),
+        recurrent_initializer=keras.initializers.Constant(0.02),
+        bias_initializer=keras.initializers.Constant(0.01),
+        go_backwards=True,
+    )
+    ours_bw = rl.SimpleRNN(
+        2,
+        kernel_initializer=constant(0.03),
+        recurrent_initializer=constant(0.02),
+        bias_initializer=constant(0.01),
+        go_backwards=True,
+    )
     golden = [[0.08374989, 0.08374989], [0.6740834, 0.6740834]]
     ours_fw, theirs_fw = golden_pair("SimpleRNN", 2)
     theirs = K.Bidirectional(theirs_fw, backward_layer=theirs_bw, merge_mode="mul")
@@ -112,8 +132,10 @@ def test_keras_lstm_masking_golden_values():
     x = np.arange(24).reshape((2, 4, 3)).astype("float32")
     mask = np.array([[True, True, True, False], [True, True, False, False]])
     ours, theirs = golden_pair("LSTM", 2, return_sequences=True, zero_output_for_mask=True)
-    want = [[[0.01588910] * 2, [0.05552048] * 2, [0.11755939] * 2, [0.0] * 2],
-            [[0.14185596] * 2, [0.28556206] * 2, [0.0] * 2, [0.0] * 2]]
+    want = [
+        [[0.01588910] * 2, [0.05552048] * 2, [0.11755939] * 2, [0.0] * 2],
+        [[0.14185596] * 2, [0.28556206] * 2, [0.0] * 2, [0.0] * 2],
+    ]
     for out in (ours(x, mask=mask), np_(theirs(x, mask=mask)), from_keras(theirs)(x, mask=mask)):
         np.testing.assert_allclose(out, want, rtol=0, atol=TOL)
     backwards_mask = np.array([[False, True, True, True], [False, False, True, True]])
@@ -162,8 +184,9 @@ def test_recurrent_layers_both_directions(cls_name, return_sequences, go_backwar
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
 def test_bidirectional_both_directions(cls_name, merge_mode, x):
     for return_sequences in (True, False):
-        ours = rl.Bidirectional(getattr(rl, cls_name)(4, return_sequences=return_sequences, seed=3),
-                                merge_mode=merge_mode)
+        ours = rl.Bidirectional(
+            getattr(rl, cls_name)(4, return_sequences=return_sequences, seed=3), merge_mode=merge_mode
+        )
         want = ours(x)
         assert_close(to_keras(ours)(x), want)
         theirs = K.Bidirectional(getattr(K, cls_name)(4, return_sequences=return_sequences), merge_mode=merge_mode)
@@ -197,10 +220,17 @@ def test_sequential_models_both_directions():
     rng = np.random.default_rng(6)
     ids = rng.integers(1, 20, size=(4, 7))
     ids[np.arange(7)[None, :] >= np.array([7, 3, 5, 1])[:, None]] = 0
-    ours = rl.Sequential([rl.Embedding(20, 6, mask_zero=True), rl.LSTM(5, return_sequences=True),
-                       rl.Bidirectional(rl.SimpleRNN(4, return_sequences=True), merge_mode="sum"),
-                       rl.Dropout(0.2), rl.LSTM(3, return_sequences=True, go_backwards=True),
-                       rl.Dense(3, activation="softmax")], seed=1)
+    ours = rl.Sequential(
+        [
+            rl.Embedding(20, 6, mask_zero=True),
+            rl.LSTM(5, return_sequences=True),
+            rl.Bidirectional(rl.SimpleRNN(4, return_sequences=True), merge_mode="sum"),
+            rl.Dropout(0.2),
+            rl.LSTM(3, return_sequences=True, go_backwards=True),
+            rl.Dense(3, activation="softmax"),
+        ],
+        seed=1,
+    )
     want = ours(ids)
     theirs = to_keras(ours)
     assert isinstance(theirs, keras.Sequential)
@@ -209,9 +239,16 @@ def test_sequential_models_both_directions():
     assert type(back) is rl.Sequential
     np.testing.assert_array_equal(back(ids), want)
 
-    theirs = keras.Sequential([keras.Input((None,), dtype="int64"), K.Embedding(20, 6),
-                               K.LSTM(5, return_sequences=True), K.Dropout(0.5), K.Dense(2, activation="tanh"),
-                               K.Dense(2, use_bias=False)])
+    theirs = keras.Sequential(
+        [
+            keras.Input((None,), dtype="int64"),
+            K.Embedding(20, 6),
+            K.LSTM(5, return_sequences=True),
+            K.Dropout(0.5),
+            K.Dense(2, activation="tanh"),
+            K.Dense(2, use_bias=False),
+        ]
+    )
     assert_close(from_keras(theirs)(ids), theirs(ids))
 
 

@@ -1,4 +1,5 @@
 """Keras conversion: zero_output_for_mask carried, stateful states both ways, any KERAS_BACKEND."""
+
 import os
 import subprocess
 import sys
@@ -28,9 +29,14 @@ def _left_and_mid_padded(rng, B=3, T=6, D=2):
 def test_from_keras_masked_sequences_equal_keras_at_every_step(cell, zero):
     rng = np.random.default_rng(0)
     x = _left_and_mid_padded(rng)
-    model = keras.Sequential([keras.Input((6, 2)), K.Masking(),
-                              cell(4, return_sequences=True, zero_output_for_mask=zero, unroll=True),
-                              cell(3, return_sequences=True, go_backwards=True, zero_output_for_mask=zero)])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 2)),
+            K.Masking(),
+            cell(4, return_sequences=True, zero_output_for_mask=zero, unroll=True),
+            cell(3, return_sequences=True, go_backwards=True, zero_output_for_mask=zero),
+        ]
+    )
     want = keras.ops.convert_to_numpy(model(x))
     ours = rk.from_keras(model)
     np.testing.assert_allclose(ours(x), want, rtol=0, atol=1e-5)
@@ -108,11 +114,13 @@ def test_to_keras_with_keras_backend_unset(tmp_path):
 
 
 def test_keras_imported_with_an_unusable_backend_names_the_variable(tmp_path):
-    script = ("import os, sys, types\n"
-              "import rnnlab.interop.keras as rk\n"
-              "fake = types.ModuleType('keras'); fake.backend = types.SimpleNamespace(backend=lambda: 'cntk')\n"
-              "sys.modules['keras'] = fake\n"
-              "try:\n    rk._keras()\nexcept ImportError as err:\n    print(err)\n")
+    script = (
+        "import os, sys, types\n"
+        "import rnnlab.interop.keras as rk\n"
+        "fake = types.ModuleType('keras'); fake.backend = types.SimpleNamespace(backend=lambda: 'cntk')\n"
+        "sys.modules['keras'] = fake\n"
+        "try:\n    rk._keras()\nexcept ImportError as err:\n    print(err)\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert "KERAS_BACKEND" in done.stdout and "'cntk'" in done.stdout, done.stdout + done.stderr

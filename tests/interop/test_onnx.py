@@ -1,4 +1,5 @@
 """ONNX export checked by ONNX Runtime, import back, and the errors on bad models and files."""
+
 import os
 
 import numpy as np
@@ -79,13 +80,22 @@ def test_bidirectional_matches_onnxruntime(cell, merge_mode, return_sequences, p
 
 @pytest.mark.parametrize("cell", CELLS, ids=lambda c: c.__name__)
 def test_return_state_matches_onnxruntime(cell, x, tmp_path):
-    for layer in (cell(5, return_sequences=True, return_state=True, seed=3),
-                  rl.Bidirectional(cell(5, return_state=True, seed=3))):
+    for layer in (
+        cell(5, return_sequences=True, return_state=True, seed=3),
+        rl.Bidirectional(cell(5, return_state=True, seed=3)),
+    ):
         assert_ort_matches(built(layer, x), x, tmp_path, LENGTHS)  # y, then h (and c) per direction
 
 
-@pytest.mark.parametrize("options", [dict(activation="relu"), dict(activation="linear"),
-                                     dict(recurrent_activation="hard_sigmoid"), dict(activation="hard_sigmoid")])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(activation="relu"),
+        dict(activation="linear"),
+        dict(recurrent_activation="hard_sigmoid"),
+        dict(activation="hard_sigmoid"),
+    ],
+)
 def test_activations_match_onnxruntime(options, x, tmp_path):
     cell = rl.LSTM if "recurrent_activation" in options or options["activation"] == "hard_sigmoid" else rl.SimpleRNN
     layer = built(cell(5, return_sequences=True, seed=4, **options), x)
@@ -120,7 +130,7 @@ def test_sequence_lens_semantics_of_onnxruntime(x, tmp_path):
         np.testing.assert_allclose(h[LENGTHS == 0], 0.0)
         # go_backwards over the real part only: each row equals that row run alone, unpadded
         for b in (0, 1, 2):
-            alone = layer(x[b:b + 1, :LENGTHS[b]])[1]
+            alone = layer(x[b : b + 1, : LENGTHS[b]])[1]
             np.testing.assert_allclose(h[b], alone[0], rtol=0, atol=TOL)
 
 
@@ -129,10 +139,17 @@ def test_stacked_sequential_with_embedding_matches_onnxruntime(tmp_path):
     ids = rng.integers(1, 20, size=(B, 7))
     ids[~mask_of(np.array([7, 3, 5, 1]), 7)] = 0  # right padding with id 0
     for activation in ("softmax", "relu", None, "tanh", "sigmoid", "hard_sigmoid"):
-        model = rl.Sequential([rl.Embedding(20, 6, mask_zero=True), rl.LSTM(5, return_sequences=True), rl.Dropout(0.3),
-                            rl.Bidirectional(rl.SimpleRNN(4, return_sequences=True)),
-                            rl.LSTM(3, return_sequences=True, go_backwards=True), rl.Dense(3, activation=activation)],
-                           seed=1)
+        model = rl.Sequential(
+            [
+                rl.Embedding(20, 6, mask_zero=True),
+                rl.LSTM(5, return_sequences=True),
+                rl.Dropout(0.3),
+                rl.Bidirectional(rl.SimpleRNN(4, return_sequences=True)),
+                rl.LSTM(3, return_sequences=True, go_backwards=True),
+                rl.Dense(3, activation=activation),
+            ],
+            seed=1,
+        )
         want = model(ids)
         rox.export(model, tmp_path / "seq.onnx", padding="right")
         (got,) = run_ort(tmp_path / "seq.onnx", {"ids": ids})
@@ -140,17 +157,27 @@ def test_stacked_sequential_with_embedding_matches_onnxruntime(tmp_path):
 
 
 def test_stack_of_features_with_lengths_matches_onnxruntime(x, tmp_path):
-    model = rl.Stack([rl.LSTM(5, return_sequences=True, seed=7),
-                      rl.Bidirectional(rl.SimpleRNN(4, return_sequences=True, seed=8), merge_mode="ave"),
-                      rl.LSTM(3, go_backwards=True, seed=9), rl.Dense(2, use_bias=False, seed=10)])
+    model = rl.Stack(
+        [
+            rl.LSTM(5, return_sequences=True, seed=7),
+            rl.Bidirectional(rl.SimpleRNN(4, return_sequences=True, seed=8), merge_mode="ave"),
+            rl.LSTM(3, go_backwards=True, seed=9),
+            rl.Dense(2, use_bias=False, seed=10),
+        ]
+    )
     model(x)
     assert_ort_matches(model, x, tmp_path, LENGTHS)
 
 
 @pytest.mark.parametrize("opset", [rox.MIN_OPSET, rox.DEFAULT_OPSET, onnx.defs.onnx_opset_version()])
 def test_every_opset_from_14_to_the_newest(opset, x, tmp_path):
-    model = rl.Stack([rl.Bidirectional(rl.LSTM(4, return_sequences=True, seed=12)),
-                      rl.SimpleRNN(3, go_backwards=True, return_sequences=True, seed=13), rl.Dense(2, seed=14)])
+    model = rl.Stack(
+        [
+            rl.Bidirectional(rl.LSTM(4, return_sequences=True, seed=12)),
+            rl.SimpleRNN(3, go_backwards=True, return_sequences=True, seed=13),
+            rl.Dense(2, seed=14),
+        ]
+    )
     model(x)
     proto = rox.export(model, tmp_path / "m.onnx", opset=opset, lengths=True)
     assert proto.opset_import[0].version == opset
@@ -162,11 +189,25 @@ def test_export_import_export_is_stable(x, tmp_path):
     rng = np.random.default_rng(11)
     ids = rng.integers(0, 12, size=(3, 5))
     models = [
-        (rl.Sequential([rl.Embedding(12, 4, mask_zero=True), rl.LSTM(5, return_sequences=True, seed=1), rl.Dropout(0.1),
-                     rl.Bidirectional(rl.SimpleRNN(3, activation="relu", seed=2), merge_mode="mul"),
-                     rl.Dense(2, activation="softmax", seed=3)], name="seq"), ids, False),
-        (built(rl.Bidirectional(rl.LSTM(4, return_state=True, recurrent_activation="hard_sigmoid", seed=4)), x),
-         x, True),
+        (
+            rl.Sequential(
+                [
+                    rl.Embedding(12, 4, mask_zero=True),
+                    rl.LSTM(5, return_sequences=True, seed=1),
+                    rl.Dropout(0.1),
+                    rl.Bidirectional(rl.SimpleRNN(3, activation="relu", seed=2), merge_mode="mul"),
+                    rl.Dense(2, activation="softmax", seed=3),
+                ],
+                name="seq",
+            ),
+            ids,
+            False,
+        ),
+        (
+            built(rl.Bidirectional(rl.LSTM(4, return_state=True, recurrent_activation="hard_sigmoid", seed=4)), x),
+            x,
+            True,
+        ),
     ]
     for model, inputs, lengths in models:
         model(inputs)
@@ -187,8 +228,13 @@ def _foreign_lstm_graph(path, W, R, Bias, direction):
     inits = [onnx.numpy_helper.from_array(a, n) for a, n in ((W, "W"), (R, "R"), (Bias, "B"))]
     node = h.make_node("LSTM", ["X", "W", "R", "B"], ["Y"], name="encoder", hidden_size=H, direction=direction)
     dirs = W.shape[0]
-    graph = h.make_graph([node], "foreign", [h.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [T, B, D])],
-                         [h.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, [T, dirs, B, H])], inits)
+    graph = h.make_graph(
+        [node],
+        "foreign",
+        [h.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [T, B, D])],
+        [h.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, [T, dirs, B, H])],
+        inits,
+    )
     model = h.make_model(graph, opset_imports=[h.make_opsetid("", 14)], ir_version=8)
     onnx.save(model, path)
 
@@ -207,14 +253,14 @@ def test_import_reads_onnx_gate_order_iofc(x, tmp_path):
 
     # the gates the layer records are ONNX's, block by block: at step 0 (h = 0) z = x W^T + Wb + Rb
     rec = rl.probe.record(layer, x)[0]
-    z = x[:, 0] @ W[0].T + Bias[0, :4 * H] + Bias[0, 4 * H:]
+    z = x[:, 0] @ W[0].T + Bias[0, : 4 * H] + Bias[0, 4 * H :]
     sigmoid = 1 / (1 + np.exp(-z))
     for name, block in (("i", 0), ("o", 1), ("f", 2)):
-        np.testing.assert_allclose(rec[name][:, 0], sigmoid[:, block * H:(block + 1) * H], rtol=0, atol=TOL)
-    np.testing.assert_allclose(rec["c_tilde"][:, 0], np.tanh(z[:, 3 * H:]), rtol=0, atol=TOL)
+        np.testing.assert_allclose(rec[name][:, 0], sigmoid[:, block * H : (block + 1) * H], rtol=0, atol=TOL)
+    np.testing.assert_allclose(rec["c_tilde"][:, 0], np.tanh(z[:, 3 * H :]), rtol=0, atol=TOL)
 
     # the misreading the test guards against really does change the output
-    wrong = rl.LSTM(H, return_sequences=True).set_weights(W[0].T, R[0].T, Bias[0, :4 * H] + Bias[0, 4 * H:])
+    wrong = rl.LSTM(H, return_sequences=True).set_weights(W[0].T, R[0].T, Bias[0, : 4 * H] + Bias[0, 4 * H :])
     assert np.abs(wrong(x) - Y[:, 0].transpose(1, 0, 2)).max() > 1e-2
 
 
@@ -292,9 +338,10 @@ def test_malformed_onnx_files_give_clear_errors(x, tmp_path):
 
 def test_tampered_rnnlab_metadata_gives_clear_errors(x, tmp_path):
     proto = rox.export(built(rl.LSTM(3, go_backwards=True), x), tmp_path / "m.onnx")
-    for value, message in (("{not json", "does not describe a model"),
-                           (proto.metadata_props[0].value.replace('"go_backwards": true', '"go_backwards": false'),
-                            "direction 'reverse'")):
+    for value, message in (
+        ("{not json", "does not describe a model"),
+        (proto.metadata_props[0].value.replace('"go_backwards": true', '"go_backwards": false'), "direction 'reverse'"),
+    ):
         proto.metadata_props[0].value = value
         onnx.save(proto, tmp_path / "tampered.onnx")
         with pytest.raises(ValueError, match=message):
@@ -309,20 +356,32 @@ def test_foreign_graphs_give_clear_errors(tmp_path):
 
     def save(node, extra=(), y_shape=(T, 1, B, H)):
         inits = [onnx.numpy_helper.from_array(a, n) for a, n in ((W, "W"), (R, "R"), *extra)]
-        graph = h.make_graph([node], "g", [h.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [T, B, D])],
-                             [h.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, y_shape)], inits)
+        graph = h.make_graph(
+            [node],
+            "g",
+            [h.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [T, B, D])],
+            [h.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, y_shape)],
+            inits,
+        )
         onnx.save(h.make_model(graph, opset_imports=[h.make_opsetid("", 14)], ir_version=8), tmp_path / "g.onnx")
         return tmp_path / "g.onnx"
 
-    path = save(h.make_node("LSTM", ["X", "W", "R", "", "", "", "", "P"], ["Y"], name="peep", hidden_size=H),
-                [(np.ones((1, 3 * H), np.float32), "P")])
+    path = save(
+        h.make_node("LSTM", ["X", "W", "R", "", "", "", "", "P"], ["Y"], name="peep", hidden_size=H),
+        [(np.ones((1, 3 * H), np.float32), "P")],
+    )
     with pytest.raises(ValueError, match="peephole"):
         rox.load_recurrent(path)
     with pytest.raises(ValueError, match="clip"):
         rox.load_recurrent(save(h.make_node("LSTM", ["X", "W", "R"], ["Y"], name="c", hidden_size=H, clip=3.0)))
     with pytest.raises(ValueError, match="Softsign"):
-        rox.load_recurrent(save(h.make_node("LSTM", ["X", "W", "R"], ["Y"], name="s", hidden_size=H,
-                                            activations=["Softsign", "Tanh", "Tanh"])))
+        rox.load_recurrent(
+            save(
+                h.make_node(
+                    "LSTM", ["X", "W", "R"], ["Y"], name="s", hidden_size=H, activations=["Softsign", "Tanh", "Tanh"]
+                )
+            )
+        )
     path = save(h.make_node("Relu", ["X"], ["Y"], name="r"), y_shape=(T, B, D))
     with pytest.raises(ValueError, match="no RNN, LSTM or GRU node.*Relu"):
         rox.load_recurrent(path)
@@ -333,13 +392,28 @@ def test_foreign_graphs_give_clear_errors(tmp_path):
 def test_cli_export_writes_onnx_and_keras_weights(tmp_path, capsys):
     from rnnlab.cli import main
 
-    model = rl.Sequential([rl.Embedding(20, 6), rl.LSTM(5, return_sequences=True),
-                           rl.Bidirectional(rl.SimpleRNN(4)), rl.Dense(2, activation="softmax")], seed=1)
+    model = rl.Sequential(
+        [
+            rl.Embedding(20, 6),
+            rl.LSTM(5, return_sequences=True),
+            rl.Bidirectional(rl.SimpleRNN(4)),
+            rl.Dense(2, activation="softmax"),
+        ],
+        seed=1,
+    )
     model.build((5,))
     model.save(tmp_path / "m.rnnlab")
     ids = np.array([[3, 4, 5, 0, 6], [1, 2, 3, 4, 5]])
-    code = main(["export", str(tmp_path / "m.rnnlab"), "--onnx", str(tmp_path / "m.onnx"),
-                 "--keras-weights", str(tmp_path / "m.weights.h5")])
+    code = main(
+        [
+            "export",
+            str(tmp_path / "m.rnnlab"),
+            "--onnx",
+            str(tmp_path / "m.onnx"),
+            "--keras-weights",
+            str(tmp_path / "m.weights.h5"),
+        ]
+    )
     assert code == 0
     assert "wrote" in capsys.readouterr().out
     (got,) = run_ort(tmp_path / "m.onnx", {"ids": ids})

@@ -1,4 +1,5 @@
 """ONNX import of constant initial states and lengths, float64 files, and the refusals that name their cause."""
+
 import os
 
 import numpy as np
@@ -69,8 +70,9 @@ def _without_state(layer):
     return copies[0]
 
 
-def _rnn_model(path, dtype=np.float32, extra_inputs=(), nodes=(), node_inputs=("x", "W", "R", "B"),
-               inits=None, graph_inputs=None):
+def _rnn_model(
+    path, dtype=np.float32, extra_inputs=(), nodes=(), node_inputs=("x", "W", "R", "B"), inits=None, graph_inputs=None
+):
     rng = np.random.default_rng(1)
     T_ = TensorProto.DOUBLE if dtype == np.float64 else TensorProto.FLOAT
     W = rng.standard_normal((1, H, D)).astype(dtype)
@@ -80,8 +82,9 @@ def _rnn_model(path, dtype=np.float32, extra_inputs=(), nodes=(), node_inputs=("
     initializers += [numpy_helper.from_array(a, n) for n, a in (inits or {}).items()]
     rnn = helper.make_node("RNN", list(node_inputs), ["Y", "Y_h"], hidden_size=H, name="rnn")
     inputs = [helper.make_tensor_value_info("x", T_, [T, "batch", D])] + list(graph_inputs or [])
-    graph = helper.make_graph(list(nodes) + [rnn], "g", inputs, [helper.make_tensor_value_info("Y", T_, [T, 1, "batch", H])],
-                              initializers)
+    graph = helper.make_graph(
+        list(nodes) + [rnn], "g", inputs, [helper.make_tensor_value_info("Y", T_, [T, 1, "batch", H])], initializers
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     onnx.save(model, path)
     return model
@@ -97,16 +100,21 @@ def test_constant_sequence_lens_covering_the_time_axis_is_read(tmp_path):
 
 
 def test_constant_sequence_lens_shorter_than_the_input_is_refused_by_name(tmp_path):
-    _rnn_model(tmp_path / "m.onnx", node_inputs=("x", "W", "R", "B", "lens"),
-               inits={"lens": np.array([T, 2, 1], np.int32)})
+    _rnn_model(
+        tmp_path / "m.onnx", node_inputs=("x", "W", "R", "B", "lens"), inits={"lens": np.array([T, 2, 1], np.int32)}
+    )
     with pytest.raises(ValueError, match="sequence_lens"):
         rox.load_recurrent(tmp_path / "m.onnx")
 
 
 def test_computed_initial_state_is_refused_by_name(tmp_path):
     h = helper.make_node("Relu", ["h_raw"], ["h"], name="relu")
-    _rnn_model(tmp_path / "m.onnx", node_inputs=("x", "W", "R", "B", "", "h"), nodes=[h],
-               graph_inputs=[helper.make_tensor_value_info("h_raw", TensorProto.FLOAT, [1, B, H])])
+    _rnn_model(
+        tmp_path / "m.onnx",
+        node_inputs=("x", "W", "R", "B", "", "h"),
+        nodes=[h],
+        graph_inputs=[helper.make_tensor_value_info("h_raw", TensorProto.FLOAT, [1, B, H])],
+    )
     with pytest.raises(ValueError, match=r"initial_h \('h'\) is computed in the graph by Relu"):
         rox.load_recurrent(tmp_path / "m.onnx")
 
@@ -116,10 +124,17 @@ def test_weights_as_graph_inputs_are_named_as_graph_inputs(tmp_path):
     rng = np.random.default_rng(3)
     W = rng.standard_normal((1, H, D)).astype(np.float32)
     rnn = helper.make_node("RNN", ["x", "W", "R"], ["Y"], hidden_size=H, name="rnn")
-    inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in
-              (("x", [T, B, D]), ("W", [1, H, D]), ("R", [1, H, H]))]
-    graph = helper.make_graph([rnn], "g", inputs, [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [T, 1, B, H])],
-                              [numpy_helper.from_array(W, "W")])
+    inputs = [
+        helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
+        for n, s in (("x", [T, B, D]), ("W", [1, H, D]), ("R", [1, H, H]))
+    ]
+    graph = helper.make_graph(
+        [rnn],
+        "g",
+        inputs,
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [T, 1, B, H])],
+        [numpy_helper.from_array(W, "W")],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "m.onnx")
     with pytest.raises(ValueError, match=r"W \('W'\) is a graph input") as err:
         rox.load_recurrent(tmp_path / "m.onnx")

@@ -1,4 +1,5 @@
 """ONNX export under masks: exact for right padding (declared), refused by name otherwise; never a silent difference."""
+
 import os
 
 import numpy as np
@@ -48,8 +49,9 @@ def test_declared_right_padding_is_exact(tmp_path):
 
 @pytest.mark.parametrize("zero,sequences", [(False, True), (True, False)])
 def test_zero_output_for_mask_that_the_operators_cannot_give_is_refused_by_name(tmp_path, zero, sequences):
-    model = rl.Sequential([rl.Embedding(9, 3, mask_zero=True),
-                           rl.LSTM(3, return_sequences=sequences, zero_output_for_mask=zero)]).build((4,))
+    model = rl.Sequential(
+        [rl.Embedding(9, 3, mask_zero=True), rl.LSTM(3, return_sequences=sequences, zero_output_for_mask=zero)]
+    ).build((4,))
     with pytest.raises(ValueError, match="zero_output_for_mask"):
         rox.export(model, tmp_path / "m.onnx", padding="right")
     # without a mask the option changes nothing, and the export is exact

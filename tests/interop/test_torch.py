@@ -1,4 +1,5 @@
 """from_torch / to_torch: lossless round trips, and clear errors for what PyTorch cannot express."""
+
 import subprocess
 import sys
 
@@ -8,7 +9,6 @@ import torch
 
 import rnnlab as rl
 from rnnlab.interop.torch import from_torch, to_torch
-
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -100,36 +100,77 @@ def built(layer, input_dim=3):
     return layer
 
 
-@pytest.mark.parametrize("make, error, message", [
-    (lambda: torch.nn.LSTM(3, 4, proj_size=2), ValueError, r"proj_size=0.*got proj_size=2"),
-    (lambda: torch.nn.Linear(3, 4), TypeError, r"torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU, got Linear"),
-    (lambda: torch.nn.RNN(3, 4, dtype=torch.float16), ValueError, r"float32 or float64 weights, got float16"),
-], ids=["proj_size", "linear", "float16"])
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda: torch.nn.LSTM(3, 4, proj_size=2), ValueError, r"proj_size=0.*got proj_size=2"),
+        (lambda: torch.nn.Linear(3, 4), TypeError, r"torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU, got Linear"),
+        (lambda: torch.nn.RNN(3, 4, dtype=torch.float16), ValueError, r"float32 or float64 weights, got float16"),
+    ],
+    ids=["proj_size", "linear", "float16"],
+)
 def test_from_torch_errors(make, error, message):
     with pytest.raises(error, match=message):
         from_torch(make())
 
 
-@pytest.mark.parametrize("make, error, message", [
-    (lambda: built(rl.LSTM(4, recurrent_activation="hard_sigmoid")), ValueError,
-     r"recurrent_activation='sigmoid', got 'tanh' and 'hard_sigmoid'"),
-    (lambda: built(rl.LSTM(4, activation="relu")), ValueError, r"activation='tanh'.*got 'relu'"),
-    (lambda: built(rl.SimpleRNN(4, activation="linear")), ValueError, r"'tanh' or 'relu', got 'linear'"),
-    (lambda: rl.Bidirectional(built(rl.LSTM(4)), merge_mode="sum"), ValueError, r"merge_mode='concat'\) at layer 0, got merge_mode='sum'"),
-    (lambda: rl.Stack([built(rl.LSTM(4, return_sequences=True)), built(rl.SimpleRNN(4), 4)]), ValueError,
-     r"every layer to be LSTM\(4\).*got SimpleRNN\(4\).*at layer 1"),
-    (lambda: rl.Stack([rl.Bidirectional(built(rl.LSTM(4, return_sequences=True))), built(rl.LSTM(4), 8)]),
-     ValueError, r"every layer bidirectional, got a mixed stack at layer 1"),
-    (lambda: rl.Stack([built(rl.LSTM(4)), built(rl.LSTM(4), 4)]), ValueError,
-     r"return_sequences=True below the top layer, got False at layer 0"),
-    (lambda: built(rl.SimpleRNN(4, go_backwards=True)), ValueError, r"go_backwards=False at layer 0.*got True"),
-    (lambda: rl.SimpleRNN(4), ValueError, r"not built"),
-    (lambda: rl.Stack([built(rl.SimpleRNN(4, return_sequences=True)), rl.Dense(2)]), TypeError,
-     r"SimpleRNN, LSTM, GRU, Bidirectional or a Stack of them, got Dense at layer 1"),
-    (lambda: rl.Stack([built(rl.LSTM(4, return_sequences=True)), built(rl.LSTM(4), 5)]), ValueError,
-     r"input_dim 4 at layer 1, got 5"),
-], ids=["hard_sigmoid", "lstm-relu", "linear", "merge-sum", "mixed-cells", "mixed-directions",
-        "no-sequences-below", "go_backwards", "unbuilt", "dense", "input_dim"])
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (
+            lambda: built(rl.LSTM(4, recurrent_activation="hard_sigmoid")),
+            ValueError,
+            r"recurrent_activation='sigmoid', got 'tanh' and 'hard_sigmoid'",
+        ),
+        (lambda: built(rl.LSTM(4, activation="relu")), ValueError, r"activation='tanh'.*got 'relu'"),
+        (lambda: built(rl.SimpleRNN(4, activation="linear")), ValueError, r"'tanh' or 'relu', got 'linear'"),
+        (
+            lambda: rl.Bidirectional(built(rl.LSTM(4)), merge_mode="sum"),
+            ValueError,
+            r"merge_mode='concat'\) at layer 0, got merge_mode='sum'",
+        ),
+        (
+            lambda: rl.Stack([built(rl.LSTM(4, return_sequences=True)), built(rl.SimpleRNN(4), 4)]),
+            ValueError,
+            r"every layer to be LSTM\(4\).*got SimpleRNN\(4\).*at layer 1",
+        ),
+        (
+            lambda: rl.Stack([rl.Bidirectional(built(rl.LSTM(4, return_sequences=True))), built(rl.LSTM(4), 8)]),
+            ValueError,
+            r"every layer bidirectional, got a mixed stack at layer 1",
+        ),
+        (
+            lambda: rl.Stack([built(rl.LSTM(4)), built(rl.LSTM(4), 4)]),
+            ValueError,
+            r"return_sequences=True below the top layer, got False at layer 0",
+        ),
+        (lambda: built(rl.SimpleRNN(4, go_backwards=True)), ValueError, r"go_backwards=False at layer 0.*got True"),
+        (lambda: rl.SimpleRNN(4), ValueError, r"not built"),
+        (
+            lambda: rl.Stack([built(rl.SimpleRNN(4, return_sequences=True)), rl.Dense(2)]),
+            TypeError,
+            r"SimpleRNN, LSTM, GRU, Bidirectional or a Stack of them, got Dense at layer 1",
+        ),
+        (
+            lambda: rl.Stack([built(rl.LSTM(4, return_sequences=True)), built(rl.LSTM(4), 5)]),
+            ValueError,
+            r"input_dim 4 at layer 1, got 5",
+        ),
+    ],
+    ids=[
+        "hard_sigmoid",
+        "lstm-relu",
+        "linear",
+        "merge-sum",
+        "mixed-cells",
+        "mixed-directions",
+        "no-sequences-below",
+        "go_backwards",
+        "unbuilt",
+        "dense",
+        "input_dim",
+    ],
+)
 def test_to_torch_errors(make, error, message):
     with pytest.raises(error, match=message):
         to_torch(make())
@@ -147,8 +188,10 @@ def test_torch_is_imported_lazily():
 
 
 def test_missing_torch_names_the_extra():
-    code = ("import sys; sys.modules['torch'] = None\n"
-            "from rnnlab.interop.torch import from_torch\n"
-            "try:\n    from_torch(None)\nexcept ImportError as e:\n    print(e)")
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from rnnlab.interop.torch import from_torch\n"
+        "try:\n    from_torch(None)\nexcept ImportError as e:\n    print(e)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pip install rnnlab[torch]" in out

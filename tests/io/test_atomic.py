@@ -1,4 +1,5 @@
 """io/atomic.py: every file rnnlab writes is whole or absent, with the mode a plain open() gives."""
+
 import os
 import signal
 import subprocess

@@ -3,6 +3,7 @@
 "Within tol" is normwise: max |fast − reference| ≤ tol · max |reference|, for every
 output, state and gradient.
 """
+
 import warnings
 
 import numpy as np
@@ -10,10 +11,10 @@ import pytest
 
 import rnnlab as rl
 from rnnlab import kernels
-from rnnlab.kernels import switch
 from rnnlab.kernels import gru as ref_gru
 from rnnlab.kernels import lstm as ref_lstm
 from rnnlab.kernels import simple_rnn as ref_rnn
+from rnnlab.kernels import switch
 
 pytestmark = pytest.mark.skipif(not kernels.fast_available(), reason="needs numba: pip install rnnlab[fast]")
 
@@ -40,8 +41,11 @@ def random_case(cell, dtype, seed, shape=None):
     T, B, D, H = shape or (rng.integers(1, 12), rng.integers(1, 9), rng.integers(1, 7), rng.integers(1, 13))
     G = {"lstm": 4, "gru": 3}.get(cell, 1) * H
     reset_after = cell == "gru" and rng.random() < 0.5  # the GRU's bias is then (2, 3H)
-    params = {"W": rng.normal(0, 0.7, (D, G)), "U": rng.normal(0, 0.7 / np.sqrt(H), (H, G)),
-              "b": rng.normal(0, 0.5, (2, G) if reset_after else G)}
+    params = {
+        "W": rng.normal(0, 0.7, (D, G)),
+        "U": rng.normal(0, 0.7 / np.sqrt(H), (H, G)),
+        "b": rng.normal(0, 0.5, (2, G) if reset_after else G),
+    }
     params = {k: v.astype(dtype) for k, v in params.items()}
     n_states = 2 if cell == "lstm" else 1
     state = tuple(rng.normal(0, 0.5, (B, H)).astype(dtype) for _ in range(n_states))
@@ -84,6 +88,7 @@ def compare(cell, dtype, case):
 def split(request, monkeypatch):
     """Every batch split into n row blocks, however little the work (uneven blocks, one-row blocks)."""
     from rnnlab.kernels.fast import plan as fast_plan
+
     monkeypatch.setenv("RNNLAB_NUM_THREADS", str(request.param))
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     return request.param
@@ -128,8 +133,11 @@ def test_nan_stays_nan(activation):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4, 2, 3)).astype(np.float32)
     x[1, 0, 0] = np.nan
-    params = {"W": rng.normal(size=(3, 5)).astype(np.float32), "U": rng.normal(size=(5, 5)).astype(np.float32),
-              "b": np.zeros(5, np.float32)}
+    params = {
+        "W": rng.normal(size=(3, 5)).astype(np.float32),
+        "U": rng.normal(size=(5, 5)).astype(np.float32),
+        "b": np.zeros(5, np.float32),
+    }
     state = (np.zeros((2, 5), np.float32),)
     y_r = ref_rnn.forward(x, params, state, activation=activation)[0]
     y_f = fast_module("simple_rnn").forward(x, params, state, activation=activation)[0]
@@ -149,11 +157,26 @@ def test_unsupported_dtype_runs_the_reference():
 
 LAYERS = [
     pytest.param(lambda dt: rl.Bidirectional(rl.LSTM(5, return_sequences=True, dtype=dt, seed=1)), id="bi-lstm"),
-    pytest.param(lambda dt: rl.Stack([rl.Bidirectional(rl.SimpleRNN(4, activation="relu", return_sequences=True,
-                                                                    dtype=dt, seed=2), merge_mode="sum"),
-                                      rl.LSTM(3, go_backwards=True, dtype=dt, seed=3)]), id="stack"),
-    pytest.param(lambda dt: rl.Stack([rl.Bidirectional(rl.GRU(4, return_sequences=True, dtype=dt, seed=5)),
-                                      rl.GRU(3, reset_after=False, go_backwards=True, dtype=dt, seed=6)]), id="gru"),
+    pytest.param(
+        lambda dt: rl.Stack(
+            [
+                rl.Bidirectional(
+                    rl.SimpleRNN(4, activation="relu", return_sequences=True, dtype=dt, seed=2), merge_mode="sum"
+                ),
+                rl.LSTM(3, go_backwards=True, dtype=dt, seed=3),
+            ]
+        ),
+        id="stack",
+    ),
+    pytest.param(
+        lambda dt: rl.Stack(
+            [
+                rl.Bidirectional(rl.GRU(4, return_sequences=True, dtype=dt, seed=5)),
+                rl.GRU(3, reset_after=False, go_backwards=True, dtype=dt, seed=6),
+            ]
+        ),
+        id="gru",
+    ),
 ]
 
 
@@ -218,8 +241,10 @@ def test_without_numba_fast_falls_back_to_the_reference(monkeypatch):
 
 def test_float32_tanh_is_within_7_ulp_of_the_exact_value():
     from rnnlab.kernels.fast.ops import TANH, activate
-    x = np.concatenate([np.linspace(-12, 12, 400_001, dtype=np.float32),
-                        np.geomspace(1e-30, 1e-2, 1000).astype(np.float32)])
+
+    x = np.concatenate(
+        [np.linspace(-12, 12, 400_001, dtype=np.float32), np.geomspace(1e-30, 1e-2, 1000).astype(np.float32)]
+    )
     y = x.copy()
     activate(TANH, y, np.zeros_like(y))  # y = tanh(y + 0), as in the kernels
     exact = np.tanh(x.astype(np.float64))
@@ -236,7 +261,9 @@ def _run_in_child():
 def test_a_forked_child_runs_the_fast_kernels(monkeypatch):
     """The kernel threads do not survive a fork; the child must make its own, not wait for them."""
     import multiprocessing
+
     from rnnlab.kernels.fast import plan as fast_plan
+
     monkeypatch.setenv("RNNLAB_NUM_THREADS", "2")
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     assert _run_in_child()  # the parent's kernel threads now exist
@@ -246,6 +273,7 @@ def test_a_forked_child_runs_the_fast_kernels(monkeypatch):
 
 def test_buffers_come_back_only_when_nothing_else_holds_them(monkeypatch):
     from rnnlab.kernels.fast import buffers as fb
+
     monkeypatch.setattr(fb, "_free", type(fb._free)())
     monkeypatch.setattr(fb, "_kept", 0)
     a, b = fb.empty((3, 5), np.float32), fb.empty((3, 5), np.float32)
@@ -262,6 +290,7 @@ def test_buffers_come_back_only_when_nothing_else_holds_them(monkeypatch):
 
 def test_kernel_caches_released_are_reused_and_results_unchanged():
     from rnnlab.kernels.fast import buffers as fb
+
     case = random_case("lstm", np.float32, 21, (7, 5, 3, 6))
     first = compare("lstm", np.float32, case)[0]["h"].copy()
     kept = fb._kept
@@ -308,8 +337,11 @@ def test_infer_keeps_nan():
     for B in (1, 8):  # row loops, and OpenBLAS products
         x = rng.normal(size=(B, 4, 3)).astype(np.float32)
         x[0, 1, 0] = np.nan
-        params = {"W": rng.normal(size=(3, 20)).astype(np.float32), "U": rng.normal(size=(5, 20)).astype(np.float32),
-                  "b": np.zeros(20, np.float32)}
+        params = {
+            "W": rng.normal(size=(3, 20)).astype(np.float32),
+            "U": rng.normal(size=(5, 20)).astype(np.float32),
+            "b": np.zeros(20, np.float32),
+        }
         state = tuple(np.zeros((B, 5), np.float32) for _ in range(2))
         y_f, _ = fast_module("lstm").infer(x, params, state)
         y_r, _ = ref_lstm.infer(x, params, state)
@@ -343,10 +375,12 @@ def test_a_compiling_process_and_a_caching_one_agree_to_the_bit(tmp_path):
     import os
     import subprocess
     import sys
+
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))  # empty: the first child compiles
     for run in ("compiled", "cached"):
-        subprocess.run([sys.executable, "-c", _SAME_BITS_CHILD, str(tmp_path / f"{run}.npz")], env=env, check=True,
-                       timeout=600)
+        subprocess.run(
+            [sys.executable, "-c", _SAME_BITS_CHILD, str(tmp_path / f"{run}.npz")], env=env, check=True, timeout=600
+        )
     compiled, cached = np.load(tmp_path / "compiled.npz"), np.load(tmp_path / "cached.npz")
     assert sorted(compiled.files) == sorted(cached.files) and len(compiled.files) == 8
     for key in compiled.files:
@@ -372,8 +406,10 @@ def test_all_finite_finds_every_nan_and_inf(backend, dtype):
 
 def test_calls_blas_sees_the_largest_block():
     """OpenBLAS is held to one thread exactly when a loop will call it (a block over SMALL_ROWS rows, or D)."""
-    from rnnlab.kernels.fast import plan as fast_plan, pool as threads
+    from rnnlab.kernels.fast import plan as fast_plan
+    from rnnlab.kernels.fast import pool as threads
     from rnnlab.kernels.fast.products import SMALL_ROWS
+
     for B in range(1, 40):
         for parts in range(1, 6):
             rows = threads.split(B, parts)

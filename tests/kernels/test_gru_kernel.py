@@ -1,10 +1,11 @@
 """Reference GRU kernel: exact BPTT against central differences in float64, both reset_after forms."""
+
 import numpy as np
 import pytest
+from gradcheck_util import check
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gradcheck_util import check
 from rnnlab.kernels import gru
 
 
@@ -20,15 +21,26 @@ def make_mask(kind, T, B, rng):
 
 def make_params(D, H, reset_after, rng):
     b_shape = (2, 3 * H) if reset_after else (3 * H,)
-    return {"W": 0.6 * rng.standard_normal((D, 3 * H)), "U": 0.6 * rng.standard_normal((H, 3 * H)),
-            "b": 0.3 * rng.standard_normal(b_shape)}
+    return {
+        "W": 0.6 * rng.standard_normal((D, 3 * H)),
+        "U": 0.6 * rng.standard_normal((H, 3 * H)),
+        "b": 0.3 * rng.standard_normal(b_shape),
+    }
 
 
 @settings(max_examples=30, deadline=None)
-@given(reset_after=st.booleans(), B=st.integers(1, 3), T=st.integers(1, 5), D=st.integers(1, 3),
-       H=st.integers(1, 3), mask=st.sampled_from(["none", "padding", "scattered"]), rdrop=st.booleans(),
-       seq_grad=st.booleans(), recurrent_activation=st.sampled_from(["sigmoid", "hard_sigmoid"]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    reset_after=st.booleans(),
+    B=st.integers(1, 3),
+    T=st.integers(1, 5),
+    D=st.integers(1, 3),
+    H=st.integers(1, 3),
+    mask=st.sampled_from(["none", "padding", "scattered"]),
+    rdrop=st.booleans(),
+    seq_grad=st.booleans(),
+    recurrent_activation=st.sampled_from(["sigmoid", "hard_sigmoid"]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_kernel_gradients(reset_after, B, T, D, H, mask, rdrop, seq_grad, recurrent_activation, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((T, B, D))
@@ -48,7 +60,7 @@ def test_kernel_gradients(reset_after, B, T, D, H, mask, rdrop, seq_grad, recurr
     if recurrent_activation == "hard_sigmoid":  # a kink at ±3: keep away from it, as relu_margin does
         xW = x @ params["W"] + (params["b"][0] if reset_after else params["b"])
         hp = cache["h"][:-1] if drop is None else cache["h"][:-1] * drop
-        a = xW[..., :2 * H] + hp @ params["U"][:, :2 * H] + (params["b"][1, :2 * H] if reset_after else 0)
+        a = xW[..., : 2 * H] + hp @ params["U"][:, : 2 * H] + (params["b"][1, : 2 * H] if reset_after else 0)
         assume(np.min(np.abs(np.abs(a) - 3.0)) > 0.01)
     dx, dstate0, grads = gru.backward(R, S, cache)
     assert grads["b"].shape == params["b"].shape

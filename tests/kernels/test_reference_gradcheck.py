@@ -1,9 +1,10 @@
 """Reference kernels: exact BPTT against central differences in float64."""
+
 import numpy as np
+from gradcheck_util import MARGIN, check, relu_margin
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from gradcheck_util import MARGIN, check, relu_margin
 from rnnlab.kernels import lstm, simple_rnn
 
 CELLS = {
@@ -24,16 +25,27 @@ def make_mask(kind, T, B, rng):
 
 
 @settings(max_examples=25, deadline=None)
-@given(cell=st.sampled_from(sorted(CELLS)), B=st.integers(1, 3), T=st.integers(1, 5), D=st.integers(1, 3),
-       H=st.integers(1, 3), mask=st.sampled_from(["none", "padding", "scattered"]), rdrop=st.booleans(),
-       seq_grad=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@given(
+    cell=st.sampled_from(sorted(CELLS)),
+    B=st.integers(1, 3),
+    T=st.integers(1, 5),
+    D=st.integers(1, 3),
+    H=st.integers(1, 3),
+    mask=st.sampled_from(["none", "padding", "scattered"]),
+    rdrop=st.booleans(),
+    seq_grad=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_kernel_gradients(cell, B, T, D, H, mask, rdrop, seq_grad, seed):
     kernel, G, options = CELLS[cell]
     rng = np.random.default_rng(seed)
     n_states = 2 if kernel is lstm else 1
     x = rng.standard_normal((T, B, D))
-    params = {"W": 0.6 * rng.standard_normal((D, G * H)), "U": 0.6 * rng.standard_normal((H, G * H)),
-              "b": 0.3 * rng.standard_normal(G * H)}
+    params = {
+        "W": 0.6 * rng.standard_normal((D, G * H)),
+        "U": 0.6 * rng.standard_normal((H, G * H)),
+        "b": 0.3 * rng.standard_normal(G * H),
+    }
     state = tuple(rng.standard_normal((B, H)) for _ in range(n_states))
     m = make_mask(mask, T, B, rng)
     drop = (rng.random((B, H)) < 0.7) / 0.7 if rdrop else None
@@ -61,8 +73,11 @@ def test_masked_steps_get_no_gradient():
     x = rng.standard_normal((T, B, D))
     mask = np.array([[1, 1, 0], [1, 0, 0], [0, 1, 0], [1, 0, 0]], dtype=bool)
     for kernel, G in ((simple_rnn, 1), (lstm, 4)):
-        params = {"W": rng.standard_normal((D, G * H)), "U": rng.standard_normal((H, G * H)),
-                  "b": rng.standard_normal(G * H)}
+        params = {
+            "W": rng.standard_normal((D, G * H)),
+            "U": rng.standard_normal((H, G * H)),
+            "b": rng.standard_normal(G * H),
+        }
         state = tuple(rng.standard_normal((B, H)) for _ in range(2 if kernel is lstm else 1))
         y, final, cache = kernel.forward(x, params, state, mask=mask)
         assert np.all(y[~mask] == 0)

@@ -1,4 +1,5 @@
 """Long sequences: recomputation gives full BPTT's gradients; truncated BPTT the gradients it promises."""
+
 import tracemalloc
 
 import numpy as np
@@ -11,8 +12,10 @@ from rnnlab.kernels import simple_rnn as ref_rnn
 from rnnlab.kernels.segmented import Segmented, memory_bound
 
 CELLS = {"lstm": (ref_lstm, 2, 4), "simple_rnn": (ref_rnn, 1, 1)}  # kernel, states, gate blocks
-BACKENDS = ["reference", pytest.param("fast", marks=pytest.mark.skipif(not kernels.fast_available(),
-                                                                        reason="needs numba"))]
+BACKENDS = [
+    "reference",
+    pytest.param("fast", marks=pytest.mark.skipif(not kernels.fast_available(), reason="needs numba")),
+]
 
 
 def problem(cell, T, B=2, D=2, H=3, seed=0, masked=True):
@@ -72,6 +75,7 @@ def segment_losses(cell, x, params, state, mask, dy, dstate, k):
             if e == T:  # ∂L/∂(final state) enters the last segment
                 out += sum(np.sum(d * v) for d, v in zip(dstate, s_T))
         return out
+
     return total
 
 
@@ -94,8 +98,9 @@ def test_truncated_bptt_is_the_gradient_of_the_segment_losses(cell, backend):
     """Explicit construction: each segment's loss from a fixed entering state, differentiated numerically."""
     k = 3
     x, params, state, mask, dy, dstate = problem(cell, T=8, seed=1)
-    y, s_T, dx, ds0, grads = run(Segmented(kernels.get(cell, backend), bptt_steps=k), x, params, state, mask, dy,
-                                 dstate)
+    y, s_T, dx, ds0, grads = run(
+        Segmented(kernels.get(cell, backend), bptt_steps=k), x, params, state, mask, dy, dstate
+    )
     total = segment_losses(cell, x, params, state, mask, dy, dstate, k)
     f = lambda: total(x, params, state)  # noqa: E731
     for key in ("W", "U", "b"):
@@ -113,8 +118,7 @@ def test_truncated_gradient_reaches_back_at_most_k_steps(cell):
     T, k = 10, 4
     x, params, state, _, dy, _ = problem(cell, T=T, masked=False, seed=2)
     dy[:-1] = 0.0  # only the last output has a loss: t = 9, its segment starts at 8
-    _, _, dx, ds0, _ = run(Segmented(kernels.get(cell), bptt_steps=k), x, params, state, None, dy,
-                           (None,) * len(state))
+    _, _, dx, ds0, _ = run(Segmented(kernels.get(cell), bptt_steps=k), x, params, state, None, dy, (None,) * len(state))
     assert np.all(dx[:8] == 0) and np.all(np.abs(dx[8:]).sum(axis=(1, 2)) > 0)
     assert all(np.all(d == 0) for d in ds0)
 

@@ -1,4 +1,5 @@
 """`rnnlab lesson`: every lesson on tiny settings, its figure, and the claims each figure makes."""
+
 import numpy as np
 import pytest
 
@@ -18,8 +19,13 @@ def _not_blank(path):
 def test_lesson_list_names_every_lesson(capsys):
     assert cli(["lesson", "--list"]) == 0
     text = capsys.readouterr().out
-    assert [line.split()[0] for line in text.splitlines()] == ["memory", "vanishing", "exploding", "overfitting",
-                                                                "cost"]
+    assert [line.split()[0] for line in text.splitlines()] == [
+        "memory",
+        "vanishing",
+        "exploding",
+        "overfitting",
+        "cost",
+    ]
 
 
 def test_lesson_without_a_name_is_a_usage_error(capsys):
@@ -105,9 +111,34 @@ def test_text_train_with_dropout_plots_training_against_validation(tmp_path, cap
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40, encoding="utf-8")
     figure = tmp_path / "bpc.png"
-    assert cli(["text", "train", str(corpus), "--out", str(tmp_path / "m.rnnlab"), "--hidden", "8", "--epochs", "2",
-                "--seq-len", "8", "--batch-size", "4", "--dropout", "0.1", "--recurrent-dropout", "0.2",
-                "--plot", str(figure), "--sample", "0"]) == 0
+    assert (
+        cli(
+            [
+                "text",
+                "train",
+                str(corpus),
+                "--out",
+                str(tmp_path / "m.rnnlab"),
+                "--hidden",
+                "8",
+                "--epochs",
+                "2",
+                "--seq-len",
+                "8",
+                "--batch-size",
+                "4",
+                "--dropout",
+                "0.1",
+                "--recurrent-dropout",
+                "0.2",
+                "--plot",
+                str(figure),
+                "--sample",
+                "0",
+            ]
+        )
+        == 0
+    )
     _not_blank(figure)
     from rnnlab import text
 

@@ -4,14 +4,15 @@ The wrapper is compared with deep copies of its own two layers called
 directly: the forward layer on x, the go_backwards layer on x with its output
 flipped back into time order. Float64, reference kernels.
 """
+
 import copy
 
 import numpy as np
 import pytest
+from gradcheck_util import check, flatten, loss, random_weights
 from threadpoolctl import threadpool_limits
 
 import rnnlab as rl
-from gradcheck_util import check, flatten, loss, random_weights
 
 MODES = ("concat", "sum", "mul", "ave", None)
 
@@ -46,8 +47,13 @@ def by_hand(bi):
 
 
 def merge(mode, a, b):
-    return {"concat": lambda: np.concatenate([a, b], axis=-1), "sum": lambda: a + b, "mul": lambda: a * b,
-            "ave": lambda: (a + b) / 2, None: lambda: [a, b]}[mode]()
+    return {
+        "concat": lambda: np.concatenate([a, b], axis=-1),
+        "sum": lambda: a + b,
+        "mul": lambda: a * b,
+        "ave": lambda: (a + b) / 2,
+        None: lambda: [a, b],
+    }[mode]()
 
 
 def padding(B, T, lengths):
@@ -55,6 +61,7 @@ def padding(B, T, lengths):
 
 
 # ---- the backward copy -----------------------------------------------------------------------
+
 
 def test_the_backward_layer_is_a_reversed_copy_with_its_own_weights():
     layer = make("lstm", return_sequences=True, seed=4, name="enc")
@@ -96,6 +103,7 @@ def test_params_and_grads_are_the_layers_own_arrays():
 
 
 # ---- forward: every merge mode ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["simple_rnn", "lstm"])
 @pytest.mark.parametrize("merge_mode", MODES)
@@ -184,16 +192,21 @@ def test_final_state_without_return_state_and_before_a_call():
     assert c_f.shape == c_b.shape == (2, 3)
 
 
-@pytest.mark.parametrize("init", [[np.zeros((2, 3))] * 2, [np.zeros((2, 3))] * 3, np.zeros((2, 3))],
-                         ids=["too few", "odd", "one array"])
+@pytest.mark.parametrize(
+    "init", [[np.zeros((2, 3))] * 2, [np.zeros((2, 3))] * 3, np.zeros((2, 3))], ids=["too few", "odd", "one array"]
+)
 def test_bad_initial_state(init):
     bi = wrapped("lstm")
-    with pytest.raises(ValueError, match=r"expected initial_state as a list of 4 arrays \(forward states, then "
-                                         r"backward states\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"expected initial_state as a list of 4 arrays \(forward states, then "
+        r"backward states\)",
+    ):
         bi(np.zeros((2, 3, 2)), initial_state=init)
 
 
 # ---- backward ------------------------------------------------------------------------------------
+
 
 def split(mode, dy, y_f, y_b, H=3):
     """∂L/∂y_f, ∂L/∂y_b from ∂L/∂(merged)."""
@@ -267,14 +280,17 @@ def test_backward_with_states_only():
     np.testing.assert_array_equal(dx, fw.backward((None, dh_f)) + bw.backward((None, dh_b)))
 
 
-@pytest.mark.parametrize("merge_mode,dout,error,message", [
-    ("concat", lambda: np.zeros((2, 4, 3)), ValueError, r"expected dout of shape \(2, 4, 6\)"),
-    ("sum", lambda: np.zeros((2, 4, 6)), ValueError, r"expected dout of shape \(2, 4, 3\)"),
-    ("ave", lambda: np.zeros((2, 4, 3), dtype=int), TypeError, "dout of a float dtype"),
-    (None, lambda: np.zeros((2, 4, 3)), ValueError, r"expected dout as \[d_forward, d_backward\]"),
-    (None, lambda: [np.zeros((2, 4, 3))], ValueError, r"expected dout as \[d_forward, d_backward\]"),
-    (None, lambda: [np.zeros((2, 4, 3)), np.zeros((2, 3))], ValueError, r"dout\[1\] of shape \(2, 4, 3\)"),
-])
+@pytest.mark.parametrize(
+    "merge_mode,dout,error,message",
+    [
+        ("concat", lambda: np.zeros((2, 4, 3)), ValueError, r"expected dout of shape \(2, 4, 6\)"),
+        ("sum", lambda: np.zeros((2, 4, 6)), ValueError, r"expected dout of shape \(2, 4, 3\)"),
+        ("ave", lambda: np.zeros((2, 4, 3), dtype=int), TypeError, "dout of a float dtype"),
+        (None, lambda: np.zeros((2, 4, 3)), ValueError, r"expected dout as \[d_forward, d_backward\]"),
+        (None, lambda: [np.zeros((2, 4, 3))], ValueError, r"expected dout as \[d_forward, d_backward\]"),
+        (None, lambda: [np.zeros((2, 4, 3)), np.zeros((2, 3))], ValueError, r"dout\[1\] of shape \(2, 4, 3\)"),
+    ],
+)
 def test_backward_checks_dout(merge_mode, dout, error, message):
     bi = wrapped("simple_rnn", merge_mode, return_sequences=True, name="bi")
     bi(np.zeros((2, 4, 2)))
@@ -312,6 +328,7 @@ def test_inference_mode_gives_the_training_path_output():
 
 # ---- stateful, constructor checks ----------------------------------------------------------------
 
+
 def test_reset_state_reaches_both_directions():
     bi = wrapped("simple_rnn", return_sequences=True, stateful=True)
     fresh = copy.deepcopy(bi)
@@ -323,16 +340,25 @@ def test_reset_state_reaches_both_directions():
     np.testing.assert_array_equal(bi(x), fresh(x))
 
 
-@pytest.mark.parametrize("make_args,error,message", [
-    (lambda: (rl.Dense(3),), TypeError, "Bidirectional expected a SimpleRNN, LSTM or GRU layer, got Dense"),
-    (lambda: (make("lstm"), "max"), ValueError, "merge_mode expected one of"),
-    (lambda: (make("lstm"), "concat", make("simple_rnn", go_backwards=True)), ValueError, "of the same kind"),
-    (lambda: (make("lstm"), "concat", make("lstm", H=4, go_backwards=True)), ValueError, "units"),
-    (lambda: (make("lstm"), "concat", make("lstm", return_sequences=True, go_backwards=True)), ValueError,
-     "return_sequences"),
-    (lambda: (make("lstm"), "concat", make("lstm", return_state=True, go_backwards=True)), ValueError,
-     "return_state"),
-])
+@pytest.mark.parametrize(
+    "make_args,error,message",
+    [
+        (lambda: (rl.Dense(3),), TypeError, "Bidirectional expected a SimpleRNN, LSTM or GRU layer, got Dense"),
+        (lambda: (make("lstm"), "max"), ValueError, "merge_mode expected one of"),
+        (lambda: (make("lstm"), "concat", make("simple_rnn", go_backwards=True)), ValueError, "of the same kind"),
+        (lambda: (make("lstm"), "concat", make("lstm", H=4, go_backwards=True)), ValueError, "units"),
+        (
+            lambda: (make("lstm"), "concat", make("lstm", return_sequences=True, go_backwards=True)),
+            ValueError,
+            "return_sequences",
+        ),
+        (
+            lambda: (make("lstm"), "concat", make("lstm", return_state=True, go_backwards=True)),
+            ValueError,
+            "return_state",
+        ),
+    ],
+)
 def test_bad_constructor_arguments(make_args, error, message):
     with pytest.raises(error, match=message):
         rl.Bidirectional(*make_args())

@@ -3,13 +3,14 @@ the layer, Bidirectional, Stack, Sequential with save/load, and probe.record, wi
 
     h_t = x_t W + h_{t-1} U + b        (a SimpleRNN without its φ: the smallest cell there is)
 """
+
 import types
 
 import numpy as np
 import pytest
+from gradcheck_util import check, loss, random_weights
 
 import rnnlab as rl
-from gradcheck_util import check, loss, random_weights
 from rnnlab.kernels import switch
 from rnnlab.nn import cells
 
@@ -110,14 +111,27 @@ def test_the_layer_computes_the_equation_and_its_gradients(linear_cell, backend)
 
 def test_bidirectional_and_stack_take_it(linear_cell):
     x = _data()
-    model = rl.Stack([rl.Bidirectional(linear_cell(2, return_sequences=True, dtype="float64", seed=0)),
-                      linear_cell(2, dtype="float64", seed=1)])
+    model = rl.Stack(
+        [
+            rl.Bidirectional(linear_cell(2, return_sequences=True, dtype="float64", seed=0)),
+            linear_cell(2, dtype="float64", seed=1),
+        ]
+    )
     y = model(x)
     R = random_weights(y, np.random.default_rng(2))
     dx = model.backward(R)
     params, grads = model.params, model.grads
-    assert sorted(params) == ["0.backward.U", "0.backward.W", "0.backward.b", "0.forward.U", "0.forward.W",
-                              "0.forward.b", "1.U", "1.W", "1.b"]
+    assert sorted(params) == [
+        "0.backward.U",
+        "0.backward.W",
+        "0.backward.b",
+        "0.forward.U",
+        "0.forward.W",
+        "0.forward.b",
+        "1.U",
+        "1.W",
+        "1.b",
+    ]
     check(lambda: loss(model(x), R), [("x", x, dx)] + [(k, params[k], grads[k]) for k in sorted(params)])
 
 

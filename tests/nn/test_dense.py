@@ -1,9 +1,10 @@
 """Dense: forward equals x W + b through the activation; backward against central differences."""
+
 import numpy as np
 import pytest
+from gradcheck_util import check
 
 import rnnlab as rl
-from gradcheck_util import check
 
 
 @pytest.mark.parametrize("activation", [None, "tanh", "sigmoid", "relu", "softmax"])

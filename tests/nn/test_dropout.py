@@ -1,4 +1,5 @@
 """Dropout: inverted scaling while training, identity at inference, the same mask backward."""
+
 import numpy as np
 import pytest
 
@@ -29,11 +30,15 @@ def test_same_seed_same_mask():
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("layers", [
-    lambda: [rl.Dense(8), rl.Dropout(0.5), rl.Dense(1)],
-    lambda: [rl.LSTM(4, dropout=0.5), rl.Dense(1)],
-    lambda: [rl.SimpleRNN(4, recurrent_dropout=0.5), rl.Dense(1)],
-], ids=["Dropout", "LSTM dropout", "SimpleRNN recurrent_dropout"])
+@pytest.mark.parametrize(
+    "layers",
+    [
+        lambda: [rl.Dense(8), rl.Dropout(0.5), rl.Dense(1)],
+        lambda: [rl.LSTM(4, dropout=0.5), rl.Dense(1)],
+        lambda: [rl.SimpleRNN(4, recurrent_dropout=0.5), rl.Dense(1)],
+    ],
+    ids=["Dropout", "LSTM dropout", "SimpleRNN recurrent_dropout"],
+)
 def test_model_applies_dropout_only_in_training(layers):
     model = rl.Sequential(layers(), seed=0)
     x = np.random.default_rng(0).standard_normal((16, 5, 3)).astype(np.float32)

@@ -1,9 +1,10 @@
 """Embedding: lookup, gradients only into the rows used, padding mask."""
+
 import numpy as np
 import pytest
+from gradcheck_util import check
 
 import rnnlab as rl
-from gradcheck_util import check
 
 
 def test_lookup_and_sparse_gradient():

@@ -1,13 +1,14 @@
 """The GRU layer: gradients against central differences in float64 (both reset_after forms), and
 every layer option: masks, go_backwards, stateful, return_state, initial_state, dropout,
 Bidirectional, Stack, inference_mode, bptt_steps, checkpoint_every, save/load, probe.record."""
+
 import numpy as np
 import pytest
+from gradcheck_util import check, flatten, leaves, loss, random_weights
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnlab as rl
-from gradcheck_util import check, flatten, leaves, loss, random_weights
 
 SETTINGS = settings(max_examples=12, deadline=None)
 SHAPES = dict(B=st.integers(1, 3), T=st.integers(1, 4), D=st.integers(1, 3), H=st.integers(1, 3))
@@ -53,26 +54,51 @@ def gradcheck(model, x, mask, rng, with_state, training=False):
 
 
 @SETTINGS
-@given(reset_after=st.booleans(), **SHAPES, mask=st.sampled_from(MASKS), return_sequences=st.booleans(),
-       return_state=st.booleans(), go_backwards=st.booleans(), with_state=st.booleans(), dropout=st.booleans(),
-       seed=st.integers(0, 2**32 - 1))
-def test_layer_gradients(reset_after, B, T, D, H, mask, return_sequences, return_state, go_backwards, with_state,
-                         dropout, seed):
+@given(
+    reset_after=st.booleans(),
+    **SHAPES,
+    mask=st.sampled_from(MASKS),
+    return_sequences=st.booleans(),
+    return_state=st.booleans(),
+    go_backwards=st.booleans(),
+    with_state=st.booleans(),
+    dropout=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_layer_gradients(
+    reset_after, B, T, D, H, mask, return_sequences, return_state, go_backwards, with_state, dropout, seed
+):
     rng = np.random.default_rng(seed)
     rate = 0.3 if dropout else 0.0
-    layer = rl.GRU(H, reset_after=reset_after, dtype="float64", return_sequences=return_sequences,
-                   return_state=return_state, go_backwards=go_backwards, dropout=rate, recurrent_dropout=rate)
+    layer = rl.GRU(
+        H,
+        reset_after=reset_after,
+        dtype="float64",
+        return_sequences=return_sequences,
+        return_state=return_state,
+        go_backwards=go_backwards,
+        dropout=rate,
+        recurrent_dropout=rate,
+    )
     x = rng.standard_normal((B, T, D))
     gradcheck(layer, x, make_mask(mask, B, T, rng), rng, with_state, training=dropout)
 
 
 @SETTINGS
-@given(reset_after=st.booleans(), **SHAPES, merge_mode=st.sampled_from(["concat", "sum", "mul", "ave"]),
-       mask=st.sampled_from(MASKS), return_state=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@given(
+    reset_after=st.booleans(),
+    **SHAPES,
+    merge_mode=st.sampled_from(["concat", "sum", "mul", "ave"]),
+    mask=st.sampled_from(MASKS),
+    return_state=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_bidirectional_gradients(reset_after, B, T, D, H, merge_mode, mask, return_state, seed):
     rng = np.random.default_rng(seed)
-    layer = rl.Bidirectional(rl.GRU(H, reset_after=reset_after, dtype="float64", return_sequences=True,
-                                    return_state=return_state), merge_mode=merge_mode)
+    layer = rl.Bidirectional(
+        rl.GRU(H, reset_after=reset_after, dtype="float64", return_sequences=True, return_state=return_state),
+        merge_mode=merge_mode,
+    )
     x = rng.standard_normal((B, T, D))
     gradcheck(layer, x, make_mask(mask, B, T, rng), rng, with_state=False)
 
@@ -81,21 +107,31 @@ def test_bidirectional_gradients(reset_after, B, T, D, H, merge_mode, mask, retu
 @given(**SHAPES, mask=st.sampled_from(["none", "padding"]), seed=st.integers(0, 2**32 - 1))
 def test_stack_with_an_lstm_gradients(B, T, D, H, mask, seed):
     rng = np.random.default_rng(seed)
-    model = rl.Stack([rl.GRU(H, dtype="float64", return_sequences=True),
-                      rl.Bidirectional(rl.GRU(H, reset_after=False, dtype="float64", return_sequences=True)),
-                      rl.LSTM(H, dtype="float64")])
+    model = rl.Stack(
+        [
+            rl.GRU(H, dtype="float64", return_sequences=True),
+            rl.Bidirectional(rl.GRU(H, reset_after=False, dtype="float64", return_sequences=True)),
+            rl.LSTM(H, dtype="float64"),
+        ]
+    )
     x = rng.standard_normal((B, T, D))
     gradcheck(model, x, make_mask(mask, B, T, rng), rng, with_state=False)
 
 
 @SETTINGS
-@given(reset_after=st.booleans(), **SHAPES, mask=st.sampled_from(MASKS), go_backwards=st.booleans(),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    reset_after=st.booleans(),
+    **SHAPES,
+    mask=st.sampled_from(MASKS),
+    go_backwards=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_stateful_second_call_gradients(reset_after, B, T, D, H, mask, go_backwards, seed):
     """Gradients of the second call, with the state carried from the first held fixed."""
     rng = np.random.default_rng(seed)
-    layer = rl.GRU(H, reset_after=reset_after, dtype="float64", stateful=True, return_sequences=True,
-                   go_backwards=go_backwards)
+    layer = rl.GRU(
+        H, reset_after=reset_after, dtype="float64", stateful=True, return_sequences=True, go_backwards=go_backwards
+    )
     layer(rng.standard_normal((B, T, D)))
     randomize(layer, rng)
     layer.reset_state()
@@ -133,8 +169,7 @@ def test_long_sequence_options_and_inference_mode(reset_after):
     y = full(x, mask=mask)
     R = rng.standard_normal(y.shape)
     full.backward(R)
-    recomputed = rl.GRU(4, reset_after=reset_after, dtype="float64", return_sequences=True, seed=3,
-                        checkpoint_every=5)
+    recomputed = rl.GRU(4, reset_after=reset_after, dtype="float64", return_sequences=True, seed=3, checkpoint_every=5)
     np.testing.assert_allclose(recomputed(x, mask=mask), y, rtol=0, atol=1e-14)
     recomputed.backward(R)
     for k in full.grads:  # recomputation gives the gradients of full BPTT
@@ -163,9 +198,14 @@ def test_return_state_initial_state_and_stateful_calls():
 @pytest.mark.parametrize("reset_after", [True, False])
 def test_save_and_load(tmp_path, reset_after):
     rng = np.random.default_rng(3)
-    model = rl.Sequential([rl.Bidirectional(rl.GRU(3, reset_after=reset_after, return_sequences=True)),
-                           rl.GRU(2, reset_after=reset_after, recurrent_activation="hard_sigmoid"), rl.Dense(1)],
-                          seed=0)
+    model = rl.Sequential(
+        [
+            rl.Bidirectional(rl.GRU(3, reset_after=reset_after, return_sequences=True)),
+            rl.GRU(2, reset_after=reset_after, recurrent_activation="hard_sigmoid"),
+            rl.Dense(1),
+        ],
+        seed=0,
+    )
     x = rng.standard_normal((2, 5, 4)).astype(np.float32)
     y = model.predict(x)
     model.save(tmp_path / "m.rnnlab")

@@ -4,12 +4,13 @@ Every parameter element, every input element and every initial-state element
 is perturbed; the loss is Σ out ⊙ R over all outputs (sequence, states, both
 directions). Shapes and options are drawn by hypothesis.
 """
+
 import numpy as np
+from gradcheck_util import check, flatten, leaves, loss, random_weights, relu_ok
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import rnnlab as rl
-from gradcheck_util import check, flatten, leaves, loss, random_weights, relu_ok
 
 SETTINGS = settings(max_examples=15, deadline=None)
 KINDS = ("rnn-tanh", "rnn-relu", "lstm")
@@ -78,34 +79,64 @@ def gradcheck(model, x, mask, rng, with_state, training=False):
 
 
 @SETTINGS
-@given(kind=st.sampled_from(KINDS), **SHAPES, mask=st.sampled_from(MASKS),
-       return_sequences=st.booleans(), return_state=st.booleans(), go_backwards=st.booleans(),
-       with_state=st.booleans(), dropout=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@given(
+    kind=st.sampled_from(KINDS),
+    **SHAPES,
+    mask=st.sampled_from(MASKS),
+    return_sequences=st.booleans(),
+    return_state=st.booleans(),
+    go_backwards=st.booleans(),
+    with_state=st.booleans(),
+    dropout=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_layer(kind, B, T, D, H, mask, return_sequences, return_state, go_backwards, with_state, dropout, seed):
     rng = np.random.default_rng(seed)
     rate = 0.3 if dropout else 0.0
-    layer = make(kind, H, return_sequences=return_sequences, return_state=return_state,
-                 go_backwards=go_backwards, dropout=rate, recurrent_dropout=rate)
+    layer = make(
+        kind,
+        H,
+        return_sequences=return_sequences,
+        return_state=return_state,
+        go_backwards=go_backwards,
+        dropout=rate,
+        recurrent_dropout=rate,
+    )
     x = rng.standard_normal((B, T, D))
     gradcheck(layer, x, make_mask(mask, B, T, rng), rng, with_state, training=dropout)
 
 
 @SETTINGS
-@given(kind=st.sampled_from(KINDS), **SHAPES, merge_mode=st.sampled_from(["concat", "sum", "mul", "ave", None]),
-       mask=st.sampled_from(MASKS), return_sequences=st.booleans(),
-       return_state=st.booleans(), with_state=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@given(
+    kind=st.sampled_from(KINDS),
+    **SHAPES,
+    merge_mode=st.sampled_from(["concat", "sum", "mul", "ave", None]),
+    mask=st.sampled_from(MASKS),
+    return_sequences=st.booleans(),
+    return_state=st.booleans(),
+    with_state=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_bidirectional(kind, B, T, D, H, merge_mode, mask, return_sequences, return_state, with_state, seed):
     rng = np.random.default_rng(seed)
-    layer = rl.Bidirectional(make(kind, H, return_sequences=return_sequences, return_state=return_state),
-                             merge_mode=merge_mode)
+    layer = rl.Bidirectional(
+        make(kind, H, return_sequences=return_sequences, return_state=return_state), merge_mode=merge_mode
+    )
     x = rng.standard_normal((B, T, D))
     gradcheck(layer, x, make_mask(mask, B, T, rng), rng, with_state)
 
 
 @SETTINGS
-@given(kinds=st.lists(st.sampled_from(KINDS), min_size=2, max_size=3), bidi=st.lists(st.booleans(), min_size=3,
-       max_size=3), **SHAPES, mask=st.sampled_from(["none", "padding", "empty-row"]), return_sequences=st.booleans(),
-       return_state=st.booleans(), with_state=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@given(
+    kinds=st.lists(st.sampled_from(KINDS), min_size=2, max_size=3),
+    bidi=st.lists(st.booleans(), min_size=3, max_size=3),
+    **SHAPES,
+    mask=st.sampled_from(["none", "padding", "empty-row"]),
+    return_sequences=st.booleans(),
+    return_state=st.booleans(),
+    with_state=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_stack(kinds, bidi, B, T, D, H, mask, return_sequences, return_state, with_state, seed):
     rng = np.random.default_rng(seed)
     layers = []
@@ -118,8 +149,14 @@ def test_stack(kinds, bidi, B, T, D, H, mask, return_sequences, return_state, wi
 
 
 @SETTINGS
-@given(kind=st.sampled_from(KINDS), **SHAPES, mask=st.sampled_from(MASKS),
-       return_sequences=st.booleans(), go_backwards=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@given(
+    kind=st.sampled_from(KINDS),
+    **SHAPES,
+    mask=st.sampled_from(MASKS),
+    return_sequences=st.booleans(),
+    go_backwards=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_stateful_second_call(kind, B, T, D, H, mask, return_sequences, go_backwards, seed):
     """Gradients of the second call, with the state carried from the first held fixed."""
     rng = np.random.default_rng(seed)

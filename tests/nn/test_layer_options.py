@@ -1,8 +1,9 @@
 """Keras' zero_output_for_mask and unroll, and initial states held by the layer (initial_state_rows)."""
+
+import gradcheck_util as gc
 import numpy as np
 import pytest
 
-import gradcheck_util as gc
 import rnnlab as rl
 
 CELLS = [rl.SimpleRNN, rl.LSTM, rl.GRU]
@@ -32,8 +33,7 @@ def test_zero_output_for_mask_false_repeats_the_previous_output(cls, go_backward
     rng = np.random.default_rng(0)
     x, mask = _masked(rng)
     zero = cls(4, return_sequences=True, go_backwards=go_backwards, dtype="float64", seed=1)
-    hold = cls(4, return_sequences=True, go_backwards=go_backwards, zero_output_for_mask=False,
-               dtype="float64", seed=1)
+    hold = cls(4, return_sequences=True, go_backwards=go_backwards, zero_output_for_mask=False, dtype="float64", seed=1)
     y0, y1 = zero(x, mask=mask), hold(x, mask=mask)
     m = mask[:, ::-1] if go_backwards else mask  # outputs are in processing order
     assert np.all(y0[~m] == 0)

@@ -1,4 +1,5 @@
 """Layer semantics: step by step equals whole, rows equal the batch, directions, stacks, dtypes."""
+
 import numpy as np
 import pytest
 
@@ -34,7 +35,7 @@ def test_one_step_per_call_equals_whole_sequence(make, masked):
     whole = make(H, return_sequences=True, return_state=True, dtype="float64", seed=1)
     y, *states = whole(x, mask=mask)
     step = copy_weights(make(H, return_sequences=True, stateful=True, dtype="float64"), whole)
-    ys = [step(x[:, t:t + 1], mask=None if mask is None else mask[:, t:t + 1]) for t in range(T)]
+    ys = [step(x[:, t : t + 1], mask=None if mask is None else mask[:, t : t + 1]) for t in range(T)]
     np.testing.assert_allclose(np.concatenate(ys, axis=1), y, **TOL)
     for a, b in zip(step.final_state, states):
         np.testing.assert_allclose(a, b, **TOL)
@@ -54,11 +55,11 @@ def test_batch_equals_rows_one_by_one(make):
     grads = {k: v.copy() for k, v in layer.grads.items()}
     total = {k: 0.0 for k in grads}
     for r in range(B):
-        y_r, *states_r = layer(x[r:r + 1], mask=mask[r:r + 1], initial_state=[s[r:r + 1] for s in init])
-        np.testing.assert_allclose(y_r, y[r:r + 1], **TOL)
+        y_r, *states_r = layer(x[r : r + 1], mask=mask[r : r + 1], initial_state=[s[r : r + 1] for s in init])
+        np.testing.assert_allclose(y_r, y[r : r + 1], **TOL)
         for a, b in zip(states_r, states):
-            np.testing.assert_allclose(a, b[r:r + 1], **TOL)
-        np.testing.assert_allclose(layer.backward([dy[r:r + 1], *[None] * len(states)]), dx[r:r + 1], **TOL)
+            np.testing.assert_allclose(a, b[r : r + 1], **TOL)
+        np.testing.assert_allclose(layer.backward([dy[r : r + 1], *[None] * len(states)]), dx[r : r + 1], **TOL)
         for k in total:
             total[k] = total[k] + layer.grads[k]
     for k in grads:  # parameter gradients add up over the rows
@@ -76,8 +77,9 @@ def test_go_backwards_equals_reversed_input(make):
     for a, b in zip(states, states_r):
         np.testing.assert_allclose(a, b, **TOL)
     dy = np.random.default_rng(5).standard_normal(y.shape)
-    np.testing.assert_allclose(back.backward([dy, *[None] * len(states)]),
-                               fwd.backward([dy, *[None] * len(states)])[:, ::-1], **TOL)
+    np.testing.assert_allclose(
+        back.backward([dy, *[None] * len(states)]), fwd.backward([dy, *[None] * len(states)])[:, ::-1], **TOL
+    )
 
 
 @pytest.mark.parametrize("make", CELLS)
@@ -119,14 +121,29 @@ def test_output_without_sequences_is_the_last_real_state(make):
 
 def test_stack_equals_its_layers_in_order():
     x, mask = data()
-    stack = rl.Stack([rl.Bidirectional(rl.LSTM(H, return_sequences=True, dtype="float64", seed=8)),
-                      rl.SimpleRNN(H, return_sequences=True, dtype="float64", seed=9)])
+    stack = rl.Stack(
+        [
+            rl.Bidirectional(rl.LSTM(H, return_sequences=True, dtype="float64", seed=8)),
+            rl.SimpleRNN(H, return_sequences=True, dtype="float64", seed=9),
+        ]
+    )
     y = stack(x, mask=mask)
     first, second = stack.layers
     np.testing.assert_allclose(y, second(first(x, mask=mask), mask=mask), **TOL)
     assert stack.return_sequences and not stack.return_state
-    assert sorted(stack.params) == sorted(["0.forward.W", "0.forward.U", "0.forward.b", "0.backward.W",
-                                           "0.backward.U", "0.backward.b", "1.W", "1.U", "1.b"])
+    assert sorted(stack.params) == sorted(
+        [
+            "0.forward.W",
+            "0.forward.U",
+            "0.forward.b",
+            "0.backward.W",
+            "0.backward.U",
+            "0.backward.b",
+            "1.W",
+            "1.U",
+            "1.b",
+        ]
+    )
 
 
 def test_reset_state_with_states_equals_initial_state():
@@ -180,8 +197,9 @@ def test_none_in_dout_means_zero(make):
         np.testing.assert_array_equal(layer.grads[k], g)
 
 
-@pytest.mark.parametrize("make", [lambda H: rl.LSTM(H), lambda H: rl.SimpleRNN(H, dtype="float64")],
-                         ids=["lstm", "simple_rnn"])
+@pytest.mark.parametrize(
+    "make", [lambda H: rl.LSTM(H), lambda H: rl.SimpleRNN(H, dtype="float64")], ids=["lstm", "simple_rnn"]
+)
 def test_weights_start_on_cache_lines_and_stay_there(make):
     """The kernels read U whole at every step; the layers keep W, U, b on 64-byte lines (in place after set_weights)."""
     for H, D in [(1, 1), (5, 3), (64, 1), (33, 7)]:
@@ -196,6 +214,7 @@ def test_weights_start_on_cache_lines_and_stay_there(make):
 
 def test_aligned_empty_gives_line_aligned_arrays_of_the_asked_shape():
     from rnnlab.kernels import aligned_empty
+
     for shape, dtype in [((3, 5), np.float32), ((0, 4), np.float64), ((7,), np.float64), ((2, 3, 4), np.float32)]:
         a = aligned_empty(shape, dtype)
         assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable

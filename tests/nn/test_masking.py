@@ -1,4 +1,5 @@
 """Masking: padded float steps marked by a value reach the recurrent layers and the loss as a mask."""
+
 import numpy as np
 import pytest
 
@@ -32,11 +33,12 @@ def test_forward_zeroes_padding_and_backward_lets_nothing_through_it():
 @pytest.mark.parametrize("cell", [rl.LSTM, rl.SimpleRNN])
 def test_sequential_equals_each_sequence_run_alone(cell):
     x = padded(2)
-    model = rl.Sequential([rl.Masking(dtype="float64"), cell(5, seed=3, dtype="float64"),
-                           rl.Dense(2, seed=4, dtype="float64")])
+    model = rl.Sequential(
+        [rl.Masking(dtype="float64"), cell(5, seed=3, dtype="float64"), rl.Dense(2, seed=4, dtype="float64")]
+    )
     out = model(x)
     for b, n in enumerate(LENGTHS):
-        np.testing.assert_allclose(out[b], model(x[b:b + 1, :n])[0], rtol=0, atol=1e-12)
+        np.testing.assert_allclose(out[b], model(x[b : b + 1, :n])[0], rtol=0, atol=1e-12)
 
 
 def test_the_loss_skips_padded_steps_and_fit_learns():
@@ -54,8 +56,11 @@ def test_the_loss_skips_padded_steps_and_fit_learns():
 
 def test_a_finite_value_and_ids_only_where_ids_arrive():
     rl.Sequential([rl.LSTM(2, return_sequences=True), rl.Masking()])  # anywhere, as Keras
-    with pytest.raises(ValueError, match=r"Embedding \(position 1\) to receive integer ids, but layer 0 "
-                                         r"\(LSTM\) gives floats"):
+    with pytest.raises(
+        ValueError,
+        match=r"Embedding \(position 1\) to receive integer ids, but layer 0 "
+        r"\(LSTM\) gives floats",
+    ):
         rl.Sequential([rl.LSTM(2, return_sequences=True), rl.Embedding(5, 2)])
     for bad in (float("nan"), "0", True, None):
         with pytest.raises(ValueError, match="mask_value"):
@@ -94,8 +99,13 @@ def test_onnx_counts_the_lengths_from_the_input(tmp_path):
     from rnnlab.interop import onnx as rox
 
     x = padded(8).astype(np.float32)
-    model = rl.Sequential([rl.Masking(), rl.LSTM(5, return_sequences=True, seed=1),
-                           rl.Bidirectional(rl.SimpleRNN(3, seed=2), merge_mode="sum")])
+    model = rl.Sequential(
+        [
+            rl.Masking(),
+            rl.LSTM(5, return_sequences=True, seed=1),
+            rl.Bidirectional(rl.SimpleRNN(3, seed=2), merge_mode="sum"),
+        ]
+    )
     want = model(x)
     rox.export(model, tmp_path / "m.onnx", padding="right")
     session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])

@@ -1,12 +1,13 @@
 """inference_mode(): the same outputs and states as a plain forward, no cache, and no backward after it."""
+
 import numpy as np
 import pytest
 
 import rnnlab as rl
 from rnnlab import kernels
-from rnnlab.kernels import switch
 from rnnlab.kernels import lstm as ref_lstm
 from rnnlab.kernels import simple_rnn as ref_rnn
+from rnnlab.kernels import switch
 
 BACKENDS = ["reference"] + (["fast"] if kernels.fast_available() else [])
 TOL = {"float64": 1e-12, "float32": 1e-5}
@@ -14,13 +15,20 @@ TOL = {"float64": 1e-12, "float32": 1e-5}
 MODELS = [
     pytest.param(lambda dt: rl.LSTM(6, return_sequences=True, dtype=dt, seed=1), id="lstm-seq"),
     pytest.param(lambda dt: rl.LSTM(6, return_state=True, go_backwards=True, dtype=dt, seed=2), id="lstm-state-back"),
-    pytest.param(lambda dt: rl.SimpleRNN(5, activation="relu", return_sequences=True, go_backwards=True,
-                                         dtype=dt, seed=3), id="rnn-relu-back"),
+    pytest.param(
+        lambda dt: rl.SimpleRNN(5, activation="relu", return_sequences=True, go_backwards=True, dtype=dt, seed=3),
+        id="rnn-relu-back",
+    ),
     pytest.param(lambda dt: rl.SimpleRNN(5, dtype=dt, seed=4), id="rnn-last"),
-    pytest.param(lambda dt: rl.Bidirectional(rl.LSTM(4, return_sequences=True, dtype=dt, seed=5), merge_mode="sum"),
-                 id="bi-lstm"),
-    pytest.param(lambda dt: rl.Stack([rl.SimpleRNN(4, return_sequences=True, dtype=dt, seed=6),
-                                      rl.LSTM(3, go_backwards=True, dtype=dt, seed=7)]), id="stack"),
+    pytest.param(
+        lambda dt: rl.Bidirectional(rl.LSTM(4, return_sequences=True, dtype=dt, seed=5), merge_mode="sum"), id="bi-lstm"
+    ),
+    pytest.param(
+        lambda dt: rl.Stack(
+            [rl.SimpleRNN(4, return_sequences=True, dtype=dt, seed=6), rl.LSTM(3, go_backwards=True, dtype=dt, seed=7)]
+        ),
+        id="stack",
+    ),
 ]
 
 

@@ -5,14 +5,15 @@ NumPy, batch first; options (initial and carried states, return_state,
 go_backwards, dropout, long-sequence settings) against the plain layer run
 on inputs arranged by hand. Everything in float64 on the reference kernels.
 """
+
 import copy
 
 import numpy as np
 import pytest
+from gradcheck_util import check, loss, random_weights
 from threadpoolctl import threadpool_limits
 
 import rnnlab as rl
-from gradcheck_util import check, loss, random_weights
 
 RTOL = 1e-12  # float64: the layer and the loops below sum in different orders, a few ulps apart
 KINDS = ("simple_rnn", "lstm")
@@ -44,7 +45,12 @@ def reference(kind, params, x, states=None, mask=None, xdrop=None, rdrop=None):
         if kind == "simple_rnn":
             h_new, c_new = np.tanh(z), c
         else:
-            i, f, g, o = sigmoid(z[:, :H]), sigmoid(z[:, H:2 * H]), np.tanh(z[:, 2 * H:3 * H]), sigmoid(z[:, 3 * H:])
+            i, f, g, o = (
+                sigmoid(z[:, :H]),
+                sigmoid(z[:, H : 2 * H]),
+                np.tanh(z[:, 2 * H : 3 * H]),
+                sigmoid(z[:, 3 * H :]),
+            )
             c_new = f * c + i * g
             h_new = o * np.tanh(c_new)
         keep = np.ones((B, 1), bool) if mask is None else mask[:, t, None]
@@ -77,6 +83,7 @@ def padding(B, T, lengths):
 
 
 # ---- forward -----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("return_sequences", [True, False])
@@ -123,6 +130,7 @@ def test_same_seed_same_weights():
 
 # ---- initial_state -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_initial_state_starts_the_recurrence(kind):
     layer = built(kind, return_sequences=True)
@@ -154,16 +162,19 @@ def test_initial_state_is_not_written():
         np.testing.assert_array_equal(s, k)
 
 
-@pytest.mark.parametrize("kind,init,error,message", [
-    ("lstm", lambda: [np.zeros((2, 3))], ValueError, r"expected initial_state as a list of 2 arrays \(h, c\)"),
-    ("lstm", lambda: np.zeros((2, 3)), ValueError, "list of 2 arrays"),
-    ("simple_rnn", lambda: [np.zeros((2, 3))] * 2, ValueError, r"list of 1 arrays \(h\)"),
-    ("simple_rnn", lambda: "zeros", ValueError, "list of 1 arrays"),
-    ("simple_rnn", lambda: [np.zeros((3, 3))], ValueError, r"initial_state h of shape \(2, 3\), got \(3, 3\)"),
-    ("lstm", lambda: [np.zeros((2, 3)), np.zeros((2, 4))], ValueError, r"initial_state c of shape \(2, 3\)"),
-    ("simple_rnn", lambda: [np.zeros((2, 3), dtype=int)], TypeError, "initial_state h of a float dtype"),
-    ("simple_rnn", lambda: [np.full((2, 3), np.nan)], ValueError, "finite initial_state h"),
-])
+@pytest.mark.parametrize(
+    "kind,init,error,message",
+    [
+        ("lstm", lambda: [np.zeros((2, 3))], ValueError, r"expected initial_state as a list of 2 arrays \(h, c\)"),
+        ("lstm", lambda: np.zeros((2, 3)), ValueError, "list of 2 arrays"),
+        ("simple_rnn", lambda: [np.zeros((2, 3))] * 2, ValueError, r"list of 1 arrays \(h\)"),
+        ("simple_rnn", lambda: "zeros", ValueError, "list of 1 arrays"),
+        ("simple_rnn", lambda: [np.zeros((3, 3))], ValueError, r"initial_state h of shape \(2, 3\), got \(3, 3\)"),
+        ("lstm", lambda: [np.zeros((2, 3)), np.zeros((2, 4))], ValueError, r"initial_state c of shape \(2, 3\)"),
+        ("simple_rnn", lambda: [np.zeros((2, 3), dtype=int)], TypeError, "initial_state h of a float dtype"),
+        ("simple_rnn", lambda: [np.full((2, 3), np.nan)], ValueError, "finite initial_state h"),
+    ],
+)
 def test_bad_initial_state(kind, init, error, message):
     layer = built(kind)
     with pytest.raises(error, match=message):
@@ -171,6 +182,7 @@ def test_bad_initial_state(kind, init, error, message):
 
 
 # ---- stateful and reset_state ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("go_backwards", [False, True])
@@ -242,13 +254,16 @@ def test_a_layer_that_is_not_stateful_forgets():
     np.testing.assert_array_equal(layer(x), y)
 
 
-@pytest.mark.parametrize("states,message", [
-    ([], "reset_state expected states as a list of 2 arrays"),
-    ([np.zeros(3), np.zeros(3)], "reset_state expected states"),
-    ("h", "reset_state expected states"),
-    ([np.zeros((2, 3))], r"initial_state as a list of 2 arrays"),
-    ([np.zeros((2, 3)), np.zeros((2, 2))], r"initial_state c of shape \(2, 3\)"),
-])
+@pytest.mark.parametrize(
+    "states,message",
+    [
+        ([], "reset_state expected states as a list of 2 arrays"),
+        ([np.zeros(3), np.zeros(3)], "reset_state expected states"),
+        ("h", "reset_state expected states"),
+        ([np.zeros((2, 3))], r"initial_state as a list of 2 arrays"),
+        ([np.zeros((2, 3)), np.zeros((2, 2))], r"initial_state c of shape \(2, 3\)"),
+    ],
+)
 def test_bad_reset_state(states, message):
     layer = built("lstm", stateful=True)
     with pytest.raises(ValueError, match=message):
@@ -256,6 +271,7 @@ def test_bad_reset_state(states, message):
 
 
 # ---- return_state ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("return_sequences", [True, False])
@@ -279,6 +295,7 @@ def test_return_state_appends_the_final_states(kind, return_sequences):
 
 # ---- go_backwards ----------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("masked", [False, True])
 def test_go_backwards_reads_the_reversed_sequence(kind, masked):
@@ -299,6 +316,7 @@ def test_go_backwards_reads_the_reversed_sequence(kind, masked):
 
 
 # ---- dropout -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_dropout_is_off_outside_training_and_draws_nothing(kind):
@@ -353,6 +371,7 @@ def test_bad_dropout_rates(name, rate):
 
 # ---- set_weights -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_set_weights_builds_and_copies(kind):
     G = 3 if kind == "simple_rnn" else 12
@@ -370,14 +389,17 @@ def test_set_weights_builds_and_copies(kind):
     assert layer.input_dim == 5 and layer.params["W"].shape == (5, G) and layer.grads["W"].shape == (5, G)
 
 
-@pytest.mark.parametrize("weights,message", [
-    (lambda: (np.zeros(12), np.zeros((3, 12)), np.zeros(12)), r"W of shape \(input_dim, 12\), got \(12,\)"),
-    (lambda: (np.zeros((2, 3)), np.zeros((3, 12)), np.zeros(12)), r"W of shape \(input_dim, 12\), got \(2, 3\)"),
-    (lambda: (np.zeros((2, 12)), np.zeros((3, 3)), np.zeros(12)), r"U of shape \(3, 12\), got \(3, 3\)"),
-    (lambda: (np.zeros((2, 12)), np.zeros((12, 3)), np.zeros(12)), r"U of shape \(3, 12\), got \(12, 3\)"),
-    (lambda: (np.zeros((2, 12)), np.zeros((3, 12)), np.zeros(3)), r"b of shape \(12,\), got \(3,\)"),
-    (lambda: (np.zeros((2, 12)), np.zeros((3, 12)), np.zeros((1, 12))), r"b of shape \(12,\), got \(1, 12\)"),
-])
+@pytest.mark.parametrize(
+    "weights,message",
+    [
+        (lambda: (np.zeros(12), np.zeros((3, 12)), np.zeros(12)), r"W of shape \(input_dim, 12\), got \(12,\)"),
+        (lambda: (np.zeros((2, 3)), np.zeros((3, 12)), np.zeros(12)), r"W of shape \(input_dim, 12\), got \(2, 3\)"),
+        (lambda: (np.zeros((2, 12)), np.zeros((3, 3)), np.zeros(12)), r"U of shape \(3, 12\), got \(3, 3\)"),
+        (lambda: (np.zeros((2, 12)), np.zeros((12, 3)), np.zeros(12)), r"U of shape \(3, 12\), got \(12, 3\)"),
+        (lambda: (np.zeros((2, 12)), np.zeros((3, 12)), np.zeros(3)), r"b of shape \(12,\), got \(3,\)"),
+        (lambda: (np.zeros((2, 12)), np.zeros((3, 12)), np.zeros((1, 12))), r"b of shape \(12,\), got \(1, 12\)"),
+    ],
+)
 def test_set_weights_shape_errors(weights, message):
     layer = make("lstm", units=3, name="enc")
     with pytest.raises(ValueError, match="^enc expected " + message):
@@ -396,6 +418,7 @@ def test_a_failed_set_weights_leaves_the_weights_alone(D):
 
 
 # ---- backward ----------------------------------------------------------------------------------
+
 
 def test_backward_before_forward():
     layer = built("lstm")
@@ -476,8 +499,16 @@ def test_writing_into_the_output_does_not_change_backward():
 def test_gradients_against_finite_differences(kind):
     """go_backwards, a mask, initial states, return_state and dropout together."""
     rng = np.random.default_rng(21)
-    layer = built(kind, D=2, units=2, return_sequences=True, return_state=True, go_backwards=True,
-                  dropout=0.3, recurrent_dropout=0.3)
+    layer = built(
+        kind,
+        D=2,
+        units=2,
+        return_sequences=True,
+        return_state=True,
+        go_backwards=True,
+        dropout=0.3,
+        recurrent_dropout=0.3,
+    )
     x, init, mask = rng.standard_normal((3, 4, 2)), states_for(kind, 3, 2, rng), padding(3, 4, [4, 2, 0])
 
     def run():
@@ -494,23 +525,29 @@ def test_gradients_against_finite_differences(kind):
 
 # ---- long sequences: bptt_steps and checkpoint_every ----------------------------------------------
 
-@pytest.mark.parametrize("options,message", [
-    (dict(bptt_steps=0), "bptt_steps expected a positive integer or None, got 0"),
-    (dict(bptt_steps=-2), "bptt_steps expected a positive integer or None"),
-    (dict(bptt_steps=2.0), "bptt_steps expected a positive integer or None, got 2.0"),
-    (dict(bptt_steps=True), "bptt_steps expected a positive integer or None, got True"),
-    (dict(checkpoint_every=0), "checkpoint_every expected a positive integer or None"),
-    (dict(checkpoint_every="4"), "checkpoint_every expected a positive integer or None"),
-    (dict(bptt_steps=4, checkpoint_every=3), r"bptt_steps expected a multiple of checkpoint_every \(3\), got 4"),
-])
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (dict(bptt_steps=0), "bptt_steps expected a positive integer or None, got 0"),
+        (dict(bptt_steps=-2), "bptt_steps expected a positive integer or None"),
+        (dict(bptt_steps=2.0), "bptt_steps expected a positive integer or None, got 2.0"),
+        (dict(bptt_steps=True), "bptt_steps expected a positive integer or None, got True"),
+        (dict(checkpoint_every=0), "checkpoint_every expected a positive integer or None"),
+        (dict(checkpoint_every="4"), "checkpoint_every expected a positive integer or None"),
+        (dict(bptt_steps=4, checkpoint_every=3), r"bptt_steps expected a multiple of checkpoint_every \(3\), got 4"),
+    ],
+)
 def test_bad_long_sequence_settings(options, message):
     with pytest.raises(ValueError, match=message):
         make("lstm", **options)
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("options", [dict(checkpoint_every=2), dict(checkpoint_every=3), dict(bptt_steps=7),
-                                     dict(bptt_steps=6, checkpoint_every=2)])
+@pytest.mark.parametrize(
+    "options",
+    [dict(checkpoint_every=2), dict(checkpoint_every=3), dict(bptt_steps=7), dict(bptt_steps=6, checkpoint_every=2)],
+)
 def test_recomputation_and_long_truncation_give_full_bptt(kind, options):
     """checkpoint_every only regroups the sums; bptt_steps ≥ T truncates nothing."""
     layer = built(kind, return_sequences=True, **options)
@@ -542,36 +579,43 @@ def test_truncated_bptt_stops_the_gradient_at_segment_starts(kind):
 
 # ---- constructor and input checks ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("units", [0, -1, 2.0, True, "3", None])
 def test_bad_units(units):
     with pytest.raises(ValueError, match="units expected a positive integer"):
         make("simple_rnn", units=units)
 
 
-@pytest.mark.parametrize("kind,options,message", [
-    ("simple_rnn", dict(activation="gelu"), "activation expected one of"),
-    ("lstm", dict(recurrent_activation="softmax"), "activation expected one of"),
-    ("lstm", dict(kernel_initializer="he"), "initializer expected one of"),
-    ("simple_rnn", dict(recurrent_initializer="eye"), "initializer expected one of"),
-    ("lstm", dict(bias_initializer=1.0), "initializer expected one of"),
-    ("lstm", dict(dtype="float16"), "dtype expected float32 or float64"),
-])
+@pytest.mark.parametrize(
+    "kind,options,message",
+    [
+        ("simple_rnn", dict(activation="gelu"), "activation expected one of"),
+        ("lstm", dict(recurrent_activation="softmax"), "activation expected one of"),
+        ("lstm", dict(kernel_initializer="he"), "initializer expected one of"),
+        ("simple_rnn", dict(recurrent_initializer="eye"), "initializer expected one of"),
+        ("lstm", dict(bias_initializer=1.0), "initializer expected one of"),
+        ("lstm", dict(dtype="float16"), "dtype expected float32 or float64"),
+    ],
+)
 def test_bad_constructor_arguments(kind, options, message):
     with pytest.raises(ValueError, match=message):
         make(kind, **options)
 
 
-@pytest.mark.parametrize("x,mask,error,message", [
-    (np.zeros((2, 3)), None, ValueError, r"LSTM expected input \(batch, time, 2\), got \(2, 3\)"),
-    (np.zeros((2, 3, 4)), None, ValueError, r"LSTM expected input \(batch, time, 2\), got \(2, 3, 4\)"),
-    (np.zeros((0, 3, 2)), None, ValueError, "non-empty input"),
-    (np.zeros((2, 0, 2)), None, ValueError, "non-empty input"),
-    (np.zeros((2, 3, 2), dtype=np.int64), None, TypeError, "input of a float dtype"),
-    (np.full((2, 3, 2), np.inf), None, ValueError, "finite input"),
-    ([[[0.0, 0.0]], [[0.0]]], None, TypeError, "regular array"),
-    (np.zeros((2, 3, 2)), np.ones((2, 3)), TypeError, "mask of dtype bool"),
-    (np.zeros((2, 3, 2)), np.ones((3, 2), bool), ValueError, r"mask of shape \(2, 3\)"),
-])
+@pytest.mark.parametrize(
+    "x,mask,error,message",
+    [
+        (np.zeros((2, 3)), None, ValueError, r"LSTM expected input \(batch, time, 2\), got \(2, 3\)"),
+        (np.zeros((2, 3, 4)), None, ValueError, r"LSTM expected input \(batch, time, 2\), got \(2, 3, 4\)"),
+        (np.zeros((0, 3, 2)), None, ValueError, "non-empty input"),
+        (np.zeros((2, 0, 2)), None, ValueError, "non-empty input"),
+        (np.zeros((2, 3, 2), dtype=np.int64), None, TypeError, "input of a float dtype"),
+        (np.full((2, 3, 2), np.inf), None, ValueError, "finite input"),
+        ([[[0.0, 0.0]], [[0.0]]], None, TypeError, "regular array"),
+        (np.zeros((2, 3, 2)), np.ones((2, 3)), TypeError, "mask of dtype bool"),
+        (np.zeros((2, 3, 2)), np.ones((3, 2), bool), ValueError, r"mask of shape \(2, 3\)"),
+    ],
+)
 def test_bad_input_and_mask(x, mask, error, message):
     layer = built("lstm")
     with pytest.raises(error, match=message):
@@ -579,10 +623,32 @@ def test_bad_input_and_mask(x, mask, error, message):
 
 
 def test_get_config():
-    layer = rl.LSTM(4, return_sequences=True, go_backwards=True, stateful=True, dropout=0.25,
-                    recurrent_dropout=0.5, name="enc", bptt_steps=8, checkpoint_every=4)
+    layer = rl.LSTM(
+        4,
+        return_sequences=True,
+        go_backwards=True,
+        stateful=True,
+        dropout=0.25,
+        recurrent_dropout=0.5,
+        name="enc",
+        bptt_steps=8,
+        checkpoint_every=4,
+    )
     assert layer.get_config() == {
-        "units": 4, "activation": "tanh", "return_sequences": True, "return_state": False,
-        "go_backwards": True, "stateful": True, "dropout": 0.25, "recurrent_dropout": 0.5, "dtype": "float32",
-        "name": "enc", "bptt_steps": 8, "checkpoint_every": 4, "recurrent_activation": "sigmoid",
-        "unit_forget_bias": True, "zero_output_for_mask": None, "initial_state_rows": 0}
+        "units": 4,
+        "activation": "tanh",
+        "return_sequences": True,
+        "return_state": False,
+        "go_backwards": True,
+        "stateful": True,
+        "dropout": 0.25,
+        "recurrent_dropout": 0.5,
+        "dtype": "float32",
+        "name": "enc",
+        "bptt_steps": 8,
+        "checkpoint_every": 4,
+        "recurrent_activation": "sigmoid",
+        "unit_forget_bias": True,
+        "zero_output_for_mask": None,
+        "initial_state_rows": 0,
+    }

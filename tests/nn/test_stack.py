@@ -3,14 +3,15 @@
 Each test builds a stack, then compares it with deep copies of its layers
 called one after the other. Float64, reference kernels.
 """
+
 import copy
 
 import numpy as np
 import pytest
+from gradcheck_util import check, flatten, loss, random_weights
 from threadpoolctl import threadpool_limits
 
 import rnnlab as rl
-from gradcheck_util import check, flatten, loss, random_weights
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -30,10 +31,12 @@ def randomize(layer, seed):
 
 def three_layers(last_sequences=True, return_state=False):
     """SimpleRNN → Dense (step by step) → Bidirectional LSTM → LSTM; D = 2 in."""
-    return [rl.SimpleRNN(3, return_sequences=True, **F64),
-            rl.Dense(2, activation="tanh", **F64),
-            rl.Bidirectional(rl.LSTM(2, return_sequences=True, **F64), merge_mode="concat"),
-            rl.LSTM(2, return_sequences=last_sequences, return_state=return_state, **F64)]
+    return [
+        rl.SimpleRNN(3, return_sequences=True, **F64),
+        rl.Dense(2, activation="tanh", **F64),
+        rl.Bidirectional(rl.LSTM(2, return_sequences=True, **F64), merge_mode="concat"),
+        rl.LSTM(2, return_sequences=last_sequences, return_state=return_state, **F64),
+    ]
 
 
 def built_stack(layers, D=2, seed=1):
@@ -66,6 +69,7 @@ def chain_backward(layers, dout):
 
 
 # ---- forward and backward against the chain ------------------------------------------------------
+
 
 @pytest.mark.parametrize("last_sequences", [True, False])
 @pytest.mark.parametrize("masked", [False, True])
@@ -100,8 +104,11 @@ def test_a_mask_reaches_every_recurrent_layer():
 
 
 def test_training_reaches_every_layer():
-    layers = [rl.SimpleRNN(3, return_sequences=True, dropout=0.5, seed=0, **F64), rl.Dropout(0.5, seed=1, **F64),
-              rl.LSTM(2, **F64)]
+    layers = [
+        rl.SimpleRNN(3, return_sequences=True, dropout=0.5, seed=0, **F64),
+        rl.Dropout(0.5, seed=1, **F64),
+        rl.LSTM(2, **F64),
+    ]
     stack = built_stack(layers)
     hand = copy.deepcopy(stack.layers)
     x = np.random.default_rng(4).standard_normal((3, 4, 2))
@@ -112,6 +119,7 @@ def test_training_reaches_every_layer():
 
 
 # ---- initial states, final states, state gradients ---------------------------------------------
+
 
 def state_list(stack, B, rng):
     """One entry per recurrent layer: its initial states."""
@@ -161,12 +169,16 @@ def test_final_state_and_state_grads_per_recurrent_layer():
             np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("init", [[None, None], [None] * 4, np.zeros((2, 3)), "h"],
-                         ids=["too few", "too many", "array", "string"])
+@pytest.mark.parametrize(
+    "init", [[None, None], [None] * 4, np.zeros((2, 3)), "h"], ids=["too few", "too many", "array", "string"]
+)
 def test_bad_initial_state(init):
     stack = built_stack(three_layers())
-    with pytest.raises(ValueError, match=r"Stack expected initial_state as a list of 3 entries "
-                                         r"\(one per recurrent layer\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Stack expected initial_state as a list of 3 entries "
+        r"\(one per recurrent layer\)",
+    ):
         stack(np.zeros((2, 3, 2)), initial_state=init)
 
 
@@ -181,6 +193,7 @@ def test_a_stack_without_recurrent_layers():
 
 
 # ---- return_state on the last layer -------------------------------------------------------------
+
 
 def test_return_state_on_the_last_layer_is_the_stacks_output():
     stack = built_stack(three_layers(last_sequences=False, return_state=True))
@@ -204,12 +217,14 @@ def test_return_state_only_on_the_last_layer():
 
 # ---- names and contract ------------------------------------------------------------------------
 
+
 def test_params_and_grads_are_prefixed_by_position():
     stack = built_stack(three_layers())
     assert sorted(stack.params) == sorted(
         ["0.W", "0.U", "0.b", "1.W", "1.b"]
         + [f"2.{d}.{k}" for d in ("forward", "backward") for k in "WUb"]
-        + ["3.W", "3.U", "3.b"])
+        + ["3.W", "3.U", "3.b"]
+    )
     assert stack.params["2.backward.U"] is stack.layers[2].backward_layer.params["U"]
     assert stack.params["1.W"] is stack.layers[1].params["W"]
     x = np.random.default_rng(9).standard_normal((2, 3, 2))
@@ -239,9 +254,11 @@ def test_built_and_dtype():
 
 
 def test_reset_state_reaches_every_stateful_layer():
-    layers = [rl.SimpleRNN(3, return_sequences=True, stateful=True, **F64),
-              rl.Bidirectional(rl.LSTM(2, return_sequences=True, stateful=True, **F64)),
-              rl.Dense(1, **F64)]
+    layers = [
+        rl.SimpleRNN(3, return_sequences=True, stateful=True, **F64),
+        rl.Bidirectional(rl.LSTM(2, return_sequences=True, stateful=True, **F64)),
+        rl.Dense(1, **F64),
+    ]
     stack = built_stack(layers)
     fresh = copy.deepcopy(stack)
     x = np.random.default_rng(11).standard_normal((2, 3, 2))
@@ -252,11 +269,14 @@ def test_reset_state_reaches_every_stateful_layer():
     np.testing.assert_array_equal(stack(x), first)
 
 
-@pytest.mark.parametrize("layers,error,message", [
-    ([], ValueError, "Stack expected at least one layer, got none"),
-    ([rl.LSTM(2), "dense"], TypeError, "Stack expected layers, got str at position 1"),
-    ([object()], TypeError, "Stack expected layers, got object at position 0"),
-])
+@pytest.mark.parametrize(
+    "layers,error,message",
+    [
+        ([], ValueError, "Stack expected at least one layer, got none"),
+        ([rl.LSTM(2), "dense"], TypeError, "Stack expected layers, got str at position 1"),
+        ([object()], TypeError, "Stack expected layers, got object at position 0"),
+    ],
+)
 def test_bad_layers(layers, error, message):
     with pytest.raises(error, match=message):
         rl.Stack(layers)
@@ -269,13 +289,16 @@ def test_get_config():
 
 # ---- gradients ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("last_sequences,return_state", [(True, False), (False, True)])
 def test_gradients_against_finite_differences(last_sequences, return_state):
     """Every parameter, the input and every initial state, with a mask, in float64."""
-    layers = [rl.SimpleRNN(2, return_sequences=True, **F64),
-              rl.Dense(2, activation="tanh", **F64),
-              rl.Bidirectional(rl.SimpleRNN(2, return_sequences=True, **F64), merge_mode="mul"),
-              rl.LSTM(2, return_sequences=last_sequences, return_state=return_state, **F64)]
+    layers = [
+        rl.SimpleRNN(2, return_sequences=True, **F64),
+        rl.Dense(2, activation="tanh", **F64),
+        rl.Bidirectional(rl.SimpleRNN(2, return_sequences=True, **F64), merge_mode="mul"),
+        rl.LSTM(2, return_sequences=last_sequences, return_state=return_state, **F64),
+    ]
     stack = built_stack(layers, seed=12)
     rng = np.random.default_rng(13)
     x, mask = rng.standard_normal((2, 3, 2)), padding(2, 3, [3, 2])

@@ -3,6 +3,7 @@
 The rnnlab side is built with from_torch; variable lengths go through
 pack_padded_sequence on the torch side and a (batch, time) mask on ours.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -18,8 +19,13 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def make_module(cell, num_layers, bidirectional, dtype, batch_first, bias=True):
-    options = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, bias=bias,
-                   dtype=getattr(torch, dtype))
+    options = dict(
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        batch_first=batch_first,
+        bias=bias,
+        dtype=getattr(torch, dtype),
+    )
     if cell == "lstm":
         return torch.nn.LSTM(D, H, **options)
     return torch.nn.RNN(D, H, nonlinearity=cell, **options)
@@ -54,8 +60,13 @@ def run_torch(module, x, lengths, init, R, S):
     loss = loss + sum((a * torch.tensor(w)).sum() for a, w in zip(top, S))
     loss.backward()
     grads = {name: p.grad.numpy() for name, p in module.named_parameters()}
-    return (out.detach().numpy(), [f.detach().numpy() for f in final], xt.grad.numpy(),
-            [s.grad.numpy() for s in init], grads)
+    return (
+        out.detach().numpy(),
+        [f.detach().numpy() for f in final],
+        xt.grad.numpy(),
+        [s.grad.numpy() for s in init],
+        grads,
+    )
 
 
 def torch_name(key, num_layers):

@@ -1,4 +1,5 @@
 """rl.plots: every figure renders headlessly; Chinese text gets a CJK font; `rnnlab plot`."""
+
 import numpy as np
 import pytest
 
@@ -22,27 +23,32 @@ pytestmark = pytest.mark.usefixtures("reference_kernels")
 @pytest.fixture(scope="module")
 def recording():
     x = np.eye(3, dtype=np.float32)[None]  # one-hot 我, 爱, 祖国
-    return rl.probe.record(rl.Stack([rl.LSTM(6, return_sequences=True, seed=0),
-                                     rl.SimpleRNN(4, return_sequences=True, seed=1)]), x)
+    return rl.probe.record(
+        rl.Stack([rl.LSTM(6, return_sequences=True, seed=0), rl.SimpleRNN(4, return_sequences=True, seed=1)]), x
+    )
 
 
 def _figures(recording):
     rng = np.random.default_rng(0)
     lstm_flow = rl.probe.gradient_flow(rl.LSTM(4, seed=0), rng.normal(size=(2, 12, 1)), np.ones((2, 4)))
-    rows = [{"model": m, "length": T, "mse": v * (1 + 0.1 * s)}
-            for m, v in (("lstm", 0.01), ("simplernn", 0.16)) for T in (10, 50) for s in range(2)]
+    rows = [
+        {"model": m, "length": T, "mse": v * (1 + 0.1 * s)}
+        for m, v in (("lstm", 0.01), ("simplernn", 0.16))
+        for T in (10, 50)
+        for s in range(2)
+    ]
     return {
         "activations": rl.plots.activations(),
         "gates": rl.plots.gates(recording, tokens=TOKENS),
         "gates_simple_rnn": rl.plots.gates(recording, layer=1, tokens=TOKENS),
         "cell_state": rl.plots.cell_state(recording, tokens=TOKENS),
-        "gradient_flow": rl.plots.gradient_flow({"LSTM h": lstm_flow, "LSTM C": {"h": lstm_flow["c"]},
-                                                 "decay": 0.5 ** np.arange(12.0)}),
-        "learning_curves": rl.plots.learning_curves({"lstm": [0.3, 0.1, 0.02],
-                                                     "rnn": {"loss": [0.2, 0.17], "step": [100, 200]}},
-                                                    baseline=0.167, logy=True),
-        "compare_grid": rl.plots.compare_grid(rows, "mse", baseline=lambda T: 10 * np.log(8) / (T + 20),
-                                              logx=True),
+        "gradient_flow": rl.plots.gradient_flow(
+            {"LSTM h": lstm_flow, "LSTM C": {"h": lstm_flow["c"]}, "decay": 0.5 ** np.arange(12.0)}
+        ),
+        "learning_curves": rl.plots.learning_curves(
+            {"lstm": [0.3, 0.1, 0.02], "rnn": {"loss": [0.2, 0.17], "step": [100, 200]}}, baseline=0.167, logy=True
+        ),
+        "compare_grid": rl.plots.compare_grid(rows, "mse", baseline=lambda T: 10 * np.log(8) / (T + 20), logx=True),
     }
 
 
@@ -118,6 +124,7 @@ def test_without_a_cjk_font_a_warning_is_given_once(monkeypatch, recording):
     with pytest.warns(RuntimeWarning, match="CJK"):
         rl.plots.gates(recording, tokens=TOKENS)
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         rl.plots.gates(recording, tokens=TOKENS)  # no second warning

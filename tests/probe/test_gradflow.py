@@ -1,4 +1,5 @@
 """The gradient-flow probe: per-step state gradients equal finite differences."""
+
 import numpy as np
 import pytest
 
@@ -58,10 +59,10 @@ def test_state_gradients_match_finite_differences(cls):
                     minus = [s.copy() for s in base]
                     plus[k][b, j] += eps
                     minus[k][b, j] -= eps
-                    numeric[b, j] = (_loss_from(layer, x, t, plus, head, y)
-                                     - _loss_from(layer, x, t, minus, head, y)) / (2 * eps)
-            np.testing.assert_allclose(grads[name][t], numeric, rtol=1e-6, atol=1e-9,
-                                       err_msg=f"∂L/∂{name}_{t}")
+                    numeric[b, j] = (
+                        _loss_from(layer, x, t, plus, head, y) - _loss_from(layer, x, t, minus, head, y)
+                    ) / (2 * eps)
+            np.testing.assert_allclose(grads[name][t], numeric, rtol=1e-6, atol=1e-9, err_msg=f"∂L/∂{name}_{t}")
 
 
 @pytest.mark.parametrize("cls", [rl.SimpleRNN, rl.LSTM])
@@ -133,6 +134,7 @@ def test_chrono_bias_keeps_the_cell_gradient_alive():
 def _tiny_model(seed=0):
     from rnnlab.nn.dense import Dense
     from rnnlab.train.model import Sequential
+
     model = Sequential([rl.LSTM(H, dtype="float64"), Dense(1, dtype="float64")], seed=seed)
     model.compile(loss="mse", optimizer="adam")
     return model
@@ -140,6 +142,7 @@ def _tiny_model(seed=0):
 
 def test_model_gradient_flow_puts_the_model_loss_at_the_last_step():
     from rnnlab.probe import model_gradient_flow
+
     model = _tiny_model()
     X, y = rl.tasks.adding(6, T, seed=0, dtype="float64")
     model.build((T, 2))
@@ -155,6 +158,7 @@ def test_model_gradient_flow_puts_the_model_loss_at_the_last_step():
 
 def test_gradient_flow_callback_records_every_n_steps_across_fit_calls():
     from rnnlab.probe import GradientFlowCallback, model_gradient_flow
+
     model = _tiny_model()
     X, y = rl.tasks.adding(40, T, seed=1, dtype="float64")
     model.build((T, 2))

@@ -1,11 +1,13 @@
 """rl.probe.record: the recorded steps are the kernels' own numbers and recombine exactly."""
+
 import numpy as np
 import pytest
 
 import rnnlab as rl
 from rnnlab import kernels
-from rnnlab.kernels import switch
-from rnnlab.kernels import activations, lstm as ref_lstm, simple_rnn as ref_rnn
+from rnnlab.kernels import activations, switch
+from rnnlab.kernels import lstm as ref_lstm
+from rnnlab.kernels import simple_rnn as ref_rnn
 
 
 def _sigmoid(z):
@@ -45,7 +47,7 @@ def test_lstm_gates_are_the_article_equations_of_the_weights():
     rec = rl.probe.record(layer, x)[0]
     W, U, b, H = layer.params["W"], layer.params["U"], layer.params["b"], 4
     z = x @ W + _prev(rec.h0, rec.h) @ U + b  # (B, T, 4H)
-    block = {name: z[..., k * H:(k + 1) * H] for k, name in enumerate(["i", "f", "c_tilde", "o"])}
+    block = {name: z[..., k * H : (k + 1) * H] for k, name in enumerate(["i", "f", "c_tilde", "o"])}
     for name in ("i", "f", "o"):
         np.testing.assert_allclose(rec[name], _sigmoid(block[name]), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(rec.c_tilde, np.tanh(block["c_tilde"]), rtol=1e-12, atol=1e-14)
@@ -85,9 +87,12 @@ def test_masked_steps_carry_the_state_and_real_steps_recombine():
 def test_stack_and_bidirectional_record_every_layer_in_order():
     rng = np.random.default_rng(4)
     x = rng.normal(size=(2, 5, 3))
-    model = rl.Stack([rl.LSTM(4, return_sequences=True, dtype="float64", seed=0),
-                      rl.Bidirectional(rl.SimpleRNN(3, return_sequences=True, dtype="float64", seed=1),
-                                       merge_mode="concat")])
+    model = rl.Stack(
+        [
+            rl.LSTM(4, return_sequences=True, dtype="float64", seed=0),
+            rl.Bidirectional(rl.SimpleRNN(3, return_sequences=True, dtype="float64", seed=1), merge_mode="concat"),
+        ]
+    )
     recording = rl.probe.record(model, x)
     assert [r.path for r in recording] == ["0", "1.forward", "1.backward"]
     first, fw, bw = recording

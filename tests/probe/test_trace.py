@@ -1,4 +1,5 @@
 """rnnlab.probe.trace: a layer fed one step per call, and the 我 爱 祖国 tables of `rnnlab demo`."""
+
 import re
 
 import numpy as np

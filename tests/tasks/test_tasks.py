@@ -1,4 +1,5 @@
 """Task generators: shapes, markers, targets, seeds, and baselines recomputed from memoryless predictors."""
+
 import builtins
 
 import numpy as np
@@ -72,10 +73,10 @@ def test_copy_memory_layout():
     tokens = X.argmax(axis=2)
     symbols = tokens[:, :10]
     assert symbols.min() == 1 and symbols.max() == 8
-    assert np.all(tokens[:, 10:10 + delay - 1] == 0)  # delay − 1 blanks
+    assert np.all(tokens[:, 10 : 10 + delay - 1] == 0)  # delay − 1 blanks
     assert np.all(tokens[:, 10 + delay - 1] == 9)  # the delimiter
     assert np.all(tokens[:, -10:] == 0)
-    assert np.all(y[:, :delay + 10] == 0)
+    assert np.all(y[:, : delay + 10] == 0)
     np.testing.assert_array_equal(y[:, -10:], symbols)
     a, b = rl.tasks.copy_memory(8, 5, seed=3), rl.tasks.copy_memory(8, 5, seed=3)
     np.testing.assert_array_equal(a[1], b[1])
@@ -88,8 +89,8 @@ def test_copy_memory_baseline_from_a_memoryless_predictor(delay, published):
     T = delay + 20
     # memoryless: blank with certainty until the last 10 steps, then uniform over symbols 1..8
     probs = np.zeros((T, 10))
-    probs[:delay + 10, 0] = 1.0
-    probs[delay + 10:, 1:9] = 1.0 / 8
+    probs[: delay + 10, 0] = 1.0
+    probs[delay + 10 :, 1:9] = 1.0 / 8
     picked = probs[np.arange(T)[None, :], y]
     ce = float(np.mean(-np.log(picked)))
     assert ce == pytest.approx(copy_task.baseline(delay), rel=1e-12)

@@ -1,4 +1,5 @@
 """rnnlab.text: corpus checks, stateful batches, a char LSTM that learns, reproducible sampling, `rnnlab text`."""
+
 import numpy as np
 import pytest
 
@@ -105,14 +106,17 @@ def test_vocabulary_and_unigram_entropy():
     assert text.unigram_entropy([0] * 7, 3) == 0.0
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b" \n\n\t", "empty"),
-    (b"hello\x00world", "binary data \\(a NUL byte at offset 5\\)"),
-    (bytes(range(1, 32)) * 4 + b"ab", "binary data"),
-    ("café".encode("latin-1"), "byte 0xe9 at offset 3 that is not valid UTF-8"),
-    ("我爱祖国".encode("gbk"), "not valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b" \n\n\t", "empty"),
+        (b"hello\x00world", "binary data \\(a NUL byte at offset 5\\)"),
+        (bytes(range(1, 32)) * 4 + b"ab", "binary data"),
+        ("café".encode("latin-1"), "byte 0xe9 at offset 3 that is not valid UTF-8"),
+        ("我爱祖国".encode("gbk"), "not valid UTF-8"),
+    ],
+)
 def test_bad_corpora_are_refused_clearly(tmp_path, data, message):
     path = tmp_path / "corpus.txt"
     path.write_bytes(data)
@@ -123,8 +127,28 @@ def test_bad_corpora_are_refused_clearly(tmp_path, data, message):
 def test_cli_text_train_and_sample(tmp_path, capsys):
     corpus, model = tmp_path / "c.txt", tmp_path / "m.rnnlab"
     corpus.write_text(_corpus(300), encoding="utf-8")
-    assert main(["text", "train", str(corpus), "--out", str(model), "--hidden", "16", "--epochs", "1",
-                 "--batch-size", "8", "--seq-len", "16", "--sample", "40"]) == 0
+    assert (
+        main(
+            [
+                "text",
+                "train",
+                str(corpus),
+                "--out",
+                str(model),
+                "--hidden",
+                "16",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "8",
+                "--seq-len",
+                "16",
+                "--sample",
+                "40",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "epoch   1/1" in out and "val" in out and "bits/char" in out and "unigram entropy" in out
     assert model.exists()
@@ -150,12 +174,21 @@ def test_the_model_file_keeps_the_best_validation_epoch(tmp_path):
     corpus = "".join(rng.choice(list("abcdefghijklmnopqrst"), size=3000))  # nothing to learn: val wanders
     path = tmp_path / "best.rnnlab"
     flags = []
-    _, history = text.train(corpus, hidden=16, seq_len=16, batch_size=8, epochs=4, lr=2e-2, seed=0,
-                            save_to=path, on_epoch=lambda epoch, logs: flags.append(logs["saved"]))
+    _, history = text.train(
+        corpus,
+        hidden=16,
+        seq_len=16,
+        batch_size=8,
+        epochs=4,
+        lr=2e-2,
+        seed=0,
+        save_to=path,
+        on_epoch=lambda epoch, logs: flags.append(logs["saved"]),
+    )
     val = history["val_bpc"]
-    assert flags == [v <= min(val[:k + 1]) for k, v in enumerate(val)] and flags[0]
+    assert flags == [v <= min(val[: k + 1]) for k, v in enumerate(val)] and flags[0]
     # the file holds the epoch with the lowest validation bits/char: recompute it from the file
     ids = text.Vocabulary.from_text(corpus).encode(corpus)
-    val_ids = ids[int(len(ids) * 0.9) - 1:]
+    val_ids = ids[int(len(ids) * 0.9) - 1 :]
     saved = text.CharModel.load(path)
     assert saved.bits_per_char(val_ids, batch_size=8, seq_len=16) == pytest.approx(min(val), rel=1e-6)

@@ -5,6 +5,7 @@ logs and the epochs it sees are exactly those written in the test; a few run a
 real Sequential.fit to check the wiring (stopping, restoring, checkpoint order,
 resume).
 """
+
 import json
 import math
 import os
@@ -82,6 +83,7 @@ def tiny_data(n=12, seed=1):
 
 # ---- Callback and History ----------------------------------------------------------------
 
+
 def test_base_callback_has_no_state_and_writes_no_checkpoint():
     cb = CB.Callback()
     assert cb.get_state() == ({}, {})
@@ -114,21 +116,25 @@ def test_history_dict_round_trip_through_json():
     assert h.epoch == [0, 1] and len(h["loss"]) == 2
 
 
-@pytest.mark.parametrize("d,message", [
-    ({"history": {}}, "history expected"),
-    ({"epoch": [0]}, "history expected"),
-    ({"epoch": ["a"], "history": {}}, "history expected"),
-    ({"epoch": [0], "history": {"loss": ["x"]}}, "history expected"),
-    ({"epoch": [0], "history": [1.0]}, "history expected"),
-    ([0, 1], "history expected"),
-    ({"epoch": [0, 1], "history": {"loss": [1.0]}}, "one value per epoch"),
-])
+@pytest.mark.parametrize(
+    "d,message",
+    [
+        ({"history": {}}, "history expected"),
+        ({"epoch": [0]}, "history expected"),
+        ({"epoch": ["a"], "history": {}}, "history expected"),
+        ({"epoch": [0], "history": {"loss": ["x"]}}, "history expected"),
+        ({"epoch": [0], "history": [1.0]}, "history expected"),
+        ([0, 1], "history expected"),
+        ({"epoch": [0, 1], "history": {"loss": [1.0]}}, "one value per epoch"),
+    ],
+)
 def test_history_from_bad_dict(d, message):
     with pytest.raises(ValueError, match=message):
         CB.History.from_dict(d)
 
 
 # ---- EarlyStopping -----------------------------------------------------------------------
+
 
 def test_early_stopping_patience_counts_epochs_without_improvement():
     stop = CB.EarlyStopping(patience=2)
@@ -250,8 +256,11 @@ def test_early_stopping_bad_mode_and_unknown_monitor():
         CB.EarlyStopping(mode="minimum")
     stop = CB.EarlyStopping(monitor="val_mae")
     stop.set_model(StubModel(("loss", "val_loss")))
-    with pytest.raises(ValueError, match=r"EarlyStopping expected monitor among \['loss', 'val_loss'\], "
-                                         r"got 'val_mae'"):
+    with pytest.raises(
+        ValueError,
+        match=r"EarlyStopping expected monitor among \['loss', 'val_loss'\], "
+        r"got 'val_mae'",
+    ):
         stop.on_train_begin()
 
 
@@ -262,20 +271,19 @@ def test_early_stopping_instance_can_be_reused_for_a_second_fit():
     m = tiny_model()
     h1 = m.fit(X, y, epochs=2, batch_size=4, validation_data=(Xv, yv), callbacks=[stop], verbose=0, seed=0)
     # then the same model on targets 10 times larger: every validation loss is far above the first fit's
-    h2 = m.fit(X, 10 * y, epochs=3, batch_size=4, validation_data=(Xv, 10 * yv), callbacks=[stop], verbose=0,
-               seed=0)
+    h2 = m.fit(X, 10 * y, epochs=3, batch_size=4, validation_data=(Xv, 10 * yv), callbacks=[stop], verbose=0, seed=0)
     assert min(h2.history["val_loss"]) > 10 * max(h1.history["val_loss"])
     assert stop.best == min(h2.history["val_loss"])
 
 
 # ---- ModelCheckpoint ---------------------------------------------------------------------
 
+
 def test_model_checkpoint_writes_every_epoch_with_formatted_names(tmp_path):
     ckpt = CB.ModelCheckpoint(str(tmp_path / "c-{epoch:02d}-{val_loss:.2f}.rnnlab"))
     m = attach(ckpt)
     drive(ckpt, m, [1.0, 0.25, 3.5])
-    assert m.saved == [str(tmp_path / name) for name in
-                       ("c-01-1.00.rnnlab", "c-02-0.25.rnnlab", "c-03-3.50.rnnlab")]
+    assert m.saved == [str(tmp_path / name) for name in ("c-01-1.00.rnnlab", "c-02-0.25.rnnlab", "c-03-3.50.rnnlab")]
 
 
 def test_model_checkpoint_save_best_only_writes_on_improvement(tmp_path):
@@ -308,12 +316,16 @@ def test_model_checkpoint_state_round_trip(tmp_path):
 
 
 def test_model_checkpoint_checks_its_path_and_monitor_before_training(tmp_path):
-    bad = [(CB.ModelCheckpoint(str(tmp_path / "c-{step}.rnnlab")), "fields among epoch and the logs"),
-           (CB.ModelCheckpoint(str(tmp_path / "c-{0}.rnnlab")), "fields among epoch and the logs"),
-           (CB.ModelCheckpoint(str(tmp_path / "c-{epoch:d}-{loss:d}.rnnlab")), "fields among epoch"),
-           (CB.ModelCheckpoint(tmp_path / "missing" / "c.rnnlab"), "expected an existing folder"),
-           (CB.ModelCheckpoint(tmp_path / "c.rnnlab", monitor="val_mae", save_best_only=True),
-            r"ModelCheckpoint expected monitor among")]
+    bad = [
+        (CB.ModelCheckpoint(str(tmp_path / "c-{step}.rnnlab")), "fields among epoch and the logs"),
+        (CB.ModelCheckpoint(str(tmp_path / "c-{0}.rnnlab")), "fields among epoch and the logs"),
+        (CB.ModelCheckpoint(str(tmp_path / "c-{epoch:d}-{loss:d}.rnnlab")), "fields among epoch"),
+        (CB.ModelCheckpoint(tmp_path / "missing" / "c.rnnlab"), "expected an existing folder"),
+        (
+            CB.ModelCheckpoint(tmp_path / "c.rnnlab", monitor="val_mae", save_best_only=True),
+            r"ModelCheckpoint expected monitor among",
+        ),
+    ]
     for ckpt, message in bad:
         ckpt.set_model(StubModel())
         with pytest.raises(ValueError, match=message):
@@ -326,6 +338,7 @@ def test_model_checkpoint_checks_its_path_and_monitor_before_training(tmp_path):
 
 
 # ---- CSVLogger and the atomic write ------------------------------------------------------
+
 
 def test_csv_logger_rewrites_the_file_from_the_history(tmp_path):
     path = tmp_path / "log.csv"
@@ -370,6 +383,7 @@ def test_csv_logger_needs_an_existing_folder(tmp_path):
 
 # ---- TerminateOnNaN ------------------------------------------------------------------------
 
+
 def test_terminate_on_nan_lets_finite_steps_through():
     guard = CB.TerminateOnNaN()
     m = attach(guard)
@@ -377,16 +391,22 @@ def test_terminate_on_nan_lets_finite_steps_through():
         warnings.simplefilter("error")
         guard.on_gradients(0, 1.5, {"0.W": np.ones(3), "0.b": np.zeros(2)})
     assert guard.message is None and not m.stop_training and not m.skip_update
-    assert guard._last_norms == {"0.W": pytest.approx(3 ** 0.5), "0.b": 0.0}
+    assert guard._last_norms == {"0.W": pytest.approx(3**0.5), "0.b": 0.0}
 
 
-@pytest.mark.parametrize("loss,grads,detail", [
-    (math.nan, {"a": np.ones(4), "b": np.full(1, 3.0)}, "loss nan, largest gradient norm 3 in parameter 'b'"),
-    (math.inf, {"a": np.ones(4)}, "loss inf, largest gradient norm 2 in parameter 'a'"),
-    (0.5, {"a": np.array([np.inf]), "b": np.ones(1)}, "loss 0.5, largest gradient norm inf in parameter 'a'"),
-    (0.5, {"a": np.ones(1), "b": np.array([1e30, np.nan]), "c": np.array([np.inf])},
-     "loss 0.5, largest gradient norm nan in parameter 'b'"),  # NaN counts as the largest
-])
+@pytest.mark.parametrize(
+    "loss,grads,detail",
+    [
+        (math.nan, {"a": np.ones(4), "b": np.full(1, 3.0)}, "loss nan, largest gradient norm 3 in parameter 'b'"),
+        (math.inf, {"a": np.ones(4)}, "loss inf, largest gradient norm 2 in parameter 'a'"),
+        (0.5, {"a": np.array([np.inf]), "b": np.ones(1)}, "loss 0.5, largest gradient norm inf in parameter 'a'"),
+        (
+            0.5,
+            {"a": np.ones(1), "b": np.array([1e30, np.nan]), "c": np.array([np.inf])},
+            "loss 0.5, largest gradient norm nan in parameter 'b'",
+        ),  # NaN counts as the largest
+    ],
+)
 def test_terminate_on_nan_stops_and_names_the_largest_gradient(loss, grads, detail):
     guard = CB.TerminateOnNaN()
     m = attach(guard)
@@ -402,8 +422,11 @@ def test_terminate_on_nan_stops_and_names_the_largest_gradient(loss, grads, deta
 def test_terminate_on_nan_raise_error():
     guard = CB.TerminateOnNaN(raise_error=True)
     m = attach(guard)
-    with pytest.raises(CB.NonFiniteError, match=r"^non-finite value at step 0 \(epoch 1\): loss nan, "
-                                                r"largest gradient norm 0 in parameter 'w'$") as err:
+    with pytest.raises(
+        CB.NonFiniteError,
+        match=r"^non-finite value at step 0 \(epoch 1\): loss nan, "
+        r"largest gradient norm 0 in parameter 'w'$",
+    ) as err:
         guard.on_gradients(0, math.nan, {"w": np.zeros(2)})
     assert isinstance(err.value, FloatingPointError)
     assert m.stop_training and m.skip_update and m.history.stop_reason is None
@@ -411,19 +434,26 @@ def test_terminate_on_nan_raise_error():
 
 def test_terminate_on_nan_non_finite_output_reports_the_step_before():
     guard = CB.TerminateOnNaN()
-    m = attach(guard)
-    with pytest.warns(RuntimeWarning, match=r"^non-finite value at step 0 \(epoch 1\): loss nan, layer 0 blew up; "
-                                            r"largest gradient norm at the step before: none yet$"):
+    attach(guard)
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"^non-finite value at step 0 \(epoch 1\): loss nan, layer 0 blew up; "
+        r"largest gradient norm at the step before: none yet$",
+    ):
         guard.on_non_finite_output(0, "layer 0 blew up")
     guard2 = CB.TerminateOnNaN(raise_error=True)
     attach(guard2)
     guard2.on_gradients(4, 0.1, {"a": np.full(4, 0.5), "b": np.full(1, 0.25)})
-    with pytest.raises(CB.NonFiniteError, match=r"step 5 \(epoch 1\): loss nan, layer 1 \(dense\) gave 2 NaN; "
-                                                r"largest gradient norm at the step before: 1 in parameter 'a'$"):
+    with pytest.raises(
+        CB.NonFiniteError,
+        match=r"step 5 \(epoch 1\): loss nan, layer 1 \(dense\) gave 2 NaN; "
+        r"largest gradient norm at the step before: 1 in parameter 'a'$",
+    ):
         guard2.on_non_finite_output(5, "layer 1 (dense) gave 2 NaN")
 
 
 # ---- inside Sequential.fit ------------------------------------------------------------------
+
 
 def test_fit_stops_and_restores_the_weights_of_the_best_epoch():
     X, y = tiny_data()
@@ -463,13 +493,21 @@ def test_fit_writes_checkpoints_after_the_other_callbacks(tmp_path):
 def test_fit_save_best_only_files_hold_the_best_epochs(tmp_path):
     X, y = tiny_data()
     m = tiny_model()
-    h = m.fit(X, y, epochs=4, batch_size=4, validation_data=(X[:6], y[:6]), verbose=0, seed=0,
-              callbacks=[CB.ModelCheckpoint(str(tmp_path / "e{epoch}.rnnlab"), save_best_only=True)])
+    h = m.fit(
+        X,
+        y,
+        epochs=4,
+        batch_size=4,
+        validation_data=(X[:6], y[:6]),
+        verbose=0,
+        seed=0,
+        callbacks=[CB.ModelCheckpoint(str(tmp_path / "e{epoch}.rnnlab"), save_best_only=True)],
+    )
     val = h.history["val_loss"]
     improved = [e + 1 for e in range(4) if val[e] < min(val[:e], default=math.inf)]
     assert sorted(os.listdir(tmp_path)) == sorted(f"e{e}.rnnlab" for e in improved)
     last = rl.load(tmp_path / f"e{improved[-1]}.rnnlab")
-    assert last.history.history["val_loss"] == val[:improved[-1]]
+    assert last.history.history["val_loss"] == val[: improved[-1]]
 
 
 def test_fit_resumes_early_stopping_from_a_checkpoint(tmp_path):
@@ -481,8 +519,17 @@ def test_fit_resumes_early_stopping_from_a_checkpoint(tmp_path):
         m = tiny_model()
         stop = CB.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
         ckpt = CB.ModelCheckpoint(str(tmp_path / "c{epoch}.rnnlab"))
-        h = m.fit(X, y, epochs=epochs, batch_size=4, validation_data=(X[:6], y[:6]), verbose=0, seed=3,
-                  callbacks=[stop, ckpt], resume_from=resume_from)
+        h = m.fit(
+            X,
+            y,
+            epochs=epochs,
+            batch_size=4,
+            validation_data=(X[:6], y[:6]),
+            verbose=0,
+            seed=3,
+            callbacks=[stop, ckpt],
+            resume_from=resume_from,
+        )
         return m, stop, h
 
     whole, stop_whole, h_whole = run(5)
@@ -506,8 +553,10 @@ def test_fit_terminate_on_nan_skips_the_bad_update():
                 seen.append(self.model.get_weights())
 
     guard = CB.TerminateOnNaN()
-    with np.errstate(invalid="ignore", over="ignore"), \
-            pytest.warns(RuntimeWarning, match=r"^non-finite value at step 1 \(epoch 1\): loss inf, "):
+    with (
+        np.errstate(invalid="ignore", over="ignore"),
+        pytest.warns(RuntimeWarning, match=r"^non-finite value at step 1 \(epoch 1\): loss inf, "),
+    ):
         h = m.fit(X, y, epochs=2, batch_size=4, shuffle=False, callbacks=[Blowup(), guard], verbose=0)
     assert len(seen) == 1 and h.epoch == [] and m.train_state.step == 1
     assert h.stop_reason == guard.message

@@ -1,4 +1,5 @@
 """fit, evaluate and predict on iterables of batches (generators, DataLoaders), mask=, and errors on wrong data."""
+
 import warnings
 
 import numpy as np
@@ -32,7 +33,7 @@ def test_a_generator_trains_exactly_as_the_same_arrays():
         while True:
             order = rng.permutation(len(X))
             for s in range(0, len(X), 8):
-                idx = order[s:s + 8]
+                idx = order[s : s + 8]
                 yield X[idx], Y[idx]
 
     val = [(X[:8], Y[:8]), (X[8:10], Y[8:10])]  # a list, read again each epoch, batched as fit batches arrays
@@ -67,7 +68,7 @@ def test_keras_pydataset():
             return 5
 
         def __getitem__(self, k):
-            return X[10 * k:10 * k + 10], Y[10 * k:10 * k + 10]
+            return X[10 * k : 10 * k + 10], Y[10 * k : 10 * k + 10]
 
     m, ref = model(), model()
     m.fit(Data(), epochs=2, verbose=0)
@@ -79,7 +80,7 @@ def test_steps_per_epoch_with_an_endless_generator_and_a_generator_that_runs_out
     def endless():
         k = 0
         while True:
-            yield X[k % 5 * 10:k % 5 * 10 + 10], Y[k % 5 * 10:k % 5 * 10 + 10], np.ones(10), None
+            yield X[k % 5 * 10 : k % 5 * 10 + 10], Y[k % 5 * 10 : k % 5 * 10 + 10], np.ones(10), None
             k += 1
 
     m = model()
@@ -89,11 +90,12 @@ def test_steps_per_epoch_with_an_endless_generator_and_a_generator_that_runs_out
 
     def once():
         for s in range(0, 50, 10):
-            yield X[s:s + 10], Y[s:s + 10]
+            yield X[s : s + 10], Y[s : s + 10]
 
     m = model()
-    with pytest.warns(RuntimeWarning, match="ran out at the start of epoch 2: a generator runs once; pass "
-                                            "steps_per_epoch"):
+    with pytest.warns(
+        RuntimeWarning, match="ran out at the start of epoch 2: a generator runs once; pass steps_per_epoch"
+    ):
         history = m.fit(once(), epochs=3, verbose=0)
     assert len(history.history["loss"]) == 1 and m.optimizer.iterations == 5
     assert "ran out" in history.stop_reason
@@ -133,26 +135,40 @@ def test_masking_after_another_layer_follows_the_mask_protocol():
     assert not np.array_equal(rl.Sequential([rl.LSTM(4)], seed=0).predict(x), want)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda m: m.fit(5, verbose=0), r"^fit expected arrays \(X, y\), or an iterable of \(x, y\) batches"),
-    (lambda m: m.fit(X, verbose=0), r"^fit expected y with the arrays X \(or X as an iterable of \(x, y\) "
-                                    r"batches and no y\), got y=None"),
-    (lambda m: m.fit(iter([X[:5]]), verbose=0), r"^fit \(batch 1 of the data\) expected each batch as a tuple "
-                                                r"\(x, y\)"),
-    (lambda m: m.fit(iter([(X[:5],)]), verbose=0), r"^fit \(batch 1 of the data\) expected each batch as "
-                                                   r"\(x, y\), \(x, y, sample_weight\)"),
-    (lambda m: m.fit(iter([(X[:5], Y[:5]), (X[:5], Y[:4])]), verbose=0),
-     r"^fit \(batch 2 of the data\) expected X and y with the same number of samples, got 5 and 4"),
-    (lambda m: m.fit(iter([]), verbose=0), r"^fit expected at least one batch in the data, got none"),
-    (lambda m: m.fit(iter([(X, Y)]), validation_split=0.2, verbose=0), "validation_split expected 0"),
-    (lambda m: m.fit(iter([(X, Y)]), steps_per_epoch=0, verbose=0), "steps_per_epoch expected a positive"),
-    (lambda m: m.fit(X, Y, steps_per_epoch=3, verbose=0), r"steps_per_epoch expected None with arrays"),
-    (lambda m: m.fit(iter([(X, Y)]), mask=np.ones((50, 6), bool), verbose=0), "mask inside the batches"),
-    (lambda m: m.fit(X, Y, mask=np.ones((50, 5), bool), verbose=0), r"fit expected mask of shape \(50, 6\)"),
-    (lambda m: m.fit([[1.0, 2.0], [1.0]], Y, verbose=0), "fit expected X as a regular array .*pad_sequences"),
-    (lambda m: m.fit(X, Y, validation_data=5, verbose=0), "validation_data expected a tuple"),
-    (lambda m: m.predict(iter([{"x": X}])), r"predict \(batch 1 of the data\) expected each batch as a tuple"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m: m.fit(5, verbose=0), r"^fit expected arrays \(X, y\), or an iterable of \(x, y\) batches"),
+        (
+            lambda m: m.fit(X, verbose=0),
+            r"^fit expected y with the arrays X \(or X as an iterable of \(x, y\) "
+            r"batches and no y\), got y=None",
+        ),
+        (
+            lambda m: m.fit(iter([X[:5]]), verbose=0),
+            r"^fit \(batch 1 of the data\) expected each batch as a tuple "
+            r"\(x, y\)",
+        ),
+        (
+            lambda m: m.fit(iter([(X[:5],)]), verbose=0),
+            r"^fit \(batch 1 of the data\) expected each batch as "
+            r"\(x, y\), \(x, y, sample_weight\)",
+        ),
+        (
+            lambda m: m.fit(iter([(X[:5], Y[:5]), (X[:5], Y[:4])]), verbose=0),
+            r"^fit \(batch 2 of the data\) expected X and y with the same number of samples, got 5 and 4",
+        ),
+        (lambda m: m.fit(iter([]), verbose=0), r"^fit expected at least one batch in the data, got none"),
+        (lambda m: m.fit(iter([(X, Y)]), validation_split=0.2, verbose=0), "validation_split expected 0"),
+        (lambda m: m.fit(iter([(X, Y)]), steps_per_epoch=0, verbose=0), "steps_per_epoch expected a positive"),
+        (lambda m: m.fit(X, Y, steps_per_epoch=3, verbose=0), r"steps_per_epoch expected None with arrays"),
+        (lambda m: m.fit(iter([(X, Y)]), mask=np.ones((50, 6), bool), verbose=0), "mask inside the batches"),
+        (lambda m: m.fit(X, Y, mask=np.ones((50, 5), bool), verbose=0), r"fit expected mask of shape \(50, 6\)"),
+        (lambda m: m.fit([[1.0, 2.0], [1.0]], Y, verbose=0), "fit expected X as a regular array .*pad_sequences"),
+        (lambda m: m.fit(X, Y, validation_data=5, verbose=0), "validation_data expected a tuple"),
+        (lambda m: m.predict(iter([{"x": X}])), r"predict \(batch 1 of the data\) expected each batch as a tuple"),
+    ],
+)
 def test_wrong_data_is_named_in_the_users_terms(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call(model())

@@ -1,5 +1,6 @@
 """Loads are all-or-nothing: a file missing its parameter arrays, holding NaN/Inf, or with one array of a
 wrong shape is refused, and the model it was to be loaded into stays bit-identical."""
+
 import numpy as np
 import pytest
 
@@ -32,8 +33,9 @@ def _snapshot(model):
 
 def _same(model, snapshot):
     now = model.get_weights()
-    return set(now) == set(snapshot) and all(np.array_equal(now[k], snapshot[k]) and now[k].dtype == snapshot[k].dtype
-                                             for k in now)
+    return set(now) == set(snapshot) and all(
+        np.array_equal(now[k], snapshot[k]) and now[k].dtype == snapshot[k].dtype for k in now
+    )
 
 
 def test_a_file_without_its_parameter_arrays_is_refused(tmp_path):
@@ -41,9 +43,11 @@ def test_a_file_without_its_parameter_arrays_is_refused(tmp_path):
     model.save(tmp_path / "m.rnnlab")
 
     for prefix in ("param:0.", "param:"):  # one layer's arrays, or all of them (from the archive and its table)
+
         def drop(arrays, prefix=prefix):
             for key in [k for k in arrays if k.startswith(prefix)]:
                 del arrays[key]
+
         bad = _rewrite(tmp_path / "m.rnnlab", tmp_path / "bad.rnnlab", drop)
         with pytest.raises(ValueError, match="no parameter arrays for layer"):
             rl.load(bad)
@@ -84,8 +88,9 @@ def test_set_weights_with_one_wrong_shape_leaves_the_model_bit_identical():
 
 def test_resume_from_a_checkpoint_with_one_wrong_shape_leaves_the_model_bit_identical(tmp_path):
     model, X, y = _model()
-    model.fit(X, y, epochs=1, batch_size=8, verbose=0,
-              callbacks=[rl.callbacks.ModelCheckpoint(str(tmp_path / "c.rnnlab"))])
+    model.fit(
+        X, y, epochs=1, batch_size=8, verbose=0, callbacks=[rl.callbacks.ModelCheckpoint(str(tmp_path / "c.rnnlab"))]
+    )
     bad = _rewrite(tmp_path / "c.rnnlab", tmp_path / "bad.rnnlab", _wrong_shape)
     target, _, _ = _model(seed=1)
     before = _snapshot(target)
@@ -96,8 +101,9 @@ def test_resume_from_a_checkpoint_with_one_wrong_shape_leaves_the_model_bit_iden
 
 def test_a_checkpoint_with_a_negative_epoch_is_refused(tmp_path):
     model, X, y = _model()
-    model.fit(X, y, epochs=1, batch_size=8, verbose=0,
-              callbacks=[rl.callbacks.ModelCheckpoint(str(tmp_path / "c.rnnlab"))])
+    model.fit(
+        X, y, epochs=1, batch_size=8, verbose=0, callbacks=[rl.callbacks.ModelCheckpoint(str(tmp_path / "c.rnnlab"))]
+    )
     config, arrays = archive.read(tmp_path / "c.rnnlab", kinds=("checkpoint",))
     config = {k: v for k, v in config.items() if k not in ("format", "version", "kind", "arrays")}
     config["train"]["epoch"] = -5

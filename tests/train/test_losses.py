@@ -1,11 +1,12 @@
 """Losses and metrics: values against PyTorch, gradients against central differences (float64)."""
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from gradcheck_util import check
 
 import rnnlab as rl
-from gradcheck_util import check
 
 L = rl.losses
 
@@ -29,11 +30,17 @@ def _outputs(loss, shape, rng):
     return rng.standard_normal(shape)
 
 
-LOSSES = [L.MeanSquaredError(), L.MeanAbsoluteError(), L.BinaryCrossentropy(), L.BinaryCrossentropy(from_logits=True),
-          L.SparseCategoricalCrossentropy(), L.SparseCategoricalCrossentropy(from_logits=False)]
+LOSSES = [
+    L.MeanSquaredError(),
+    L.MeanAbsoluteError(),
+    L.BinaryCrossentropy(),
+    L.BinaryCrossentropy(from_logits=True),
+    L.SparseCategoricalCrossentropy(),
+    L.SparseCategoricalCrossentropy(from_logits=False),
+]
 
 
-@pytest.mark.parametrize("loss", LOSSES, ids=lambda l: f"{l.name}-{getattr(l, 'from_logits', '')}")
+@pytest.mark.parametrize("loss", LOSSES, ids=lambda loss: f"{loss.name}-{getattr(loss, 'from_logits', '')}")
 @pytest.mark.parametrize("shape,masked", [((4, 3), False), ((3, 5, 4), False), ((3, 5, 4), True)])
 def test_loss_gradient(loss, shape, masked):
     rng = np.random.default_rng(0)

@@ -1,11 +1,12 @@
 """categorical_crossentropy and huber: values against PyTorch and Keras, gradients against central differences."""
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from gradcheck_util import check
 
 import rnnlab as rl
-from gradcheck_util import check
 
 L = rl.losses
 
@@ -19,8 +20,11 @@ def _onehot(rng, shape):
     return np.eye(shape[-1])[rng.integers(0, shape[-1], shape[:-1])]
 
 
-@pytest.mark.parametrize("loss", [L.CategoricalCrossentropy(), L.CategoricalCrossentropy(from_logits=False),
-                                  L.Huber(), L.Huber(delta=0.3)], ids=["cce-logits", "cce-probs", "huber", "huber-0.3"])
+@pytest.mark.parametrize(
+    "loss",
+    [L.CategoricalCrossentropy(), L.CategoricalCrossentropy(from_logits=False), L.Huber(), L.Huber(delta=0.3)],
+    ids=["cce-logits", "cce-probs", "huber", "huber-0.3"],
+)
 @pytest.mark.parametrize("shape,masked", [((4, 3), False), ((3, 5, 4), True)])
 def test_gradient(loss, shape, masked):
     rng = np.random.default_rng(0)

@@ -1,4 +1,5 @@
 """ReduceLROnPlateau, LearningRateScheduler, LambdaCallback, TerminateOnNaN, with the numbers checked."""
+
 import numpy as np
 import pytest
 
@@ -21,8 +22,9 @@ def test_reduce_lr_on_plateau_after_patience_epochs_without_improvement():
         def on_epoch_end(self, epoch, logs=None):
             logs["loss"] = next(values)
 
-    plateau = rl.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, min_delta=1e-4, cooldown=1,
-                                             min_lr=0.02)
+    plateau = rl.callbacks.ReduceLROnPlateau(
+        monitor="loss", factor=0.5, patience=2, min_delta=1e-4, cooldown=1, min_lr=0.02
+    )
     seen = []
     record = rl.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: seen.append(m.optimizer.lr))
     m.fit(X, Y, epochs=10, batch_size=8, verbose=0, callbacks=[Feed(), plateau, record])
@@ -68,7 +70,7 @@ def test_min_lr_is_a_floor():
 @pytest.mark.parametrize("two_arguments", [False, True])
 def test_learning_rate_scheduler_sets_the_schedules_values_exactly(two_arguments):
     m = model()
-    wanted = [0.1 * 0.7 ** e for e in range(5)]
+    wanted = [0.1 * 0.7**e for e in range(5)]
     used = []
 
     class Spy(rl.callbacks.Callback):
@@ -84,10 +86,12 @@ def test_learning_rate_scheduler_sets_the_schedules_values_exactly(two_arguments
 
 def test_lambda_callback_and_keras_names():
     events = []
-    cb = rl.callbacks.LambdaCallback(on_train_begin=lambda logs: events.append("begin"),
-                                     on_epoch_end=lambda epoch, logs: events.append((epoch, sorted(logs))),
-                                     on_train_batch_end=lambda step, logs: events.append(step),
-                                     on_train_end=lambda logs: events.append("end"))
+    cb = rl.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: events.append("begin"),
+        on_epoch_end=lambda epoch, logs: events.append((epoch, sorted(logs))),
+        on_train_batch_end=lambda step, logs: events.append(step),
+        on_train_end=lambda logs: events.append("end"),
+    )
     model().fit(X, Y, epochs=2, batch_size=8, verbose=0, callbacks=[cb])
     assert events == ["begin", 0, 1, (0, ["loss"]), 2, 3, (1, ["loss"]), "end"]
     with pytest.raises(TypeError, match="LambdaCallback expected on_epoch_end to be callable"):
@@ -103,14 +107,16 @@ def test_an_lr_callback_resumes_with_its_rate(tmp_path):
 
     def run(epochs, resume=None):
         m = model()
-        cbs = [rl.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=1e9),
-               rl.callbacks.ModelCheckpoint(ckpt)]
+        cbs = [
+            rl.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0, min_delta=1e9),
+            rl.callbacks.ModelCheckpoint(ckpt),
+        ]
         m.fit(X, Y, epochs=epochs, batch_size=8, verbose=0, seed=0, callbacks=cbs, resume_from=resume)
         return m
 
     whole = run(4)
     run(2)
     resumed = run(4, resume=ckpt)
-    assert resumed.optimizer.lr == whole.optimizer.lr == 0.1 * 0.5 ** 3  # epoch 0 sets the best; 1, 2, 3 halve
+    assert resumed.optimizer.lr == whole.optimizer.lr == 0.1 * 0.5**3  # epoch 0 sets the best; 1, 2, 3 halve
     for k, v in whole.get_weights().items():
         np.testing.assert_array_equal(resumed.get_weights()[k], v)

@@ -1,12 +1,13 @@
 """Sequential end to end: learning, gradients, masks, determinism, callbacks, bad input."""
+
 import os
 
 import numpy as np
 import pytest
+from gradcheck_util import check
 from threadpoolctl import threadpool_limits
 
 import rnnlab as rl
-from gradcheck_util import check
 
 CB = rl.callbacks
 
@@ -43,9 +44,14 @@ def test_lstm_learns_the_adding_problem():
 
 
 def _per_step_model(dtype="float64"):
-    return rl.Sequential([rl.Embedding(6, 3, mask_zero=True, dtype=dtype),
-                          rl.LSTM(2, return_sequences=True, dtype=dtype),
-                          rl.Dense(4, dtype=dtype)], seed=1)
+    return rl.Sequential(
+        [
+            rl.Embedding(6, 3, mask_zero=True, dtype=dtype),
+            rl.LSTM(2, return_sequences=True, dtype=dtype),
+            rl.Dense(4, dtype=dtype),
+        ],
+        seed=1,
+    )
 
 
 def _randomize(model, rng):
@@ -78,9 +84,15 @@ def test_sequential_gradients_with_mask_and_per_step_loss():
 
 def test_sequential_gradients_bidirectional_dense_mse():
     rng = np.random.default_rng(3)
-    model = rl.Sequential([rl.Bidirectional(rl.SimpleRNN(2, dtype="float64", return_sequences=True)),
-                           rl.Dense(3, activation="tanh", dtype="float64"), rl.LSTM(2, dtype="float64"),
-                           rl.Dense(1, dtype="float64")], seed=0).compile("mse")
+    model = rl.Sequential(
+        [
+            rl.Bidirectional(rl.SimpleRNN(2, dtype="float64", return_sequences=True)),
+            rl.Dense(3, activation="tanh", dtype="float64"),
+            rl.LSTM(2, dtype="float64"),
+            rl.Dense(1, dtype="float64"),
+        ],
+        seed=0,
+    ).compile("mse")
     x, y = rng.standard_normal((3, 4, 2)), rng.standard_normal((3, 1))
     model(x)
     _randomize(model, rng)
@@ -102,8 +114,9 @@ def _small_data(rng, n=64):
 
 
 def _model(seed=0):
-    return rl.Sequential([rl.LSTM(4, dropout=0.2, recurrent_dropout=0.2), rl.Dropout(0.1), rl.Dense(1)],
-                         seed=seed).compile("mse", rl.optim.Adam(1e-2), metrics=["mae"])
+    return rl.Sequential(
+        [rl.LSTM(4, dropout=0.2, recurrent_dropout=0.2), rl.Dropout(0.1), rl.Dense(1)], seed=seed
+    ).compile("mse", rl.optim.Adam(1e-2), metrics=["mae"])
 
 
 def test_same_seed_same_weights_batches_and_history():
@@ -181,9 +194,14 @@ def test_non_finite_guard_names_step_loss_and_parameter():
     X, y = np.ones((8, 44, 1), dtype=np.float32), np.zeros((8, 1), dtype=np.float32)
     m = _exploding_model(44)
     before = m.get_weights()
-    with np.errstate(over="ignore", invalid="ignore"), \
-            pytest.warns(RuntimeWarning, match=r"step 0 \(epoch 1\): loss inf, largest gradient norm "
-                                               r"(inf|nan) in parameter '0\.[WUb]'"):
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.warns(
+            RuntimeWarning,
+            match=r"step 0 \(epoch 1\): loss inf, largest gradient norm "
+            r"(inf|nan) in parameter '0\.[WUb]'",
+        ),
+    ):
         h = m.fit(X, y, epochs=3, batch_size=8, callbacks=[CB.TerminateOnNaN()], verbose=0)
     assert h.epoch == [] and "step 0" in h.stop_reason
     for k, v in m.get_weights().items():  # the bad update was never applied
@@ -200,11 +218,15 @@ def test_non_finite_activation_is_named():
                     self.model.params[key][...] = value
 
     with np.errstate(over="ignore", invalid="ignore"):
-        with pytest.raises(CB.NonFiniteError, match=r"step 2 \(epoch 1\): loss nan, layer 0 \(simplernn\) gave "
-                                                    r"\d+ NaN or Inf value\(s\); largest gradient norm at the step "
-                                                    r"before: \S+ in parameter '\d\.[WUb]'"):
-            _exploding_model(10).fit(X, y, batch_size=2, callbacks=[Blowup(), CB.TerminateOnNaN(raise_error=True)],
-                                     shuffle=False, verbose=0)
+        with pytest.raises(
+            CB.NonFiniteError,
+            match=r"step 2 \(epoch 1\): loss nan, layer 0 \(simplernn\) gave "
+            r"\d+ NaN or Inf value\(s\); largest gradient norm at the step "
+            r"before: \S+ in parameter '\d\.[WUb]'",
+        ):
+            _exploding_model(10).fit(
+                X, y, batch_size=2, callbacks=[Blowup(), CB.TerminateOnNaN(raise_error=True)], shuffle=False, verbose=0
+            )
         with pytest.raises(CB.NonFiniteError, match=r"step 2 \(epoch 1\): layer 0"):  # no guard: still an error
             _exploding_model(10).fit(X, y, batch_size=2, callbacks=[Blowup()], shuffle=False, verbose=0)
 
@@ -212,9 +234,18 @@ def test_non_finite_activation_is_named():
 def test_csv_logger_and_checkpoint_pattern(tmp_path):
     X, y = _small_data(np.random.default_rng(9), n=16)
     m = _model()
-    h = m.fit(X, y, epochs=3, batch_size=8, validation_split=0.25, verbose=0,
-              callbacks=[CB.CSVLogger(tmp_path / "log.csv"), CB.ModelCheckpoint(str(tmp_path / "c{epoch:02d}.rnnlab"),
-                                                                               monitor="loss")])
+    h = m.fit(
+        X,
+        y,
+        epochs=3,
+        batch_size=8,
+        validation_split=0.25,
+        verbose=0,
+        callbacks=[
+            CB.CSVLogger(tmp_path / "log.csv"),
+            CB.ModelCheckpoint(str(tmp_path / "c{epoch:02d}.rnnlab"), monitor="loss"),
+        ],
+    )
     rows = (tmp_path / "log.csv").read_text().splitlines()
     assert rows[0] == "epoch,loss,mae,val_loss,val_mae"
     assert [float(r.split(",")[3]) for r in rows[1:]] == h.history["val_loss"]
@@ -248,9 +279,16 @@ def test_bad_fit_input_raises_and_writes_nothing(case, tmp_path):
     before = m.get_weights()
     callbacks = [CB.ModelCheckpoint(tmp_path / "ckpt.rnnlab"), CB.CSVLogger(tmp_path / "log.csv")]
     with pytest.raises(ValueError, match=message):
-        m.fit(args.get("x", X_OK), args.get("y", Y_OK), epochs=2, batch_size=args.get("batch_size", 2),
-              validation_data=args.get("validation_data"), validation_split=args.get("validation_split", 0.0),
-              callbacks=callbacks, verbose=0)
+        m.fit(
+            args.get("x", X_OK),
+            args.get("y", Y_OK),
+            epochs=2,
+            batch_size=args.get("batch_size", 2),
+            validation_data=args.get("validation_data"),
+            validation_split=args.get("validation_split", 0.0),
+            callbacks=callbacks,
+            verbose=0,
+        )
     assert os.listdir(tmp_path) == []
     for k, v in m.get_weights().items():
         np.testing.assert_array_equal(v, before[k])
@@ -259,8 +297,9 @@ def test_bad_fit_input_raises_and_writes_nothing(case, tmp_path):
 def test_bad_resume_file_writes_nothing(tmp_path):
     (tmp_path / "bad.rnnlab").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a valid rnnlab file"):
-        _classifier().fit(X_OK, Y_OK, resume_from=tmp_path / "bad.rnnlab", verbose=0,
-                          callbacks=[CB.CSVLogger(tmp_path / "log.csv")])
+        _classifier().fit(
+            X_OK, Y_OK, resume_from=tmp_path / "bad.rnnlab", verbose=0, callbacks=[CB.CSVLogger(tmp_path / "log.csv")]
+        )
     assert os.listdir(tmp_path) == ["bad.rnnlab"]
 
 
@@ -289,9 +328,11 @@ def test_unknown_loss_and_uncompiled_model():
 
 
 def test_bad_callback_paths_fail_before_training(tmp_path):
-    for callback, message in ((CB.ModelCheckpoint(str(tmp_path / "c-{step}.rnnlab")), "fields"),
-                              (CB.CSVLogger(tmp_path / "missing" / "log.csv"), "existing folder"),
-                              (CB.EarlyStopping(monitor="val_loss"), "monitor")):
+    for callback, message in (
+        (CB.ModelCheckpoint(str(tmp_path / "c-{step}.rnnlab")), "fields"),
+        (CB.CSVLogger(tmp_path / "missing" / "log.csv"), "existing folder"),
+        (CB.EarlyStopping(monitor="val_loss"), "monitor"),
+    ):
         m = _classifier()
         with pytest.raises(ValueError, match=message):
             m.fit(X_OK, Y_OK, epochs=2, callbacks=[CB.CSVLogger(tmp_path / "log.csv"), callback], verbose=0)
@@ -339,13 +380,18 @@ def test_sequential_gradients_equal_torch():
     x = p["0.E"][torch.from_numpy(ids)]
     lstm = torch.nn.LSTM(3, 2, batch_first=True, dtype=torch.float64)
     # torch keeps W_ih (4H, D) and W_hh (4H, H) with the same gate order i, f, g, o, and two biases
-    weights = {"weight_ih_l0": p["1.W"].T, "weight_hh_l0": p["1.U"].T, "bias_ih_l0": p["1.b"],
-               "bias_hh_l0": torch.zeros(8, dtype=torch.float64)}
+    weights = {
+        "weight_ih_l0": p["1.W"].T,
+        "weight_hh_l0": p["1.U"].T,
+        "bias_ih_l0": p["1.b"],
+        "bias_hh_l0": torch.zeros(8, dtype=torch.float64),
+    }
     h, _ = torch.func.functional_call(lstm, weights, (x,))
     logits = h @ p["2.W"] + p["2.b"]
     mask = torch.from_numpy(ids != 0).double()
-    ce = torch.nn.functional.cross_entropy(logits.reshape(-1, 4), torch.from_numpy(labels).reshape(-1),
-                                           reduction="none").reshape(3, 5)
+    ce = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, 4), torch.from_numpy(labels).reshape(-1), reduction="none"
+    ).reshape(3, 5)
     ref = (ce * mask).sum() / mask.sum()
     ref.backward()
     assert loss == pytest.approx(ref.item(), rel=1e-12)

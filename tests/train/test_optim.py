@@ -4,6 +4,7 @@ Both sides start from the same parameters; at every step each computes the
 gradient g = c_t + 0.5 θ from its own parameters and the same c_t, so any
 difference in an update also feeds back into the later gradients.
 """
+
 import numpy as np
 import pytest
 import torch
@@ -11,28 +12,38 @@ import torch
 import rnnlab as rl
 
 torch.set_num_threads(1)
-O, S = rl.optim, rl.schedules
+OPT, S = rl.optim, rl.schedules
 STEPS = 20
 
 CASES = [
-    (lambda: O.SGD(lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1)),
-    (lambda: O.SGD(lr=0.05, momentum=0.9), lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
-    (lambda: O.SGD(lr=0.05, momentum=0.9, nesterov=True),
-     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True)),
-    (lambda: O.SGD(lr=0.05, momentum=0.8, dampening=0.1, weight_decay=0.01),
-     lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, dampening=0.1, weight_decay=0.01)),
-    (lambda: O.RMSprop(lr=0.01), lambda p: torch.optim.RMSprop(p, lr=0.01)),
-    (lambda: O.RMSprop(lr=0.01, alpha=0.9, eps=1e-6, momentum=0.5, centered=True, weight_decay=0.01),
-     lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-6, momentum=0.5, centered=True, weight_decay=0.01)),
-    (lambda: O.Adam(lr=0.01), lambda p: torch.optim.Adam(p, lr=0.01)),
-    (lambda: O.Adam(lr=0.01, beta_1=0.8, beta_2=0.99, eps=1e-7, weight_decay=0.02, amsgrad=True),
-     lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), eps=1e-7, weight_decay=0.02, amsgrad=True)),
-    (lambda: O.AdamW(lr=0.01), lambda p: torch.optim.AdamW(p, lr=0.01)),
+    (lambda: OPT.SGD(lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1)),
+    (lambda: OPT.SGD(lr=0.05, momentum=0.9), lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)),
+    (
+        lambda: OPT.SGD(lr=0.05, momentum=0.9, nesterov=True),
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+    ),
+    (
+        lambda: OPT.SGD(lr=0.05, momentum=0.8, dampening=0.1, weight_decay=0.01),
+        lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.8, dampening=0.1, weight_decay=0.01),
+    ),
+    (lambda: OPT.RMSprop(lr=0.01), lambda p: torch.optim.RMSprop(p, lr=0.01)),
+    (
+        lambda: OPT.RMSprop(lr=0.01, alpha=0.9, eps=1e-6, momentum=0.5, centered=True, weight_decay=0.01),
+        lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-6, momentum=0.5, centered=True, weight_decay=0.01),
+    ),
+    (lambda: OPT.Adam(lr=0.01), lambda p: torch.optim.Adam(p, lr=0.01)),
+    (
+        lambda: OPT.Adam(lr=0.01, beta_1=0.8, beta_2=0.99, eps=1e-7, weight_decay=0.02, amsgrad=True),
+        lambda p: torch.optim.Adam(p, lr=0.01, betas=(0.8, 0.99), eps=1e-7, weight_decay=0.02, amsgrad=True),
+    ),
+    (lambda: OPT.AdamW(lr=0.01), lambda p: torch.optim.AdamW(p, lr=0.01)),
     # a large ε makes its placement (outside the root, after bias correction) count
-    (lambda: O.Adam(lr=0.01, eps=0.5), lambda p: torch.optim.Adam(p, lr=0.01, eps=0.5)),
-    (lambda: O.RMSprop(lr=0.01, eps=0.5), lambda p: torch.optim.RMSprop(p, lr=0.01, eps=0.5)),
-    (lambda: O.AdamW(lr=0.01, weight_decay=0.1, amsgrad=True),
-     lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1, amsgrad=True)),
+    (lambda: OPT.Adam(lr=0.01, eps=0.5), lambda p: torch.optim.Adam(p, lr=0.01, eps=0.5)),
+    (lambda: OPT.RMSprop(lr=0.01, eps=0.5), lambda p: torch.optim.RMSprop(p, lr=0.01, eps=0.5)),
+    (
+        lambda: OPT.AdamW(lr=0.01, weight_decay=0.1, amsgrad=True),
+        lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.1, amsgrad=True),
+    ),
 ]
 
 
@@ -87,12 +98,12 @@ def test_optimizer_equals_torch(ours, theirs):
 
 @pytest.mark.parametrize("clip", [0.5, 50.0])
 def test_clip_by_global_norm_equals_torch(clip):
-    ours = _run_ours(O.SGD(lr=0.1, momentum=0.9), clip=clip)
+    ours = _run_ours(OPT.SGD(lr=0.1, momentum=0.9), clip=clip)
     _assert_close(ours, _run_torch(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), clip=clip))
 
 
 def test_clip_by_value_equals_torch():
-    ours = _run_ours(O.Adam(lr=0.01), clip_value=0.7)
+    ours = _run_ours(OPT.Adam(lr=0.01), clip_value=0.7)
     _assert_close(ours, _run_torch(lambda p: torch.optim.Adam(p, lr=0.01), clip_value=0.7))
 
 
@@ -103,20 +114,28 @@ def test_clip_norm_returns_norm_and_rescales():
 
 
 SCHEDULES = [
-    (lambda: S.StepDecay(0.1, step_size=5, gamma=0.5),
-     lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=5, gamma=0.5)),
-    (lambda: S.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.9),
-     lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)),
-    (lambda: S.CosineDecay(0.1, decay_steps=20, alpha=0.1),
-     lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=20, eta_min=0.01)),
-    (lambda: S.Warmup(0.1, warmup_steps=5),
-     lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=1 / 5, end_factor=1.0, total_iters=4)),
+    (
+        lambda: S.StepDecay(0.1, step_size=5, gamma=0.5),
+        lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=5, gamma=0.5),
+    ),
+    (
+        lambda: S.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.9),
+        lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9),
+    ),
+    (
+        lambda: S.CosineDecay(0.1, decay_steps=20, alpha=0.1),
+        lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=20, eta_min=0.01),
+    ),
+    (
+        lambda: S.Warmup(0.1, warmup_steps=5),
+        lambda o: torch.optim.lr_scheduler.LinearLR(o, start_factor=1 / 5, end_factor=1.0, total_iters=4),
+    ),
 ]
 
 
 @pytest.mark.parametrize("ours,theirs", SCHEDULES)
 def test_schedules_equal_torch_schedulers(ours, theirs):
-    got = _run_ours(O.SGD(lr=ours(), momentum=0.9))
+    got = _run_ours(OPT.SGD(lr=ours(), momentum=0.9))
     ref = _run_torch(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), scheduler=theirs)
     _assert_close(got, ref)
 
@@ -129,11 +148,11 @@ def test_warmup_composes_with_cosine():
 
 
 def test_state_round_trip_continues_identically():
-    a = O.Adam(lr=0.01, amsgrad=True)
+    a = OPT.Adam(lr=0.01, amsgrad=True)
     params, pushes = _start()
     for c in pushes[:10]:
         a.step(params, c)
-    b = O.from_config(a.get_config())
+    b = OPT.from_config(a.get_config())
     b.load_state_arrays(a.iterations, a.state_arrays(), params)
     p1, p2 = {k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in params.items()}
     for c in pushes[10:]:
@@ -145,8 +164,8 @@ def test_state_round_trip_continues_identically():
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="lr"):
-        O.Adam(lr=-1)
+        OPT.Adam(lr=-1)
     with pytest.raises(ValueError, match="nesterov"):
-        O.SGD(nesterov=True)
+        OPT.SGD(nesterov=True)
     with pytest.raises(ValueError, match="optimizer expected"):
-        O.get("adagrad")
+        OPT.get("adagrad")

@@ -3,6 +3,7 @@
 The training run lives in a script that a subprocess runs, so the kill is a
 real one (no cleanup, no atexit); the test process then resumes or loads.
 """
+
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from threadpoolctl import threadpool_limits
 
 import rnnlab as rl
 
-SETUP = textwrap.dedent('''
+SETUP = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
     import rnnlab as rl
@@ -40,9 +41,9 @@ SETUP = textwrap.dedent('''
         X, y = data()
         return m.fit(X, y, epochs=epochs, batch_size=8, validation_split=0.25, seed=5, verbose=0,
                      callbacks=callbacks(folder, checkpoint), **kw)
-''')
+""")
 
-KILL_AFTER_SECOND = SETUP + textwrap.dedent('''
+KILL_AFTER_SECOND = SETUP + textwrap.dedent("""
     class KillAfterSecond(rl.callbacks.ModelCheckpoint):
         def on_epoch_end(self, epoch, logs=None):
             super().on_epoch_end(epoch, logs)
@@ -50,9 +51,9 @@ KILL_AFTER_SECOND = SETUP + textwrap.dedent('''
                 os.kill(os.getpid(), signal.SIGKILL)
 
     fit(model(), sys.argv[1], epochs=4, checkpoint=KillAfterSecond)
-''')
+""")
 
-KILL_DURING_SECOND_WRITE = SETUP + textwrap.dedent('''
+KILL_DURING_SECOND_WRITE = SETUP + textwrap.dedent("""
     import io
     real_savez, calls = np.savez, []
 
@@ -68,7 +69,7 @@ KILL_DURING_SECOND_WRITE = SETUP + textwrap.dedent('''
 
     np.savez = savez_then_die
     fit(model(), sys.argv[1], epochs=4)
-''')
+""")
 
 
 @pytest.fixture(autouse=True)
@@ -82,8 +83,9 @@ def _run_killed(script, folder):
     path = folder / "train.py"
     path.write_text(script)
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, str(path), str(folder)], env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(path), str(folder)], env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
 
 
@@ -136,5 +138,6 @@ def test_resume_refuses_a_different_setup(tmp_path):
     with pytest.raises(ValueError, match="layers differ"):
         other.fit(X, y, epochs=2, verbose=0, resume_from=tmp_path / "ckpt.rnnlab")
     with pytest.raises(ValueError, match="fit arguments"):
-        ns["model"]().fit(X, y, epochs=2, batch_size=4, validation_split=0.25, verbose=0,
-                          resume_from=tmp_path / "ckpt.rnnlab")
+        ns["model"]().fit(
+            X, y, epochs=2, batch_size=4, validation_split=0.25, verbose=0, resume_from=tmp_path / "ckpt.rnnlab"
+        )

@@ -1,4 +1,5 @@
 """Model files: round trips are bit-identical; anything malformed is refused and nothing runs."""
+
 import io
 import json
 import os
@@ -16,15 +17,22 @@ def _trained(tmp_path=None, dtype="float32"):
     ids = rng.integers(0, 7, size=(24, 6))
     ids[:8, 4:] = 0  # padding
     y = rng.integers(0, 3, size=24)
-    model = rl.Sequential([
-        rl.Embedding(7, 4, mask_zero=True, dtype=dtype),
-        rl.Bidirectional(rl.LSTM(3, return_sequences=True, recurrent_dropout=0.1, dtype=dtype)),
-        rl.Dropout(0.2, dtype=dtype),
-        rl.SimpleRNN(3, dtype=dtype),
-        rl.Dense(3, dtype=dtype),
-    ], seed=3)
-    model.compile("sparse_categorical_crossentropy", rl.optim.AdamW(rl.schedules.Warmup(1e-2, 3)),
-                  metrics=["accuracy"], clip_norm=1.0)
+    model = rl.Sequential(
+        [
+            rl.Embedding(7, 4, mask_zero=True, dtype=dtype),
+            rl.Bidirectional(rl.LSTM(3, return_sequences=True, recurrent_dropout=0.1, dtype=dtype)),
+            rl.Dropout(0.2, dtype=dtype),
+            rl.SimpleRNN(3, dtype=dtype),
+            rl.Dense(3, dtype=dtype),
+        ],
+        seed=3,
+    )
+    model.compile(
+        "sparse_categorical_crossentropy",
+        rl.optim.AdamW(rl.schedules.Warmup(1e-2, 3)),
+        metrics=["accuracy"],
+        clip_norm=1.0,
+    )
     model.fit(ids, y, epochs=2, batch_size=8, seed=1, verbose=0)
     return model, ids, y
 
@@ -39,8 +47,9 @@ def test_round_trip_is_bit_identical(tmp_path, dtype):
     assert np.array_equal(same.predict(ids), model.predict(ids))
     for k, v in model.get_weights().items():
         assert same.params[k].dtype == v.dtype and np.array_equal(same.params[k], v)
-    assert {p: g.bit_generator.state for p, g in same.rngs().items()} == \
-           {p: g.bit_generator.state for p, g in model.rngs().items()}
+    assert {p: g.bit_generator.state for p, g in same.rngs().items()} == {
+        p: g.bit_generator.state for p, g in model.rngs().items()
+    }
     assert same.optimizer.get_config() == model.optimizer.get_config()
     assert same.optimizer.iterations == model.optimizer.iterations == 6
     for k, slots in model.optimizer.state.items():

@@ -2,6 +2,7 @@
 
 Every expected value is written out by hand from the formula in the class docstring.
 """
+
 import math
 
 import pytest
@@ -17,6 +18,7 @@ def values(schedule, steps):
 
 
 # ---- StepDecay: lr · γ^⌊step / step_size⌋ -------------------------------------------------
+
 
 def test_step_decay_drops_by_gamma_every_step_size_steps():
     s = S.StepDecay(0.8, step_size=3, gamma=0.5)
@@ -36,6 +38,7 @@ def test_step_decay_step_size_one_decays_every_step():
 
 # ---- ExponentialDecay: lr · rate^(step / decay_steps) --------------------------------------
 
+
 def test_exponential_decay_is_continuous_between_decay_steps():
     s = S.ExponentialDecay(1.0, decay_steps=4, decay_rate=0.25)
     # 0.25^(k/4) = 2^(-k/2): 1, 1/√2, 1/2, 1/(2√2), 1/4, 1/(4√2), 1/8
@@ -45,8 +48,7 @@ def test_exponential_decay_is_continuous_between_decay_steps():
 
 def test_exponential_decay_staircase_holds_the_rate_within_each_period():
     s = S.ExponentialDecay(3.0, decay_steps=4, decay_rate=0.5, staircase=True)
-    assert values(s, [0, 1, 3, 4, 7, 8, 11, 12]) == pytest.approx([3.0, 3.0, 3.0, 1.5, 1.5, 0.75, 0.75, 0.375],
-                                                                  rel=REL)
+    assert values(s, [0, 1, 3, 4, 7, 8, 11, 12]) == pytest.approx([3.0, 3.0, 3.0, 1.5, 1.5, 0.75, 0.75, 0.375], rel=REL)
 
 
 def test_exponential_decay_float_decay_steps_and_growth_rate():
@@ -57,10 +59,11 @@ def test_exponential_decay_float_decay_steps_and_growth_rate():
 
 # ---- CosineDecay: lr · (α + (1 − α) · ½ (1 + cos(π · min(step, T) / T))) -------------------
 
+
 def test_cosine_decay_without_floor():
     s = S.CosineDecay(1.0, decay_steps=4)
     # ½(1 + cos(πk/4)) for k = 0..4: 1, ½ + √2/4, ½, ½ − √2/4, 0
-    r2 = 2 ** 0.5 / 4
+    r2 = 2**0.5 / 4
     assert values(s, range(5)) == pytest.approx([1.0, 0.5 + r2, 0.5, 0.5 - r2, 0.0], rel=1e-14, abs=1e-16)
 
 
@@ -74,7 +77,7 @@ def test_cosine_decay_with_floor_alpha():
 
 def test_cosine_decay_stays_at_the_floor_after_decay_steps():
     s = S.CosineDecay(2.0, decay_steps=4, alpha=0.1)
-    assert values(s, [4, 5, 40, 10 ** 6]) == [s(4)] * 4
+    assert values(s, [4, 5, 40, 10**6]) == [s(4)] * 4
 
 
 def test_cosine_decay_alpha_one_is_constant():
@@ -83,6 +86,7 @@ def test_cosine_decay_alpha_one_is_constant():
 
 
 # ---- Warmup: after(0) · (step + 1) / W during warm-up, then after(step − W) ----------------
+
 
 def test_warmup_to_a_constant():
     s = S.Warmup(0.4, warmup_steps=4)
@@ -110,17 +114,27 @@ def test_nested_warmups():
 # ---- configs ---------------------------------------------------------------------------
 
 CONFIGS = [
-    (lambda: S.StepDecay(0.1, step_size=5, gamma=0.3),
-     {"class_name": "StepDecay", "lr": 0.1, "step_size": 5, "gamma": 0.3}),
-    (lambda: S.ExponentialDecay(0.2, decay_steps=3, decay_rate=0.9, staircase=True),
-     {"class_name": "ExponentialDecay", "lr": 0.2, "decay_steps": 3, "decay_rate": 0.9, "staircase": True}),
-    (lambda: S.CosineDecay(0.5, decay_steps=10, alpha=0.2),
-     {"class_name": "CosineDecay", "lr": 0.5, "decay_steps": 10, "alpha": 0.2}),
-    (lambda: S.Warmup(0.01, warmup_steps=3),
-     {"class_name": "Warmup", "after": 0.01, "warmup_steps": 3}),
-    (lambda: S.Warmup(S.CosineDecay(1.0, decay_steps=8), warmup_steps=2),
-     {"class_name": "Warmup", "after": {"class_name": "CosineDecay", "lr": 1.0, "decay_steps": 8, "alpha": 0.0},
-      "warmup_steps": 2}),
+    (
+        lambda: S.StepDecay(0.1, step_size=5, gamma=0.3),
+        {"class_name": "StepDecay", "lr": 0.1, "step_size": 5, "gamma": 0.3},
+    ),
+    (
+        lambda: S.ExponentialDecay(0.2, decay_steps=3, decay_rate=0.9, staircase=True),
+        {"class_name": "ExponentialDecay", "lr": 0.2, "decay_steps": 3, "decay_rate": 0.9, "staircase": True},
+    ),
+    (
+        lambda: S.CosineDecay(0.5, decay_steps=10, alpha=0.2),
+        {"class_name": "CosineDecay", "lr": 0.5, "decay_steps": 10, "alpha": 0.2},
+    ),
+    (lambda: S.Warmup(0.01, warmup_steps=3), {"class_name": "Warmup", "after": 0.01, "warmup_steps": 3}),
+    (
+        lambda: S.Warmup(S.CosineDecay(1.0, decay_steps=8), warmup_steps=2),
+        {
+            "class_name": "Warmup",
+            "after": {"class_name": "CosineDecay", "lr": 1.0, "decay_steps": 8, "alpha": 0.0},
+            "warmup_steps": 2,
+        },
+    ),
 ]
 
 
@@ -133,17 +147,20 @@ def test_get_config_and_from_config_round_trip(make, config):
     assert values(again, range(15)) == values(s, range(15))
 
 
-@pytest.mark.parametrize("config,message", [
-    ("StepDecay", "class_name"),
-    ({"lr": 0.1}, "class_name"),
-    ({"class_name": "LambdaLR", "lr": 0.1}, "class_name"),
-    ({"class_name": "Schedule"}, "class_name"),
-    ({"class_name": "StepDecay", "lr": 0.1}, "invalid"),  # step_size missing
-    ({"class_name": "StepDecay", "lr": 0.1, "step_size": 2, "momentum": 0.9}, "invalid"),
-    ({"class_name": "StepDecay", "lr": -0.1, "step_size": 2}, "lr expected a positive number"),
-    ({"class_name": "Warmup", "after": {"class_name": "Nope"}, "warmup_steps": 2}, "class_name"),
-    ({"class_name": "Warmup", "after": {"class_name": "CosineDecay", "lr": 1.0}, "warmup_steps": 2}, "invalid"),
-])
+@pytest.mark.parametrize(
+    "config,message",
+    [
+        ("StepDecay", "class_name"),
+        ({"lr": 0.1}, "class_name"),
+        ({"class_name": "LambdaLR", "lr": 0.1}, "class_name"),
+        ({"class_name": "Schedule"}, "class_name"),
+        ({"class_name": "StepDecay", "lr": 0.1}, "invalid"),  # step_size missing
+        ({"class_name": "StepDecay", "lr": 0.1, "step_size": 2, "momentum": 0.9}, "invalid"),
+        ({"class_name": "StepDecay", "lr": -0.1, "step_size": 2}, "lr expected a positive number"),
+        ({"class_name": "Warmup", "after": {"class_name": "Nope"}, "warmup_steps": 2}, "class_name"),
+        ({"class_name": "Warmup", "after": {"class_name": "CosineDecay", "lr": 1.0}, "warmup_steps": 2}, "invalid"),
+    ],
+)
 def test_from_config_rejects_bad_configs(config, message):
     with pytest.raises(ValueError, match=message):
         S.from_config(config)
@@ -160,20 +177,33 @@ NOT_POSITIVE = [0, 0.0, -1, -0.5, math.nan, math.inf, -math.inf, True, None, "0.
 
 
 @pytest.mark.parametrize("bad", NOT_POSITIVE, ids=repr)
-@pytest.mark.parametrize("make,name", [
-    (lambda v: S.StepDecay(v, step_size=2), "lr"),
-    (lambda v: S.StepDecay(0.1, step_size=v), "step_size"),
-    (lambda v: S.StepDecay(0.1, step_size=2, gamma=v), "gamma"),
-    (lambda v: S.ExponentialDecay(v, decay_steps=2, decay_rate=0.5), "lr"),
-    (lambda v: S.ExponentialDecay(0.1, decay_steps=v, decay_rate=0.5), "decay_steps"),
-    (lambda v: S.ExponentialDecay(0.1, decay_steps=2, decay_rate=v), "decay_rate"),
-    (lambda v: S.CosineDecay(v, decay_steps=2), "lr"),
-    (lambda v: S.CosineDecay(0.1, decay_steps=v), "decay_steps"),
-    (lambda v: S.Warmup(v, warmup_steps=2), "after"),
-    (lambda v: S.Warmup(0.1, warmup_steps=v), "warmup_steps"),
-], ids=["StepDecay.lr", "StepDecay.step_size", "StepDecay.gamma", "ExponentialDecay.lr",
-        "ExponentialDecay.decay_steps", "ExponentialDecay.decay_rate", "CosineDecay.lr", "CosineDecay.decay_steps",
-        "Warmup.after", "Warmup.warmup_steps"])
+@pytest.mark.parametrize(
+    "make,name",
+    [
+        (lambda v: S.StepDecay(v, step_size=2), "lr"),
+        (lambda v: S.StepDecay(0.1, step_size=v), "step_size"),
+        (lambda v: S.StepDecay(0.1, step_size=2, gamma=v), "gamma"),
+        (lambda v: S.ExponentialDecay(v, decay_steps=2, decay_rate=0.5), "lr"),
+        (lambda v: S.ExponentialDecay(0.1, decay_steps=v, decay_rate=0.5), "decay_steps"),
+        (lambda v: S.ExponentialDecay(0.1, decay_steps=2, decay_rate=v), "decay_rate"),
+        (lambda v: S.CosineDecay(v, decay_steps=2), "lr"),
+        (lambda v: S.CosineDecay(0.1, decay_steps=v), "decay_steps"),
+        (lambda v: S.Warmup(v, warmup_steps=2), "after"),
+        (lambda v: S.Warmup(0.1, warmup_steps=v), "warmup_steps"),
+    ],
+    ids=[
+        "StepDecay.lr",
+        "StepDecay.step_size",
+        "StepDecay.gamma",
+        "ExponentialDecay.lr",
+        "ExponentialDecay.decay_steps",
+        "ExponentialDecay.decay_rate",
+        "CosineDecay.lr",
+        "CosineDecay.decay_steps",
+        "Warmup.after",
+        "Warmup.warmup_steps",
+    ],
+)
 def test_non_positive_arguments_raise_naming_the_argument(make, name, bad):
     with pytest.raises(ValueError, match=rf"^{name} expected a positive number, got "):
         make(bad)
@@ -190,8 +220,11 @@ def test_cosine_alpha_of_the_wrong_type_raises_a_clear_error():
         S.CosineDecay(1.0, decay_steps=5, alpha="0.1")
 
 
-@pytest.mark.parametrize("make", [lambda v: S.StepDecay(0.1, step_size=v), lambda v: S.Warmup(0.1, warmup_steps=v)],
-                         ids=["StepDecay.step_size", "Warmup.warmup_steps"])
+@pytest.mark.parametrize(
+    "make",
+    [lambda v: S.StepDecay(0.1, step_size=v), lambda v: S.Warmup(0.1, warmup_steps=v)],
+    ids=["StepDecay.step_size", "Warmup.warmup_steps"],
+)
 @pytest.mark.parametrize("count", [0.5, 2.5])
 def test_non_integer_step_counts_are_rejected(make, count):
     with pytest.raises(ValueError):

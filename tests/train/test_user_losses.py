@@ -1,4 +1,5 @@
 """Losses and metrics of one's own: a class or a pair of callables, the gradient checked on the first batch."""
+
 import numpy as np
 import pytest
 
@@ -32,7 +33,9 @@ class MySquared(rl.losses.Loss):
         return squared(y_pred, y), squared_gradient(y_pred, y)
 
 
-@pytest.mark.parametrize("loss", [MySquared(), MySquared, (squared, squared_gradient)], ids=["instance", "class", "pair"])
+@pytest.mark.parametrize(
+    "loss", [MySquared(), MySquared, (squared, squared_gradient)], ids=["instance", "class", "pair"]
+)
 def test_a_correct_user_loss_trains_exactly_as_the_same_builtin(loss):
     mine, ref = model(), model()
     mine.compile(loss, rl.optim.Adam(1e-2))
@@ -51,9 +54,12 @@ def test_a_wrong_gradient_is_caught_on_the_first_batch_naming_the_loss(call):
     m.compile(rl.losses.Custom(squared, squared_gradient_wrong, name="half_squared"), rl.optim.Adam(1e-2))
     m.build((5, 2))
     before = m.get_weights()
-    with pytest.raises(ValueError, match=r"^loss 'half_squared': its gradient disagrees with finite differences "
-                                         r"on the first batch: at output \[\d+, 0\] it gives .*no autograd.*"
-                                         r"check_gradient=False"):
+    with pytest.raises(
+        ValueError,
+        match=r"^loss 'half_squared': its gradient disagrees with finite differences "
+        r"on the first batch: at output \[\d+, 0\] it gives .*no autograd.*"
+        r"check_gradient=False",
+    ):
         m.fit(X, Y, epochs=1, batch_size=8, verbose=0) if call == "fit" else m.train_on_batch(X[:8], Y[:8])
     for k, v in before.items():  # nothing was updated
         np.testing.assert_array_equal(m.get_weights()[k], v)

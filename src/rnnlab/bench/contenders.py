@@ -6,6 +6,7 @@ training, the same output gradient; a training step is forward plus backward
 through the whole sequence, with gradients for the weights and the input.
 PyTorch and ONNX Runtime are optional: pip install rnnlab[test] brings both.
 """
+
 import numpy as np
 
 from ..nn import inference_mode
@@ -65,6 +66,7 @@ class Torch:
 
     def __init__(self, cell, p):
         import torch
+
         self.torch = torch
         D, G = p["W"].shape
         H = p["U"].shape[0]
@@ -104,6 +106,7 @@ class OnnxRuntime:
     def __init__(self, cell, p):
         import onnxruntime as ort
         from onnx import TensorProto, helper, numpy_helper
+
         D, G = p["W"].shape
         H = p["U"].shape[0]
         W, U, b = p["W"].T, p["U"].T, p["b"]  # (GH, D), (GH, H)
@@ -112,13 +115,20 @@ class OnnxRuntime:
             W, U, b = W[order], U[order], b[order]
         # ONNX's B is [Wb, Rb]; the GRU's blocks z, r, h are rnnlab's, its b (2, 3H) is [Wb, Rb] already
         B = b.reshape(-1) if cell == "gru" else np.concatenate([b, np.zeros_like(b)])
-        inits = [numpy_helper.from_array(np.ascontiguousarray(W[None]), "W"),
-                 numpy_helper.from_array(np.ascontiguousarray(U[None]), "R"),
-                 numpy_helper.from_array(B[None], "B")]
+        inits = [
+            numpy_helper.from_array(np.ascontiguousarray(W[None]), "W"),
+            numpy_helper.from_array(np.ascontiguousarray(U[None]), "R"),
+            numpy_helper.from_array(B[None], "B"),
+        ]
         extra = {"linear_before_reset": 1} if cell == "gru" else {}
         node = helper.make_node(COUNTERPARTS[cell][1], ["X", "W", "R", "B"], ["Y"], hidden_size=H, **extra)
-        graph = helper.make_graph([node], "bench", [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)],
-                                  [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)], inits)
+        graph = helper.make_graph(
+            [node],
+            "bench",
+            [helper.make_tensor_value_info("X", TensorProto.FLOAT, None)],
+            [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+            inits,
+        )
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
         self.session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
         self.x = np.ascontiguousarray(p["x"].transpose(1, 0, 2))  # ONNX's operator is time-major

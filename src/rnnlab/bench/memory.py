@@ -16,6 +16,7 @@ backward of a small LSTM (numba import and compiled-code cache load included);
 once as installed here, once with SciPy hidden (numba imports SciPy when it
 finds it, which rnnlab does not need).
 """
+
 import ctypes
 import gc
 import json
@@ -76,8 +77,10 @@ def measure(lib, cell, T, B, D, H):
 
 def peak_memory(lib, cell, T, B, D, H, timeout=600):
     """measure() in a fresh process; None where the library or /proc is missing."""
-    code = f"import json; from rnnlab.bench import memory; print(json.dumps(memory.measure({lib!r}, {cell!r}, " \
-           f"{T}, {B}, {D}, {H})))"
+    code = (
+        f"import json; from rnnlab.bench import memory; print(json.dumps(memory.measure({lib!r}, {cell!r}, "
+        f"{T}, {B}, {D}, {H})))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
         return None

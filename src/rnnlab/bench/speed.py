@@ -8,6 +8,7 @@ calls of the same contender; each figure is the median of the rounds.
 GFLOP/s count the matrix products only (contenders.flops); the peak is a large
 float32 NumPy matrix product measured in the same run. Memory: bench/memory.py.
 """
+
 import json
 import os
 import platform
@@ -21,8 +22,14 @@ from ..nn.base import aligned
 from ..nn.cells import cell_class
 from . import contenders, memory
 
-GRID = [(100, 1, 1, 64), (100, 32, 1, 64), (100, 64, 2, 128), (100, 64, 128, 256), (50, 64, 256, 512),
-        (25, 128, 512, 1024)]
+GRID = [
+    (100, 1, 1, 64),
+    (100, 32, 1, 64),
+    (100, 64, 2, 128),
+    (100, 64, 128, 256),
+    (50, 64, 256, 512),
+    (25, 128, 512, 1024),
+]
 QUICK_GRID = [(20, 1, 1, 8), (20, 4, 2, 16)]
 
 
@@ -47,7 +54,7 @@ def sgemm_peak(n=2048, repeats=5):
         finally:
             if count is not None:
                 blas.set_threads(before)
-        out[label] = 2 * n ** 3 / float(np.median(times)) / 1e9
+        out[label] = 2 * n**3 / float(np.median(times)) / 1e9
     return out
 
 
@@ -66,7 +73,7 @@ def interleaved(fns, repeats, warm=0.1):
     times = {name: [] for name in fns}
     names = list(fns)
     for r in range(repeats):
-        for name in names[r % len(names):] + names[:r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             start = time.perf_counter()
             fns[name]()
             while time.perf_counter() - start < warm:
@@ -110,9 +117,15 @@ def machine():
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
-            "platform": platform.platform(), "kernel_backend": kernels.backend(),
-            "kernel_threads": kernels.num_threads()}
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "kernel_backend": kernels.backend(),
+        "kernel_threads": kernels.num_threads(),
+    }
     for mod in ("numba", "torch", "onnxruntime"):
         try:
             info[mod] = __import__(mod).__version__
@@ -126,9 +139,19 @@ def _row(cell, shape, mode, times, peak, missing):
     ms = {name: 1e3 * float(np.median(t)) for name, t in times.items()}
     work = contenders.flops(cell, *shape) * (3 if mode == "train" else 1)
     gflops = {name: work / (v / 1e3) / 1e9 for name, v in ms.items()}
-    row = {"cell": cell, "T": T, "B": B, "D": D, "H": H, "mode": mode, "ms": ms,
-           "runs_ms": {name: [1e3 * v for v in t] for name, t in times.items()}, "gflops": gflops,
-           "peak_fraction": gflops["rnnlab"] / peak if peak else None, "missing": missing}
+    row = {
+        "cell": cell,
+        "T": T,
+        "B": B,
+        "D": D,
+        "H": H,
+        "mode": mode,
+        "ms": ms,
+        "runs_ms": {name: [1e3 * v for v in t] for name, t in times.items()},
+        "gflops": gflops,
+        "peak_fraction": gflops["rnnlab"] / peak if peak else None,
+        "missing": missing,
+    }
     for other in ("torch", "onnxruntime"):
         if other in ms:  # paired by round: a slow spell of the shared machine hits both sides of a ratio
             ratios = np.array(times["rnnlab"]) / np.array(times[other])
@@ -159,8 +182,7 @@ def run(grid=GRID, cells=("lstm", "simple_rnn"), repeats=7, with_memory=True, pr
             agreement = contenders.check_same([r for r in runners if r.name != "kernel"])
             trainers = {r.name: r.train for r in runners if hasattr(r, "train")}
             train = _row(cell, shape, "train", interleaved(trainers, repeats), peak, missing)
-            infer = _row(cell, shape, "infer", interleaved({r.name: r.infer for r in runners}, repeats),
-                         peak, missing)
+            infer = _row(cell, shape, "infer", interleaved({r.name: r.infer for r in runners}, repeats), peak, missing)
             infer["max_abs_diff_from_rnnlab"] = agreement
             if with_memory:
                 train["peak_bytes"] = {lib: memory.peak_memory(lib, cell, *shape) for lib in ("rnnlab", "torch")}
@@ -184,8 +206,10 @@ def _ratio(row, other):
 
 def table(result):
     """The rows as a Markdown table."""
-    head = ("| cell | T, B, D, H | step | rnnlab ms | kernel ms | PyTorch ms | ORT ms | ×PyTorch | ×ORT "
-            "| GFLOP/s | % peak | MB rnnlab | MB PyTorch |")
+    head = (
+        "| cell | T, B, D, H | step | rnnlab ms | kernel ms | PyTorch ms | ORT ms | ×PyTorch | ×ORT "
+        "| GFLOP/s | % peak | MB rnnlab | MB PyTorch |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in result["rows"]:
         ms = r["ms"]
@@ -198,16 +222,19 @@ def table(result):
             f"| {_ratio(r, 'onnxruntime')} | {_fmt(r['gflops']['rnnlab'], '.1f')} "
             f"| {_fmt(None if r['peak_fraction'] is None else 100 * r['peak_fraction'], '.0f')} "
             f"| {_fmt(None if mb.get('rnnlab') is None else mb['rnnlab'] / 2**20, '.1f')} "
-            f"| {_fmt(None if mb.get('torch') is None else mb['torch'] / 2**20, '.1f')} |")
+            f"| {_fmt(None if mb.get('torch') is None else mb['torch'] / 2**20, '.1f')} |"
+        )
     fc, bare = result["first_call"], result["first_call_without_scipy"]
     peak = result["peak_gflops"]
     lines.append("")
-    lines.append(f"sgemm peak {peak['default_threads']:.0f} GFLOP/s (one thread: "
-                 f"{_fmt(peak.get('one_thread'), '.0f')}); first call in a fresh process: import "
-                 f"{fc['import_s']:.2f} s, first LSTM forward+backward {fc['first_call_s']:.2f} s "
-                 f"({fc['backend']} kernels; {bare['first_call_s']:.2f} s without SciPy installed); "
-                 f"load average {result['load_before'][0]:.1f} before, "
-                 f"{result['load_after'][0]:.1f} after")
+    lines.append(
+        f"sgemm peak {peak['default_threads']:.0f} GFLOP/s (one thread: "
+        f"{_fmt(peak.get('one_thread'), '.0f')}); first call in a fresh process: import "
+        f"{fc['import_s']:.2f} s, first LSTM forward+backward {fc['first_call_s']:.2f} s "
+        f"({fc['backend']} kernels; {bare['first_call_s']:.2f} s without SciPy installed); "
+        f"load average {result['load_before'][0]:.1f} before, "
+        f"{result['load_after'][0]:.1f} after"
+    )
     return "\n".join(lines)
 
 

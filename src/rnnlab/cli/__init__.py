@@ -3,6 +3,7 @@
 Each sub-command lives in its own module exposing `register(subparsers)`,
 which adds a parser whose `func(args)` runs the command and returns an exit code.
 """
+
 import sys
 import traceback
 
@@ -55,8 +56,12 @@ def main(argv=None):
     except Exception:
         traceback.print_exc()
         from ..version import __version__
-        print(f"rnnlab {args.command}: this is a bug in rnnlab {__version__}; please report it with the command "
-              f"line and the traceback above", file=sys.stderr)
+
+        print(
+            f"rnnlab {args.command}: this is a bug in rnnlab {__version__}; please report it with the command "
+            f"line and the traceback above",
+            file=sys.stderr,
+        )
         return 70
 
 

@@ -7,6 +7,7 @@ Output paths are checked as files or folders that can be written (rnnlab.io.atom
 files as files that exist. The parser of the `rnnlab` command (`Parser`) reports a mistake as one
 line on stderr and exit status 2.
 """
+
 import argparse
 import math
 import os
@@ -35,8 +36,9 @@ class Parser(argparse.ArgumentParser):
 class Number:
     """An int or float in [minimum, maximum] (finite); memory(value) -> (bytes, what) may refuse it too."""
 
-    def __init__(self, kind, minimum, maximum=None, memory=None, exclusive_minimum=False, exclusive_maximum=False,
-                 words=None):
+    def __init__(
+        self, kind, minimum, maximum=None, memory=None, exclusive_minimum=False, exclusive_maximum=False, words=None
+    ):
         self.kind, self.minimum, self.maximum, self.memory, self.words = kind, minimum, maximum, memory, words
         self.exclusive_minimum, self.exclusive_maximum = exclusive_minimum, exclusive_maximum
         self.__name__ = kind.__name__  # argparse names the type in some messages

@@ -2,19 +2,23 @@
 
 The runs go to Dask (cli/cluster.py); without dask installed, to a local process pool.
 """
+
 import os
 
 from ..experiments import compare, grid_configs
 from ..experiments.config import check_memory
 from . import argtypes as T
-from .experiment_args import TASK_NAMES, add_training_options
 from .cluster import add_compare_options, compare_on_cluster, grid_arguments, on_cluster
+from .experiment_args import TASK_NAMES, add_training_options
 
 
 def register(sub):
-    p = sub.add_parser("compare", help="run models × lengths × seeds in parallel; markdown table and figure",
-                       description="Every combination runs as a task on a Dask cluster (one started here unless "
-                                   "--scheduler names one); records of finished runs are reused.")
+    p = sub.add_parser(
+        "compare",
+        help="run models × lengths × seeds in parallel; markdown table and figure",
+        description="Every combination runs as a task on a Dask cluster (one started here unless "
+        "--scheduler names one); records of finished runs are reused.",
+    )
     p.add_argument("task", nargs="?", choices=sorted(TASK_NAMES), help="the task (omit with --grid)")
     p.add_argument("--models", help="comma-separated (default simplernn,lstm)")
     p.add_argument("--lengths", type=T.IntList(T.count(2, 10**6)), help="comma-separated (default 10,25,50,100,200)")
@@ -36,8 +40,11 @@ def main(args):
     except ValueError as err:  # a combination of arguments: refused before any work
         raise T.UsageError(err) from None
     total = len(configs)
-    print(f"rnnlab compare: {total} runs of {task} ({', '.join(models)} × T = "
-          f"{', '.join(map(str, lengths))} × {seeds} seeds)", flush=True)
+    print(
+        f"rnnlab compare: {total} runs of {task} ({', '.join(models)} × T = "
+        f"{', '.join(map(str, lengths))} × {seeds} seeds)",
+        flush=True,
+    )
     failed = {}
     if on_cluster(args):
         records, written, failed = compare_on_cluster(args, task, configs)
@@ -60,7 +67,17 @@ def _compare_in_pool(args, task, models, lengths, seeds, options, total):
         failed[name] = error
         print(f"  [{len(done) + len(failed)}/{total}] {name}: FAILED: {error} (see {name}.failed.json)", flush=True)
 
-    records, written = compare(task, models, lengths, seeds, args.out, workers=args.workers,
-                               figures=not args.no_figures, reuse=not args.force, on_done=report,
-                               on_failed=report_failure, **options)
+    records, written = compare(
+        task,
+        models,
+        lengths,
+        seeds,
+        args.out,
+        workers=args.workers,
+        figures=not args.no_figures,
+        reuse=not args.force,
+        on_done=report,
+        on_failed=report_failure,
+        **options,
+    )
     return records, written, failed

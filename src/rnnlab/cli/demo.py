@@ -1,9 +1,11 @@
 """`rnnlab demo`: the sentence 我 爱 祖国 fed word by word to a SimpleRNN and an LSTM."""
+
 import os
 import time
 import unicodedata
 
 import numpy as np
+
 from . import argtypes as T
 
 WORDS = ["我", "爱", "祖国"]  # "I love my country", one word per step
@@ -14,14 +16,15 @@ SEED = 0
 def register(sub):
     p = sub.add_parser("demo", help="trace 我 爱 祖国 through a SimpleRNN and an LSTM")
     p.add_argument("--quick", action="store_true", help="small settings, finishes in seconds")
-    p.add_argument("--out", type=T.output_folder, default="demo-output", help="folder for the figures (default demo-output/)")
+    p.add_argument(
+        "--out", type=T.output_folder, default="demo-output", help="folder for the figures (default demo-output/)"
+    )
     p.set_defaults(func=run)
 
 
 def _width(text):
     """Terminal columns: CJK characters take two, combining marks none."""
-    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
-               for ch in text)
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def _pad(text, width):
@@ -68,12 +71,14 @@ def trace_section(out_dir):
     from ..probe.trace import trace
 
     x = np.eye(len(WORDS))[None]  # (1 sentence, 3 steps, 3-word vocabulary), one-hot
-    print("我 爱 祖国 (\"I love my country\"), one word per step, each a one-hot vector:")
+    print('我 爱 祖国 ("I love my country"), one word per step, each a one-hot vector:')
     print("   " + "   ".join(f"{w} = {row.astype(int)}" for w, row in zip(WORDS, x[0])))
 
     rnn = SimpleRNN(UNITS, seed=SEED)
-    print(f"\nSimpleRNN, {UNITS} units (seed {SEED}): h_t = tanh(x_t W + h_{{t-1}} U + b); "
-          "h carries the memory of the words so far")
+    print(
+        f"\nSimpleRNN, {UNITS} units (seed {SEED}): h_t = tanh(x_t W + h_{{t-1}} U + b); "
+        "h carries the memory of the words so far"
+    )
     print(_rnn_table(WORDS, trace(rnn, x).h[0]))
 
     lstm = LSTM(UNITS, seed=SEED)
@@ -81,7 +86,8 @@ def trace_section(out_dir):
     print("cell C_t = f ⊙ C_{t-1} + i ⊙ C̃, hidden h_t = o ⊙ tanh(C_t)")
     steps = trace(lstm, x)
     print(steps.table(tokens=WORDS, units=UNITS, digits=3))
-    path = plots.save(plots.gates(steps, tokens=WORDS, title="LSTM reading 我 爱 祖国"),
-                         os.path.join(out_dir, "trace-lstm-gates.png"))
+    path = plots.save(
+        plots.gates(steps, tokens=WORDS, title="LSTM reading 我 爱 祖国"), os.path.join(out_dir, "trace-lstm-gates.png")
+    )
     print(f"   figure: {path}")
     return path

@@ -3,6 +3,7 @@
 Each section prints its part of the story, writes its figures into the demo
 folder and returns summary rows for the closing table.
 """
+
 import os
 import time
 
@@ -15,10 +16,26 @@ from ..lessons import race as race_lessons
 
 # full: fits the 3-minute budget on 2 cores; quick: a smoke run in seconds
 SETTINGS = {
-    "full": {"lengths": (100, 150), "steps": {"lstm": 3000, "simplernn": 3000}, "hidden": 64, "lr": 3e-3,
-             "eval_every": 250, "test_size": 1000, "probe_size": 32, "workers": 2},
-    "quick": {"lengths": (10, 20), "steps": {"lstm": 40, "simplernn": 40}, "hidden": 8, "lr": 3e-3,
-              "eval_every": 20, "test_size": 100, "probe_size": 8, "workers": 1},
+    "full": {
+        "lengths": (100, 150),
+        "steps": {"lstm": 3000, "simplernn": 3000},
+        "hidden": 64,
+        "lr": 3e-3,
+        "eval_every": 250,
+        "test_size": 1000,
+        "probe_size": 32,
+        "workers": 2,
+    },
+    "quick": {
+        "lengths": (10, 20),
+        "steps": {"lstm": 40, "simplernn": 40},
+        "hidden": 8,
+        "lr": 3e-3,
+        "eval_every": 20,
+        "test_size": 100,
+        "probe_size": 8,
+        "workers": 1,
+    },
 }
 
 
@@ -30,14 +47,18 @@ def activations_section(out_dir, say):
     _, d_tanh = activations.get("tanh")
     ds = d_sigmoid(y)
     say("1. sigmoid and tanh, and why their slopes make gradients vanish")
-    say(f"   σ(x) = 1/(1 + e^-x) on x = -5, -4.9, …, 4.9 (the article's grid): σ(-5) = {y[0]:.4f}, "
+    say(
+        f"   σ(x) = 1/(1 + e^-x) on x = -5, -4.9, …, 4.9 (the article's grid): σ(-5) = {y[0]:.4f}, "
         f"σ(0) = {y[50]:.1f}, σ(4.9) = {y[-1]:.4f}; the kernels' σ differs by at most "
-        f"{np.abs(y - sigmoid(x)).max():.0e}")
-    say(f"   σ'(x) = σ(x)(1 − σ(x)) peaks at x = {abs(x[ds.argmax()]):.0f} with {ds.max():.2f}; "
-        f"tanh'(x) = 1 − tanh² peaks at 1 and is {d_tanh(np.tanh(2.0)):.3f} at x = 2")
+        f"{np.abs(y - sigmoid(x)).max():.0e}"
+    )
+    say(
+        f"   σ'(x) = σ(x)(1 − σ(x)) peaks at x = {abs(x[ds.argmax()]):.0f} with {ds.max():.2f}; "
+        f"tanh'(x) = 1 − tanh² peaks at 1 and is {d_tanh(np.tanh(2.0)):.3f} at x = 2"
+    )
     say("   backpropagation multiplies one such slope per step back in time:")
     for k in (5, 10, 20, 50):
-        say(f"     {k:2d} steps: 0.25^{k} = {0.25 ** k:.1e}   0.9^{k} = {0.9 ** k:.1e}")
+        say(f"     {k:2d} steps: 0.25^{k} = {0.25**k:.1e}   0.9^{k} = {0.9**k:.1e}")
     path = plots.save(plots.activations(x), os.path.join(out_dir, "activations.png"))
     say(f"   figure: {path}")
     return path
@@ -46,23 +67,38 @@ def activations_section(out_dir, say):
 def race_section(out_dir, mode, say):
     """SimpleRNN against LSTM on the adding problem at two lengths; returns (records, rows, figure paths)."""
     s = SETTINGS[mode]
-    say("3. the adding problem: two marked numbers in U[0, 1] among T, answer their sum; "
-        "always answering 1 scores MSE 1/6 = 0.167 (the baseline); solved means test MSE < 0.01")
-    say(f"   {s['hidden']}-unit SimpleRNN and LSTM, Adam {s['lr']:g}, batch 64, clip 1, T = "
+    say(
+        "3. the adding problem: two marked numbers in U[0, 1] among T, answer their sum; "
+        "always answering 1 scores MSE 1/6 = 0.167 (the baseline); solved means test MSE < 0.01"
+    )
+    say(
+        f"   {s['hidden']}-unit SimpleRNN and LSTM, Adam {s['lr']:g}, batch 64, clip 1, T = "
         f"{' and '.join(map(str, s['lengths']))}; the LSTM stops once solved, up to {s['steps']['lstm']} steps; "
-        f"the SimpleRNN gets {s['steps']['simplernn']} ({s['workers']} process{'es' if s['workers'] > 1 else ''})")
+        f"the SimpleRNN gets {s['steps']['simplernn']} ({s['workers']} process{'es' if s['workers'] > 1 else ''})"
+    )
     if s["lr"] != 1e-3:
-        say(f"   (Adam {s['lr']:g} instead of the usual 1e-3 shortens the LSTM's plateau about 2×, so the race fits "
-            "in minutes; docs/RESULTS.md has both)")
+        say(
+            f"   (Adam {s['lr']:g} instead of the usual 1e-3 shortens the LSTM's plateau about 2×, so the race fits "
+            "in minutes; docs/RESULTS.md has both)"
+        )
     t0 = time.perf_counter()
 
     def done(path):
         name = os.path.basename(path).split("-seed")[0]
         say(f"   … {name} done after {time.perf_counter() - t0:.0f} s")
 
-    records = race.adding_race(os.path.join(out_dir, "runs"), s["lengths"], s["steps"], workers=s["workers"],
-                               on_done=done, hidden=s["hidden"], lr=s["lr"], eval_every=s["eval_every"],
-                               test_size=s["test_size"], probe_size=s["probe_size"])
+    records = race.adding_race(
+        os.path.join(out_dir, "runs"),
+        s["lengths"],
+        s["steps"],
+        workers=s["workers"],
+        on_done=done,
+        hidden=s["hidden"],
+        lr=s["lr"],
+        eval_every=s["eval_every"],
+        test_size=s["test_size"],
+        probe_size=s["probe_size"],
+    )
     rows = race.race_rows(records)
     figures = []
     for length in s["lengths"]:
@@ -75,10 +111,13 @@ def race_section(out_dir, mode, say):
             verdict = f"learned part of it (best {row['best_mse']:.4f}), not solved"
         else:
             closest = "never below" if row["best_mse"] >= row["test_baseline"] else "never far below"
-            verdict = (f"{closest} the baseline (best {row['best_mse']:.4f}; "
-                       f"always answering 1: {row['test_baseline']:.4f})")
-        say(f"   T = {row['length']:4d}  {row['model']:9s}  test MSE {row['mse']:.4f} after {row['steps']} steps: "
-            + verdict)
+            verdict = (
+                f"{closest} the baseline (best {row['best_mse']:.4f}; always answering 1: {row['test_baseline']:.4f})"
+            )
+        say(
+            f"   T = {row['length']:4d}  {row['model']:9s}  test MSE {row['mse']:.4f} after {row['steps']} steps: "
+            + verdict
+        )
     say("   figures: " + ", ".join(figures))
     return records, rows, figures
 
@@ -87,19 +126,21 @@ def gradient_flow_section(out_dir, records, mode, say):
     """‖∂L/∂h_t‖ by lag for both models at initialisation and after the race's training."""
     length = max(SETTINGS[mode]["lengths"])
     curves = race.gradient_flow_curves(records, length)
-    say(f"4. gradient flow at T = {length}: ‖∂L/∂h_t‖ with the loss at the last step, by lag T − t "
-        "(fitted decay per step; e^-rate is the factor per step)")
+    say(
+        f"4. gradient flow at T = {length}: ‖∂L/∂h_t‖ with the loss at the last step, by lag T − t "
+        "(fitted decay per step; e^-rate is the factor per step)"
+    )
     rates = []
     for label, flow in curves.items():
         ratio = flow["h"][-1] / flow["h"][0] if flow["h"][0] else float("nan")
-        say(f"   {label:24s} decay {flow['rate_h']:+.4f} per step; "
-            f"‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ = {ratio:.1e}")
+        say(f"   {label:24s} decay {flow['rate_h']:+.4f} per step; ‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ = {ratio:.1e}")
         rates.append((label, flow["rate_h"]))
-    say("   an LSTM's cell passes the gradient on through f_t (∂C_t/∂C_{t-1} = f_t), which training can hold "
-        "near 1;")
+    say("   an LSTM's cell passes the gradient on through f_t (∂C_t/∂C_{t-1} = f_t), which training can hold near 1;")
     say("   a SimpleRNN multiplies it by diag(tanh'(z_t)) Uᵀ at every step, so it shrinks geometrically")
-    path = plots.save(plots.gradient_flow(curves, title=f"gradient flow, adding T = {length}"),
-                      os.path.join(out_dir, "gradient-flow.png"))
+    path = plots.save(
+        plots.gradient_flow(curves, title=f"gradient flow, adding T = {length}"),
+        os.path.join(out_dir, "gradient-flow.png"),
+    )
     say(f"   figure: {path}")
     return rates, path
 
@@ -121,11 +162,12 @@ def summary(rows, rates, figures, elapsed, say):
     say(f"   {'model':9s} {'T':>5s} {'steps':>6s} {'test MSE':>9s} {'best':>9s} {'baseline':>9s}  solved")
     for row in rows:
         solved = f"yes, at step {row['first_solved_step']}" if row["solved"] else "no"
-        say(f"   {row['model']:9s} {row['length']:5d} {row['steps']:6d} {row['mse']:9.4f} {row['best_mse']:9.4f} "
-            f"{row['test_baseline']:9.4f}  {solved}")
+        say(
+            f"   {row['model']:9s} {row['length']:5d} {row['steps']:6d} {row['mse']:9.4f} {row['best_mse']:9.4f} "
+            f"{row['test_baseline']:9.4f}  {solved}"
+        )
     say("   (baseline: the test MSE of always answering 1 on the same test sequences, 1/6 in expectation)")
     say("   gradient decay per step (nats; larger = vanishes faster):")
     for label, rate in rates:
         say(f"     {label:24s} {rate:+.4f}")
-    say(f"   figures: {len(figures)} in {os.path.dirname(figures[0]) if figures else '.'}; "
-        f"total time {elapsed:.0f} s")
+    say(f"   figures: {len(figures)} in {os.path.dirname(figures[0]) if figures else '.'}; total time {elapsed:.0f} s")

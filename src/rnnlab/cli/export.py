@@ -1,4 +1,5 @@
 """`rnnlab export MODEL --onnx out.onnx`: a saved model for ONNX Runtime, or its weights for Keras."""
+
 import sys
 
 from . import argtypes as T
@@ -9,15 +10,28 @@ def register(sub):
     p.add_argument("model", type=T.input_file, help="a model file written by model.save (or a checkpoint)")
     p.add_argument("--onnx", type=T.output_file, metavar="OUT.onnx", help="write an ONNX model here")
     p.add_argument("--opset", type=T.count(14, 1000), default=None, help="ONNX opset (default 17)")
-    p.add_argument("--lengths", action="store_true",
-                   help="add the input sequence_lens (batch,) int32 for right-padded batches")
-    p.add_argument("--padding", choices=["right"], default=None,
-                   help="declare that padded steps (Masking, mask_zero) sit at the right end of each sequence; "
-                        "a model with a mask source is exported only with it")
-    p.add_argument("--dtype", choices=["float32", "float64"], default=None,
-                   help="the ONNX model's float type (default: the model's; ONNX Runtime runs float32 only)")
-    p.add_argument("--keras-weights", type=T.output_file, metavar="OUT.weights.h5",
-                   help="write the weights as a Keras 3 .weights.h5 file (h5py only)")
+    p.add_argument(
+        "--lengths", action="store_true", help="add the input sequence_lens (batch,) int32 for right-padded batches"
+    )
+    p.add_argument(
+        "--padding",
+        choices=["right"],
+        default=None,
+        help="declare that padded steps (Masking, mask_zero) sit at the right end of each sequence; "
+        "a model with a mask source is exported only with it",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default=None,
+        help="the ONNX model's float type (default: the model's; ONNX Runtime runs float32 only)",
+    )
+    p.add_argument(
+        "--keras-weights",
+        type=T.output_file,
+        metavar="OUT.weights.h5",
+        help="write the weights as a Keras 3 .weights.h5 file (h5py only)",
+    )
     p.set_defaults(func=run)
 
 
@@ -39,8 +53,9 @@ def _write(model, args):
     from ..interop import h5, onnx
 
     if args.onnx:
-        proto = onnx.export(model, args.onnx, opset=args.opset, lengths=args.lengths, padding=args.padding,
-                            dtype=args.dtype)
+        proto = onnx.export(
+            model, args.onnx, opset=args.opset, lengths=args.lengths, padding=args.padding, dtype=args.dtype
+        )
         inputs = ", ".join(i.name for i in proto.graph.input)
         outputs = ", ".join(o.name for o in proto.graph.output)
         print(f"wrote {args.onnx}: opset {proto.opset_import[0].version}, inputs {inputs}, outputs {outputs}")

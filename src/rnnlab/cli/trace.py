@@ -4,6 +4,7 @@ Without --model a tiny language model learns the sentence on the spot (under a
 second); with --model a text model from `rnnlab text train` reads it character
 by character, and any other saved model reads --input (a .npy array).
 """
+
 import numpy as np
 
 from ..nn.cells import cell_class, model_names
@@ -14,18 +15,29 @@ _VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}  # whitespace characters as la
 
 def register(sub):
     p = sub.add_parser("trace", help="show the gates (i, f, o, C̃, C of an LSTM; z, r, h̃ of a GRU) and h at every step")
-    p.add_argument("sentence", nargs="?", default="我 爱 祖国",
-                   help='the text to read (default "我 爱 祖国"); words when it has spaces, else characters')
+    p.add_argument(
+        "sentence",
+        nargs="?",
+        default="我 爱 祖国",
+        help='the text to read (default "我 爱 祖国"); words when it has spaces, else characters',
+    )
     p.add_argument("--level", choices=["auto", "word", "char"], default="auto", help="tokens (default auto)")
     p.add_argument("--cell", choices=model_names(), default="lstm", help="for the model trained on the spot")
     p.add_argument("--units", type=T.units(), default=8, help="units of the model trained on the spot (default 8)")
-    p.add_argument("--epochs", type=T.count(1, T.STEPS), default=200, help="training steps on the sentence (default 200)")
+    p.add_argument(
+        "--epochs", type=T.count(1, T.STEPS), default=200, help="training steps on the sentence (default 200)"
+    )
     p.add_argument("--seed", type=T.seed(), default=0)
     p.add_argument("--model", type=T.input_file, help="a saved model instead: a text model, or any model with --input")
-    p.add_argument("--input", type=T.input_file, help="with --model: a .npy array (T, D) of floats or (T,) of ids to read")
-    p.add_argument("--layer", default="0",
-                   help="which recurrent layer: its path in the model (e.g. 1 or 2.forward) or its rank among "
-                        "the recurrent layers (default: the first)")
+    p.add_argument(
+        "--input", type=T.input_file, help="with --model: a .npy array (T, D) of floats or (T,) of ids to read"
+    )
+    p.add_argument(
+        "--layer",
+        default="0",
+        help="which recurrent layer: its path in the model (e.g. 1 or 2.forward) or its rank among "
+        "the recurrent layers (default: the first)",
+    )
     p.add_argument("--show-units", type=T.count(1, 10**4), default=8, help="units per row in the table (default 8)")
     p.add_argument("--out", type=T.output_file, help="also draw the heatmaps to this .png/.svg/.pdf file")
     p.set_defaults(func=run)
@@ -58,7 +70,13 @@ def _from_file(args):
 
     lm = CharModel.load(args.model)
     tokens = [_VISIBLE.get(ch, ch) for ch in args.sentence]
-    return lm.model, lm.vocab.encode(args.sentence)[None], tokens, lm.vocab.chars, f"{args.model}, character by character"
+    return (
+        lm.model,
+        lm.vocab.encode(args.sentence)[None],
+        tokens,
+        lm.vocab.chars,
+        f"{args.model}, character by character",
+    )
 
 
 def run(args):
@@ -75,8 +93,9 @@ def run(args):
     try:
         rec = recording[layer]
     except (KeyError, IndexError):
-        raise ValueError(f"--layer expected an index below {len(recording)} or one of "
-                         f"{paths}, got {args.layer!r}") from None
+        raise ValueError(
+            f"--layer expected an index below {len(recording)} or one of {paths}, got {args.layer!r}"
+        ) from None
     notes = None
     output = np.asarray(recording.output)
     if vocab is not None and output.ndim == 3 and output.shape[-1] == len(vocab):

@@ -6,6 +6,7 @@ and carries its mask; `batches` reads the batches that fit, evaluate and
 predict take from any iterable (a generator, a PyTorch DataLoader, a Keras
 PyDataset).
 """
+
 from .batches import Batch
 from .bucket import Buckets, bucket
 from .pad import pad_sequences

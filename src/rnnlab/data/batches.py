@@ -5,6 +5,7 @@ mask), or a `Batch`; each item an array or anything with `__array__` (PyTorch
 tensors from a DataLoader, Keras' PyDataset items); sample_weight and mask may
 be None. For predict a batch may also be x alone.
 """
+
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -39,8 +40,9 @@ def _array(value, what, owner):
     try:
         return np.asarray(value)
     except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"{owner} expected {what} as an array or a tensor, got {type(value).__name__} ({err})") \
-            from None
+        raise TypeError(
+            f"{owner} expected {what} as an array or a tensor, got {type(value).__name__} ({err})"
+        ) from None
 
 
 def unpack(batch, owner, need_y=True):
@@ -50,12 +52,15 @@ def unpack(batch, owner, need_y=True):
     elif not need_y and is_array(batch):
         items = (batch,)
     else:
-        raise TypeError(f"{owner} expected each batch as a tuple (x, y) or (x, y, sample_weight), "
-                        f"got {type(batch).__name__}")
+        raise TypeError(
+            f"{owner} expected each batch as a tuple (x, y) or (x, y, sample_weight), got {type(batch).__name__}"
+        )
     low = 2 if need_y else 1
     if not low <= len(items) <= 4:
-        raise ValueError(f"{owner} expected each batch as (x, y), (x, y, sample_weight) or "
-                         f"(x, y, sample_weight, mask), got a {type(batch).__name__} of {len(items)} items")
+        raise ValueError(
+            f"{owner} expected each batch as (x, y), (x, y, sample_weight) or "
+            f"(x, y, sample_weight, mask), got a {type(batch).__name__} of {len(items)} items"
+        )
     items = items + (None,) * (4 - len(items))
     names = ("x", "y", "sample_weight", "mask")
     x, y, w, m = (_array(v, name, owner) for v, name in zip(items, names))
@@ -106,15 +111,17 @@ class Stream:
         self.epochs_started += 1
         if self.steps is None:
             count = 0
-            for batch in (self.data if self.one_shot else iter(self.data)):
+            for batch in self.data if self.one_shot else iter(self.data):
                 count += 1
                 yield batch
             if count == 0:
                 if self.epochs_started == 1:
                     raise ValueError(f"{self.owner} expected at least one batch in the data, got none")
-                raise RanOut(f"the data ran out at the start of epoch {self.epochs_started}: a generator runs "
-                             "once; pass steps_per_epoch, or data that can be iterated again (a list, a "
-                             "DataLoader, rl.data.bucket(...))")
+                raise RanOut(
+                    f"the data ran out at the start of epoch {self.epochs_started}: a generator runs "
+                    "once; pass steps_per_epoch, or data that can be iterated again (a list, a "
+                    "DataLoader, rl.data.bucket(...))"
+                )
             return
         for k in range(self.steps):
             yield self._next(k)
@@ -126,8 +133,10 @@ class Stream:
             return next(self._running)
         except StopIteration:
             if self.one_shot:
-                raise RanOut(f"the data ran out after {k} of {self.steps} steps of epoch {self.epochs_started}: "
-                             "the generator ended; make it endless or lower the steps") from None
+                raise RanOut(
+                    f"the data ran out after {k} of {self.steps} steps of epoch {self.epochs_started}: "
+                    "the generator ended; make it endless or lower the steps"
+                ) from None
             self._running = iter(self.data)
             try:
                 return next(self._running)

@@ -1,4 +1,5 @@
 """Length bucketing: batches of sequences of similar length, each padded only to its longest member."""
+
 import numpy as np
 
 from .. import checks
@@ -30,7 +31,7 @@ class Buckets:
     def _groups(self, order):
         """Split indices into batches of consecutive lengths: sort stably by length, then cut."""
         order = order[np.argsort(self.lengths[order], kind="stable")]
-        groups = [order[s:s + self.batch_size] for s in range(0, len(order), self.batch_size)]
+        groups = [order[s : s + self.batch_size] for s in range(0, len(order), self.batch_size)]
         if self.drop_remainder and groups and len(groups[-1]) < self.batch_size:
             groups = groups[:-1]
         return groups
@@ -57,8 +58,9 @@ class Buckets:
             yield Batch(x, y, None, mask)
 
 
-def bucket(sequences, labels, batch_size, padding="pre", value=0, dtype=None, shuffle=True, seed=None,
-           drop_remainder=False):
+def bucket(
+    sequences, labels, batch_size, padding="pre", value=0, dtype=None, shuffle=True, seed=None, drop_remainder=False
+):
     """Batches of sequences of similar length, padded per batch, with their masks: pass to fit.
 
     Sequences are sorted by length and cut into batches of `batch_size`, so a batch
@@ -83,20 +85,24 @@ def bucket(sequences, labels, batch_size, padding="pre", value=0, dtype=None, sh
     sequences = list(sequences)
     for k, s in enumerate(sequences):
         if isinstance(s, (str, bytes)) or not hasattr(s, "__len__") or not len(s):
-            raise ValueError(f"{owner} expected sequences of at least one step, got "
-                             f"{'an empty one' if hasattr(s, '__len__') else type(s).__name__} at position {k}")
+            raise ValueError(
+                f"{owner} expected sequences of at least one step, got "
+                f"{'an empty one' if hasattr(s, '__len__') else type(s).__name__} at position {k}"
+            )
     batch_size = checks.positive_int("batch_size", batch_size)
     checks.choice("padding", padding, ("pre", "post"))
     checks.flag("shuffle", shuffle)
     checks.flag("drop_remainder", drop_remainder)
     if drop_remainder and len(sequences) < batch_size:
-        raise ValueError(f"{owner} with drop_remainder expected at least batch_size={batch_size} sequences, "
-                         f"got {len(sequences)}")
+        raise ValueError(
+            f"{owner} with drop_remainder expected at least batch_size={batch_size} sequences, got {len(sequences)}"
+        )
     if labels is not None:
         labels = np.asarray(labels)
         if labels.ndim == 0 or len(labels) != len(sequences):
-            raise ValueError(f"{owner} expected one label per sequence, got {len(sequences)} sequences and "
-                             f"{labels.shape} labels")
+            raise ValueError(
+                f"{owner} expected one label per sequence, got {len(sequences)} sequences and {labels.shape} labels"
+            )
     if dtype is None:
         first = np.asarray(sequences[0])
         dtype = np.int64 if np.issubdtype(first.dtype, np.integer) else np.float32

@@ -1,4 +1,5 @@
 """pad_sequences: ragged sequences to one array, with Keras' arguments, defaults and results."""
+
 import numpy as np
 
 from .. import checks
@@ -6,8 +7,9 @@ from .. import checks
 
 def _length(owner, k, s):
     if isinstance(s, (str, bytes)) or not hasattr(s, "__len__"):
-        raise ValueError(f"{owner} expected a list of sequences (lists or arrays), got {type(s).__name__} "
-                         f"at position {k}")
+        raise ValueError(
+            f"{owner} expected a list of sequences (lists or arrays), got {type(s).__name__} at position {k}"
+        )
     return len(s)
 
 
@@ -52,10 +54,12 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         except (TypeError, ValueError) as err:
             raise ValueError(f"{owner} expected sequence {k} to hold numbers of one shape, got {err}") from None
         if kept.shape[1:] != sample_shape:
-            raise ValueError(f"{owner} expected every step of shape {sample_shape} (as in the first non-empty "
-                             f"sequence), got {kept.shape[1:]} in sequence {k}")
+            raise ValueError(
+                f"{owner} expected every step of shape {sample_shape} (as in the first non-empty "
+                f"sequence), got {kept.shape[1:]} in sequence {k}"
+            )
         if padding == "post":
-            out[k, :len(kept)] = kept
+            out[k, : len(kept)] = kept
         else:
-            out[k, maxlen - len(kept):] = kept
+            out[k, maxlen - len(kept) :] = kept
     return out

@@ -18,6 +18,7 @@ memory) has its run moved to another worker by the scheduler, up to its
 the run is recorded as failed with Dask's reason. Either way the grid goes on.
 Needs dask.distributed: pip install rnnlab[cluster].
 """
+
 import contextlib
 import dataclasses
 import importlib.util
@@ -29,14 +30,19 @@ import time
 import traceback
 import uuid
 
+from .. import checks
 from ..io import atomic
 from .config import check_config, record_name
 from .runner import FAILED_SCHEMA, failure_path, read_record, record_path, run, write_failure, write_json  # noqa: F401
-from .. import checks
 
 # one thread per worker process for every library that spawns its own: the workers are the parallelism
-THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "NUMBA_NUM_THREADS": "1", "RNNLAB_NUM_THREADS": "1"}
+THREAD_ENV = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+    "RNNLAB_NUM_THREADS": "1",
+}
 RETRIES = 2  # a run may lose this many workers and still finish
 TASK_PREFIX = "rnnlab_run"  # one Dask task group for all runs, so the scheduler queues them as a batch
 
@@ -67,10 +73,17 @@ def local_cluster(workers=None, retries=RETRIES, port=0, host="127.0.0.1", dashb
     # without a dashboard the scheduler still serves health and metrics pages: on a free loopback port
     quiet = None if dashboard else {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
     with dask.config.set(settings):
-        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=host,
-                                        scheduler_port=port, dashboard_address=dashboard, scheduler_kwargs=quiet,
-                                        env=dict(THREAD_ENV),
-                                        silence_logs=logging.WARNING if verbose else logging.CRITICAL)
+        return distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            host=host,
+            scheduler_port=port,
+            dashboard_address=dashboard,
+            scheduler_kwargs=quiet,
+            env=dict(THREAD_ENV),
+            silence_logs=logging.WARNING if verbose else logging.CRITICAL,
+        )
 
 
 CONNECT_TIMEOUT = 15.0  # seconds for a scheduler to complete Dask's handshake
@@ -99,7 +112,7 @@ def check_scheduler(address, timeout=CONNECT_TIMEOUT):
     deadline = time.monotonic() + timeout
     try:
         sock = socket.create_connection((host, int(port)), timeout=timeout)
-    except socket.timeout:
+    except TimeoutError:
         raise SchedulerError(f"{address}: no connection within {timeout:g} s") from None
     except OSError as err:
         raise SchedulerError(f"{address}: cannot connect ({err.strerror or err})") from None
@@ -112,18 +125,22 @@ def check_scheduler(address, timeout=CONNECT_TIMEOUT):
                 if not chunk:
                     break
                 first += chunk
-    except socket.timeout:
+    except TimeoutError:
         pass
     except OSError as err:
         raise SchedulerError(f"{address}: the connection failed during Dask's handshake ({err})") from None
     if first.startswith(b"HTTP/") or first[:1] == b"<":
         line = first.split(b"\r\n", 1)[0].decode("ascii", "replace")
-        raise SchedulerError(f"{address} is an HTTP server ({line!r}...), not a Dask scheduler (the dashboard's port? "
-                             f"a scheduler listens on 8786 by default)")
+        raise SchedulerError(
+            f"{address} is an HTTP server ({line!r}...), not a Dask scheduler (the dashboard's port? "
+            f"a scheduler listens on 8786 by default)"
+        )
     if len(first) < 16:
         what = "said nothing" if not first else f"sent {len(first)} bytes and stopped"
-        raise SchedulerError(f"{address} accepted the connection but {what} within {timeout:g} s: not a Dask "
-                             f"scheduler (or an overloaded one)")
+        raise SchedulerError(
+            f"{address} accepted the connection but {what} within {timeout:g} s: not a Dask "
+            f"scheduler (or an overloaded one)"
+        )
     total, frames = int.from_bytes(first[:8], "little"), int.from_bytes(first[8:], "little")
     if not (16 <= total <= _HANDSHAKE_MAX and 1 <= frames <= 64):
         raise SchedulerError(f"{address} answered {first[:16]!r}, which is not Dask's protocol")
@@ -137,8 +154,10 @@ def connect(scheduler=None, workers=None, retries=RETRIES, dashboard=None, verbo
     """
     distributed = _distributed()
     if scheduler is None:
-        with local_cluster(workers, retries, dashboard=dashboard, verbose=verbose) as cluster, \
-                distributed.Client(cluster) as client:
+        with (
+            local_cluster(workers, retries, dashboard=dashboard, verbose=verbose) as cluster,
+            distributed.Client(cluster) as client,
+        ):
             yield client
     else:
         if not isinstance(scheduler, str) or "://" not in scheduler:
@@ -165,6 +184,7 @@ def run_task(config, figures=True):
 
 def _draw(record):
     from .figures import run_figures
+
     pictures = {}
     with tempfile.TemporaryDirectory(prefix="rnnlab-figures-") as folder:
         for path in run_figures(record, folder):
@@ -181,6 +201,7 @@ def _write_bytes(path, data):
 @dataclasses.dataclass
 class Progress:
     """Counts of a grid: finished (records on disk, `skipped` of them from before), running, failed."""
+
     total: int
     done: int = 0
     skipped: int = 0
@@ -192,8 +213,10 @@ class Progress:
     def line(self):
         eta = "—" if self.eta_s is None else _clock(self.eta_s)
         reused = f" ({self.skipped} reused)" if self.skipped else ""
-        return (f"{self.done}/{self.total} done{reused}, {self.running} running, {self.failed} failed, "
-                f"{_clock(self.elapsed_s)} elapsed, ETA {eta}")
+        return (
+            f"{self.done}/{self.total} done{reused}, {self.running} running, {self.failed} failed, "
+            f"{_clock(self.elapsed_s)} elapsed, ETA {eta}"
+        )
 
 
 def _clock(seconds):
@@ -205,6 +228,7 @@ def _clock(seconds):
 class GridResult:
     """paths: record path per config (None where the run failed); ran, skipped: record names;
     failed: record name -> reason; where: record name -> "host:pid" of the worker that returned it."""
+
     paths: list
     ran: list
     skipped: list
@@ -224,6 +248,7 @@ def _missing_figures(record, out_dir):
     """Draw a reused record's figures here when an earlier grid ran without them."""
     if not os.path.exists(os.path.join(out_dir, record["name"] + "-curve.png")):
         from .figures import run_figures
+
         run_figures(record, out_dir)
 
 
@@ -258,8 +283,13 @@ def run_grid_on(client, configs, out_dir, figures=True, force=False, on_progress
             result.paths[k] = path
     progress = Progress(total=len(slots), done=len(result.skipped), skipped=len(result.skipped))
     # one call, one batch: the scheduler sees the whole group and queues what the workers cannot start yet
-    submitted = client.map(run_task, [configs[slots[name][0]] for name in todo], figures=figures,
-                           key=[f"{TASK_PREFIX}-{uuid.uuid4().hex}-{name}" for name in todo], pure=False)
+    submitted = client.map(
+        run_task,
+        [configs[slots[name][0]] for name in todo],
+        figures=figures,
+        key=[f"{TASK_PREFIX}-{uuid.uuid4().hex}-{name}" for name in todo],
+        pure=False,
+    )
     futures = dict(zip(submitted, todo))
     t0 = time.perf_counter()
 
@@ -268,8 +298,9 @@ def run_grid_on(client, configs, out_dir, figures=True, force=False, on_progress
             return
         finished = progress.done - progress.skipped + progress.failed
         progress.elapsed_s = time.perf_counter() - t0
-        progress.eta_s = progress.elapsed_s / finished * len(futures) if finished and futures else (
-            0.0 if not futures else None)
+        progress.eta_s = (
+            progress.elapsed_s / finished * len(futures) if finished and futures else (0.0 if not futures else None)
+        )
         progress.running = _running(client, {f.key for f in futures}) if futures else 0
         on_progress(progress, event)
 
@@ -318,8 +349,13 @@ def _collect(future, config, out_dir):
     if future.status == "error":  # the task never returned: its workers died, or it could not even start there
         err = future.exception()
         reason = "worker-lost" if isinstance(err, _distributed().KilledWorker) else "task-error"
-        write_failure(out_dir, config, reason, f"{type(err).__name__}: {err}",
-                      "".join(traceback.format_tb(future.traceback())) or None)
+        write_failure(
+            out_dir,
+            config,
+            reason,
+            f"{type(err).__name__}: {err}",
+            "".join(traceback.format_tb(future.traceback())) or None,
+        )
         return {"status": "failed", "error": f"{type(err).__name__}: {err}"}
     out = future.result()
     where = f"{out['host']}:{out['pid']}"
@@ -330,6 +366,7 @@ def _collect(future, config, out_dir):
     try:
         if out["figures"] is None:
             from .figures import run_figures
+
             run_figures(record, out_dir)
         for file_name, data in (out["figures"] or {}).items():
             _write_bytes(os.path.join(out_dir, file_name), data)
@@ -348,6 +385,9 @@ def cluster_summary(client):
     """Workers, threads and memory of the cluster `client` talks to (a dict)."""
     info = client.scheduler_info(n_workers=-1)
     workers = info.get("workers", {})
-    return {"scheduler": info.get("address"), "workers": len(workers),
-            "threads": sum(w.get("nthreads", 0) for w in workers.values()),
-            "memory_gb": round(sum(w.get("memory_limit") or 0 for w in workers.values()) / 1e9, 1)}
+    return {
+        "scheduler": info.get("address"),
+        "workers": len(workers),
+        "threads": sum(w.get("nthreads", 0) for w in workers.values()),
+        "memory_gb": round(sum(w.get("memory_limit") or 0 for w in workers.values()) / 1e9, 1),
+    }

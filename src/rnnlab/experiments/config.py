@@ -5,9 +5,10 @@ resolves the derived values (evaluation and probe intervals), so the same
 config always means the same run, and `config_id` — a hash of all of it —
 names the run's record.
 """
+
 import hashlib
 import json
-import math
+
 from .. import checks
 from ..nn.cells import cell_class, model_names
 
@@ -86,8 +87,9 @@ def check_config(config):
     if not isinstance(c["stop_on_success"], bool):
         raise ValueError(f"stop_on_success expected True or False, got {c['stop_on_success']!r}")
     if c["activation"] != "tanh" and c["model"] != "simplernn":
-        raise ValueError(f"activation {c['activation']!r} expected model 'simplernn' (the LSTM keeps tanh), "
-                         f"got {c['model']!r}")
+        raise ValueError(
+            f"activation {c['activation']!r} expected model 'simplernn' (the LSTM keeps tanh), got {c['model']!r}"
+        )
     if c["init"] == "chrono" and c["model"] != "lstm":
         raise ValueError(f"init 'chrono' expected model 'lstm', got {c['model']!r}")
     for key in ("dropout", "recurrent_dropout"):
@@ -141,7 +143,11 @@ def check_memory(config):
     """Refuse (ValueError, before any allocation) a config whose run would not fit in this machine's memory."""
     need = memory_estimate(config)
     c = config
-    checks.fits_in_memory("a run of", f"{c['model']} with hidden {c['hidden']}, batch {c['batch']}, length "
-                          f"{c['length']} and test size {c['test_size']}", need,
-                          "its weights, training batch and test set")
+    checks.fits_in_memory(
+        "a run of",
+        f"{c['model']} with hidden {c['hidden']}, batch {c['batch']}, length "
+        f"{c['length']} and test size {c['test_size']}",
+        need,
+        "its weights, training batch and test set",
+    )
     return need

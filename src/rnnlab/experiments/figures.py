@@ -1,4 +1,5 @@
 """Figures of run records, drawn with rnnlab.plots (needs matplotlib: pip install rnnlab[plot])."""
+
 import os
 
 from .. import plots
@@ -15,10 +16,16 @@ def learning_curve(record):
     c = record["config"]
     label = f"{c['model']}{' (chrono)' if c['init'] == 'chrono' else ''}, {c['hidden']} units"
     name = f"{task['name']} T={c['length']}: {key} (success: {task['success']})"
-    curves = {label: {key: [r[key] for r in rows], "train_loss": [r["train_loss"] for r in rows],
-                      "step": [r["step"] for r in rows]}}
-    return lesson_plots.score_and_train_loss({name: curves}, key, baseline={name: task["baseline"]},
-                                             logy=task["goal"] == "min")
+    curves = {
+        label: {
+            key: [r[key] for r in rows],
+            "train_loss": [r["train_loss"] for r in rows],
+            "step": [r["step"] for r in rows],
+        }
+    }
+    return lesson_plots.score_and_train_loss(
+        {name: curves}, key, baseline={name: task["baseline"]}, logy=task["goal"] == "min"
+    )
 
 
 def gradient_flow(record, key="h"):
@@ -35,6 +42,7 @@ def run_figures(record, out_dir):
     if record["gradient_flow"]:
         paths.append(plots.save(gradient_flow(record), os.path.join(out_dir, f"{record['name']}-gradflow.png")))
         if record["gradient_flow"][0].get("c") is not None:
-            paths.append(plots.save(gradient_flow(record, "c"),
-                                    os.path.join(out_dir, f"{record['name']}-gradflow-c.png")))
+            paths.append(
+                plots.save(gradient_flow(record, "c"), os.path.join(out_dir, f"{record['name']}-gradflow-c.png"))
+            )
     return paths

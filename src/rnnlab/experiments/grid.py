@@ -5,6 +5,7 @@ same list of configs can go to a process pool here or to a cluster later.
 Workers start with one BLAS / OpenMP / Numba / kernel thread each: on a small machine
 one process per core beats threads fighting over the cores.
 """
+
 import contextlib
 import json
 import math
@@ -15,12 +16,11 @@ from multiprocessing import get_context
 
 import numpy as np
 
+from .. import checks
 from .config import make_config, record_name
 from .runner import failure_path, read_record, run_to_file, write_failure, write_json, write_text
-from .. import checks
 
-_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
-                "RNNLAB_NUM_THREADS")
+_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "RNNLAB_NUM_THREADS")
 
 
 MAX_RUNS = 100_000  # a grid larger than this is a typo, not a plan: refused before a config is built
@@ -34,8 +34,10 @@ def grid_configs(task, models, lengths, seeds, **options):
         raise ValueError(f"models and lengths expected non-empty lists, got {models!r} and {lengths!r}")
     total = len(models) * len(lengths) * seeds
     if total > MAX_RUNS:
-        raise ValueError(f"grid expected at most {MAX_RUNS:,} runs, got {total:,} ({len(models)} models × "
-                         f"{len(lengths)} lengths × {seeds:,} seeds)")
+        raise ValueError(
+            f"grid expected at most {MAX_RUNS:,} runs, got {total:,} ({len(models)} models × "
+            f"{len(lengths)} lengths × {seeds:,} seeds)"
+        )
     return [make_config(task, m, length=L, seed=s, **options) for m in models for L in lengths for s in range(seeds)]
 
 
@@ -57,6 +59,7 @@ def _single_threaded_children():
 def _limit_threads():
     try:  # also covers BLAS libraries loaded before the variables were read
         from threadpoolctl import threadpool_limits
+
         threadpool_limits(1)
     except ImportError:
         pass
@@ -106,8 +109,10 @@ def run_grid(configs, out_dir, workers=None, figures=True, reuse=True, on_done=N
         for k, c in enumerate(configs):
             finished(k, run_one(c, out_dir, figures, reuse))
         return paths
-    with _single_threaded_children(), ProcessPoolExecutor(workers, mp_context=get_context("spawn"),
-                                                          initializer=_limit_threads) as pool:
+    with (
+        _single_threaded_children(),
+        ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_limit_threads) as pool,
+    ):
         # the costliest runs first, so that no long run starts last while the other workers idle
         order = sorted(range(len(configs)), key=lambda k: -_cost(configs[k]))
         futures = {pool.submit(run_one, configs[k], out_dir, figures, reuse): k for k in order}
@@ -139,16 +144,23 @@ def summarize(records):
         metric = rs[0]["task"]["metric"]
         values = [r["final"][metric] for r in rs]
         finite = [v for v in values if v is not None and math.isfinite(v)]
-        rows.append({
-            "model": model if init == "default" else f"{model} ({init})", "length": length, "hidden": hidden,
-            "steps": steps, "metric": metric,
-            "mean": float(np.mean(finite)) if finite else None,
-            "std": float(np.std(finite)) if len(finite) > 1 else None,
-            "values": values, "solved": sum(r["final"]["solved"] for r in rs), "runs": len(rs),
-            "solved_at": [r["final"]["first_solved_step"] for r in rs],
-            "baseline": rs[0]["task"]["baseline"],
-            "wall_s": float(np.mean([r["timing"]["wall_s"] for r in rs])),
-        })
+        rows.append(
+            {
+                "model": model if init == "default" else f"{model} ({init})",
+                "length": length,
+                "hidden": hidden,
+                "steps": steps,
+                "metric": metric,
+                "mean": float(np.mean(finite)) if finite else None,
+                "std": float(np.std(finite)) if len(finite) > 1 else None,
+                "values": values,
+                "solved": sum(r["final"]["solved"] for r in rs),
+                "runs": len(rs),
+                "solved_at": [r["final"]["first_solved_step"] for r in rs],
+                "baseline": rs[0]["task"]["baseline"],
+                "wall_s": float(np.mean([r["timing"]["wall_s"] for r in rs])),
+            }
+        )
     return rows
 
 
@@ -162,47 +174,74 @@ def markdown_table(records):
     if not rows:
         raise ValueError("records expected at least one run record, got none")
     r0 = records[0]
-    head = (f"Task `{r0['task']['name']}`, test {r0['task']['metric']} at the end of training "
-            f"(success: {r0['task']['success']}; {r0['config']['optimizer']} lr {r0['config']['lr']:g}, "
-            f"batch {r0['config']['batch']}, clip {r0['config']['clip']:g}).\n\n")
-    lines = ["| model | T | hidden | steps | test metric (mean ± std) | per seed "
-             "| solved at the end (first at step) | baseline | wall s / run |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    head = (
+        f"Task `{r0['task']['name']}`, test {r0['task']['metric']} at the end of training "
+        f"(success: {r0['task']['success']}; {r0['config']['optimizer']} lr {r0['config']['lr']:g}, "
+        f"batch {r0['config']['batch']}, clip {r0['config']['clip']:g}).\n\n"
+    )
+    lines = [
+        "| model | T | hidden | steps | test metric (mean ± std) | per seed "
+        "| solved at the end (first at step) | baseline | wall s / run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
         spread = f" ± {row['std']:.2g}" if row["std"] is not None else ""
         at = ", ".join(str(s) for s in row["solved_at"] if s is not None)
-        lines.append(f"| {row['model']} | {row['length']} | {row['hidden']} | {row['steps']} "
-                     f"| {_fmt(row['mean'])}{spread} | {', '.join(_fmt(v) for v in row['values'])} "
-                     f"| {row['solved']}/{row['runs']}{f' ({at})' if at else ''} | {row['baseline']:.4g} "
-                     f"| {row['wall_s']:.0f} |")
+        lines.append(
+            f"| {row['model']} | {row['length']} | {row['hidden']} | {row['steps']} "
+            f"| {_fmt(row['mean'])}{spread} | {', '.join(_fmt(v) for v in row['values'])} "
+            f"| {row['solved']}/{row['runs']}{f' ({at})' if at else ''} | {row['baseline']:.4g} "
+            f"| {row['wall_s']:.0f} |"
+        )
     return head + "\n".join(lines) + "\n"
 
 
 def compare_figure(records):
     """Final metric against length per model, with the baseline (rnnlab.plots.compare_grid)."""
     from .. import plots
+
     rows = summarize(records)
     metric = rows[0]["metric"]
     points = []
     for row in rows:
-        points += [{"model": row["model"], "length": row["length"], metric: v}
-                   for v in row["values"] if v is not None and math.isfinite(v)]
+        points += [
+            {"model": row["model"], "length": row["length"], metric: v}
+            for v in row["values"]
+            if v is not None and math.isfinite(v)
+        ]
     baseline = {row["length"]: row["baseline"] for row in rows}
     goal = records[0]["task"]["goal"]
-    return plots.compare_grid(points, metric, baseline=baseline, logy=goal == "min",
-                              title=f"{records[0]['task']['name']}: final test {metric} by length")
+    return plots.compare_grid(
+        points,
+        metric,
+        baseline=baseline,
+        logy=goal == "min",
+        title=f"{records[0]['task']['name']}: final test {metric} by length",
+    )
 
 
-def compare(task, models, lengths, seeds, out_dir, workers=None, figures=True, reuse=True, on_done=None,
-            on_failed=None, **options):
+def compare(
+    task,
+    models,
+    lengths,
+    seeds,
+    out_dir,
+    workers=None,
+    figures=True,
+    reuse=True,
+    on_done=None,
+    on_failed=None,
+    **options,
+):
     """Run the grid, then write <task>-compare.md, <task>-compare.json and <task>-compare.png under out_dir
     from the runs that finished (a failed run has <name>.failed.json instead).
 
     Returns (records, paths written); raises ValueError when every run failed.
     """
     configs = grid_configs(task, models, lengths, seeds, **options)
-    paths = run_grid(configs, out_dir, workers=workers, figures=figures, reuse=reuse, on_done=on_done,
-                     on_failed=on_failed)
+    paths = run_grid(
+        configs, out_dir, workers=workers, figures=figures, reuse=reuse, on_done=on_done, on_failed=on_failed
+    )
     finished = [p for p in paths if p is not None]
     if not finished:
         raise ValueError(f"all {len(paths)} runs failed; nothing to compare (see the .failed.json files)")
@@ -213,10 +252,14 @@ def write_comparison(task, paths, out_dir, figures=True):
     """The table, summary and figure of the records at `paths` (whoever ran them). Returns (records, written)."""
     records = [read_record(p) for p in paths]
     stem = os.path.join(os.fspath(out_dir), f"{task}-compare")
-    written = [write_text(stem + ".md", markdown_table(records)),
-               write_json(stem + ".json", {"task": task, "rows": summarize(records),
-                                           "records": [os.path.basename(p) for p in paths]})]
+    written = [
+        write_text(stem + ".md", markdown_table(records)),
+        write_json(
+            stem + ".json", {"task": task, "rows": summarize(records), "records": [os.path.basename(p) for p in paths]}
+        ),
+    ]
     if figures:
         from ..plots import save
+
         written.append(save(compare_figure(records), stem + ".png"))
     return records, written

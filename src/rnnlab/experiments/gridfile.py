@@ -12,12 +12,13 @@ every config of the grid is built and checked, so a typo, an unknown task or
 a negative length stops the grid before its first run. TOML needs Python 3.11
 (tomllib) or the tomli package; YAML needs PyYAML (which dask installs).
 """
+
 import difflib
 import os
 
+from ..checks import is_int
 from .config import DEFAULTS, MODELS, TASKS
 from .grid import grid_configs
-from ..checks import is_int
 
 GRID_KEYS = ("task", "models", "lengths", "seeds")
 TASK_ALIASES = {"copy_memory": "copy"}
@@ -98,8 +99,9 @@ def check_grid(data):
 
 def configs(grid, **overrides):
     """Every run of a checked grid, `overrides` (run options) taking precedence over the file's."""
-    return grid_configs(grid["task"], grid["models"], grid["lengths"], grid["seeds"],
-                        **{**grid["options"], **overrides})
+    return grid_configs(
+        grid["task"], grid["models"], grid["lengths"], grid["seeds"], **{**grid["options"], **overrides}
+    )
 
 
 def read_grid(path):

@@ -8,12 +8,13 @@ training split for digits. Seeds: [seed, 1, chunk] for training data, a
 fixed seed per task and length for the test set, so every run of a task and
 length is scored on the same sequences.
 """
+
 import numpy as np
 
 from .. import tasks
 from ..initializers import chrono
-from ..nn.dense import Dense
 from ..nn.cells import cell_class
+from ..nn.dense import Dense
 from ..train import optim
 from ..train.model import Sequential
 
@@ -79,8 +80,7 @@ class Problem:
         rnn = cell(c["hidden"], activation=c["activation"], return_sequences=self.per_step, dtype=self.dtype, **options)
         model = Sequential([rnn, Dense(self.outputs, dtype=self.dtype)], seed=c["seed"])
         optimizer = {"adam": optim.Adam, "rmsprop": optim.RMSprop, "sgd": optim.SGD}[c["optimizer"]](lr=c["lr"])
-        model.compile(loss=self.loss, optimizer=optimizer, metrics=list(self.fit_metrics),
-                      clip_norm=c["clip"] or None)
+        model.compile(loss=self.loss, optimizer=optimizer, metrics=list(self.fit_metrics), clip_norm=c["clip"] or None)
         return model
 
 
@@ -105,8 +105,9 @@ class Adding(Problem):
         return tasks.adding(n, self.config["length"], seed=[self.config["seed"], 1, index], dtype=self.dtype)
 
     def test_set(self):
-        return tasks.adding(self.config["test_size"], self.config["length"], seed=[TEST_SEED, self.config["length"]],
-                            dtype=self.dtype)
+        return tasks.adding(
+            self.config["test_size"], self.config["length"], seed=[TEST_SEED, self.config["length"]], dtype=self.dtype
+        )
 
     def score(self, model, X, y):
         return {"mse": super().score(model, X, y)["loss"]}
@@ -134,8 +135,9 @@ class Copy(Problem):
         return tasks.copy_memory(n, self.config["length"], seed=[self.config["seed"], 1, index], dtype=self.dtype)
 
     def test_set(self):
-        return tasks.copy_memory(self.config["test_size"], self.config["length"],
-                                 seed=[TEST_SEED, self.config["length"]], dtype=self.dtype)
+        return tasks.copy_memory(
+            self.config["test_size"], self.config["length"], seed=[TEST_SEED, self.config["length"]], dtype=self.dtype
+        )
 
     def score(self, model, X, y):
         logits = model.predict(X, batch_size=500)  # one pass gives both the loss and the recall

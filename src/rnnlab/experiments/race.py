@@ -6,6 +6,7 @@ while an LSTM learns it, and gradient flow shows why.
 collects the first and last gradient-flow probes of each run, ready for
 rnnlab.plots.gradient_flow.
 """
+
 from .config import make_config
 from .grid import run_grid
 from .runner import read_record
@@ -24,10 +25,22 @@ def race_configs(lengths, steps, hidden=64, lr=1e-3, seed=0, eval_every=None, te
     for model in ("lstm", "simplernn"):
         for length in sorted(lengths, reverse=True):
             n = steps[model]
-            configs.append(make_config("adding", model, length=length, hidden=hidden, lr=lr, steps=n, seed=seed,
-                                       eval_every=eval_every or max(1, n // 20), probe_every=n,
-                                       test_size=test_size, probe_size=probe_size,
-                                       stop_on_success=model == "lstm"))
+            configs.append(
+                make_config(
+                    "adding",
+                    model,
+                    length=length,
+                    hidden=hidden,
+                    lr=lr,
+                    steps=n,
+                    seed=seed,
+                    eval_every=eval_every or max(1, n // 20),
+                    probe_every=n,
+                    test_size=test_size,
+                    probe_size=probe_size,
+                    stop_on_success=model == "lstm",
+                )
+            )
     return configs
 
 
@@ -38,8 +51,9 @@ def adding_race(out_dir, lengths, steps, workers=2, on_done=None, reuse=False, *
     """
     configs = race_configs(lengths, steps, **options)
     failed = {}
-    paths = run_grid(configs, out_dir, workers=workers, figures=False, reuse=reuse, on_done=on_done,
-                     on_failed=failed.__setitem__)
+    paths = run_grid(
+        configs, out_dir, workers=workers, figures=False, reuse=reuse, on_done=on_done, on_failed=failed.__setitem__
+    )
     if failed:  # the race compares every pair: a missing run is the race's failure, after all others ran
         raise RuntimeError("the race lacks runs that failed: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
     return [read_record(p) for p in paths]
@@ -50,13 +64,21 @@ def race_rows(records):
 
     Sorted by length, SimpleRNN first; best_mse is the lowest test MSE after step 0 (None when none is finite).
     """
-    rows = [{"model": LABELS[r["config"]["model"]], "length": r["config"]["length"], "steps": r["final"]["step"],
-             "mse": r["final"]["mse"], "best_mse": min((e["test_mse"] for e in r["evaluations"][1:] if e["test_mse"] is not None),
-                                                default=None),
-             "baseline": r["task"]["baseline"],
-             "test_baseline": r["task"]["test_baseline"], "solved": r["final"]["solved"],
-             "first_solved_step": r["final"]["first_solved_step"], "wall_s": r["timing"]["wall_s"]}
-            for r in records]
+    rows = [
+        {
+            "model": LABELS[r["config"]["model"]],
+            "length": r["config"]["length"],
+            "steps": r["final"]["step"],
+            "mse": r["final"]["mse"],
+            "best_mse": min((e["test_mse"] for e in r["evaluations"][1:] if e["test_mse"] is not None), default=None),
+            "baseline": r["task"]["baseline"],
+            "test_baseline": r["task"]["test_baseline"],
+            "solved": r["final"]["solved"],
+            "first_solved_step": r["final"]["first_solved_step"],
+            "wall_s": r["timing"]["wall_s"],
+        }
+        for r in records
+    ]
     return sorted(rows, key=lambda row: (row["length"], row["model"] != "SimpleRNN"))
 
 
@@ -69,9 +91,11 @@ def race_histories(records, length):
     for r in records:
         if r["config"]["length"] == length:
             rows = [e for e in r["evaluations"] if e["test_mse"] is not None]
-            out[LABELS[r["config"]["model"]]] = {"test_mse": [e["test_mse"] for e in rows],
-                                                  "train_loss": [e["train_loss"] for e in rows],
-                                                  "step": [e["step"] for e in rows]}
+            out[LABELS[r["config"]["model"]]] = {
+                "test_mse": [e["test_mse"] for e in rows],
+                "train_loss": [e["train_loss"] for e in rows],
+                "step": [e["step"] for e in rows],
+            }
     return out
 
 

@@ -21,6 +21,7 @@ strict JSON has no NaN or Inf, so each is written as null and listed in a top-le
 "/gradient_flow/3/norms/U") to "nan", "inf" or "-inf". A file without non-finite
 numbers has no such key. `read_record` gives the file as written (nulls).
 """
+
 import json
 import math
 import os
@@ -56,8 +57,21 @@ class _StepLosses(Callback):
         self.losses.append(self._pending)
 
 
-SIMD_FLAGS = ("sse2", "sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "amx_tile",
-              "neon", "asimd", "sve")
+SIMD_FLAGS = (
+    "sse2",
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "amx_tile",
+    "neon",
+    "asimd",
+    "sve",
+)
 
 
 def _cpuinfo():
@@ -86,8 +100,10 @@ def _blas():
     libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
     # NumPy's own (a wheel's numpy.libs); other packages loaded in this process (SciPy, PyTorch) bring theirs
     mine = [lib for lib in libs if "numpy" in (lib.get("filepath") or "")] or libs
-    return sorted(({k: lib.get(k) for k in ("internal_api", "version", "architecture")} for lib in mine),
-                  key=lambda d: [str(v) for v in d.values()])
+    return sorted(
+        ({k: lib.get(k) for k in ("internal_api", "version", "architecture")} for lib in mine),
+        key=lambda d: [str(v) for v in d.values()],
+    )
 
 
 def environment():
@@ -102,10 +118,19 @@ def environment():
     except metadata.PackageNotFoundError:  # the fast kernels are then off
         numba = None
     from ..version import __version__
+
     return {
-        "rnnlab": __version__, "numpy": np.__version__, "numba": numba, "python": platform.python_version(),
-        "kernel_backend": kernels.backend(), "platform": platform.platform(), "machine": platform.machine(),
-        "cpu": cpu, "cpu_count": os.cpu_count(), "simd": simd, "blas": _blas(),
+        "rnnlab": __version__,
+        "numpy": np.__version__,
+        "numba": numba,
+        "python": platform.python_version(),
+        "kernel_backend": kernels.backend(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "simd": simd,
+        "blas": _blas(),
     }
 
 
@@ -126,7 +151,7 @@ def run(config, verbose=False):
     chosen = {"step": None, "value": None, "weights": None}  # the best evaluation on validation
     steps, batch, every = config["steps"], config["batch"], config["eval_every"]
     probe_every = config["probe_every"] or steps + 1  # 0: at the start and the end only
-    probe = GradientFlowCallback(X_test[:config["probe_size"]], y_test[:config["probe_size"]], every=probe_every)
+    probe = GradientFlowCallback(X_test[: config["probe_size"]], y_test[: config["probe_size"]], every=probe_every)
     step_losses, guard = _StepLosses(), TerminateOnNaN()
     times = {"train_s": 0.0, "eval_s": 0.0}
     score_keys, overflow = [], {"message": None}
@@ -146,16 +171,27 @@ def run(config, verbose=False):
         scores = score(X_eval, y_eval)
         times["eval_s"] += time.perf_counter() - t
         window = step_losses.losses[since:step]  # the training steps since the last evaluation
-        row = {"step": step, "train_loss": _finite(float(np.mean(window))) if window else None,
-               **{f"{prefix}{k}": _finite(v) for k, v in scores.items()}}
+        row = {
+            "step": step,
+            "train_loss": _finite(float(np.mean(window))) if window else None,
+            **{f"{prefix}{k}": _finite(v) for k, v in scores.items()},
+        }
         value = _finite(scores[prob.metric])
-        if val is not None and value is not None and (chosen["value"] is None or (
-                value < chosen["value"] if prob.goal == "min" else value > chosen["value"])):
+        if (
+            val is not None
+            and value is not None
+            and (
+                chosen["value"] is None or (value < chosen["value"] if prob.goal == "min" else value > chosen["value"])
+            )
+        ):
             chosen.update(step=step, value=value, weights=model.get_weights())
         if verbose:
-            print(f"  step {step:6d}  " + "  ".join(f"{k}={v:.4g}" for k, v in row.items()
-                                                    if k != "step" and v is not None)
-                  + (f"  (evaluation overflowed: {overflow['message']})" if overflow["message"] else ""), flush=True)
+            print(
+                f"  step {step:6d}  "
+                + "  ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "step" and v is not None)
+                + (f"  (evaluation overflowed: {overflow['message']})" if overflow["message"] else ""),
+                flush=True,
+            )
         return row, scores
 
     evaluations = [evaluate(0, 0)[0]]
@@ -170,8 +206,9 @@ def run(config, verbose=False):
             chunk += 1
             t = time.perf_counter()
             try:
-                model.fit(X, y, epochs=1, batch_size=batch, shuffle=False, verbose=0,
-                          callbacks=[step_losses, guard, probe])
+                model.fit(
+                    X, y, epochs=1, batch_size=batch, shuffle=False, verbose=0, callbacks=[step_losses, guard, probe]
+                )
             except NonFiniteError as err:  # the probe's data overflowed after an update
                 guard.message = guard.message or f"after step {len(step_losses.losses)}: {err}"
             times["train_s"] += time.perf_counter() - t
@@ -193,10 +230,16 @@ def run(config, verbose=False):
         except NonFiniteError:  # a diverged model has none; its earlier probes stay
             pass
     final = evaluations[-1]
-    scores = {k[len(prefix):]: v for k, v in final.items() if k.startswith(prefix)}
-    solved_at = next((r["step"] for r in evaluations
-                      if all(r[f"{prefix}{k}"] is not None for k in scores)
-                      and prob.solved({k: r[f"{prefix}{k}"] for k in scores})), None)
+    scores = {k[len(prefix) :]: v for k, v in final.items() if k.startswith(prefix)}
+    solved_at = next(
+        (
+            r["step"]
+            for r in evaluations
+            if all(r[f"{prefix}{k}"] is not None for k in scores)
+            and prob.solved({k: r[f"{prefix}{k}"] for k in scores})
+        ),
+        None,
+    )
     selected = {}
     if val is not None:  # the test set, once: the weights of the evaluation chosen on validation
         if chosen["weights"] is not None:
@@ -211,20 +254,37 @@ def run(config, verbose=False):
         "id": config_id(config),
         "name": record_name(config),
         "config": config,
-        "task": {"name": prob.name, "metric": prob.metric, "goal": prob.goal, "baseline": prob.baseline(),
-                 "test_baseline": test_baseline, "success": prob.success,
-                 "sequence_steps": prob.steps_per_sequence()},
+        "task": {
+            "name": prob.name,
+            "metric": prob.metric,
+            "goal": prob.goal,
+            "baseline": prob.baseline(),
+            "test_baseline": test_baseline,
+            "success": prob.success,
+            "sequence_steps": prob.steps_per_sequence(),
+        },
         "model": {"params": model.count_params()},
         "evaluations": evaluations,
-        "final": {"step": final["step"], prob.metric: scores[prob.metric], **scores, **selected,
-                  "solved": bool(ok and prob.solved(scores)),
-                  "beats_baseline": bool(ok and prob.beats_baseline(scores, test_baseline)),
-                  "first_solved_step": solved_at, "stopped": stopped, "stopped_detail": detail},
+        "final": {
+            "step": final["step"],
+            prob.metric: scores[prob.metric],
+            **scores,
+            **selected,
+            "solved": bool(ok and prob.solved(scores)),
+            "beats_baseline": bool(ok and prob.beats_baseline(scores, test_baseline)),
+            "first_solved_step": solved_at,
+            "stopped": stopped,
+            "stopped_detail": detail,
+        },
         "gradient_flow": probe.records,
         "env": environment(),
-        "timing": {"started_utc": started, "wall_s": round(wall, 3), "train_s": round(times["train_s"], 3),
-                   "eval_s": round(times["eval_s"], 3),
-                   "steps_per_s": round(final["step"] / times["train_s"], 3) if times["train_s"] else None},
+        "timing": {
+            "started_utc": started,
+            "wall_s": round(wall, 3),
+            "train_s": round(times["train_s"], 3),
+            "eval_s": round(times["eval_s"], 3),
+            "steps_per_s": round(final["step"] / times["train_s"], 3) if times["train_s"] else None,
+        },
     }
 
 
@@ -268,8 +328,10 @@ def write_json(path, obj):
     clean, found = json_compliant(obj)
     if found:
         if not isinstance(clean, dict) or "non_finite" in clean:
-            raise ValueError(f"{os.fspath(path)}: non-finite numbers expected in a dict without a 'non_finite' "
-                             f"key, got {type(obj).__name__} with {sorted(found)}")
+            raise ValueError(
+                f"{os.fspath(path)}: non-finite numbers expected in a dict without a 'non_finite' "
+                f"key, got {type(obj).__name__} with {sorted(found)}"
+            )
         clean = {**clean, "non_finite": found}
     return write_text(path, json.dumps(clean, indent=1, allow_nan=False, ensure_ascii=False) + "\n")
 
@@ -279,8 +341,10 @@ def read_record(path):
         with open(path, encoding="utf-8") as f:
             record = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{os.fspath(path)} is not a whole run record ({err}); delete it, or run again with "
-                         f"--force (force=True) to replace it") from None
+        raise ValueError(
+            f"{os.fspath(path)} is not a whole run record ({err}); delete it, or run again with "
+            f"--force (force=True) to replace it"
+        ) from None
     if not isinstance(record, dict) or record.get("schema") != SCHEMA:
         raise ValueError(f"{path} expected a run record with schema {SCHEMA!r}, got {type(record).__name__}")
     return record
@@ -304,6 +368,7 @@ def run_to_file(config, out_dir, figures=True, reuse=True, verbose=False):
         write_json(path, record)
     if figures:
         from .figures import run_figures
+
         run_figures(record, out_dir)
     return path
 
@@ -316,7 +381,16 @@ def write_failure(out_dir, config, reason, error, traceback_text=None, where=Non
     """Write <name>.failed.json: the config, why it failed ("raised"; on a cluster also "worker-lost", or
     "task-error": the task could not start on the worker, e.g. rnnlab missing there; "save-error": its
     record could not be written here), the error and the traceback."""
-    return write_json(failure_path(out_dir, config), {
-        "schema": FAILED_SCHEMA, "name": record_name(config), "config": config, "reason": reason, "error": error,
-        "traceback": traceback_text, "where": where,
-        "failed_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    return write_json(
+        failure_path(out_dir, config),
+        {
+            "schema": FAILED_SCHEMA,
+            "name": record_name(config),
+            "config": config,
+            "reason": reason,
+            "error": error,
+            "traceback": traceback_text,
+            "where": where,
+            "failed_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+    )

@@ -5,16 +5,30 @@ quantises them to 8 bits per unit (quantize), and writes an HTML file with four
 views: the text coloured by a unit, the unit finder (finder), the gates over
 time and the gradient flow. See docs/EXPLORE.md.
 """
+
 import os
 
-from ..train import load
 from ..text.corpus import Vocabulary
 from ..text.model import KIND as TEXT_KIND
+from ..train import load
 from . import data, finder, quantize
 from .data import MAX_BYTES, MAX_CHARS, TASKS, task_payload, text_payload
 from .page import html, serve, write
 
-__all__ = ["page", "payload", "serve", "html", "write", "load", "is_text_model", "quantize", "finder", "data", "MAX_CHARS", "TASKS"]
+__all__ = [
+    "page",
+    "payload",
+    "serve",
+    "html",
+    "write",
+    "load",
+    "is_text_model",
+    "quantize",
+    "finder",
+    "data",
+    "MAX_CHARS",
+    "TASKS",
+]
 
 
 def is_text_model(model):
@@ -70,6 +84,7 @@ def page(model, data, out="explore.html", max_chars=MAX_CHARS, max_bytes=MAX_BYT
     max_bytes: the page's size budget for a text (None: none); h is kept at
     every character, C and the gates at as many first characters as fit.
     """
-    meta, blob, title = payload(model, data, max_chars=max_chars, max_bytes=max_bytes, samples=samples,
-                                length=length, seed=seed)
+    meta, blob, title = payload(
+        model, data, max_chars=max_chars, max_bytes=max_bytes, samples=samples, length=length, seed=seed
+    )
     return write(out, meta, blob, title)

@@ -6,7 +6,6 @@ sequences of a benchmark task (adding, copy, digits). Both return
 their per-unit ranges, where each array sits in the blob), blob the bytes of
 all arrays, one after another, as the page reads them.
 """
-import math
 
 import numpy as np
 
@@ -23,8 +22,16 @@ TOP_K = 5
 TASKS = ("adding", "copy", "digits")
 # quantities shown first in the page's menus; any other name a cell records follows, in its own order
 _ORDER = ("h", "c", "i", "f", "o", "c_tilde", "z", "r")
-LABELS = {"h": "h", "c": "C", "i": "i (input gate)", "f": "f (forget gate)", "o": "o (output gate)",
-          "c_tilde": "C\u0303 (candidate)", "z": "z (update gate)", "r": "r (reset gate)"}
+LABELS = {
+    "h": "h",
+    "c": "C",
+    "i": "i (input gate)",
+    "f": "f (forget gate)",
+    "o": "o (output gate)",
+    "c_tilde": "C\u0303 (candidate)",
+    "z": "z (update gate)",
+    "r": "r (reset gate)",
+}
 
 
 class Blob:
@@ -66,16 +73,26 @@ def layers_payload(recording, blob, detail=None):
     """
     out = []
     for rec in recording:
-        layer = {"title": rec.title, "path": rec.path, "cell": rec.cell, "units": int(rec.h.shape[-1]),
-                 "quantities": {}}
+        layer = {
+            "title": rec.title,
+            "path": rec.path,
+            "cell": rec.cell,
+            "units": int(rec.h.shape[-1]),
+            "quantities": {},
+        }
         for name, values in _quantities(rec).items():
             if name != "h" and detail is not None:
                 values = values[:detail]
             q, lo, step = Q.quantize(values)
             layer["quantities"][name] = {
-                "label": LABELS.get(name, name), "steps": int(values.shape[0]), "data": blob.add(q),
-                "lo": [float(v) for v in lo], "step": [float(v) for v in step],
-                "error": Q.error(values, q, lo, step), "bound": float(step.max()) / 2}
+                "label": LABELS.get(name, name),
+                "steps": int(values.shape[0]),
+                "data": blob.add(q),
+                "lo": [float(v) for v in lo],
+                "step": [float(v) for v in step],
+                "error": Q.error(values, q, lo, step),
+                "bound": float(step.max()) / 2,
+            }
         out.append(layer)
     return out
 
@@ -96,7 +113,7 @@ def top_predictions(logits, k=TOP_K, chunk=2048):
     k = min(k, logits.shape[-1])
     ids, probs = [], []
     for a in range(0, logits.shape[0], chunk):
-        p = _softmax_rows(logits[a:a + chunk])
+        p = _softmax_rows(logits[a : a + chunk])
         best = np.argsort(-p, axis=-1, kind="stable")[:, :k]
         ids.append(best)
         probs.append(np.take_along_axis(p, best, axis=-1))
@@ -126,7 +143,7 @@ def gradient_flow(model, X, y, loss):
     if not where:
         return {"unavailable": "the model's recurrent layers sit inside a wrapper (Bidirectional or Stack)"}
     k = where[-1]
-    rnn, head = layers[k], layers[k + 1:]
+    rnn, head = layers[k], layers[k + 1 :]
     if any(hasattr(layer, "units") and hasattr(layer, "state_names") for layer in head):
         return {"unavailable": "a wrapped recurrent layer follows the last plain one"}
     if hasattr(model, "reset_state"):
@@ -187,18 +204,29 @@ def text_payload(model, vocab, text, max_chars=MAX_CHARS, max_bytes=MAX_BYTES, f
     top = top_predictions(logits) if logits.ndim == 2 and logits.shape[-1] == len(vocab) else None
     L = min(flow_window, T - 1)
     starts = np.unique(np.linspace(0, T - 1 - L, num=min(flow_samples, T - L)).astype(int))
-    X = np.stack([ids[s:s + L] for s in starts])
+    X = np.stack([ids[s : s + L] for s in starts])
     flow = gradient_flow(model, X, ids[starts + L], losses.get("sparse_categorical_crossentropy"))
 
     def build(detail):
         blob = Blob()
-        meta = {"kind": "text", "text": text, "total": total, "shown": T, "cut": T < total,
-                "segments": [[0, T]], "detail": detail, "layers": layers_payload(recording, blob, detail),
-                "gradflow": flow}
+        meta = {
+            "kind": "text",
+            "text": text,
+            "total": total,
+            "shown": T,
+            "cut": T < total,
+            "segments": [[0, T]],
+            "detail": detail,
+            "layers": layers_payload(recording, blob, detail),
+            "gradflow": flow,
+        }
         if top is not None:
             meta["vocab"] = "".join(vocab.chars)
-            meta["top"] = {"k": int(top[0].shape[1]), "ids": blob.add(top[0]),
-                           "p": blob.add(np.rint(top[1] * 255).astype(np.uint8))}  # probabilities to 1/255
+            meta["top"] = {
+                "k": int(top[0].shape[1]),
+                "ids": blob.add(top[0]),
+                "p": blob.add(np.rint(top[1] * 255).astype(np.uint8)),
+            }  # probabilities to 1/255
         return meta, blob.bytes()
 
     return fit_budget(build, T, max_bytes)
@@ -221,8 +249,10 @@ def fit_budget(build, T, max_bytes):
         return meta, blob
     small = len(html(*build(1), "").encode("utf-8"))
     if small > max_bytes:
-        raise ValueError(f"the page would take {small / 1e6:.1f} MB with h alone, over the {max_bytes / 1e6:g} MB "
-                         f"budget: read fewer characters (max_chars)")
+        raise ValueError(
+            f"the page would take {small / 1e6:.1f} MB with h alone, over the {max_bytes / 1e6:g} MB "
+            f"budget: read fewer characters (max_chars)"
+        )
     per_step = (size - small) / (T - 1)
     detail = max(1, int((max_bytes - small) / per_step))
     while True:
@@ -243,8 +273,9 @@ def task_data(task, input_dim, samples=8, length=None, seed=0):
         raise ValueError(f"task expected one of {', '.join(TASKS)}, got {task!r}")
     want = {"adding": (2,), "copy": (tasks.copy_task.CLASSES,), "digits": (1, 8)}[task]
     if input_dim not in want:
-        raise ValueError(f"the {task} task feeds {' or '.join(map(str, want))} input features; "
-                         f"the model reads {input_dim}")
+        raise ValueError(
+            f"the {task} task feeds {' or '.join(map(str, want))} input features; the model reads {input_dim}"
+        )
     if task == "adding":
         X, y = tasks.adding(samples, length or 50, seed=[seed, 7])
         labels = [[f"{v:.2f}" + ("*" if m else "") for v, m in row] for row in X]
@@ -278,11 +309,20 @@ def task_payload(model, task, samples=8, length=None, seed=0):
     recording = record(model, X.astype(np.float32))
     blob = Blob()
     out = np.asarray(recording.output)
-    meta = {"kind": "task", "task": task, "tokens": [t for row in labels for t in row], "total": N * T,
-            "shown": N * T, "cut": False, "detail": N * T, "segments": [[n * T, (n + 1) * T] for n in range(N)],
-            "layers": layers_payload(recording, blob), "draw": draw,
-            "inputs": [[[round(float(v), 4) for v in step] for step in seq] for seq in X],
-            "targets": np.asarray(y, dtype=np.float64).round(4).tolist(),
-            "outputs": out.astype(np.float64).round(4).tolist()}
+    meta = {
+        "kind": "task",
+        "task": task,
+        "tokens": [t for row in labels for t in row],
+        "total": N * T,
+        "shown": N * T,
+        "cut": False,
+        "detail": N * T,
+        "segments": [[n * T, (n + 1) * T] for n in range(N)],
+        "layers": layers_payload(recording, blob),
+        "draw": draw,
+        "inputs": [[[round(float(v), 4) for v in step] for step in seq] for seq in X],
+        "targets": np.asarray(y, dtype=np.float64).round(4).tolist(),
+        "outputs": out.astype(np.float64).round(4).tolist(),
+    }
     meta["gradflow"] = gradient_flow(model, X.astype(np.float32), y, losses.get(loss))
     return meta, blob.bytes()

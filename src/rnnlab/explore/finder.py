@@ -16,6 +16,7 @@ one segment (a sample, for task data) is a span.
 The sums run in index order, one addition at a time (np.cumsum), because the
 page adds them in the same order: both then give bit-identical scores.
 """
+
 import numpy as np
 
 

@@ -4,6 +4,7 @@ Everything is inline: the JSON description, the arrays (deflate-compressed,
 base64), the script and the styles. The page opens from file:// with no
 network; it decompresses with the browser's own DecompressionStream.
 """
+
 import base64
 import functools
 import json
@@ -16,7 +17,7 @@ from ..io.atomic import write_text
 GENERATOR = "rnnlab explore"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _asset(name):
     return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
 
@@ -30,9 +31,13 @@ def _script_safe(json_text):
 def html(meta, blob, title):
     """The page as a string. meta: JSON-ready dict (data.py); blob: the bytes it points into."""
     data = base64.b64encode(zlib.compress(blob, 6)).decode("ascii")
-    parts = {"@CSS@": _asset("explore.css"), "@JS@": _asset("explore.js"),
-             "@META@": _script_safe(json.dumps(meta, ensure_ascii=False, separators=(",", ":"), allow_nan=False)),
-             "@BLOB@": data, "@ENCODING@": "deflate"}
+    parts = {
+        "@CSS@": _asset("explore.css"),
+        "@JS@": _asset("explore.js"),
+        "@META@": _script_safe(json.dumps(meta, ensure_ascii=False, separators=(",", ":"), allow_nan=False)),
+        "@BLOB@": data,
+        "@ENCODING@": "deflate",
+    }
     page = _asset("page.html").replace("@TITLE@", _escape(title))
     # one pass over the template, so that no inserted text is itself searched for placeholders
     out, rest = [], page
@@ -43,7 +48,7 @@ def html(meta, blob, title):
             return "".join(out)
         at, key = min(hits)
         out += [rest[:at], parts[key]]
-        rest = rest[at + len(key):]
+        rest = rest[at + len(key) :]
 
 
 def _escape(text):

@@ -11,6 +11,7 @@ and |v - v'| ≤ step / 2 for every value. The page decodes with exactly this
 formula in double precision, so Python (dequantize) and the page see the very
 same numbers.
 """
+
 import numpy as np
 
 LEVELS = 255
@@ -39,7 +40,9 @@ def quantize(values):
 def dequantize(q, lo, step):
     """(H, T) uint8 codes -> (H, T) float64 values, as the page computes them: lo + q · step."""
     q = np.asarray(q)
-    return np.asarray(lo, dtype=np.float64)[:, None] + q.astype(np.float64) * np.asarray(step, dtype=np.float64)[:, None]
+    return (
+        np.asarray(lo, dtype=np.float64)[:, None] + q.astype(np.float64) * np.asarray(step, dtype=np.float64)[:, None]
+    )
 
 
 def error(values, q, lo, step):

@@ -5,6 +5,7 @@ i, f, C̃, o (G = 4; G = 1 for SimpleRNN); the GRU's blocks are z, r, h̃ (G = 3
 is (2, 3H) under reset_after (nn/gru.py). ONNX keeps W [G·H, D], R [G·H, H] per direction
 with the blocks in the order i, o, f, c (the ONNX operator specification, onnx.ai/onnx/operators).
 """
+
 import importlib
 import importlib.util
 
@@ -28,8 +29,13 @@ def reorder_blocks(a, order, axis=-1):
 # the recurrent cells the converters have layouts for (PyTorch, Keras, ONNX), by cell name; another
 # registered cell is refused by name (nn/cells.py)
 CONVERTIBLE_CELLS = ("simple_rnn", "lstm", "gru")
-OTHER_KINDS = {"Bidirectional": nn.Bidirectional, "Dense": nn.Dense, "Embedding": nn.Embedding,
-               "Dropout": nn.Dropout, "Masking": nn.Masking}
+OTHER_KINDS = {
+    "Bidirectional": nn.Bidirectional,
+    "Dense": nn.Dense,
+    "Embedding": nn.Embedding,
+    "Dropout": nn.Dropout,
+    "Masking": nn.Masking,
+}
 LAYER_KINDS = ("SimpleRNN", "LSTM", "GRU") + tuple(OTHER_KINDS)
 
 
@@ -48,14 +54,18 @@ def kind_of(layer):
         return "Stack"
     if isinstance(layer, nn.Recurrent):
         if layer.cell not in CONVERTIBLE_CELLS or type(layer) is not nn.cell_class(layer.cell):
-            raise ValueError(f"unsupported layer {type(layer).__name__} ({layer.name!r}): the converters have no "
-                             f"PyTorch, Keras or ONNX layout for the cell {layer.cell!r}")
+            raise ValueError(
+                f"unsupported layer {type(layer).__name__} ({layer.name!r}): the converters have no "
+                f"PyTorch, Keras or ONNX layout for the cell {layer.cell!r}"
+            )
         return type(layer).__name__
     for name, cls in OTHER_KINDS.items():
         if type(layer) is cls:
             return name
-    raise ValueError(f"unsupported layer {type(layer).__name__} ({getattr(layer, 'name', '?')!r}): "
-                     "expected SimpleRNN, LSTM, GRU, Bidirectional, Dense, Embedding, Dropout, Masking or a stack of them")
+    raise ValueError(
+        f"unsupported layer {type(layer).__name__} ({getattr(layer, 'name', '?')!r}): "
+        "expected SimpleRNN, LSTM, GRU, Bidirectional, Dense, Embedding, Dropout, Masking or a stack of them"
+    )
 
 
 def flatten(model):
@@ -69,15 +79,18 @@ def flatten(model):
 
 def check_built(layer):
     if not layer.built:
-        raise ValueError(f"layer {layer.name!r} is not built: call the model on an input (or build it) "
-                         "before converting")
+        raise ValueError(
+            f"layer {layer.name!r} is not built: call the model on an input (or build it) before converting"
+        )
 
 
 def check_no_initial_state(layer, target):
     """Refuse a layer holding its own initial states (initial_state_rows) for a target without them."""
     if getattr(layer, "initial_state_rows", 0):
-        raise ValueError(f"layer {layer.name!r}: initial_state_rows={layer.initial_state_rows} (initial states held "
-                         f"by the layer) has no {target} equivalent; ONNX export keeps them")
+        raise ValueError(
+            f"layer {layer.name!r}: initial_state_rows={layer.initial_state_rows} (initial states held "
+            f"by the layer) has no {target} equivalent; ONNX export keeps them"
+        )
 
 
 def find_spec(module):

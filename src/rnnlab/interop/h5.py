@@ -13,9 +13,10 @@ class, numbered in order of appearance, never by the layers' own names:
     layers/embedding/vars/0                embeddings E (input_dim, output_dim)
     layers/dropout/vars                    (no arrays)
 
-The arrays are rnnlab's own (Keras 3's `layers/rnn/` cells: kernel, recurrent_kernel, bias), so loading copies them. The file holds
-no architecture: load_weights fills a model built the same way in rnnlab.
+The arrays are rnnlab's own (Keras 3's `layers/rnn/` cells: kernel, recurrent_kernel, bias), so
+loading copies them. The file holds no architecture: load_weights fills a model built the same way in rnnlab.
 """
+
 import copy
 import io
 
@@ -25,8 +26,16 @@ from ..io import atomic
 from . import common
 
 # rnnlab kind -> Keras' snake_case class name that numbers the groups
-_GROUP = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru", "Bidirectional": "bidirectional", "Dense": "dense",
-          "Embedding": "embedding", "Dropout": "dropout", "Masking": "masking"}
+_GROUP = {
+    "SimpleRNN": "simple_rnn",
+    "LSTM": "lstm",
+    "GRU": "gru",
+    "Bidirectional": "bidirectional",
+    "Dense": "dense",
+    "Embedding": "embedding",
+    "Dropout": "dropout",
+    "Masking": "masking",
+}
 _CELL = {"SimpleRNN": "simple_rnn_cell", "LSTM": "lstm_cell", "GRU": "gru_cell"}
 
 
@@ -50,8 +59,10 @@ def _var_paths(layer, group):
     if kind in ("SimpleRNN", "LSTM", "GRU"):
         return [(f"{group}/cell/vars", ["W", "U", "b"], layer)]
     if kind == "Bidirectional":
-        return [(f"{group}/{side}_layer/cell/vars", ["W", "U", "b"], sub)
-                for side, sub in (("forward", layer.forward_layer), ("backward", layer.backward_layer))]
+        return [
+            (f"{group}/{side}_layer/cell/vars", ["W", "U", "b"], sub)
+            for side, sub in (("forward", layer.forward_layer), ("backward", layer.backward_layer))
+        ]
     if kind == "Dense":
         return [(f"{group}/vars", ["W", "b"] if layer.use_bias else ["W"], layer)]
     if kind == "Embedding":
@@ -76,8 +87,10 @@ def _open(path):
         raise ValueError(f"{path!s} is not a readable HDF5 file: {err}") from err
     if "layers" not in f or not isinstance(f["layers"], h5py.Group):
         f.close()
-        raise ValueError(f"{path!s} is not a Keras 3 .weights.h5 file: it has no 'layers' group "
-                         "(Keras 2 / tf.keras HDF5 files are not supported)")
+        raise ValueError(
+            f"{path!s} is not a Keras 3 .weights.h5 file: it has no 'layers' group "
+            "(Keras 2 / tf.keras HDF5 files are not supported)"
+        )
     return f
 
 
@@ -100,8 +113,9 @@ def _arrays(f, path, vars_path, limit=None):
         if not isinstance(ds, h5py.Dataset) or not np.issubdtype(ds.dtype, np.floating):
             raise ValueError(f"{path!s}: {full}/{k} expected a float dataset, got {ds!r}")
         if limit is not None and ds.size > limit:
-            raise ValueError(f"{path!s}: {full}/{k} holds {ds.size} values {ds.shape}, more than the layer "
-                             f"can take ({limit})")
+            raise ValueError(
+                f"{path!s}: {full}/{k} holds {ds.size} values {ds.shape}, more than the layer can take ({limit})"
+            )
         datasets.append(ds)
     return [ds[()] for ds in datasets]
 
@@ -115,10 +129,12 @@ def read_weights(path):
     h5py = _h5py()
     found = {}
     with _open(path) as f:
+
         def visit(name, obj):
             if isinstance(obj, h5py.Group) and name.endswith("/vars") and len(obj):
-                vars_path = name[len("layers/"):]
-                found[vars_path[:-len("/vars")]] = _arrays(f, path, vars_path)
+                vars_path = name[len("layers/") :]
+                found[vars_path[: -len("/vars")]] = _arrays(f, path, vars_path)
+
         f["layers"].visititems(lambda name, obj: visit(f"layers/{name}", obj))
     return found
 
@@ -141,14 +157,16 @@ def load_weights(model, path):
                 if common.kind_of(owner) in ("SimpleRNN", "LSTM", "GRU") and len(arrays) == 2:  # use_bias=False: b = 0
                     arrays.append(np.zeros(owner.param_shapes(arrays[0].shape[0])["b"], arrays[0].dtype))
                 if len(arrays) != len(keys):
-                    raise ValueError(f"{path!s}: layers/{vars_path} holds {len(arrays)} arrays, layer "
-                                     f"{owner.name!r} expects {len(keys)} ({', '.join(keys)})")
+                    raise ValueError(
+                        f"{path!s}: layers/{vars_path} holds {len(arrays)} arrays, layer "
+                        f"{owner.name!r} expects {len(keys)} ({', '.join(keys)})"
+                    )
                 try:
                     copy.deepcopy(owner).set_weights(*arrays)  # its errors, without touching the model
                 except ValueError as err:
                     raise ValueError(f"{path!s}: layers/{vars_path} does not fit layer {owner.name!r}: {err}") from err
                 staged.append((owner, arrays))
-    extra = sorted(set(read_weights(path)) - {p[:-len("/vars")] for p in used})
+    extra = sorted(set(read_weights(path)) - {p[: -len("/vars")] for p in used})
     if extra:
         raise ValueError(f"{path!s} holds weights the model has no layer for: {extra}")
     for owner, arrays in staged:
@@ -177,12 +195,12 @@ def save_weights(model, path):
                 common.check_built(owner)
                 common.check_no_initial_state(owner, "Keras weights file")
             if kind in ("Dense", "Embedding"):  # arrays of the layer itself
-                (vars_path, keys, _), = paths
+                ((vars_path, keys, _),) = paths
                 _write_group(f, f"layers/{vars_path}", layer.name, [layer.params[k] for k in keys])
                 continue
             _write_group(f, f"layers/{group}/vars", layer.name)  # recurrent layers keep their arrays in the cell
             for vars_path, keys, owner in paths:
                 if kind == "Bidirectional":
-                    _write_group(f, f"layers/{vars_path[:-len('/cell/vars')]}/vars", owner.name)
+                    _write_group(f, f"layers/{vars_path[: -len('/cell/vars')]}/vars", owner.name)
                 _write_group(f, f"layers/{vars_path}", _CELL[common.kind_of(owner)], [owner.params[k] for k in keys])
     atomic.write_bytes(path, buffer.getvalue())

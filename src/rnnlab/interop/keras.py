@@ -20,6 +20,7 @@ converters pick an installed backend (Keras' configured one if installed, else t
 torch or numpy, in that order), set the variable and say which with a warning. Keras imported
 with a backend that cannot run gives an error naming KERAS_BACKEND.
 """
+
 import json
 import os
 import sys
@@ -64,8 +65,11 @@ def choose_backend():
         if name in _BACKENDS and _installed(name):
             if name != configured:
                 os.environ["KERAS_BACKEND"] = name
-                warnings.warn(f"rnnlab: KERAS_BACKEND is unset and Keras' backend {configured!r} is not installed; "
-                              f"using {name!r} (set KERAS_BACKEND to choose)", stacklevel=3)
+                warnings.warn(
+                    f"rnnlab: KERAS_BACKEND is unset and Keras' backend {configured!r} is not installed; "
+                    f"using {name!r} (set KERAS_BACKEND to choose)",
+                    stacklevel=3,
+                )
             return name
     return None
 
@@ -75,19 +79,25 @@ def _keras():
     try:
         keras = common.require("keras", "keras")
     except ImportError as err:
-        raise ImportError(f"Keras conversion needs keras 3 (pip install keras) and one of its backends "
-                          f"({', '.join(_BACKENDS)}) installed; KERAS_BACKEND names the one to use "
-                          f"(now {os.environ.get('KERAS_BACKEND')!r}{', chosen by rnnlab' if chosen else ''}): "
-                          f"{err}") from err
+        raise ImportError(
+            f"Keras conversion needs keras 3 (pip install keras) and one of its backends "
+            f"({', '.join(_BACKENDS)}) installed; KERAS_BACKEND names the one to use "
+            f"(now {os.environ.get('KERAS_BACKEND')!r}{', chosen by rnnlab' if chosen else ''}): "
+            f"{err}"
+        ) from err
     try:
         backend = keras.backend.backend()
     except Exception as err:  # noqa: BLE001 - a half-imported Keras
-        raise ImportError(f"Keras is imported but has no usable backend; set KERAS_BACKEND (one of "
-                          f"{', '.join(_BACKENDS)}) before Keras is first imported ({err})") from err
+        raise ImportError(
+            f"Keras is imported but has no usable backend; set KERAS_BACKEND (one of "
+            f"{', '.join(_BACKENDS)}) before Keras is first imported ({err})"
+        ) from err
     if backend not in _BACKENDS or not _installed(backend):
-        raise ImportError(f"Keras is imported with backend {backend!r}, which cannot run here; set KERAS_BACKEND "
-                          f"(one of the installed: {', '.join(b for b in _BACKENDS if _installed(b)) or 'none'}) "
-                          "before Keras is first imported")
+        raise ImportError(
+            f"Keras is imported with backend {backend!r}, which cannot run here; set KERAS_BACKEND "
+            f"(one of the installed: {', '.join(b for b in _BACKENDS if _installed(b)) or 'none'}) "
+            "before Keras is first imported"
+        )
     return keras
 
 
@@ -95,8 +105,9 @@ def _keras():
 def _activation(layer, key, allowed):
     value = layer.get_config()[key]
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"Keras layer {layer.name!r}: {key} {value!r} has no rnnlab equivalent; "
-                         f"expected one of {list(allowed)}")
+        raise ValueError(
+            f"Keras layer {layer.name!r}: {key} {value!r} has no rnnlab equivalent; expected one of {list(allowed)}"
+        )
     return value
 
 
@@ -112,17 +123,25 @@ def _weights(layer, expected):
         raise ValueError(f"Keras layer {layer.name!r} is not built: call it on an input (or build it) first")
     weights = [np.asarray(w) for w in layer.get_weights()]
     if len(weights) not in expected:
-        raise ValueError(f"Keras layer {layer.name!r}: expected {' or '.join(map(str, expected))} weight arrays, "
-                         f"got {len(weights)}")
+        raise ValueError(
+            f"Keras layer {layer.name!r}: expected {' or '.join(map(str, expected))} weight arrays, got {len(weights)}"
+        )
     return weights
 
 
 def _recurrent_from_keras(layer, cls_name):
     config = layer.get_config()
-    kwargs = dict(activation=_activation(layer, "activation", _RNN_ACTIVATIONS),
-                  return_sequences=config["return_sequences"], return_state=config["return_state"],
-                  go_backwards=config["go_backwards"], stateful=config["stateful"], dropout=config["dropout"],
-                  recurrent_dropout=config["recurrent_dropout"], dtype=_dtype(layer), name=layer.name)
+    kwargs = dict(
+        activation=_activation(layer, "activation", _RNN_ACTIVATIONS),
+        return_sequences=config["return_sequences"],
+        return_state=config["return_state"],
+        go_backwards=config["go_backwards"],
+        stateful=config["stateful"],
+        dropout=config["dropout"],
+        recurrent_dropout=config["recurrent_dropout"],
+        dtype=_dtype(layer),
+        name=layer.name,
+    )
     if cls_name in ("LSTM", "GRU"):
         kwargs.update(recurrent_activation=_activation(layer, "recurrent_activation", _RNN_ACTIVATIONS))
     if cls_name == "LSTM":
@@ -152,25 +171,28 @@ def _layer_from_keras(layer, keras):
         return _recurrent_from_keras(layer, type(layer).__name__)
     if type(layer) is L.Bidirectional:
         fw, bw = (_layer_from_keras(sub, keras) for sub in (layer.forward_layer, layer.backward_layer))
-        return common.layer_class("Bidirectional")(fw, merge_mode=layer.merge_mode, backward_layer=bw,
-                                                    name=layer.name)
+        return common.layer_class("Bidirectional")(fw, merge_mode=layer.merge_mode, backward_layer=bw, name=layer.name)
     if type(layer) is L.Dense:
         weights = _weights(layer, (1, 2))
         activation = _activation(layer, "activation", _DENSE_ACTIVATIONS)
-        ours = common.layer_class("Dense")(layer.units, activation=activation, use_bias=len(weights) == 2,
-                                            dtype=_dtype(layer), name=layer.name)
+        ours = common.layer_class("Dense")(
+            layer.units, activation=activation, use_bias=len(weights) == 2, dtype=_dtype(layer), name=layer.name
+        )
         return ours.set_weights(*weights)
     if type(layer) is L.Embedding:
         (E,) = _weights(layer, (1,))
-        ours = common.layer_class("Embedding")(layer.input_dim, layer.output_dim, mask_zero=layer.mask_zero,
-                                                dtype=_dtype(layer), name=layer.name)
+        ours = common.layer_class("Embedding")(
+            layer.input_dim, layer.output_dim, mask_zero=layer.mask_zero, dtype=_dtype(layer), name=layer.name
+        )
         return ours.set_weights(E)
     if type(layer) is L.Dropout:
         return common.layer_class("Dropout")(layer.rate, name=layer.name)
     if type(layer) is L.Masking:
         return common.layer_class("Masking")(float(layer.mask_value), dtype=_dtype(layer), name=layer.name)
-    raise ValueError(f"Keras layer {layer.name!r} of type {type(layer).__name__} is not supported; expected "
-                     "SimpleRNN, LSTM, GRU, Bidirectional, Dense, Embedding, Dropout or Masking")
+    raise ValueError(
+        f"Keras layer {layer.name!r} of type {type(layer).__name__} is not supported; expected "
+        "SimpleRNN, LSTM, GRU, Bidirectional, Dense, Embedding, Dropout or Masking"
+    )
 
 
 def from_keras(obj):
@@ -182,8 +204,10 @@ def from_keras(obj):
             raise ValueError(f"Keras model {obj.name!r} has no layers")
         return common.layer_class("Sequential")(layers, name=obj.name)
     if isinstance(obj, keras.Model):
-        raise ValueError(f"Keras model {obj.name!r} of type {type(obj).__name__} is not supported; "
-                         "expected a Sequential model or a single layer")
+        raise ValueError(
+            f"Keras model {obj.name!r} of type {type(obj).__name__} is not supported; "
+            "expected a Sequential model or a single layer"
+        )
     return _layer_from_keras(obj, keras)
 
 
@@ -191,24 +215,38 @@ def from_keras(obj):
 def _recurrent_to_keras(layer, keras):
     common.check_built(layer)
     common.check_no_initial_state(layer, "Keras")
-    kwargs = dict(activation=layer.activation, return_sequences=layer.return_sequences,
-                  return_state=layer.return_state, go_backwards=layer.go_backwards, stateful=layer.stateful,
-                  dropout=layer.dropout, recurrent_dropout=layer.recurrent_dropout,
-                  zero_output_for_mask=layer.zeros_masked_output,
-                  dtype=np.dtype(layer.dtype).name, name=layer.name)
+    kwargs = dict(
+        activation=layer.activation,
+        return_sequences=layer.return_sequences,
+        return_state=layer.return_state,
+        go_backwards=layer.go_backwards,
+        stateful=layer.stateful,
+        dropout=layer.dropout,
+        recurrent_dropout=layer.recurrent_dropout,
+        zero_output_for_mask=layer.zeros_masked_output,
+        dtype=np.dtype(layer.dtype).name,
+        name=layer.name,
+    )
     if common.kind_of(layer) == "LSTM":
-        out = keras.layers.LSTM(layer.units, recurrent_activation=layer.recurrent_activation,
-                                unit_forget_bias=layer.unit_forget_bias, **kwargs)
+        out = keras.layers.LSTM(
+            layer.units,
+            recurrent_activation=layer.recurrent_activation,
+            unit_forget_bias=layer.unit_forget_bias,
+            **kwargs,
+        )
     elif common.kind_of(layer) == "GRU":
-        out = keras.layers.GRU(layer.units, recurrent_activation=layer.recurrent_activation,
-                               reset_after=layer.reset_after, **kwargs)
+        out = keras.layers.GRU(
+            layer.units, recurrent_activation=layer.recurrent_activation, reset_after=layer.reset_after, **kwargs
+        )
     else:
         out = keras.layers.SimpleRNN(layer.units, **kwargs)
     batch = None
     if layer.stateful:  # Keras' stateful layers need their batch size: the carried state's
         if layer._carry is None:
-            raise ValueError(f"layer {layer.name!r}: stateful=True holds no state yet, so its batch size is unknown; "
-                             "call it once (or reset_state(states)) before to_keras")
+            raise ValueError(
+                f"layer {layer.name!r}: stateful=True holds no state yet, so its batch size is unknown; "
+                "call it once (or reset_state(states)) before to_keras"
+            )
         batch = layer._carry[0].shape[0]
     return out, (batch, None, layer.input_dim)
 
@@ -232,9 +270,11 @@ def _layer_to_keras(layer, keras):
     if kind == "Bidirectional":
         for sub in (layer.forward_layer, layer.backward_layer):
             if sub.zeros_masked_output != sub.return_sequences:
-                raise ValueError(f"layer {sub.name!r}: zero_output_for_mask={sub.zero_output_for_mask} inside "
-                                 f"Bidirectional {layer.name!r}; Keras' Bidirectional forces it to return_sequences "
-                                 f"({sub.return_sequences})")
+                raise ValueError(
+                    f"layer {sub.name!r}: zero_output_for_mask={sub.zero_output_for_mask} inside "
+                    f"Bidirectional {layer.name!r}; Keras' Bidirectional forces it to return_sequences "
+                    f"({sub.return_sequences})"
+                )
         (fw, shape), (bw, _) = (_recurrent_to_keras(sub, keras) for sub in (layer.forward_layer, layer.backward_layer))
         out = keras.layers.Bidirectional(fw, merge_mode=layer.merge_mode, backward_layer=bw, name=layer.name)
         out.build(shape)
@@ -244,15 +284,25 @@ def _layer_to_keras(layer, keras):
         return out, shape
     if kind == "Dense":
         common.check_built(layer)
-        out = keras.layers.Dense(layer.units, activation=layer.activation, use_bias=layer.use_bias,
-                                 dtype=np.dtype(layer.dtype).name, name=layer.name)
+        out = keras.layers.Dense(
+            layer.units,
+            activation=layer.activation,
+            use_bias=layer.use_bias,
+            dtype=np.dtype(layer.dtype).name,
+            name=layer.name,
+        )
         out.build((None, layer.input_dim))
         out.set_weights([layer.params[k] for k in ("W", "b") if k in layer.params])
         return out, (None, None, layer.input_dim)
     if kind == "Embedding":
         common.check_built(layer)
-        out = keras.layers.Embedding(layer.input_dim, layer.output_dim, mask_zero=layer.mask_zero,
-                                     dtype=np.dtype(layer.dtype).name, name=layer.name)
+        out = keras.layers.Embedding(
+            layer.input_dim,
+            layer.output_dim,
+            mask_zero=layer.mask_zero,
+            dtype=np.dtype(layer.dtype).name,
+            name=layer.name,
+        )
         out.build((None, None))
         out.set_weights([layer.params["E"]])
         return out, (None, None)

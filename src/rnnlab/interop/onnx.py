@@ -17,14 +17,15 @@ past each length and returns the last real state as Y_h. go_backwards reads the 
 first and, as Keras, returns outputs in that processing order: ONNX's reverse direction (which reverses
 only the real part of each sequence) followed by a flip of the whole time axis.
 """
+
 import json
 
 import numpy as np
 
+from ..checks import is_int
 from ..io import atomic
 from . import common
 from .onnx_import import load, load_recurrent
-from ..checks import is_int
 
 __all__ = ["export", "load", "load_recurrent"]
 
@@ -40,15 +41,22 @@ _RNN_ACTIVATIONS = {
     "linear": ("Affine", 1.0, 0.0),
 }
 # Dense activation -> (ONNX operator or None, attributes)
-_DENSE_ACTIVATIONS = {"linear": (None, {}), "tanh": ("Tanh", {}), "sigmoid": ("Sigmoid", {}), "relu": ("Relu", {}),
-                      "hard_sigmoid": ("HardSigmoid", {"alpha": 1.0 / 6.0, "beta": 0.5}),
-                      "softmax": ("Softmax", {"axis": -1})}
+_DENSE_ACTIVATIONS = {
+    "linear": (None, {}),
+    "tanh": ("Tanh", {}),
+    "sigmoid": ("Sigmoid", {}),
+    "relu": ("Relu", {}),
+    "hard_sigmoid": ("HardSigmoid", {"alpha": 1.0 / 6.0, "beta": 0.5}),
+    "softmax": ("Softmax", {"axis": -1}),
+}
 
 
 def _rnn_activation(name, layer):
     if name not in _RNN_ACTIVATIONS:
-        raise ValueError(f"layer {layer.name!r}: activation {name!r} has no ONNX RNN equivalent; "
-                         f"expected one of {sorted(_RNN_ACTIVATIONS)}")
+        raise ValueError(
+            f"layer {layer.name!r}: activation {name!r} has no ONNX RNN equivalent; "
+            f"expected one of {sorted(_RNN_ACTIVATIONS)}"
+        )
     return _RNN_ACTIVATIONS[name]
 
 
@@ -99,8 +107,10 @@ class _Exporter:
     # ---- layout -------------------------------------------------------------------------
     def to_time_major(self, x):
         if self.rank != 3:
-            raise ValueError("a recurrent layer expected a sequence (batch, time, ·), got the (batch, ·) "
-                             "output of a layer without return_sequences")
+            raise ValueError(
+                "a recurrent layer expected a sequence (batch, time, ·), got the (batch, ·) "
+                "output of a layer without return_sequences"
+            )
         if self.time_major:
             return x
         self.time_major = True
@@ -122,10 +132,17 @@ class _Exporter:
     def flip_time(self, x, base):
         """Reverse the time axis (axis 0 of a time-major tensor)."""
         c = self.g.const
-        return self.g.node("Slice", [x, c(f"{base}/starts", np.array([-1], np.int64)),
-                                     c(f"{base}/ends", np.array([np.iinfo(np.int64).min], np.int64)),
-                                     c(f"{base}/axes", np.array([0], np.int64)),
-                                     c(f"{base}/steps", np.array([-1], np.int64))], base)
+        return self.g.node(
+            "Slice",
+            [
+                x,
+                c(f"{base}/starts", np.array([-1], np.int64)),
+                c(f"{base}/ends", np.array([np.iinfo(np.int64).min], np.int64)),
+                c(f"{base}/axes", np.array([0], np.int64)),
+                c(f"{base}/steps", np.array([-1], np.int64)),
+            ],
+            base,
+        )
 
     # ---- layers ---------------------------------------------------------------------------
     def recurrent(self, x, k, layer):
@@ -141,8 +158,9 @@ class _Exporter:
         else:
             y, self.rank = self.squeeze(Y_h, 0, f"{base}/y"), 2  # [1, B, H] -> [B, H]
         if layer.return_state:  # [1, B, H] -> [B, H]
-            self.state_outputs(layer, [(self.squeeze(Y_h, 0, f"{base}/h"), Y_c and self.squeeze(Y_c, 0, f"{base}/c"))],
-                               [""])
+            self.state_outputs(
+                layer, [(self.squeeze(Y_h, 0, f"{base}/h"), Y_c and self.squeeze(Y_c, 0, f"{base}/c"))], [""]
+            )
         self.meta.append({"kind": type(layer).__name__, "config": layer.get_config(), "node": node_name})
         return y, layer.units
 
@@ -151,12 +169,16 @@ class _Exporter:
         for sub in (fw, bw):
             self.check_recurrent(sub)
         if type(fw) is not type(bw) or fw.go_backwards or not bw.go_backwards:
-            raise ValueError(f"Bidirectional {layer.name!r}: export expects a forward layer and a go_backwards "
-                             f"layer of the same type, got {type(fw).__name__}(go_backwards={fw.go_backwards}) and "
-                             f"{type(bw).__name__}(go_backwards={bw.go_backwards})")
+            raise ValueError(
+                f"Bidirectional {layer.name!r}: export expects a forward layer and a go_backwards "
+                f"layer of the same type, got {type(fw).__name__}(go_backwards={fw.go_backwards}) and "
+                f"{type(bw).__name__}(go_backwards={bw.go_backwards})"
+            )
         if layer.merge_mode is None:
-            raise ValueError(f"Bidirectional {layer.name!r}: merge_mode=None (two outputs) is not supported by "
-                             "export; use 'concat', 'sum', 'mul' or 'ave'")
+            raise ValueError(
+                f"Bidirectional {layer.name!r}: merge_mode=None (two outputs) is not supported by "
+                "export; use 'concat', 'sum', 'mul' or 'ave'"
+            )
         base = f"{k}_{layer.name}"
         x = self.to_time_major(x)
         node_name, (Y, Y_h, Y_c) = self.recurrent_node(x, base, [fw, bw], "bidirectional")
@@ -167,12 +189,23 @@ class _Exporter:
             self.rank = 2
         y = self.merge(y_f, y_b, layer.merge_mode, f"{base}/merge")
         if layer.return_state:
-            self.state_outputs(fw, [(self.take(Y_h, d, 0, f"{base}/h_{d}"),
-                                     Y_c and self.take(Y_c, d, 0, f"{base}/c_{d}")) for d in (0, 1)],
-                               ["_forward", "_backward"])
-        self.meta.append({"kind": "Bidirectional", "config": layer.get_config(), "node": node_name,
-                          "layer": {"kind": type(fw).__name__, "config": fw.get_config()},
-                          "backward_layer": {"kind": type(bw).__name__, "config": bw.get_config()}})
+            self.state_outputs(
+                fw,
+                [
+                    (self.take(Y_h, d, 0, f"{base}/h_{d}"), Y_c and self.take(Y_c, d, 0, f"{base}/c_{d}"))
+                    for d in (0, 1)
+                ],
+                ["_forward", "_backward"],
+            )
+        self.meta.append(
+            {
+                "kind": "Bidirectional",
+                "config": layer.get_config(),
+                "node": node_name,
+                "layer": {"kind": type(fw).__name__, "config": fw.get_config()},
+                "backward_layer": {"kind": type(bw).__name__, "config": bw.get_config()},
+            }
+        )
         return y, (2 if layer.merge_mode == "concat" else 1) * fw.units
 
     def merge(self, y_f, y_b, mode, base):
@@ -195,13 +228,17 @@ class _Exporter:
     def check_recurrent(self, layer):
         common.check_built(layer)
         if self.masked and layer.zeros_masked_output != layer.return_sequences:
-            raise ValueError(f"layer {layer.name!r}: zero_output_for_mask={layer.zero_output_for_mask} with "
-                             f"return_sequences={layer.return_sequences} under a mask is not supported by export "
-                             "(ONNX's operators zero the padded outputs and return the last real state); use "
-                             "zero_output_for_mask=None or export without masks")
+            raise ValueError(
+                f"layer {layer.name!r}: zero_output_for_mask={layer.zero_output_for_mask} with "
+                f"return_sequences={layer.return_sequences} under a mask is not supported by export "
+                "(ONNX's operators zero the padded outputs and return the last real state); use "
+                "zero_output_for_mask=None or export without masks"
+            )
         if layer.stateful:
-            raise ValueError(f"layer {layer.name!r}: stateful=True is not supported by export (the graph starts "
-                             "every call from zero states)")
+            raise ValueError(
+                f"layer {layer.name!r}: stateful=True is not supported by export (the graph starts "
+                "every call from zero states)"
+            )
 
     def recurrent_node(self, x, base, layers, direction):
         """One RNN/LSTM node over `layers` (one per direction); returns (node name, [Y, Y_h, Y_c])."""
@@ -226,21 +263,32 @@ class _Exporter:
                 names = [layer.activation]
             acts += [_rnn_activation(name, layer) for name in names]
         c = self.g.const
-        inputs = [x, c(f"{base}/W", np.stack(Ws)), c(f"{base}/R", np.stack(Rs)), c(f"{base}/B", np.stack(Bs)),
-                  self.lengths]
+        inputs = [
+            x,
+            c(f"{base}/W", np.stack(Ws)),
+            c(f"{base}/R", np.stack(Rs)),
+            c(f"{base}/B", np.stack(Bs)),
+            self.lengths,
+        ]
         if layers[0].initial_state_rows:  # the layer's own initial states: constants [dirs, rows, H]
             for k, key in enumerate(layers[0].initial_state_names):
                 inputs += [""] * (5 + k - len(inputs))
-                inputs.append(self.initial_state(x, base, key, [np.asarray(lay.params[key], self.dtype)
-                                                                for lay in layers]))
+                inputs.append(
+                    self.initial_state(x, base, key, [np.asarray(lay.params[key], self.dtype) for lay in layers])
+                )
         attrs = {"hidden_size": layers[0].units, "direction": direction, "activations": [a[0] for a in acts]}
         if is_gru:
             attrs["linear_before_reset"] = int(layers[0].reset_after)
         if any(a[1] is not None for a in acts):  # consumed in order by the activations that take them
             attrs["activation_alpha"] = [a[1] for a in acts if a[1] is not None]
             attrs["activation_beta"] = [a[2] for a in acts if a[2] is not None]
-        outs = self.g.node("LSTM" if is_lstm else ("GRU" if is_gru else "RNN"), inputs, base,
-                           outputs=("Y", "Y_h", "Y_c") if is_lstm else ("Y", "Y_h"), **attrs)
+        outs = self.g.node(
+            "LSTM" if is_lstm else ("GRU" if is_gru else "RNN"),
+            inputs,
+            base,
+            outputs=("Y", "Y_h", "Y_c") if is_lstm else ("Y", "Y_h"),
+            **attrs,
+        )
         return self.g.nodes[-1].name, (outs if is_lstm else outs + [None])
 
     def initial_state(self, x, base, key, rows):
@@ -251,12 +299,25 @@ class _Exporter:
         if rows[0].shape[0] != 1:
             return value
         c = self.g.const
-        batch = self.g.node("Slice", [self.g.node("Shape", [x], f"{base}/{key}_x_shape"),
-                                      c(f"{base}/{key}_start", np.array([1], np.int64)),
-                                      c(f"{base}/{key}_end", np.array([2], np.int64))], f"{base}/{key}_batch")
-        shape = self.g.node("Concat", [c(f"{base}/{key}_dirs", np.array([len(rows)], np.int64)), batch,
-                                       c(f"{base}/{key}_units", np.array([rows[0].shape[1]], np.int64))],
-                            f"{base}/{key}_shape", axis=0)
+        batch = self.g.node(
+            "Slice",
+            [
+                self.g.node("Shape", [x], f"{base}/{key}_x_shape"),
+                c(f"{base}/{key}_start", np.array([1], np.int64)),
+                c(f"{base}/{key}_end", np.array([2], np.int64)),
+            ],
+            f"{base}/{key}_batch",
+        )
+        shape = self.g.node(
+            "Concat",
+            [
+                c(f"{base}/{key}_dirs", np.array([len(rows)], np.int64)),
+                batch,
+                c(f"{base}/{key}_units", np.array([rows[0].shape[1]], np.int64)),
+            ],
+            f"{base}/{key}_shape",
+            axis=0,
+        )
         return self.g.node("Expand", [value, shape], f"{base}/{key}_expanded")
 
     def dense(self, x, k, layer):
@@ -280,13 +341,16 @@ class _Exporter:
         common.check_built(layer)
         if layer.mask_zero:
             if self.lengths:
-                raise ValueError(f"layer {layer.name!r} has mask_zero=True: the graph counts the lengths from the "
-                                 "ids, so export expects lengths=False")
+                raise ValueError(
+                    f"layer {layer.name!r} has mask_zero=True: the graph counts the lengths from the "
+                    "ids, so export expects lengths=False"
+                )
             zero = self.g.const("zero_id", np.array(0, np.int64))
             real = self.g.node("Not", [self.g.node("Equal", [x, zero], "is_padding")], "is_real")
             steps = self.g.node("Cast", [real], "real_steps", to=self.g.onnx.TensorProto.INT32)
-            self.lengths = self.g.node("ReduceSum", [steps, self.g.const("time_axis", np.array([1], np.int64))],
-                                       "lengths", keepdims=0)
+            self.lengths = self.g.node(
+                "ReduceSum", [steps, self.g.const("time_axis", np.array([1], np.int64))], "lengths", keepdims=0
+            )
             self.masked = True
         E = self.g.const(f"{k}_{layer.name}/E", np.asarray(layer.params["E"], self.dtype))
         self.meta.append({"kind": "Embedding", "config": layer.get_config(), "E": E})
@@ -297,19 +361,28 @@ class _Exporter:
         if k != 0:
             raise ValueError(f"layer {layer.name!r}: Masking is supported as the first layer only")
         if self.lengths:
-            raise ValueError(f"layer {layer.name!r} is a Masking layer: the graph counts the lengths from the "
-                             "input, so export expects lengths=False")
+            raise ValueError(
+                f"layer {layer.name!r} is a Masking layer: the graph counts the lengths from the "
+                "input, so export expects lengths=False"
+            )
         T = self.g.onnx.TensorProto
         base = f"{k}_{layer.name}"
         value = self.g.const(f"{base}/mask_value", np.array(layer.mask_value, self.dtype))
         differs = self.g.node("Not", [self.g.node("Equal", [x, value], f"{base}/equal")], f"{base}/differs")
-        count = self.g.node("ReduceSum", [self.g.node("Cast", [differs], f"{base}/differs_int", to=T.INT32),
-                                          self.g.const(f"{base}/feature_axis", np.array([2], np.int64))],
-                            f"{base}/differing_features", keepdims=1)
+        count = self.g.node(
+            "ReduceSum",
+            [
+                self.g.node("Cast", [differs], f"{base}/differs_int", to=T.INT32),
+                self.g.const(f"{base}/feature_axis", np.array([2], np.int64)),
+            ],
+            f"{base}/differing_features",
+            keepdims=1,
+        )
         real = self.g.node("Greater", [count, self.g.const(f"{base}/zero", np.array(0, np.int32))], f"{base}/real")
         steps = self.g.node("Cast", [real], f"{base}/real_steps", to=T.INT32)  # [B, T, 1]
-        self.lengths = self.g.node("ReduceSum", [steps, self.g.const(f"{base}/time_axes", np.array([1, 2], np.int64))],
-                                   "lengths", keepdims=0)
+        self.lengths = self.g.node(
+            "ReduceSum", [steps, self.g.const(f"{base}/time_axes", np.array([1, 2], np.int64))], "lengths", keepdims=0
+        )
         self.masked = True
         self.meta.append({"kind": "Masking", "config": layer.get_config()})
         y = self.g.node("Mul", [x, self.g.node("Cast", [real], f"{base}/keep", to=self.elem)], base)
@@ -351,14 +424,18 @@ def _dtype(layers):
     """The model's float type, the graph's: one for every layer that holds one."""
     dtypes = {np.dtype(layer.dtype) for layer in layers if common.kind_of(layer) != "Dropout"}
     if len(dtypes) != 1 or not dtypes <= {np.dtype(np.float32), np.dtype(np.float64)}:
-        raise ValueError(f"export expected every layer in float32 or every layer in float64, got "
-                         f"{sorted(d.name for d in dtypes)}")
+        raise ValueError(
+            f"export expected every layer in float32 or every layer in float64, got {sorted(d.name for d in dtypes)}"
+        )
     return dtypes.pop()
 
 
 def _mask_sources(layers):
-    return [layer.name for layer in layers
-            if common.kind_of(layer) == "Masking" or (common.kind_of(layer) == "Embedding" and layer.mask_zero)]
+    return [
+        layer.name
+        for layer in layers
+        if common.kind_of(layer) == "Masking" or (common.kind_of(layer) == "Embedding" and layer.mask_zero)
+    ]
 
 
 def export(model, path, opset=None, lengths=False, padding=None, dtype=None):
@@ -390,9 +467,11 @@ def export(model, path, opset=None, lengths=False, padding=None, dtype=None):
     layers = common.flatten(model)
     sources = _mask_sources(layers)
     if sources and padding != "right" and not lengths:  # with lengths the layer refuses itself (below)
-        raise ValueError(f"layer {sources[0]!r} makes a mask from the input, which rnnlab honours at any step; "
-                         "ONNX's RNN operators compute right-padded batches only: pass padding=\"right\" to "
-                         "declare that every batch is padded at the right end (no masked step before a real one)")
+        raise ValueError(
+            f"layer {sources[0]!r} makes a mask from the input, which rnnlab honours at any step; "
+            'ONNX\'s RNN operators compute right-padded batches only: pass padding="right" to '
+            "declare that every batch is padded at the right end (no masked step before a real one)"
+        )
     if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
         raise ValueError(f"dtype expected None, 'float32' or 'float64', got {dtype!r}")
     dtype = _dtype(layers) if dtype is None else np.dtype(dtype)
@@ -408,10 +487,12 @@ def export(model, path, opset=None, lengths=False, padding=None, dtype=None):
     outputs += [helper.make_tensor_value_info(name, F, ["batch", w]) for name, w in ex.extra_outputs]
     graph = helper.make_graph(ex.g.nodes, getattr(model, "name", "rnnlab"), inputs, outputs, ex.g.initializers)
     opsets = [helper.make_opsetid("", opset)]
-    proto = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets),
-                              producer_name="rnnlab")
-    container = {"kind": type(model).__name__, "config": model.get_config()} if common.kind_of(model) == "Stack" \
-        else None
+    proto = helper.make_model(
+        graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets), producer_name="rnnlab"
+    )
+    container = (
+        {"kind": type(model).__name__, "config": model.get_config()} if common.kind_of(model) == "Stack" else None
+    )
     helper.set_model_props(proto, {"rnnlab.layers": json.dumps(ex.meta), "rnnlab.model": json.dumps(container)})
     onnx.checker.check_model(proto, full_check=True)
     atomic.write_bytes(path, proto.SerializeToString())

@@ -1,4 +1,5 @@
 """ONNX RNN, LSTM and GRU nodes back into rnnlab layers (used through rnnlab.interop.onnx)."""
+
 import json
 
 import numpy as np
@@ -7,11 +8,22 @@ from .. import nn
 from . import common
 
 # ONNX activation (name, alpha, beta) -> rnnlab name; alpha/beta None where the function takes none
-_ACTIVATIONS = {("Tanh", None, None): "tanh", ("Sigmoid", None, None): "sigmoid", ("Relu", None, None): "relu",
-                ("HardSigmoid", 1.0 / 6.0, 0.5): "hard_sigmoid", ("Affine", 1.0, 0.0): "linear"}
+_ACTIVATIONS = {
+    ("Tanh", None, None): "tanh",
+    ("Sigmoid", None, None): "sigmoid",
+    ("Relu", None, None): "relu",
+    ("HardSigmoid", 1.0 / 6.0, 0.5): "hard_sigmoid",
+    ("Affine", 1.0, 0.0): "linear",
+}
 # ONNX defaults of the functions that take alpha and beta (operator specs)
-_DEFAULT_ALPHA_BETA = {"Affine": (1.0, 0.0), "LeakyRelu": (0.01, None), "ThresholdedRelu": (1.0, None),
-                       "ScaledTanh": (1.0, 1.0), "HardSigmoid": (0.2, 0.5), "Elu": (1.0, None)}
+_DEFAULT_ALPHA_BETA = {
+    "Affine": (1.0, 0.0),
+    "LeakyRelu": (0.01, None),
+    "ThresholdedRelu": (1.0, None),
+    "ScaledTanh": (1.0, 1.0),
+    "HardSigmoid": (0.2, 0.5),
+    "Elu": (1.0, None),
+}
 _DEFAULT_ACTIVATIONS = {"RNN": ["Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"], "GRU": ["Sigmoid", "Tanh"]}
 _GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}  # blocks of W, R and of each half of B
 
@@ -75,8 +87,10 @@ def _activation(node, name, alpha, beta):
     for (n, a, b), ours in _ACTIVATIONS.items():
         if n == name and (a is None or abs(a - alpha) < 1e-6) and (b is None or abs(b - beta) < 1e-6):
             return ours
-    raise ValueError(f"{node.op_type} node {node.name!r}: activation {name}(alpha={alpha}, beta={beta}) has no "
-                     "rnnlab equivalent; expected Tanh, Sigmoid, Relu, HardSigmoid(1/6, 0.5) or Affine(1, 0)")
+    raise ValueError(
+        f"{node.op_type} node {node.name!r}: activation {name}(alpha={alpha}, beta={beta}) has no "
+        "rnnlab equivalent; expected Tanh, Sigmoid, Relu, HardSigmoid(1/6, 0.5) or Affine(1, 0)"
+    )
 
 
 def _activations(node, attrs, dirs):
@@ -96,7 +110,7 @@ def _activations(node, attrs, dirs):
             out.append(_activation(node, name, a, b))
         else:
             out.append(_activation(node, name, None, None))
-    return [out[d * per:(d + 1) * per] for d in range(dirs)]
+    return [out[d * per : (d + 1) * per] for d in range(dirs)]
 
 
 def _initial_states(node, inputs, consts, sources, G):
@@ -119,15 +133,19 @@ def _initial_states(node, inputs, consts, sources, G):
         elif sources.get(name) == "a graph input":
             found.append("input")
         else:
-            raise ValueError(f"{node.op_type} node {node.name!r}: {what} ({name!r}) is "
-                             f"{sources.get(name, 'not defined in the graph')}; rnnlab reads initial states that "
-                             "are constants (initializers, Constant nodes, Expand of a constant) or graph inputs "
-                             "(pass those as initial_state)")
+            raise ValueError(
+                f"{node.op_type} node {node.name!r}: {what} ({name!r}) is "
+                f"{sources.get(name, 'not defined in the graph')}; rnnlab reads initial states that "
+                "are constants (initializers, Constant nodes, Expand of a constant) or graph inputs "
+                "(pass those as initial_state)"
+            )
     if all(f is None or isinstance(f, str) for f in found):
         return None
     if any(isinstance(f, str) for f in found):
-        raise ValueError(f"{node.op_type} node {node.name!r}: initial_h and initial_c are one a constant, the other "
-                         "a graph input; rnnlab holds constant initial states or takes them all as initial_state")
+        raise ValueError(
+            f"{node.op_type} node {node.name!r}: initial_h and initial_c are one a constant, the other "
+            "a graph input; rnnlab holds constant initial states or takes them all as initial_state"
+        )
     return found
 
 
@@ -140,8 +158,9 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
     onnx = common.require("onnx", "onnx")
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
     if "clip" in attrs:
-        raise ValueError(f"{node.op_type} node {node.name!r}: attribute 'clip' (cell clipping) "
-                         "is not supported by rnnlab")
+        raise ValueError(
+            f"{node.op_type} node {node.name!r}: attribute 'clip' (cell clipping) is not supported by rnnlab"
+        )
     if attrs.get("input_forget", 0):
         raise ValueError(f"LSTM node {node.name!r}: input_forget=1 (coupled gates) is not supported by rnnlab")
     inputs = list(node.input) + [""] * 8
@@ -150,8 +169,10 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
     def const(k, what):
         if inputs[k] and inputs[k] not in consts:
             where = sources.get(inputs[k], "not a constant of the graph")
-            raise ValueError(f"{node.op_type} node {node.name!r}: {what} ({inputs[k]!r}) is {where}; "
-                             "rnnlab reads weights from initializers or Constant nodes only")
+            raise ValueError(
+                f"{node.op_type} node {node.name!r}: {what} ({inputs[k]!r}) is {where}; "
+                "rnnlab reads weights from initializers or Constant nodes only"
+            )
         return consts.get(inputs[k]) if inputs[k] else None
 
     W, R, B = const(1, "W"), const(2, "R"), const(3, "B")
@@ -164,8 +185,10 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
     H = R.shape[-1] if R is not None and R.ndim == 3 else -1
     if W is None or R is None or W.ndim != 3 or W.shape[:2] != (dirs, G * H) or R.shape != (dirs, G * H, H):
         shapes = [None if a is None else a.shape for a in (W, R)]
-        raise ValueError(f"{node.op_type} node {node.name!r}: expected W [{dirs}, {G}·H, D] and "
-                         f"R [{dirs}, {G}·H, H], got {shapes[0]} and {shapes[1]}")
+        raise ValueError(
+            f"{node.op_type} node {node.name!r}: expected W [{dirs}, {G}·H, D] and "
+            f"R [{dirs}, {G}·H, H], got {shapes[0]} and {shapes[1]}"
+        )
     if attrs.get("hidden_size", H) != H:
         raise ValueError(f"{node.op_type} node {node.name!r}: hidden_size {attrs['hidden_size']} but R is {R.shape}")
     B = np.zeros((dirs, 2 * G * H), W.dtype) if B is None else B
@@ -176,24 +199,31 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
         lens = consts.get(inputs[4])
         T = _time_length(graph, inputs[0]) if graph is not None else None
         if lens is None or T is None or np.any(np.asarray(lens) != T):
-            where = ("a constant not known to cover the whole time axis" if lens is not None
-                     else sources.get(inputs[4], "not a graph input"))
-            raise ValueError(f"{node.op_type} node {node.name!r}: sequence_lens ({inputs[4]!r}) is {where}; "
-                             "rnnlab layers take the lengths per call: only a graph input sequence_lens (passed as "
-                             "mask) or a constant covering the whole time axis is supported")
+            where = (
+                "a constant not known to cover the whole time axis"
+                if lens is not None
+                else sources.get(inputs[4], "not a graph input")
+            )
+            raise ValueError(
+                f"{node.op_type} node {node.name!r}: sequence_lens ({inputs[4]!r}) is {where}; "
+                "rnnlab layers take the lengths per call: only a graph input sequence_lens (passed as "
+                "mask) or a constant covering the whole time axis is supported"
+            )
     states = _initial_states(node, inputs, consts, sources, G)
     if states is not None:
-        for d, s in enumerate(states):
+        for s in states:
             if s is not None and (s.ndim != 3 or s.shape[0] != dirs or s.shape[2] != H):
-                raise ValueError(f"{node.op_type} node {node.name!r}: expected initial states [{dirs}, batch, {H}], "
-                                 f"got {s.shape}")
+                raise ValueError(
+                    f"{node.op_type} node {node.name!r}: expected initial states [{dirs}, batch, {H}], got {s.shape}"
+                )
         batch = max(s.shape[1] for s in states if s is not None)
-        states = [np.zeros((dirs, batch, H), W.dtype) if s is None else np.broadcast_to(s, (dirs, batch, H))
-                  for s in states]
+        states = [
+            np.zeros((dirs, batch, H), W.dtype) if s is None else np.broadcast_to(s, (dirs, batch, H)) for s in states
+        ]
     acts = _activations(node, attrs, dirs)
     parts = []
     for d in range(dirs):
-        W_d, R_d, b_d = W[d], R[d], B[d, :G * H] + B[d, G * H:]  # b = Wb + Rb
+        W_d, R_d, b_d = W[d], R[d], B[d, : G * H] + B[d, G * H :]  # b = Wb + Rb
         if G == 3 and reset_after:  # Rb_h sits inside r ⊙ (·): the two halves stay apart
             b_d = B[d].reshape(2, G * H)
         if G == 4:  # blocks i, o, f, c -> i, f, C̃, o
@@ -205,8 +235,10 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
             part["initial_state"] = [r[:1] if same else r for r in rows]
         if G == 4:
             if acts[d][1] != acts[d][2]:
-                raise ValueError(f"LSTM node {node.name!r}: different activations for the candidate ({acts[d][1]}) "
-                                 f"and the cell output ({acts[d][2]}) are not supported by rnnlab")
+                raise ValueError(
+                    f"LSTM node {node.name!r}: different activations for the candidate ({acts[d][1]}) "
+                    f"and the cell output ({acts[d][2]}) are not supported by rnnlab"
+                )
             part["recurrent_activation"] = acts[d][0]
         if G == 3:
             part.update(recurrent_activation=acts[d][0], reset_after=reset_after)
@@ -216,8 +248,10 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
 
 def _dtype(node, W):
     if W.dtype not in (np.float32, np.float64):
-        raise ValueError(f"{node.op_type} node {node.name!r}: weights of dtype {W.dtype} are not supported; "
-                         "expected float32 or float64")
+        raise ValueError(
+            f"{node.op_type} node {node.name!r}: weights of dtype {W.dtype} are not supported; "
+            "expected float32 or float64"
+        )
     return W.dtype.name
 
 
@@ -281,17 +315,22 @@ def _recurrent_from_meta(entry, nodes, consts, graph):
         layer = cls(**meta["config"])
         for key in ("activation", "recurrent_activation", "reset_after"):
             if key in part and getattr(layer, key) != part[key]:
-                raise ValueError(f"node {node.name!r}: {key} {part[key]!r} in the graph, "
-                                 f"{getattr(layer, key)!r} in its metadata")
+                raise ValueError(
+                    f"node {node.name!r}: {key} {part[key]!r} in the graph, {getattr(layer, key)!r} in its metadata"
+                )
         layer.set_weights(part["W"], part["U"], part["b"])
         if "initial_state" in part:
             if layer.initial_state_rows != part["initial_state"][0].shape[0]:
-                raise ValueError(f"node {node.name!r}: initial states of {part['initial_state'][0].shape[0]} rows "
-                                 f"in the graph, initial_state_rows={layer.initial_state_rows} in its metadata")
+                raise ValueError(
+                    f"node {node.name!r}: initial states of {part['initial_state'][0].shape[0]} rows "
+                    f"in the graph, initial_state_rows={layer.initial_state_rows} in its metadata"
+                )
             layer.set_initial_state(part["initial_state"])
         elif layer.initial_state_rows:
-            raise ValueError(f"node {node.name!r}: its metadata says initial_state_rows="
-                             f"{layer.initial_state_rows} but the graph holds no constant initial state")
+            raise ValueError(
+                f"node {node.name!r}: its metadata says initial_state_rows="
+                f"{layer.initial_state_rows} but the graph holds no constant initial state"
+            )
         layers.append(layer)
     if entry["kind"] == "Bidirectional":
         return nn.Bidirectional(layers[0], backward_layer=layers[1], **entry["config"])
@@ -303,16 +342,21 @@ def load(path):
     model = read_model(path)
     props = {p.key: p.value for p in model.metadata_props}
     if "rnnlab.layers" not in props:
-        raise ValueError(f"{path!s} was not written by rnnlab.interop.onnx.export (no rnnlab.layers metadata); "
-                         "rnnlab.interop.onnx.load_recurrent(path) imports its RNN, LSTM and GRU nodes")
+        raise ValueError(
+            f"{path!s} was not written by rnnlab.interop.onnx.export (no rnnlab.layers metadata); "
+            "rnnlab.interop.onnx.load_recurrent(path) imports its RNN, LSTM and GRU nodes"
+        )
     consts = _constants(model.graph)
     nodes = {node.name: node for node in model.graph.node}
     try:
-        layers = [_layer_from_meta(entry, nodes, consts, path, model.graph) for entry in json.loads(props["rnnlab.layers"])]
+        layers = [
+            _layer_from_meta(entry, nodes, consts, path, model.graph) for entry in json.loads(props["rnnlab.layers"])
+        ]
         container = json.loads(props.get("rnnlab.model", "null"))
     except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
-        raise ValueError(f"{path!s}: its rnnlab metadata does not describe a model: "
-                         f"{type(err).__name__}: {err}") from err
+        raise ValueError(
+            f"{path!s}: its rnnlab metadata does not describe a model: {type(err).__name__}: {err}"
+        ) from err
     if container is None and len(layers) == 1:
         return layers[0]
     if container is not None and container.get("kind") == "Sequential":

@@ -11,6 +11,7 @@ swapped, b = [bias_ih, bias_hh] (2, 3H) likewise; a reset_after=False GRU has
 no PyTorch counterpart and is refused.
 rnnlab is always batch-first; PyTorch's batch_first only changes how it is called.
 """
+
 import numpy as np
 
 from .. import nn
@@ -43,8 +44,10 @@ def from_torch(module, return_state=False):
     torch = _torch()
     if isinstance(module, torch.nn.LSTM):
         if module.proj_size:
-            raise ValueError(f"from_torch expected an LSTM with proj_size=0 (rnnlab has no projection), "
-                             f"got proj_size={module.proj_size}")
+            raise ValueError(
+                f"from_torch expected an LSTM with proj_size=0 (rnnlab has no projection), "
+                f"got proj_size={module.proj_size}"
+            )
         make = nn.LSTM
         options = {"unit_forget_bias": False}
     elif isinstance(module, torch.nn.GRU):
@@ -63,15 +66,26 @@ def from_torch(module, return_state=False):
     for k in range(module.num_layers):
         last = k == module.num_layers - 1
         directions = []
-        for suffix in ("", "_reverse")[:1 + module.bidirectional]:
+        for suffix in ("", "_reverse")[: 1 + module.bidirectional]:
             w_ih, w_hh = getattr(module, f"weight_ih_l{k}{suffix}"), getattr(module, f"weight_hh_l{k}{suffix}")
-            layer = make(module.hidden_size, return_sequences=True, return_state=return_state and last,
-                         go_backwards=bool(suffix), dtype=dtype, name=f"l{k}{suffix}", **options)
+            layer = make(
+                module.hidden_size,
+                return_sequences=True,
+                return_state=return_state and last,
+                go_backwards=bool(suffix),
+                dtype=dtype,
+                name=f"l{k}{suffix}",
+                **options,
+            )
             if make is nn.GRU:
-                biases = ([_numpy(getattr(module, f"bias_{side}_l{k}{suffix}")) for side in ("ih", "hh")]
-                          if module.bias else [np.zeros(w_ih.shape[0], dtype=_DTYPES[dtype])] * 2)
-                W, U, b = (common.reorder_blocks(a, GRU_FROM_TORCH) for a in (_numpy(w_ih).T, _numpy(w_hh).T,
-                                                                              np.stack(biases)))
+                biases = (
+                    [_numpy(getattr(module, f"bias_{side}_l{k}{suffix}")) for side in ("ih", "hh")]
+                    if module.bias
+                    else [np.zeros(w_ih.shape[0], dtype=_DTYPES[dtype])] * 2
+                )
+                W, U, b = (
+                    common.reorder_blocks(a, GRU_FROM_TORCH) for a in (_numpy(w_ih).T, _numpy(w_hh).T, np.stack(biases))
+                )
                 directions.append(layer.set_weights(W, U, b))
                 continue
             if module.bias:
@@ -79,8 +93,11 @@ def from_torch(module, return_state=False):
             else:
                 b = np.zeros(w_ih.shape[0], dtype=_DTYPES[dtype])
             directions.append(layer.set_weights(_numpy(w_ih).T, _numpy(w_hh).T, b))
-        layers.append(nn.Bidirectional(directions[0], merge_mode="concat", backward_layer=directions[1])
-                      if module.bidirectional else directions[0])
+        layers.append(
+            nn.Bidirectional(directions[0], merge_mode="concat", backward_layer=directions[1])
+            if module.bidirectional
+            else directions[0]
+        )
     return layers[0] if len(layers) == 1 else nn.Stack(layers, name="torch_stack")
 
 
@@ -88,21 +105,29 @@ def _directions(layer, position):
     """[forward] or [forward, backward] leaf layers of one level, checked for PyTorch."""
     if isinstance(layer, nn.Bidirectional):
         if layer.merge_mode != "concat":
-            raise ValueError(f"to_torch expected Bidirectional(merge_mode='concat') at layer {position}, "
-                             f"got merge_mode={layer.merge_mode!r}")
+            raise ValueError(
+                f"to_torch expected Bidirectional(merge_mode='concat') at layer {position}, "
+                f"got merge_mode={layer.merge_mode!r}"
+            )
         leaves = [layer.forward_layer, layer.backward_layer]
         if leaves[0].go_backwards or not leaves[1].go_backwards:
-            raise ValueError(f"to_torch expected a forward and a go_backwards direction at layer {position}, "
-                             f"got go_backwards={leaves[0].go_backwards}, {leaves[1].go_backwards}")
+            raise ValueError(
+                f"to_torch expected a forward and a go_backwards direction at layer {position}, "
+                f"got go_backwards={leaves[0].go_backwards}, {leaves[1].go_backwards}"
+            )
     elif isinstance(layer, nn.Recurrent):
         common.kind_of(layer)  # a cell without a PyTorch layout is refused here, by name
         if layer.go_backwards:
-            raise ValueError(f"to_torch expected go_backwards=False at layer {position} "
-                             "(PyTorch runs one direction backwards only inside a bidirectional layer), got True")
+            raise ValueError(
+                f"to_torch expected go_backwards=False at layer {position} "
+                "(PyTorch runs one direction backwards only inside a bidirectional layer), got True"
+            )
         leaves = [layer]
     else:
-        raise TypeError(f"to_torch expected SimpleRNN, LSTM, GRU, Bidirectional or a Stack of them, "
-                        f"got {type(layer).__name__} at layer {position}")
+        raise TypeError(
+            f"to_torch expected SimpleRNN, LSTM, GRU, Bidirectional or a Stack of them, "
+            f"got {type(layer).__name__} at layer {position}"
+        )
     for leaf in leaves:
         common.check_built(leaf)
     return leaves
@@ -110,23 +135,32 @@ def _directions(layer, position):
 
 def _check_cell(leaf, first, position):
     if type(leaf) is not type(first) or leaf.units != first.units or leaf.dtype != first.dtype:
-        raise ValueError(f"to_torch expected every layer to be {type(first).__name__}({first.units}) of "
-                         f"{np.dtype(first.dtype).name}, got {type(leaf).__name__}({leaf.units}) of "
-                         f"{np.dtype(leaf.dtype).name} at layer {position}")
+        raise ValueError(
+            f"to_torch expected every layer to be {type(first).__name__}({first.units}) of "
+            f"{np.dtype(first.dtype).name}, got {type(leaf).__name__}({leaf.units}) of "
+            f"{np.dtype(leaf.dtype).name} at layer {position}"
+        )
     if isinstance(leaf, (nn.LSTM, nn.GRU)):
         kind = type(leaf).__name__
         if leaf.activation != "tanh" or leaf.recurrent_activation != "sigmoid":
-            raise ValueError(f"to_torch expected a {kind} with activation='tanh' and recurrent_activation='sigmoid', "
-                             f"got {leaf.activation!r} and {leaf.recurrent_activation!r} at layer {position}")
+            raise ValueError(
+                f"to_torch expected a {kind} with activation='tanh' and recurrent_activation='sigmoid', "
+                f"got {leaf.activation!r} and {leaf.recurrent_activation!r} at layer {position}"
+            )
         if kind == "GRU" and not leaf.reset_after:
-            raise ValueError(f"to_torch expected a GRU with reset_after=True (PyTorch applies the reset gate after "
-                             f"the recurrent product), got reset_after=False at layer {position}")
+            raise ValueError(
+                f"to_torch expected a GRU with reset_after=True (PyTorch applies the reset gate after "
+                f"the recurrent product), got reset_after=False at layer {position}"
+            )
     elif leaf.activation not in ("tanh", "relu"):
-        raise ValueError(f"to_torch expected a SimpleRNN activation 'tanh' or 'relu', got {leaf.activation!r} "
-                         f"at layer {position}")
+        raise ValueError(
+            f"to_torch expected a SimpleRNN activation 'tanh' or 'relu', got {leaf.activation!r} at layer {position}"
+        )
     elif leaf.activation != first.activation:
-        raise ValueError(f"to_torch expected one activation for every layer, got {first.activation!r} and "
-                         f"{leaf.activation!r} at layer {position}")
+        raise ValueError(
+            f"to_torch expected one activation for every layer, got {first.activation!r} and "
+            f"{leaf.activation!r} at layer {position}"
+        )
 
 
 def to_torch(obj, bias=True):
@@ -144,8 +178,10 @@ def to_torch(obj, bias=True):
     bidirectional = len(levels[0]) == 2
     for k, (layer, leaves) in enumerate(zip(layers, levels)):
         if (len(leaves) == 2) != bidirectional:
-            raise ValueError(f"to_torch expected every layer {'bi' if bidirectional else 'uni'}directional, "
-                             f"got a mixed stack at layer {k}")
+            raise ValueError(
+                f"to_torch expected every layer {'bi' if bidirectional else 'uni'}directional, "
+                f"got a mixed stack at layer {k}"
+            )
         if k < len(layers) - 1 and not layer.return_sequences:
             raise ValueError(f"to_torch expected return_sequences=True below the top layer, got False at layer {k}")
         width = first.input_dim if k == 0 else first.units * len(leaves)

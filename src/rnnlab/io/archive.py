@@ -6,6 +6,7 @@ every other member's shape and dtype. Reading never unpickles (arrays are
 parsed from their .npy headers with numpy's safe header reader) and checks
 every member against the table and the archive's sizes before allocating.
 """
+
 import json
 import os
 import zipfile
@@ -68,23 +69,40 @@ def read(path, kinds):
                 raise FormatError(f"arrays do not match the config (missing {missing}, unexpected {extra})")
             arrays = {}
             for key, spec in table.items():
-                if not isinstance(spec, dict) or spec.get("dtype") not in ARRAY_DTYPES \
-                        or not isinstance(spec.get("shape"), list) \
-                        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in spec["shape"]):
+                if (
+                    not isinstance(spec, dict)
+                    or spec.get("dtype") not in ARRAY_DTYPES
+                    or not isinstance(spec.get("shape"), list)
+                    or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in spec["shape"])
+                ):
                     raise FormatError(f"array {key!r} has an invalid entry {spec!r}")
                 arrays[key] = _read_member(zf, members[key], spec["dtype"], tuple(spec["shape"]))
     except FormatError as err:
         raise FormatError(f"{path}: not a valid rnnlab file: {err}") from None
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, UnicodeDecodeError, json.JSONDecodeError,
-            ValueError, KeyError, TypeError, OverflowError, RecursionError) as err:
-        raise FormatError(f"{path}: not a valid rnnlab file (truncated or corrupted?): "
-                          f"{type(err).__name__}: {err}") from None
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+        ValueError,
+        KeyError,
+        TypeError,
+        OverflowError,
+        RecursionError,
+    ) as err:
+        raise FormatError(
+            f"{path}: not a valid rnnlab file (truncated or corrupted?): {type(err).__name__}: {err}"
+        ) from None
     return config, arrays
 
 
 def _check_header(config, kinds):
     if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise FormatError(f"format expected {FORMAT!r}, got {config.get('format') if isinstance(config, dict) else config!r}")
+        raise FormatError(
+            f"format expected {FORMAT!r}, got {config.get('format') if isinstance(config, dict) else config!r}"
+        )
     version = config.get("version")
     if version != VERSION or isinstance(version, bool):
         raise FormatError(f"format version {version!r} is not supported (this rnnlab reads version {VERSION})")

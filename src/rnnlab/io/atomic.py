@@ -9,6 +9,7 @@ temporary file. A write killed outright leaves its temporary file behind: it is
 named after the target and the writing process, and the next write of the same
 target removes those whose process is gone.
 """
+
 import contextlib
 import glob
 import os
@@ -39,7 +40,7 @@ def remove_stale(path):
     """Remove temporary files left by killed writes of `path` (their writing process is gone)."""
     folder = os.path.dirname(os.path.abspath(path))
     for tmp in glob.glob(os.path.join(glob.escape(folder), glob.escape(_prefix(path)) + "*.tmp")):
-        pid = os.path.basename(tmp)[len(_prefix(path)):].split("-", 1)[0]
+        pid = os.path.basename(tmp)[len(_prefix(path)) :].split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(tmp)

@@ -1,4 +1,5 @@
 """Layers to and from JSON configs; only the registered cells and the classes listed here can be built from a file."""
+
 import inspect
 
 from ..nn.bidirectional import Bidirectional
@@ -23,8 +24,12 @@ def layer_config(layer):
     """{"class_name": ..., "config": {...}}; a Bidirectional also holds its two layers."""
     name = type(layer).__name__
     if isinstance(layer, Bidirectional):
-        return {"class_name": "Bidirectional", "config": layer.get_config(),
-                "layer": layer_config(layer.forward_layer), "backward_layer": layer_config(layer.backward_layer)}
+        return {
+            "class_name": "Bidirectional",
+            "config": layer.get_config(),
+            "layer": layer_config(layer.forward_layer),
+            "backward_layer": layer_config(layer.backward_layer),
+        }
     known = classes()
     if known.get(name) is not type(layer):
         raise TypeError(f"save expected layers among {sorted(known) + ['Bidirectional']}, got {name}")

@@ -3,6 +3,7 @@
 Backward passes keep only activated values, so each derivative is a function of
 y = f(z): tanh' = 1 - y², σ' = y (1 - y), relu' = [y > 0].
 """
+
 import numpy as np
 
 

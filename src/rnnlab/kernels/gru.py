@@ -18,6 +18,7 @@ the output is zero. `rdrop` (B, H) multiplies h_{t-1} where it enters a product
 with U (recurrent dropout); the carried term z_t ⊙ h_{t-1} takes it undropped.
 Names: `a` is a pre-activation (a_z, a_r, a_h), `da` its gradient; z is the gate.
 """
+
 import numpy as np
 
 from . import activations, inference
@@ -35,8 +36,9 @@ def split_bias(b, reset_after, H):
     return b, None
 
 
-def forward(x, params, state, mask=None, activation="tanh", recurrent_activation="sigmoid", reset_after=True,
-            rdrop=None):
+def forward(
+    x, params, state, mask=None, activation="tanh", recurrent_activation="sigmoid", reset_after=True, rdrop=None
+):
     """Run the sequence. params: dict W, U, b; state: (h0,).
 
     Returns (y (T, B, H), (h_T,), cache).
@@ -61,32 +63,64 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
         if reset_after:
             hU = h_prev @ U + b_rec  # h_{t-1} U + b', all three blocks
             z = gates[t, :, :H] = sigma(xW[t, :, :H] + hU[:, :H])  # z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
-            r = gates[t, :, H:2 * H] = sigma(xW[t, :, H:2 * H] + hU[:, H:2 * H])  # r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
-            hU_h[t] = hU[:, 2 * H:]
+            r = gates[t, :, H : 2 * H] = sigma(
+                xW[t, :, H : 2 * H] + hU[:, H : 2 * H]
+            )  # r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
+            hU_h[t] = hU[:, 2 * H :]
             # h̃_t = tanh(x_t W_h + b_h + r_t ⊙ (h_{t-1} U_h + b'_h))
-            h_tilde = gates[t, :, 2 * H:] = act(xW[t, :, 2 * H:] + r * hU_h[t])
+            h_tilde = gates[t, :, 2 * H :] = act(xW[t, :, 2 * H :] + r * hU_h[t])
         else:
-            hU = h_prev @ U[:, :2 * H]  # h_{t-1} U_z, h_{t-1} U_r
+            hU = h_prev @ U[:, : 2 * H]  # h_{t-1} U_z, h_{t-1} U_r
             z = gates[t, :, :H] = sigma(xW[t, :, :H] + hU[:, :H])  # z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
-            r = gates[t, :, H:2 * H] = sigma(xW[t, :, H:2 * H] + hU[:, H:])  # r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
+            r = gates[t, :, H : 2 * H] = sigma(xW[t, :, H : 2 * H] + hU[:, H:])  # r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
             # h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
-            h_tilde = gates[t, :, 2 * H:] = act(xW[t, :, 2 * H:] + (r * h_prev) @ U[:, 2 * H:])
+            h_tilde = gates[t, :, 2 * H :] = act(xW[t, :, 2 * H :] + (r * h_prev) @ U[:, 2 * H :])
         h_new[t] = z * h[t] + (1 - z) * h_tilde  # h_t = z_t ⊙ h_{t-1} + (1 − z_t) ⊙ h̃_t
         h[t + 1] = h_new[t] if mask is None else np.where(mask[t, :, None], h_new[t], h[t])
     y = h_new if mask is None else np.where(mask[:, :, None], h_new, 0)
-    cache = dict(x=x, W=W, U=U, h=h, gates=gates, hU_h=hU_h, mask=mask, rdrop=rdrop, activation=activation,
-                 recurrent_activation=recurrent_activation, reset_after=reset_after)
+    cache = dict(
+        x=x,
+        W=W,
+        U=U,
+        h=h,
+        gates=gates,
+        hU_h=hU_h,
+        mask=mask,
+        rdrop=rdrop,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+        reset_after=reset_after,
+    )
     return y, (h[T].copy(),), cache
 
 
-def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh",
-          recurrent_activation="sigmoid", reset_after=True):
+def infer(
+    x,
+    params,
+    state,
+    mask=None,
+    go_backwards=False,
+    sequences=True,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    reset_after=True,
+):
     """forward() without a cache, batch first: x (B, T, D) -> (y (B, T, H) or None, (h_T,)).
 
     mask is (B, T); see kernels/inference.py.
     """
-    return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences, activation=activation,
-                                 recurrent_activation=recurrent_activation, reset_after=reset_after)
+    return inference.via_forward(
+        forward,
+        x,
+        params,
+        state,
+        mask,
+        go_backwards,
+        sequences,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+        reset_after=reset_after,
+    )
 
 
 def backward(dy, dstate, cache):
@@ -108,19 +142,20 @@ def backward(dy, dstate, cache):
         dh_t = dh if dy is None else dh + dy[t]  # everything that reaches h_t
         if mask is not None:
             dh_t = np.where(mask[t, :, None], dh_t, 0)  # a masked step gets no gradient
-        z, r, h_tilde = gates[t, :, :H], gates[t, :, H:2 * H], gates[t, :, 2 * H:]
+        z, r, h_tilde = gates[t, :, :H], gates[t, :, H : 2 * H], gates[t, :, 2 * H :]
         h_prev = h[t] if rdrop is None else h[t] * rdrop
-        da_z = da[t, :, :H] = dh_t * (h[t] - h_tilde) * dsigma(z)  # ∂h_t/∂z_t = h_{t-1} − h̃_t
-        da_h = da[t, :, 2 * H:] = dh_t * (1 - z) * dact(h_tilde)  # ∂h_t/∂h̃_t = 1 − z_t
+        da[t, :, :H] = dh_t * (h[t] - h_tilde) * dsigma(z)  # ∂h_t/∂z_t = h_{t-1} − h̃_t
+        da_h = da[t, :, 2 * H :] = dh_t * (1 - z) * dact(h_tilde)  # ∂h_t/∂h̃_t = 1 − z_t
         if reset_after:
-            da_r = da[t, :, H:2 * H] = da_h * hU_h[t] * dsigma(r)  # ∂a_h/∂r_t = h_{t-1} U_h + b'_h
-            da_rec[t, :, :2 * H] = da[t, :, :2 * H]  # a_z, a_r take h_{t-1} U_z, h_{t-1} U_r as they are
-            da_rec[t, :, 2 * H:] = da_h * r  # ∂a_h/∂(h_{t-1} U_h + b'_h) = r_t
+            da[t, :, H : 2 * H] = da_h * hU_h[t] * dsigma(r)  # ∂a_h/∂r_t = h_{t-1} U_h + b'_h
+            da_rec[t, :, : 2 * H] = da[t, :, : 2 * H]  # a_z, a_r take h_{t-1} U_z, h_{t-1} U_r as they are
+            da_rec[t, :, 2 * H :] = da_h * r  # ∂a_h/∂(h_{t-1} U_h + b'_h) = r_t
             dh_prev = da_rec[t] @ U.T  # through the products h_{t-1} U
         else:
-            drh = da_h @ U[:, 2 * H:].T  # ∂L/∂(r_t ⊙ h_{t-1})
-            da_r = da[t, :, H:2 * H] = drh * h_prev * dsigma(r)  # ∂(r_t ⊙ h_{t-1})/∂r_t = h_{t-1}
-            dh_prev = da[t, :, :2 * H] @ U[:, :2 * H].T + drh * r  # through h_{t-1} U_z, h_{t-1} U_r and r_t ⊙ h_{t-1}
+            drh = da_h @ U[:, 2 * H :].T  # ∂L/∂(r_t ⊙ h_{t-1})
+            da[t, :, H : 2 * H] = drh * h_prev * dsigma(r)  # ∂(r_t ⊙ h_{t-1})/∂r_t = h_{t-1}
+            # through h_{t-1} U_z, h_{t-1} U_r and r_t ⊙ h_{t-1}
+            dh_prev = da[t, :, : 2 * H] @ U[:, : 2 * H].T + drh * r
         if rdrop is not None:
             dh_prev = dh_prev * rdrop
         dh_prev += dh_t * z  # ∂h_t/∂h_{t-1} through the carried term z_t ⊙ h_{t-1}
@@ -134,9 +169,14 @@ def backward(dy, dstate, cache):
         gU = hp2.T @ da_rec2  # ∂L/∂U = Σ_t h_{t-1}ᵀ ∂L/∂(h_{t-1} U)
         gb = np.stack([da2.sum(axis=0), da_rec2.sum(axis=0)])  # ∂L/∂b, ∂L/∂b'
     else:
-        rh = (gates[:, :, H:2 * H] * h_prev).reshape(T * B, H)  # r_t ⊙ h_{t-1}
-        gU = np.concatenate([hp2.T @ da2[:, :2 * H],  # ∂L/∂U_z, ∂L/∂U_r = Σ_t h_{t-1}ᵀ da_{z,r}
-                             rh.T @ da2[:, 2 * H:]], axis=1)  # ∂L/∂U_h = Σ_t (r_t ⊙ h_{t-1})ᵀ da_h
+        rh = (gates[:, :, H : 2 * H] * h_prev).reshape(T * B, H)  # r_t ⊙ h_{t-1}
+        gU = np.concatenate(
+            [
+                hp2.T @ da2[:, : 2 * H],  # ∂L/∂U_z, ∂L/∂U_r = Σ_t h_{t-1}ᵀ da_{z,r}
+                rh.T @ da2[:, 2 * H :],
+            ],
+            axis=1,
+        )  # ∂L/∂U_h = Σ_t (r_t ⊙ h_{t-1})ᵀ da_h
         gb = da2.sum(axis=0)
     grads = {
         "W": x.reshape(T * B, -1).T @ da2,  # ∂L/∂W = Σ_t x_tᵀ da_t

@@ -10,6 +10,7 @@ sequences=False returns y as None. The initial states are read, never written
 reference kernels define infer through forward (below); the fast ones run loops
 of their own, batch first.
 """
+
 import numpy as np
 
 

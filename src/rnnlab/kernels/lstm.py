@@ -13,6 +13,7 @@ A mask (T, B) marks real steps: at a masked step h and C are carried over
 unchanged and the output is zero. `rdrop` (B, H) multiplies h_{t-1} before
 the recurrent product (recurrent dropout).
 """
+
 import numpy as np
 
 from . import activations, inference
@@ -42,9 +43,9 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
         h_prev = h[t] if rdrop is None else h[t] * rdrop
         z = xW[t] + h_prev @ U
         i = gates[t, :, :H] = sigma(z[:, :H])  # i_t = σ(x_t W_i + h_{t-1} U_i + b_i)
-        f = gates[t, :, H:2 * H] = sigma(z[:, H:2 * H])  # f_t = σ(x_t W_f + h_{t-1} U_f + b_f)
-        c_tilde = gates[t, :, 2 * H:3 * H] = act(z[:, 2 * H:3 * H])  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
-        o = gates[t, :, 3 * H:] = sigma(z[:, 3 * H:])  # o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
+        f = gates[t, :, H : 2 * H] = sigma(z[:, H : 2 * H])  # f_t = σ(x_t W_f + h_{t-1} U_f + b_f)
+        c_tilde = gates[t, :, 2 * H : 3 * H] = act(z[:, 2 * H : 3 * H])  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
+        o = gates[t, :, 3 * H :] = sigma(z[:, 3 * H :])  # o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
         c_new = f * c[t] + i * c_tilde  # C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t
         tanh_c[t] = act(c_new)
         h_new[t] = o * tanh_c[t]  # h_t = o_t ⊙ tanh(C_t)
@@ -55,19 +56,40 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
             h[t + 1] = np.where(m, h_new[t], h[t])
             c[t + 1] = np.where(m, c_new, c[t])
     y = h_new if mask is None else np.where(mask[:, :, None], h_new, 0)
-    cache = dict(x=x, W=W, U=U, h=h, c=c, gates=gates, tanh_c=tanh_c, mask=mask, rdrop=rdrop,
-                 activation=activation, recurrent_activation=recurrent_activation)
+    cache = dict(
+        x=x,
+        W=W,
+        U=U,
+        h=h,
+        c=c,
+        gates=gates,
+        tanh_c=tanh_c,
+        mask=mask,
+        rdrop=rdrop,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+    )
     return y, (h[T].copy(), c[T].copy()), cache
 
 
-def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh",
-          recurrent_activation="sigmoid"):
+def infer(
+    x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh", recurrent_activation="sigmoid"
+):
     """forward() without a cache, batch first: x (B, T, D) -> (y (B, T, H) or None, (h_T, C_T)).
 
     mask is (B, T); see kernels/inference.py.
     """
-    return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences,
-                                 activation=activation, recurrent_activation=recurrent_activation)
+    return inference.via_forward(
+        forward,
+        x,
+        params,
+        state,
+        mask,
+        go_backwards,
+        sequences,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+    )
 
 
 def backward(dy, dstate, cache):
@@ -92,12 +114,12 @@ def backward(dy, dstate, cache):
         if mask is not None:  # a masked step gets no gradient
             m = mask[t, :, None]
             dh_t, dc_t = np.where(m, dh_t, 0), np.where(m, dc_t, 0)
-        i, f, c_tilde, o = (gates[t, :, k * H:(k + 1) * H] for k in range(4))
+        i, f, c_tilde, o = (gates[t, :, k * H : (k + 1) * H] for k in range(4))
         dC = dc_t + dh_t * o * dact(tanh_c[t])  # through h_t = o_t ⊙ tanh(C_t)
         dz[t, :, :H] = dC * c_tilde * dsigma(i)  # ∂C_t/∂i_t = C̃_t
-        dz[t, :, H:2 * H] = dC * c[t] * dsigma(f)  # ∂C_t/∂f_t = C_{t-1}
-        dz[t, :, 2 * H:3 * H] = dC * i * dact(c_tilde)  # ∂C_t/∂C̃_t = i_t
-        dz[t, :, 3 * H:] = dh_t * tanh_c[t] * dsigma(o)  # ∂h_t/∂o_t = tanh(C_t)
+        dz[t, :, H : 2 * H] = dC * c[t] * dsigma(f)  # ∂C_t/∂f_t = C_{t-1}
+        dz[t, :, 2 * H : 3 * H] = dC * i * dact(c_tilde)  # ∂C_t/∂C̃_t = i_t
+        dz[t, :, 3 * H :] = dh_t * tanh_c[t] * dsigma(o)  # ∂h_t/∂o_t = tanh(C_t)
         dh_rec = dz[t] @ U.T if rdrop is None else (dz[t] @ U.T) * rdrop
         if mask is None:
             dh, dc = dh_rec, dC * f  # ∂C_t/∂C_{t-1} = f_t

@@ -22,7 +22,9 @@ segments of the weight gradients are grouped differently (equal to rounding).
 Both together need bptt_steps to be a multiple of checkpoint_every. Memory:
 docs/PERFORMANCE.md.
 """
+
 import numpy as np
+
 from ..checks import is_int
 
 
@@ -54,8 +56,9 @@ class Segmented:
         if self.bptt_steps is None and self.checkpoint_every is None:
             raise ValueError("Segmented expected bptt_steps or checkpoint_every, got neither")
         if self.bptt_steps and self.checkpoint_every and self.bptt_steps % self.checkpoint_every:
-            raise ValueError(f"bptt_steps expected a multiple of checkpoint_every ({self.checkpoint_every}), "
-                             f"got {self.bptt_steps}")
+            raise ValueError(
+                f"bptt_steps expected a multiple of checkpoint_every ({self.checkpoint_every}), got {self.bptt_steps}"
+            )
         self.segment = self.checkpoint_every or self.bptt_steps
 
     def forward(self, x, params, state, mask=None, rdrop=None, **options):
@@ -72,8 +75,16 @@ class Segmented:
                 y = np.empty((T,) + y_seg.shape[1:], dtype=y_seg.dtype)
             y[s:e] = y_seg
             caches.append(None if self.checkpoint_every else cache)
-        cache = dict(x=x, params=params, mask=mask, rdrop=rdrop, options=options, bounds=bounds,
-                     starts=starts if self.checkpoint_every else None, caches=caches)
+        cache = dict(
+            x=x,
+            params=params,
+            mask=mask,
+            rdrop=rdrop,
+            options=options,
+            bounds=bounds,
+            starts=starts if self.checkpoint_every else None,
+            caches=caches,
+        )
         return y, state, cache
 
     def backward(self, dy, dstate, cache):
@@ -86,8 +97,9 @@ class Segmented:
             seg_cache = cache["caches"][k]
             if seg_cache is None:  # recompute this segment from the state that entered it
                 m = None if mask is None else mask[s:e]
-                _, _, seg_cache = self.kernel.forward(x[s:e], cache["params"], cache["starts"][k], mask=m,
-                                                      rdrop=cache["rdrop"], **cache["options"])
+                _, _, seg_cache = self.kernel.forward(
+                    x[s:e], cache["params"], cache["starts"][k], mask=m, rdrop=cache["rdrop"], **cache["options"]
+                )
             dx[s:e], dstate_in, g = self.kernel.backward(None if dy is None else dy[s:e], dstate, seg_cache)
             del seg_cache
             if grads is None:

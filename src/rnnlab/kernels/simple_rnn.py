@@ -8,6 +8,7 @@ unchanged and the output is zero, so the step receives no gradient.
 `rdrop` (B, H), when given, multiplies h_{t-1} before the recurrent product
 (recurrent dropout: one mask for every step of a sequence).
 """
+
 import numpy as np
 
 from . import activations, inference

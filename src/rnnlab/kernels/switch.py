@@ -11,6 +11,7 @@ This module is the only door to kernels/fast: layers get their kernels through
 `get`, aligned weight storage through `aligned_empty` and the input check through
 `all_finite`.
 """
+
 import contextlib
 import importlib.util
 import math
@@ -128,8 +129,11 @@ def backend():
 
 def _warn_fallback():
     why = _fast_error or "numba is not installed or NumPy has no bundled OpenBLAS"
-    warnings.warn(f"fast kernels unavailable ({why}); using the reference kernels. "
-                  "Install them with: pip install rnnlab[fast]", RuntimeWarning, stacklevel=4)
+    warnings.warn(
+        f"fast kernels unavailable ({why}); using the reference kernels. Install them with: pip install rnnlab[fast]",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def get(cell, name=None):
@@ -190,7 +194,7 @@ def aligned_empty(shape, dtype, boundary=64):
     nbytes = math.prod(shape) * dtype.itemsize
     raw = np.empty(nbytes + boundary, np.uint8)
     start = -raw.ctypes.data % boundary
-    return raw[start:start + nbytes].view(dtype).reshape(shape)
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def release_buffers():

@@ -4,6 +4,7 @@ Each lesson is a function (out_dir, size="full", say=print) -> report.Lesson: it
 returns its table, figure path, caption and measured numbers. size: "full" (a minute or two on 2 cores),
 "short" (the demo's), "tiny" (seconds, for the tests).
 """
+
 import os
 
 from . import cost, exploding, overfitting, race

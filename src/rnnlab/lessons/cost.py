@@ -10,16 +10,16 @@ cost"): the same gradients, one more forward pass, and the cache of one segment 
 share out the sequences of a batch, never the steps of one sequence, so with batch size 1 a second core
 has nothing to do.
 """
+
 import os
 import time
 
 import numpy as np
 
-from .. import plots
-from .. import kernels
+from .. import kernels, plots
+from ..bench.memory import process_status, release_memory
 from ..nn.lstm import LSTM
 from ..nn.simple_rnn import SimpleRNN
-from ..bench.memory import process_status, release_memory
 from ..plots import lessons as figures
 from .report import Lesson, check_size, table
 
@@ -32,8 +32,11 @@ BATCH, FEATURES, HIDDEN = 16, 1, 64  # the T sweep
 SEGMENT = 100  # k of checkpoint_every and bptt_steps
 BATCH_LENGTH = 100  # T of the batch sweep (LSTM)
 CELLS = {"SimpleRNN": SimpleRNN, "LSTM": LSTM}
-METHODS = {"full BPTT": {}, f"checkpoint_every {SEGMENT}": {"checkpoint_every": SEGMENT},
-           f"bptt_steps {SEGMENT}": {"bptt_steps": SEGMENT}}
+METHODS = {
+    "full BPTT": {},
+    f"checkpoint_every {SEGMENT}": {"checkpoint_every": SEGMENT},
+    f"bptt_steps {SEGMENT}": {"bptt_steps": SEGMENT},
+}
 
 
 def _release():
@@ -85,6 +88,7 @@ def training_step(cell, T, B, **options):
     def step():
         layer.forward(x, training=True)
         layer.backward(dh)
+
     step()  # builds the weights, compiles, warms the caches
     return step
 
@@ -111,9 +115,11 @@ def slope(xs, ys):
 def run(out_dir, size="full", say=print):
     """Measure the T sweep and the batch sweep; print the tables, write cost.png; returns a Lesson."""
     s = SETTINGS[check_size(size)]
-    say(f"cost of long sequences: one training step (forward and backward) of {BATCH} sequences, {HIDDEN} units, "
+    say(
+        f"cost of long sequences: one training step (forward and backward) of {BATCH} sequences, {HIDDEN} units, "
         f"T = {', '.join(map(str, s['lengths']))}; fastest of {s['repeats']}; memory: the peak resident "
-        f"memory the step adds")
+        f"memory the step adds"
+    )
     time_rows, memory_rows, rows = {}, {}, []
     for cell in CELLS:
         for method, options in METHODS.items():
@@ -122,14 +128,15 @@ def run(out_dir, size="full", say=print):
                 step = training_step(cell, T, BATCH, **options)
                 ts.append(seconds(step, s["repeats"]))
                 peak = peak_bytes(step)
-                ms.append(float("nan") if peak is None else peak / 2 ** 20)
+                ms.append(float("nan") if peak is None else peak / 2**20)
                 rows.append([f"{cell}, {method}", T, f"{ts[-1] * 1e3:.2f}", f"{ms[-1]:.1f}"])
             label = f"{cell}, {method}"
             time_rows[label] = (s["lengths"], ts, slope(s["lengths"], ts))
             memory_rows[label] = (s["lengths"], ms, slope(s["lengths"], ms))
     text = table(["cell, method", "T", "ms per step", "peak MiB"], rows)
-    text += "\nfitted slopes (log–log, T ≥ {}): ".format(SEGMENT) + "; ".join(
-        f"{k}: time {time_rows[k][2]:.2f}, memory {memory_rows[k][2]:.2f}" for k in time_rows)
+    text += f"\nfitted slopes (log–log, T ≥ {SEGMENT}): " + "; ".join(
+        f"{k}: time {time_rows[k][2]:.2f}, memory {memory_rows[k][2]:.2f}" for k in time_rows
+    )
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     batch_rows, brows = {}, []
@@ -138,27 +145,38 @@ def run(out_dir, size="full", say=print):
         with _threads(threads):
             for B in s["batches"]:
                 per_sequence.append(seconds(training_step("LSTM", BATCH_LENGTH, B), s["repeats"]) / B)
-        batch_rows[f"LSTM, T = {BATCH_LENGTH}, {threads} thread{'s' if threads > 1 else ''}"] = \
-            (s["batches"], per_sequence)
+        batch_rows[f"LSTM, T = {BATCH_LENGTH}, {threads} thread{'s' if threads > 1 else ''}"] = (
+            s["batches"],
+            per_sequence,
+        )
         brows.append([f"{threads} thread{'s' if threads > 1 else ''}"] + [f"{v * 1e3:.3f}" for v in per_sequence])
-    text += "\n\nms per sequence against batch size B (LSTM, T = {}):\n".format(BATCH_LENGTH)
+    text += f"\n\nms per sequence against batch size B (LSTM, T = {BATCH_LENGTH}):\n"
     text += table(["kernel threads"] + [f"B = {B}" for B in s["batches"]], brows)
     values = list(batch_rows.values())
     speedup = [a / b for a, b in zip(values[0][1], values[-1][1])]
 
-    numbers = {"time_slope": {k: v[2] for k, v in time_rows.items()},
-               "memory_slope": {k: v[2] for k, v in memory_rows.items()},
-               "cores": cores, "speedup_by_batch": dict(zip(s["batches"], speedup))}
-    fig = figures.cost(time_rows, memory_rows, batch_rows,
-                       title=f"cost of BPTT: batch {BATCH}, {HIDDEN} units, {cores} core{'s' if cores > 1 else ''}")
+    numbers = {
+        "time_slope": {k: v[2] for k, v in time_rows.items()},
+        "memory_slope": {k: v[2] for k, v in memory_rows.items()},
+        "cores": cores,
+        "speedup_by_batch": dict(zip(s["batches"], speedup)),
+    }
+    fig = figures.cost(
+        time_rows,
+        memory_rows,
+        batch_rows,
+        title=f"cost of BPTT: batch {BATCH}, {HIDDEN} units, {cores} core{'s' if cores > 1 else ''}",
+    )
     path = plots.save(fig, os.path.join(out_dir, "cost.png"))
     full = time_rows["LSTM, full BPTT"][2], memory_rows["LSTM, full BPTT"][2]
     ckpt = memory_rows[f"LSTM, checkpoint_every {SEGMENT}"][2]
-    caption = (f"Left: the time of a training step grows with T (fitted slope {full[0]:.2f} for the LSTM with "
-               f"full BPTT; 1 is proportional to T): the steps run one after another. Middle: full BPTT keeps every step's "
-               f"cache, so its memory grows as T too (slope {full[1]:.2f}); checkpoint_every {SEGMENT} keeps one "
-               f"segment's cache at a time (slope {ckpt:.2f}), paying one more forward pass. Right: time per "
-               f"sequence against batch size with 1 and {cores} kernel threads: {cores} threads run ×{speedup[0]:.2f} "
-               f"as fast as one at B = {s['batches'][0]}, ×{speedup[-1]:.2f} at B = {s['batches'][-1]} — "
-               f"cores share out sequences of a batch, never the steps of one sequence.")
+    caption = (
+        f"Left: the time of a training step grows with T (fitted slope {full[0]:.2f} for the LSTM with "
+        f"full BPTT; 1 is proportional to T): the steps run one after another. Middle: full BPTT keeps every step's "
+        f"cache, so its memory grows as T too (slope {full[1]:.2f}); checkpoint_every {SEGMENT} keeps one "
+        f"segment's cache at a time (slope {ckpt:.2f}), paying one more forward pass. Right: time per "
+        f"sequence against batch size with 1 and {cores} kernel threads: {cores} threads run ×{speedup[0]:.2f} "
+        f"as fast as one at B = {s['batches'][0]}, ×{speedup[-1]:.2f} at B = {s['batches'][-1]} — "
+        f"cores share out sequences of a batch, never the steps of one sequence."
+    )
     return Lesson("cost", text, path, caption, numbers)

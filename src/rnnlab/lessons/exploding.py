@@ -8,6 +8,7 @@ non-finite and TerminateOnNaN stops the run, naming the step. Clipping by global
 Bengio 2013, "On the difficulty of training recurrent neural networks") rescales g to ‖g‖ ≤ c, so every
 step moves the weights by at most lr · c, and the very same run (same weights, same batches) trains.
 """
+
 import os
 import warnings
 
@@ -41,15 +42,18 @@ PROBE = 64  # sequences for ‖∂L/∂h_t‖ at initialisation
 
 def scaled_orthogonal(radius):
     """An initializer: `radius` times a random orthogonal matrix, so every eigenvalue has modulus `radius`."""
+
     def init(shape, rng, dtype):
         return (radius * orthogonal(shape, rng, dtype)).astype(dtype)
+
     return init
 
 
 def build(seed, hidden, clip):
     """relu SimpleRNN(hidden) with ρ(U) = RADIUS, a Dense(1) head, MSE, SGD(LR); clip: a norm or None."""
-    model = Sequential([SimpleRNN(hidden, activation="relu", recurrent_initializer=scaled_orthogonal(RADIUS)),
-                        Dense(1)], seed=seed)
+    model = Sequential(
+        [SimpleRNN(hidden, activation="relu", recurrent_initializer=scaled_orthogonal(RADIUS)), Dense(1)], seed=seed
+    )
     model.compile("mse", optim.SGD(lr=LR), clip_norm=clip)
     return model
 
@@ -87,8 +91,13 @@ def train(seed, steps, hidden, clip):
         if guard.message:
             break
     nan_step = len(record.losses) - 1 if guard.message else None  # the guard stops at the step it names
-    return {"losses": record.losses, "norms": record.norms, "stopped": guard.message, "nan_step": nan_step,
-            "flow": flow}
+    return {
+        "losses": record.losses,
+        "norms": record.norms,
+        "stopped": guard.message,
+        "nan_step": nan_step,
+        "flow": flow,
+    }
 
 
 def _mean(values):
@@ -98,9 +107,11 @@ def _mean(values):
 def run(out_dir, size="full", say=print):
     """Train each seed without and with clipping; print the table, write exploding.png; returns a Lesson."""
     s = SETTINGS[check_size(size)]
-    say(f"exploding gradients: relu SimpleRNN({s['hidden']}), ρ(U) = {RADIUS} at initialisation, adding T = "
+    say(
+        f"exploding gradients: relu SimpleRNN({s['hidden']}), ρ(U) = {RADIUS} at initialisation, adding T = "
         f"{LENGTH}, SGD lr {LR}, batch {BATCH}, up to {s['steps']} steps; the same weights and batches without "
-        f"clipping and with clipping by global norm {CLIP:g}")
+        f"clipping and with clipping by global norm {CLIP:g}"
+    )
     rows, runs, numbers = [], {}, {"diverged": [], "clipped_first": [], "clipped_last": []}
     window = max(1, min(50, s["steps"] // 10))  # steps averaged at the start and the end of a run
     for seed in s["seeds"]:
@@ -110,9 +121,16 @@ def run(out_dir, size="full", say=print):
             runs.setdefault(label, r)  # the first seed's runs are drawn
             finite = [v for v in r["norms"] if np.isfinite(v)]
             end = "non-finite at step {}".format(r["nan_step"]) if r["stopped"] else f"{len(r['losses'])} steps"
-            rows.append([f"seed {seed}, {label}", f"{r['norms'][0]:.3g}", f"{max(finite):.3g}",
-                         f"{_mean(r['losses'][:window]):.4g}",
-                         "—" if r["stopped"] else f"{_mean(r['losses'][-window:]):.4f}", end])
+            rows.append(
+                [
+                    f"seed {seed}, {label}",
+                    f"{r['norms'][0]:.3g}",
+                    f"{max(finite):.3g}",
+                    f"{_mean(r['losses'][:window]):.4g}",
+                    "—" if r["stopped"] else f"{_mean(r['losses'][-window:]):.4f}",
+                    end,
+                ]
+            )
             if clip is None:
                 numbers["diverged"].append(r["stopped"] is not None)
                 if r["stopped"]:
@@ -122,18 +140,25 @@ def run(out_dir, size="full", say=print):
                 numbers["clipped_last"].append(_mean(r["losses"][-window:]))
     numbers["growth_per_step"] = float(np.exp(-runs["no clipping"]["flow"]["rate_h"]))
     numbers["baseline"] = tasks.adding_task.baseline(LENGTH)
-    text = table(["run", "‖g‖ at step 0", "largest ‖g‖", f"loss, first {window}", f"loss, last {window}", "ended"],
-                 rows)
+    text = table(
+        ["run", "‖g‖ at step 0", "largest ‖g‖", f"loss, first {window}", f"loss, last {window}", "ended"], rows
+    )
     flows = {f"ρ(U) = {RADIUS}, seed {s['seeds'][0]}": runs["no clipping"]["flow"]}
-    fig = figures.exploding({k: v["norms"] for k, v in runs.items()}, flows,
-                            {k: v["nan_step"] for k, v in runs.items()}, CLIP,
-                            title=f"exploding gradients: relu SimpleRNN, ρ(U) = {RADIUS}, adding T = {LENGTH}")
+    fig = figures.exploding(
+        {k: v["norms"] for k, v in runs.items()},
+        flows,
+        {k: v["nan_step"] for k, v in runs.items()},
+        CLIP,
+        title=f"exploding gradients: relu SimpleRNN, ρ(U) = {RADIUS}, adding T = {LENGTH}",
+    )
     path = plots.save(fig, os.path.join(out_dir, "exploding.png"))
-    caption = (f"Left: the gradient norm at every training step, before clipping. Without clipping it climbs "
-               f"within a few steps until the loss is no longer a number and the run stops (the cross); with "
-               f"clipping each update is cut to length at most lr · {CLIP:g}, and the loss "
-               f"falls (here from {_mean(numbers['clipped_first']):.3g} to {_mean(numbers['clipped_last']):.3g} "
-               f"on average; always answering 1 scores {numbers['baseline']:.3g}). Right: at initialisation "
-               f"‖∂L/∂h_t‖ grows by ×{numbers['growth_per_step']:.2f} per step back in time, because relu' is 0 "
-               f"or 1 and U stretches vectors by up to {RADIUS}: the mirror image of the vanishing figure.")
+    caption = (
+        f"Left: the gradient norm at every training step, before clipping. Without clipping it climbs "
+        f"within a few steps until the loss is no longer a number and the run stops (the cross); with "
+        f"clipping each update is cut to length at most lr · {CLIP:g}, and the loss "
+        f"falls (here from {_mean(numbers['clipped_first']):.3g} to {_mean(numbers['clipped_last']):.3g} "
+        f"on average; always answering 1 scores {numbers['baseline']:.3g}). Right: at initialisation "
+        f"‖∂L/∂h_t‖ grows by ×{numbers['growth_per_step']:.2f} per step back in time, because relu' is 0 "
+        f"or 1 and U stretches vectors by up to {RADIUS}: the mirror image of the vanishing figure."
+    )
     return Lesson("exploding", text, path, caption, numbers)

@@ -1,4 +1,5 @@
 """What a lesson hands back: its table, its figure and the caption that says what to see."""
+
 from dataclasses import dataclass, field
 
 SIZES = ("full", "short", "tiny")  # full: `rnnlab lesson`; short: `rnnlab demo`; tiny: the tests, seconds

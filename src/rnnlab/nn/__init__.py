@@ -1,4 +1,5 @@
 """Layers that hold parameters."""
+
 from .base import Container, Layer
 from .bidirectional import Bidirectional
 from .cells import cell_class, cell_classes, register_cell
@@ -13,5 +14,22 @@ from .recurrent import Recurrent
 from .simple_rnn import SimpleRNN
 from .stack import Stack
 
-__all__ = ["register_cell", "cell_classes", "cell_class", "Layer", "Container", "Recurrent", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Stack", "Dense", "Embedding", "Dropout", "Masking",
-           "inference_mode", "is_inference"]
+__all__ = [
+    "register_cell",
+    "cell_classes",
+    "cell_class",
+    "Layer",
+    "Container",
+    "Recurrent",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "Bidirectional",
+    "Stack",
+    "Dense",
+    "Embedding",
+    "Dropout",
+    "Masking",
+    "inference_mode",
+    "is_inference",
+]

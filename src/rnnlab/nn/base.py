@@ -1,5 +1,4 @@
 """The Layer contract: out = layer(x), dx = layer.backward(dout); params and grads."""
-import math
 
 import numpy as np
 

@@ -1,4 +1,5 @@
 """Bidirectional wrapper: one copy of a recurrent layer reads forward, one backward."""
+
 import copy
 
 import numpy as np
@@ -39,14 +40,22 @@ class Bidirectional(Container):
             backward_layer.name = layer.name + "_backward"
             if layer.built:
                 backward_layer.build(layer.input_dim)
-        if (type(backward_layer) is not type(layer) or backward_layer.units != layer.units
-                or backward_layer.return_sequences != layer.return_sequences
-                or backward_layer.return_state != layer.return_state or backward_layer.stateful != layer.stateful):
-            raise ValueError(f"Bidirectional expected backward_layer of the same kind, units, return_sequences, "
-                             f"return_state and stateful as layer, got {backward_layer!r}")
+        if (
+            type(backward_layer) is not type(layer)
+            or backward_layer.units != layer.units
+            or backward_layer.return_sequences != layer.return_sequences
+            or backward_layer.return_state != layer.return_state
+            or backward_layer.stateful != layer.stateful
+        ):
+            raise ValueError(
+                f"Bidirectional expected backward_layer of the same kind, units, return_sequences, "
+                f"return_state and stateful as layer, got {backward_layer!r}"
+            )
         if backward_layer.go_backwards == layer.go_backwards:
-            raise ValueError(f"Bidirectional expected backward_layer to read the other way (go_backwards="
-                             f"{not layer.go_backwards}), got go_backwards={backward_layer.go_backwards}")
+            raise ValueError(
+                f"Bidirectional expected backward_layer to read the other way (go_backwards="
+                f"{not layer.go_backwards}), got go_backwards={backward_layer.go_backwards}"
+            )
         self.backward_layer = backward_layer
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
@@ -89,8 +98,10 @@ class Bidirectional(Container):
         init_fw = init_bw = None
         if initial_state is not None:
             if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2 * n:
-                raise ValueError(f"{self.name} expected initial_state as a list of {2 * n} arrays "
-                                 f"(forward states, then backward states), got {type(initial_state).__name__}")
+                raise ValueError(
+                    f"{self.name} expected initial_state as a list of {2 * n} arrays "
+                    f"(forward states, then backward states), got {type(initial_state).__name__}"
+                )
             init_fw, init_bw = list(initial_state[:n]), list(initial_state[n:])
         out_f = fw(x, mask=mask, initial_state=init_fw, training=training)
         out_b = bw(x, mask=mask, initial_state=init_bw, training=training)
@@ -117,9 +128,13 @@ class Bidirectional(Container):
         y_f, y_b = self._last
         if self.merge_mode is None:
             if not isinstance(dy, (list, tuple)) or len(dy) != 2:
-                raise ValueError(f"{self.name}.backward expected dout as [d_forward, d_backward], got {type(dy).__name__}")
-            return (check_grad("dout[0]", dy[0], y_f.shape, self.dtype, self.name),
-                    check_grad("dout[1]", dy[1], y_b.shape, self.dtype, self.name))
+                raise ValueError(
+                    f"{self.name}.backward expected dout as [d_forward, d_backward], got {type(dy).__name__}"
+                )
+            return (
+                check_grad("dout[0]", dy[0], y_f.shape, self.dtype, self.name),
+                check_grad("dout[1]", dy[1], y_b.shape, self.dtype, self.name),
+            )
         H = self.forward_layer.units
         width = 2 * H if self.merge_mode == "concat" else H
         dy = check_grad("dout", dy, y_f.shape[:-1] + (width,), self.dtype, self.name)
@@ -139,9 +154,10 @@ class Bidirectional(Container):
         n = len(fw.state_names)
         if self.return_state:
             if not isinstance(dout, (list, tuple)) or len(dout) != 1 + 2 * n:
-                raise ValueError(f"{self.name}.backward expected dout as a list of {1 + 2 * n} arrays, "
-                                 f"got {type(dout).__name__}")
-            dy, ds_f, ds_b = dout[0], list(dout[1:1 + n]), list(dout[1 + n:])
+                raise ValueError(
+                    f"{self.name}.backward expected dout as a list of {1 + 2 * n} arrays, got {type(dout).__name__}"
+                )
+            dy, ds_f, ds_b = dout[0], list(dout[1 : 1 + n]), list(dout[1 + n :])
         else:
             dy, ds_f, ds_b = dout, None, None
         dy_f, dy_b = (None, None) if dy is None and self.return_state else self._unmerge(dy)
@@ -153,4 +169,3 @@ class Bidirectional(Container):
 
     def get_config(self):
         return {"merge_mode": self.merge_mode, "name": self.name}
-

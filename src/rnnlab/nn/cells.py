@@ -12,6 +12,7 @@ A cell is a plug-in. It is
 Bidirectional, save/load, the converters, probe.record and the CLI: no other file
 lists cells. Converters refuse a cell that has no layout of theirs, by name.
 """
+
 from .. import kernels
 from .gru import GRU
 from .lstm import LSTM

@@ -1,9 +1,10 @@
 """Dense layer: y = φ(x W + b) on the last axis, so a 3-D input is transformed step by step."""
+
 import numpy as np
 
 from .. import initializers
-from ..kernels import activations
 from ..checks import positive_int
+from ..kernels import activations
 from .base import Layer, as_float_array, check_grad
 
 # softmax is not elementwise, so it lives here rather than beside tanh and σ
@@ -19,12 +20,21 @@ def softmax(z):
 class Dense(Layer):
     """Fully connected layer, Keras arguments. x (B, D) -> (B, units); x (B, T, D) -> (B, T, units).
 
-    Arguments: units; activation (None: linear); use_bias; kernel_ and bias_initializer;
-dtype; seed; name. Weights W (D, units), b (units,).
+        Arguments: units; activation (None: linear); use_bias; kernel_ and bias_initializer;
+    dtype; seed; name. Weights W (D, units), b (units,).
     """
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", dtype="float32", seed=None, name=None):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        dtype="float32",
+        seed=None,
+        name=None,
+    ):
         super().__init__(dtype=dtype, name=name)
         self.units = positive_int("units", units)
         activation = "linear" if activation is None else activation
@@ -102,5 +112,10 @@ dtype; seed; name. Weights W (D, units), b (units,).
         return dz @ self.params["W"].T
 
     def get_config(self):
-        return {"units": self.units, "activation": None if self.activation == "linear" else self.activation,
-                "use_bias": self.use_bias, "dtype": np.dtype(self.dtype).name, "name": self.name}
+        return {
+            "units": self.units,
+            "activation": None if self.activation == "linear" else self.activation,
+            "use_bias": self.use_bias,
+            "dtype": np.dtype(self.dtype).name,
+            "name": self.name,
+        }

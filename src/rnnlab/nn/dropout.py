@@ -1,8 +1,9 @@
 """Dropout layer (inverted): zero each unit with probability `rate` while training."""
+
 import numpy as np
 
-from .base import Layer, check_grad
 from ..checks import is_number
+from .base import Layer, check_grad
 
 
 class Dropout(Layer):

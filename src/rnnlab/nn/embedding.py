@@ -1,4 +1,5 @@
 """Embedding layer: integer ids -> rows of a table E; id 0 may mark padding."""
+
 import numpy as np
 
 from .. import initializers
@@ -18,8 +19,16 @@ class Embedding(Layer):
     makes_mask = True
     takes_ids = True
 
-    def __init__(self, input_dim, output_dim, mask_zero=False, embeddings_initializer="uniform",
-                 dtype="float32", seed=None, name=None):
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        mask_zero=False,
+        embeddings_initializer="uniform",
+        dtype="float32",
+        seed=None,
+        name=None,
+    ):
         super().__init__(dtype=dtype, name=name)
         self.input_dim = positive_int("input_dim", input_dim)
         self.output_dim = positive_int("output_dim", output_dim)
@@ -88,5 +97,10 @@ class Embedding(Layer):
         return None
 
     def get_config(self):
-        return {"input_dim": self.input_dim, "output_dim": self.output_dim, "mask_zero": self.mask_zero,
-                "dtype": np.dtype(self.dtype).name, "name": self.name}
+        return {
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            "mask_zero": self.mask_zero,
+            "dtype": np.dtype(self.dtype).name,
+            "name": self.name,
+        }

@@ -1,4 +1,5 @@
 """GRU layer: an update gate z and a reset gate r around a candidate state h̃."""
+
 import numpy as np
 
 from .. import checks
@@ -51,9 +52,15 @@ class GRU(Recurrent):
         return {"z": z, "r": r, "h_tilde": h_tilde, "h": cache["h"][1:]}, {"h": cache["h"][0]}
 
     def kernel_options(self):
-        return {"activation": self.activation, "recurrent_activation": self.recurrent_activation,
-                "reset_after": self.reset_after}
+        return {
+            "activation": self.activation,
+            "recurrent_activation": self.recurrent_activation,
+            "reset_after": self.reset_after,
+        }
 
     def get_config(self):
-        return {**super().get_config(), "recurrent_activation": self.recurrent_activation,
-                "reset_after": self.reset_after}
+        return {
+            **super().get_config(),
+            "recurrent_activation": self.recurrent_activation,
+            "reset_after": self.reset_after,
+        }

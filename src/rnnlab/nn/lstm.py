@@ -1,4 +1,5 @@
 """LSTM layer: input, forget and output gates around a cell state C."""
+
 import numpy as np
 
 from ..kernels import activations
@@ -34,7 +35,7 @@ class LSTM(Recurrent):
         super().build(input_dim)
         if self.unit_forget_bias:
             H = self.units
-            self.params["b"][H:2 * H] = 1.0  # remember by default (Jozefowicz et al. 2015)
+            self.params["b"][H : 2 * H] = 1.0  # remember by default (Jozefowicz et al. 2015)
         return self
 
     @classmethod
@@ -49,5 +50,8 @@ class LSTM(Recurrent):
         return {"activation": self.activation, "recurrent_activation": self.recurrent_activation}
 
     def get_config(self):
-        return {**super().get_config(), "recurrent_activation": self.recurrent_activation,
-                "unit_forget_bias": self.unit_forget_bias}
+        return {
+            **super().get_config(),
+            "recurrent_activation": self.recurrent_activation,
+            "unit_forget_bias": self.unit_forget_bias,
+        }

@@ -1,10 +1,11 @@
 """Masking layer: padded steps of float sequences, marked by a value, as Keras' Masking."""
+
 import math
 
 import numpy as np
 
-from .base import Layer, as_float_array, check_grad
 from ..checks import is_number
+from .base import Layer, as_float_array, check_grad
 
 
 class Masking(Layer):

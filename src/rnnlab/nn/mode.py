@@ -8,6 +8,7 @@ out, no cache of gates and states (on the fast backend a different layout of the
 work, see kernels/fast/lstm.py). A backward pass after such a forward raises.
 Like torch.inference_mode(); the setting is per thread (and per asyncio task).
 """
+
 import contextvars
 
 _inference = contextvars.ContextVar("rnnlab_inference_mode", default=False)

@@ -5,12 +5,12 @@ time-major, so the layer transposes once on the way in and once on the way out.
 Under inference_mode() (nn/mode.py) it calls the kernel's batch-first infer()
 instead, which keeps nothing for backward.
 """
+
 import numpy as np
 
-from .. import initializers, kernels
+from .. import checks, initializers, kernels
 from ..kernels import inference
 from ..kernels.segmented import Segmented
-from .. import checks
 from .base import Layer, aligned, as_array, as_float_array, check_grad, check_mask
 from .mode import is_inference
 
@@ -53,11 +53,28 @@ class Recurrent(Layer):
     state_names = ("h",)  # the states the kernel carries, "h" first
     supports_masking = True  # takes a (B, T) mask; passes it on while the time axis stays
 
-    def __init__(self, units, activation="tanh", return_sequences=False, return_state=False,
-                 go_backwards=False, stateful=False, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", bias_initializer="zeros", dropout=0.0,
-                 recurrent_dropout=0.0, dtype="float32", seed=None, name=None, bptt_steps=None,
-                 checkpoint_every=None, zero_output_for_mask=None, initial_state_rows=0, unroll=False):
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        dtype="float32",
+        seed=None,
+        name=None,
+        bptt_steps=None,
+        checkpoint_every=None,
+        zero_output_for_mask=None,
+        initial_state_rows=0,
+        unroll=False,
+    ):
         super().__init__(dtype=dtype, name=name)
         if zero_output_for_mask is not None:
             checks.flag("zero_output_for_mask", zero_output_for_mask)
@@ -134,11 +151,16 @@ class Recurrent(Layer):
         """Create the parameters of param_shapes(input_dim): W, U, b."""
         self.input_dim = checks.positive_int("input_dim", input_dim)
         shapes = self.param_shapes(input_dim)
-        init = {"W": (self.kernel_initializer, shapes["W"]), "U": (self.recurrent_initializer, shapes["U"]),
-                "b": (self.bias_initializer, shapes["b"])}
+        init = {
+            "W": (self.kernel_initializer, shapes["W"]),
+            "U": (self.recurrent_initializer, shapes["U"]),
+            "b": (self.bias_initializer, shapes["b"]),
+        }
         # C order whatever the initializer returns (an orthogonal U may come transposed), from a cache line
-        self.params = {key: aligned(np.asarray(initializers.get(name)(shape, self.rng, self.dtype), dtype=self.dtype))
-                       for key, (name, shape) in init.items()}
+        self.params = {
+            key: aligned(np.asarray(initializers.get(name)(shape, self.rng, self.dtype), dtype=self.dtype))
+            for key, (name, shape) in init.items()
+        }
         for key in self.initial_state_names:  # learned initial states start at zero
             self.params[key] = aligned(np.zeros(shapes[key], dtype=self.dtype))
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
@@ -201,8 +223,10 @@ class Recurrent(Layer):
         if isinstance(states, np.ndarray):
             states = [states]
         if not isinstance(states, (list, tuple)) or not states or np.ndim(states[0]) != 2:
-            raise ValueError(f"{self.name}.reset_state expected states as a list of {n} arrays "
-                             f"(batch, {self.units}), got {type(states).__name__}")
+            raise ValueError(
+                f"{self.name}.reset_state expected states as a list of {n} arrays "
+                f"(batch, {self.units}), got {type(states).__name__}"
+            )
         self._carry = tuple(s.copy() for s in self._initial_state(states, np.shape(states[0])[0]))
 
     def _initial_state(self, initial_state, batch):
@@ -211,8 +235,10 @@ class Recurrent(Layer):
         if initial_state is None:
             if self.stateful and self._carry is not None:
                 if self._carry[0].shape != shape:
-                    raise ValueError(f"{self.name} is stateful with batch {self._carry[0].shape[0]}, "
-                                     f"got batch {batch}; call reset_state() first")
+                    raise ValueError(
+                        f"{self.name} is stateful with batch {self._carry[0].shape[0]}, "
+                        f"got batch {batch}; call reset_state() first"
+                    )
                 return self._carry
             if self.initial_state_rows:
                 return self._learned_state(batch)
@@ -220,8 +246,10 @@ class Recurrent(Layer):
         if isinstance(initial_state, np.ndarray):
             initial_state = [initial_state]
         if not isinstance(initial_state, (list, tuple)) or len(initial_state) != n:
-            raise ValueError(f"{self.name} expected initial_state as a list of {n} arrays "
-                             f"({', '.join(self.state_names)}), got {type(initial_state).__name__}")
+            raise ValueError(
+                f"{self.name} expected initial_state as a list of {n} arrays "
+                f"({', '.join(self.state_names)}), got {type(initial_state).__name__}"
+            )
         out = []
         for name, s in zip(self.state_names, initial_state):
             s = as_float_array(f"initial_state {name}", s, self.dtype, self.name)
@@ -234,10 +262,14 @@ class Recurrent(Layer):
         """The initial-state parameters as (batch, H) arrays: one row broadcast, or one per batch row."""
         rows = self.initial_state_rows
         if rows != 1 and rows != batch:
-            raise ValueError(f"{self.name} holds initial states for batch {rows} (initial_state_rows={rows}), "
-                             f"got batch {batch}; pass initial_state")
-        return tuple(np.ascontiguousarray(np.broadcast_to(self.params[key], (batch, self.units)))
-                     for key in self.initial_state_names)
+            raise ValueError(
+                f"{self.name} holds initial states for batch {rows} (initial_state_rows={rows}), "
+                f"got batch {batch}; pass initial_state"
+            )
+        return tuple(
+            np.ascontiguousarray(np.broadcast_to(self.params[key], (batch, self.units)))
+            for key in self.initial_state_names
+        )
 
     def _zero_state(self, batch):
         """Zero states (batch, units), kept from call to call and read only (the kernels copy
@@ -287,8 +319,9 @@ class Recurrent(Layer):
         if xdrop is not None:
             xt = xt * xdrop
         kernel = self._kernel(backend)
-        y, state_T, cache = kernel.forward(np.ascontiguousarray(xt), self.params, state0, mask=mt,
-                                           rdrop=rdrop, **self.kernel_options())
+        y, state_T, cache = kernel.forward(
+            np.ascontiguousarray(xt), self.params, state0, mask=mt, rdrop=rdrop, **self.kernel_options()
+        )
         learned = initial_state is None and self.initial_state_rows and not (self.stateful and self._carry is not None)
         self._cache = (backend, cache, xdrop, B, T, mt, learned)  # a name, not the module: layers stay copyable
         self._inferred = False
@@ -305,11 +338,11 @@ class Recurrent(Layer):
         module = kernels.get(self.cell, backend)
         options = self.kernel_options()
         if hasattr(module, "infer"):
-            y, state_T = module.infer(x, self.params, state0, mask, self.go_backwards, self.return_sequences,
-                                      **options)
+            y, state_T = module.infer(x, self.params, state0, mask, self.go_backwards, self.return_sequences, **options)
         else:  # a registered backend with forward/backward only
-            y, state_T = inference.via_forward(module.forward, x, self.params, state0, mask, self.go_backwards,
-                                               self.return_sequences, **options)
+            y, state_T = inference.via_forward(
+                module.forward, x, self.params, state0, mask, self.go_backwards, self.return_sequences, **options
+            )
         self._cache, self._inferred = None, True
         m = None
         if mask is not None:  # processing order
@@ -353,21 +386,27 @@ class Recurrent(Layer):
         With return_state, dout is (d_output, dh[, dc]); any entry may be None (zero).
         """
         if self._inferred:
-            raise ValueError(f"{self.name}.backward called after a forward under inference_mode(), "
-                             "which keeps nothing for it; run forward outside inference_mode")
+            raise ValueError(
+                f"{self.name}.backward called after a forward under inference_mode(), "
+                "which keeps nothing for it; run forward outside inference_mode"
+            )
         if self._cache is None:
             raise ValueError(f"{self.name}.backward called before a forward call")
         backend, cache, xdrop, B, T, mt, learned = self._cache
         H, n = self.units, len(self.state_names)
         if self.return_state:
             if not isinstance(dout, (list, tuple)) or len(dout) != 1 + n:
-                raise ValueError(f"{self.name}.backward expected dout as a tuple of {1 + n} arrays "
-                                 f"(output, {', '.join(self.state_names)}), got {type(dout).__name__}")
+                raise ValueError(
+                    f"{self.name}.backward expected dout as a tuple of {1 + n} arrays "
+                    f"(output, {', '.join(self.state_names)}), got {type(dout).__name__}"
+                )
             dy, dstate = dout[0], list(dout[1:])
         else:
             dy, dstate = dout, [None] * n
-        dstate = [None if d is None else check_grad(f"d{name}", d, (B, H), self.dtype, self.name)
-                  for name, d in zip(self.state_names, dstate)]
+        dstate = [
+            None if d is None else check_grad(f"d{name}", d, (B, H), self.dtype, self.name)
+            for name, d in zip(self.state_names, dstate)
+        ]
         if dy is None and self.return_state:  # only the states carry gradient
             dy_seq = None
         elif self.return_sequences:
@@ -400,13 +439,20 @@ class Recurrent(Layer):
 
     def get_config(self):
         return {
-            "units": self.units, "activation": self.activation,
-            "return_sequences": self.return_sequences, "return_state": self.return_state,
-            "go_backwards": self.go_backwards, "stateful": self.stateful,
-            "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
-            "dtype": np.dtype(self.dtype).name, "name": self.name,
-            "bptt_steps": self.bptt_steps, "checkpoint_every": self.checkpoint_every,
-            "zero_output_for_mask": self.zero_output_for_mask, "initial_state_rows": self.initial_state_rows,
+            "units": self.units,
+            "activation": self.activation,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "dtype": np.dtype(self.dtype).name,
+            "name": self.name,
+            "bptt_steps": self.bptt_steps,
+            "checkpoint_every": self.checkpoint_every,
+            "zero_output_for_mask": self.zero_output_for_mask,
+            "initial_state_rows": self.initial_state_rows,
         }
 
 

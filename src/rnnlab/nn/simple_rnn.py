@@ -1,4 +1,5 @@
 """SimpleRNN layer: h_t = φ(x_t W + h_{t-1} U + b)."""
+
 from ..kernels import activations
 from .recurrent import Recurrent
 

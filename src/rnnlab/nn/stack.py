@@ -1,4 +1,5 @@
 """A stack of layers applied in order, with the same call/backward contract as one layer."""
+
 from .base import Container
 
 
@@ -84,8 +85,10 @@ class Stack(Container):
         if initial_state is None:
             initial_state = [None] * n
         if not isinstance(initial_state, (list, tuple)) or len(initial_state) != n:
-            raise ValueError(f"Stack expected initial_state as a list of {n} entries (one per recurrent layer), "
-                             f"got {type(initial_state).__name__}")
+            raise ValueError(
+                f"Stack expected initial_state as a list of {n} entries (one per recurrent layer), "
+                f"got {type(initial_state).__name__}"
+            )
         y, self._output_mask = forward_layers(self.layers, x, mask, training, iter(initial_state))
         return y
 

@@ -1,4 +1,5 @@
 """Line figures: activations, gradient flow, learning curves, the compare grid."""
+
 import math
 from collections.abc import Mapping
 
@@ -26,8 +27,12 @@ def activations(x=None):
     left.plot(x, s, label="σ(x) = 1 / (1 + e^(−x))")
     left.plot(x, d_sigmoid(s), label="σ'(x) = σ(x)(1 − σ(x))")
     left.axhline(0.25, color="grey", ls=":", lw=1)
-    left.annotate("max σ' = 0.25: 0.25¹⁰ ≈ 1e-6", xy=(0.0, 0.25), xytext=(-4.8, 0.4),
-                  arrowprops={"arrowstyle": "->", "color": "grey"})
+    left.annotate(
+        "max σ' = 0.25: 0.25¹⁰ ≈ 1e-6",
+        xy=(0.0, 0.25),
+        xytext=(-4.8, 0.4),
+        arrowprops={"arrowstyle": "->", "color": "grey"},
+    )
     left.set_title("sigmoid 与导数 (σ)")
 
     right.plot(x, t, label="tanh(x)")
@@ -156,7 +161,7 @@ def compare_grid(results, metric, baseline=None, logx=False, logy=False, title=N
         mine = [row for row in rows if row["model"] == model]
         xs = sorted({row["length"] for row in mine})
         values = [[float(row[metric]) for row in mine if row["length"] == L] for L in xs]
-        line, = ax.plot(xs, [np.mean(v) for v in values], marker="o", label=model)
+        (line,) = ax.plot(xs, [np.mean(v) for v in values], marker="o", label=model)
         for L, v in zip(xs, values):
             ax.scatter([L] * len(v), v, color=line.get_color(), alpha=0.35, s=12)
     if baseline is not None:

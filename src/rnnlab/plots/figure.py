@@ -1,4 +1,5 @@
 """A Figure without pyplot (no global state, no window), and an atomic save."""
+
 import os
 
 from ..io.atomic import atomic_open

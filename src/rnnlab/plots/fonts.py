@@ -9,15 +9,26 @@ Text gets the family list [default font, CJK font]: matplotlib draws each
 character with the first font of the list that has it, so Latin text keeps
 the default look and Chinese characters come from the CJK font.
 """
+
 import importlib.util
 import os
 import warnings
 
 # families known to cover simplified Chinese, best first
 KNOWN_CJK_FAMILIES = (
-    "Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
-    "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Sarasa Gothic SC", "SimHei",
-    "Microsoft YaHei", "PingFang SC", "Heiti SC", "Droid Sans Fallback", "AR PL UMing CN",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Sarasa Gothic SC",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Heiti SC",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
 )
 _PROBE = "我"  # a character every Chinese font has and DejaVu Sans lacks
 _BUNDLED = ("paperang_p2_fonts_cjk", ("fonts", "wqy-microhei.ttc"))
@@ -28,12 +39,15 @@ _warned = False
 
 def has_cjk(text):
     """True when `text` holds a CJK ideograph or CJK punctuation."""
-    return any("\u3000" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\U00020000" <= ch <= "\U0002fa1f"
-               for ch in str(text))
+    return any(
+        "\u3000" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\U00020000" <= ch <= "\U0002fa1f"
+        for ch in str(text)
+    )
 
 
 def _font_has(path, ch):
     from matplotlib.ft2font import FT2Font
+
     try:
         return FT2Font(path).get_char_index(ord(ch)) != 0
     except (OSError, RuntimeError, ValueError):
@@ -54,6 +68,7 @@ def _bundled_path():
 
 def _search():
     from matplotlib import font_manager as fm
+
     by_name = {}
     for entry in fm.fontManager.ttflist:
         by_name.setdefault(entry.name, entry.fname)
@@ -84,6 +99,7 @@ def cjk_font():
 def families():
     """Font family list for text that may hold Chinese: [default font, CJK font]."""
     from matplotlib import font_manager as fm
+
     default = fm.FontProperties().get_name()
     found = cjk_font()
     return [default, found[0]] if found and found[0] != default else [default]
@@ -93,12 +109,16 @@ def apply(fig):
     """Give every text of `fig` the CJK-capable family list; warn once when none exists."""
     global _warned
     from matplotlib.text import Text
+
     texts = fig.findobj(Text)
     if cjk_font() is None:
         if not _warned and any(has_cjk(t.get_text()) for t in texts):
-            warnings.warn("no CJK font found: Chinese characters will show as boxes; "
-                          "install one with `pip install rnnlab[cjk]` or `apt-get install fonts-wqy-microhei`",
-                          RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                "no CJK font found: Chinese characters will show as boxes; "
+                "install one with `pip install rnnlab[cjk]` or `apt-get install fonts-wqy-microhei`",
+                RuntimeWarning,
+                stacklevel=3,
+            )
             _warned = True
         return fig
     family = families()

@@ -1,4 +1,5 @@
 """Figures of recorded steps (rnnlab.probe.record): gate heatmaps and cell-state trajectories."""
+
 import numpy as np
 
 from .figure import finish, new_figure
@@ -58,13 +59,20 @@ def gates(record, layer=0, sample=0, tokens=None, units=None, title=None):
         if vrange is None:
             top = max(float(np.abs(values).max()), 1e-12)
             vrange = (-top, top)
-        image = ax.imshow(values, aspect="auto", interpolation="nearest", origin="lower",
-                          cmap="viridis" if vrange[0] == 0.0 else "RdBu_r", vmin=vrange[0], vmax=vrange[1])
+        image = ax.imshow(
+            values,
+            aspect="auto",
+            interpolation="nearest",
+            origin="lower",
+            cmap="viridis" if vrange[0] == 0.0 else "RdBu_r",
+            vmin=vrange[0],
+            vmax=vrange[1],
+        )
         ax.set_title(name, fontsize="medium")
         ax.set_xticks(np.arange(T), labels, fontsize="small", rotation=90 if T > 12 else 0)
         ax.set_ylabel("unit")
         fig.colorbar(image, ax=ax, shrink=0.85)
-    for ax in list(axes.flat)[len(keys):]:
+    for ax in list(axes.flat)[len(keys) :]:
         ax.set_visible(False)
     shown = f" (units 0–{units - 1} shown)" if units < rec.h.shape[2] else ""
     fig.suptitle((title or f"{rec.title}, sample {sample}, step by step") + shown)

@@ -1,4 +1,5 @@
 """Figures of `rnnlab lesson`: training loss beside every score, and the costs of BPTT."""
+
 from collections.abc import Mapping
 
 import numpy as np
@@ -23,11 +24,16 @@ def score_and_train_loss(panels, metric, baseline=None, logy=True, title=None):
     fig, axes = new_figure(1, len(panels), figsize=(6 * len(panels), 4.5))
     for ax, (name, runs) in zip(axes[0], panels.items()):
         for label, run in runs.items():
-            line = _curve(ax, run["step"], run[metric], label=f"{label}: {metric.replace('_', ' ')}", marker="o",
-                          ms=3)
+            line = _curve(ax, run["step"], run[metric], label=f"{label}: {metric.replace('_', ' ')}", marker="o", ms=3)
             train = [(x, v) for x, v in zip(run["step"], run["train_loss"]) if v is not None]
-            _curve(ax, [x for x, _ in train], [v for _, v in train], ls="--", color=line.get_color(),
-                   label=f"{label}: training loss")
+            _curve(
+                ax,
+                [x for x, _ in train],
+                [v for _, v in train],
+                ls="--",
+                color=line.get_color(),
+                label=f"{label}: training loss",
+            )
         if baseline is not None and name in baseline:
             ax.axhline(float(baseline[name]), color="black", ls=":", lw=1, label=f"baseline {baseline[name]:.3g}")
         if logy:
@@ -56,8 +62,15 @@ def exploding(norms, flows, nan_steps, clip, title=None):
         step = nan_steps.get(label)
         if step is not None:
             finite = values[np.isfinite(values)]
-            left.plot([step], [finite.max() if finite.size else 1.0], "x", ms=12, mew=3, color=line.get_color(),
-                      label=f"{label}: non-finite at step {step}")
+            left.plot(
+                [step],
+                [finite.max() if finite.size else 1.0],
+                "x",
+                ms=12,
+                mew=3,
+                color=line.get_color(),
+                label=f"{label}: non-finite at step {step}",
+            )
     left.axhline(clip, color="black", ls=":", lw=1, label=f"clipping threshold {clip:g}")
     left.set_yscale("log")
     left.set_xscale("symlog", linthresh=10)  # linear over the first steps, where the unclipped run ends
@@ -121,8 +134,10 @@ def cost(time_rows, memory_rows, batch_rows, title=None):
     sequence)}.
     """
     fig, axes = new_figure(1, 3, figsize=(17, 4.8))
-    panels = ((axes[0][0], time_rows, "seconds per training step", "time against T"),
-              (axes[0][1], memory_rows, "peak memory of a step (MiB)", "memory against T"))
+    panels = (
+        (axes[0][0], time_rows, "seconds per training step", "time against T"),
+        (axes[0][1], memory_rows, "peak memory of a step (MiB)", "memory against T"),
+    )
     for ax, rows, ylabel, name in panels:
         for label, (xs, ys, slope) in rows.items():
             _curve(ax, xs, ys, marker="o", ms=4, label=f"{label} (slope {slope:.2f})")

@@ -13,13 +13,13 @@ unchanged. The probe runs the layer's own kernel one step at a time and feeds
 each step's backward the state gradient of the step after it: every number
 comes from the kernel's exact BPTT, with no gradient re-derived here.
 """
+
 import numpy as np
 
-from .. import kernels
+from .. import checks, kernels
 from ..nn.cells import describe
 from ..nn.recurrent import Recurrent
 from ..train.callbacks import Callback, NonFiniteError
-from .. import checks
 
 
 def state_gradients(layer, x, dh_T, dc_T=None):
@@ -50,7 +50,7 @@ def state_gradients(layer, x, dh_T, dc_T=None):
     state = tuple(np.zeros((B, H), dtype=layer.dtype) for _ in layer.state_names)
     caches = []
     for t in range(T):  # one kernel call per step keeps every step's cache
-        _, state, cache = kernel.forward(np.ascontiguousarray(xt[t:t + 1]), layer.params, state, **options)
+        _, state, cache = kernel.forward(np.ascontiguousarray(xt[t : t + 1]), layer.params, state, **options)
         caches.append(cache)
 
     n = len(layer.state_names)

@@ -13,6 +13,7 @@ so that C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t and h_t = o_t ⊙ tanh(C_t) at eve
 real step. A GRU records z, r, h_tilde (h̃) and h; a SimpleRNN h only; each
 cell's layer class says what it records (Recurrent.record_steps).
 """
+
 import contextlib
 from dataclasses import dataclass, field
 
@@ -20,7 +21,6 @@ import numpy as np
 
 from ..nn.cells import describe
 from ..nn.recurrent import Recurrent
-
 
 # how a table labels each recorded quantity (C̃ is two code points, C + combining tilde, but one column wide)
 LABELS = {"c_tilde": "C\u0303", "c": "C", "h_tilde": "h\u0303"}
@@ -91,13 +91,15 @@ class LayerRecord:
         width = digits + 4
         rows = [(LABELS.get(key, key) + " ", key) for key in self.values]
         head = " " * 4 + "".join(f"{'u' + str(u):>{width}}" for u in range(shown))
-        lines = [self.title +
-                 (f", first {shown} shown" if shown < H else "")]
+        lines = [self.title + (f", first {shown} shown" if shown < H else "")]
         for k, t in enumerate(self.steps):
             label = str(t) if tokens is None else str(tokens[t])
             masked = self.mask is not None and not self.mask[sample, k]
-            lines.append(f"step {k + 1}  input {label}" + ("  (masked: state carried)" if masked else "") +
-                         (f"  {notes[k]}" if notes is not None else ""))
+            lines.append(
+                f"step {k + 1}  input {label}"
+                + ("  (masked: state carried)" if masked else "")
+                + (f"  {notes[k]}" if notes is not None else "")
+            )
             lines.append(head)
             for name, key in rows:
                 values = getattr(self, key)[sample, k, :shown]
@@ -168,9 +170,17 @@ def _layer_record(path, layer, cache):
     steps = np.arange(T)[::-1].copy() if layer.go_backwards else np.arange(T)
     mask = None if cache["mask"] is None else _batch_first(cache["mask"])
     values, initial = layer.record_steps(cache)
-    return LayerRecord(path=path, name=layer.name, cell=layer.cell, x=_batch_first(cache["x"]),
-                       values={k: _batch_first(v) for k, v in values.items()},
-                       initial={k: np.array(v) for k, v in initial.items()}, steps=steps, mask=mask, layer=layer)
+    return LayerRecord(
+        path=path,
+        name=layer.name,
+        cell=layer.cell,
+        x=_batch_first(cache["x"]),
+        values={k: _batch_first(v) for k, v in values.items()},
+        initial={k: np.array(v) for k, v in initial.items()},
+        steps=steps,
+        mask=mask,
+        layer=layer,
+    )
 
 
 def record(model, x, mask=None):

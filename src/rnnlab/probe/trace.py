@@ -4,6 +4,7 @@ A stateful copy of the layer takes one step per call and hands its state to the
 next call; rnnlab.probe.record reads each call's numbers from the kernel's cache,
 so nothing here computes an equation a second time.
 """
+
 import copy
 import dataclasses
 
@@ -30,7 +31,12 @@ def trace(layer, x, initial_state=None):
     step = copy.deepcopy(layer)
     step.stateful = True
     step.reset_state(initial_state)
-    steps = [record(step, x[:, t:t + 1])[0] for t in range(x.shape[1])]
+    steps = [record(step, x[:, t : t + 1])[0] for t in range(x.shape[1])]
     values = {k: np.concatenate([s.values[k] for s in steps], axis=1) for k in steps[0].values}
-    return dataclasses.replace(steps[0], x=np.concatenate([s.x for s in steps], axis=1), values=values,
-                               steps=np.arange(x.shape[1]), layer=layer)
+    return dataclasses.replace(
+        steps[0],
+        x=np.concatenate([s.x for s in steps], axis=1),
+        values=values,
+        steps=np.arange(x.shape[1]),
+        layer=layer,
+    )

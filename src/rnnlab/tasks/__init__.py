@@ -4,6 +4,7 @@ Each task module gives the generator, `baseline(...)` (the score of the best
 predictor that ignores the input's memory-relevant part) and `solved(metric)`
 (its success criterion). Sources: ../docs/RESULTS.md and the benchmark notes.
 """
+
 from . import adding as adding_task
 from . import copy_memory as copy_task
 from . import digits as digits_task

@@ -5,6 +5,7 @@ marker that is 1 at exactly two steps, one in each half of the sequence. The
 target is the sum of the two marked values, so the network must hold the first
 value across at least T/2 steps of distractors.
 """
+
 import numpy as np
 
 from ..checks import int_at_least, positive_int

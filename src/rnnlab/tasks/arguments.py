@@ -1,4 +1,5 @@
 """What the task generators share besides the package's argument checks: the dtype and the seed."""
+
 import numpy as np
 
 

@@ -6,6 +6,7 @@ blanks (length delay + 20). Target: delay + 10 blanks, then the 10 symbols.
 The network must hold the 10 symbols for `delay` steps and replay them after
 the delimiter.
 """
+
 import numpy as np
 
 from ..checks import int_at_least, positive_int

@@ -6,6 +6,7 @@ existed), validation (10% of each class, drawn from the rest with seed
 [SPLIT_SEED, 1]) and train (what remains). Settings are chosen on validation;
 the test set is scored once, for the chosen setting.
 """
+
 import functools
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Character-level text: reading a UTF-8 corpus, training a stateful char LSTM, sampling from it."""
+
 from .corpus import Vocabulary, decode_corpus, read_corpus, stream_batches, unigram_entropy
 from .model import CharModel, train
 

@@ -1,4 +1,5 @@
 """A character-level corpus: reading UTF-8 text safely, the vocabulary, and batches for stateful BPTT."""
+
 import os
 
 import numpy as np
@@ -26,13 +27,16 @@ def decode_corpus(data, name="corpus"):
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"{name}: corpus expected UTF-8 text, got byte 0x{data[err.start]:02x} "
-                         f"at offset {err.start} that is not valid UTF-8 ({err.reason})") from None
+        raise ValueError(
+            f"{name}: corpus expected UTF-8 text, got byte 0x{data[err.start]:02x} "
+            f"at offset {err.start} that is not valid UTF-8 ({err.reason})"
+        ) from None
     text = text.removeprefix(_BOM).replace("\r\n", "\n")
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\t\r\f\x1b")
     if controls > 0.01 * len(text):
-        raise ValueError(f"{name}: corpus expected UTF-8 text, got binary data "
-                         f"({controls} control characters in {len(text)})")
+        raise ValueError(
+            f"{name}: corpus expected UTF-8 text, got binary data ({controls} control characters in {len(text)})"
+        )
     return text
 
 
@@ -88,8 +92,10 @@ def stream_batches(ids, batch_size, seq_len):
     windows = per_stream // seq_len
     if windows == 0:
         need = batch_size * seq_len + 1
-        raise ValueError(f"text expected at least {need} characters for batch_size {batch_size} "
-                         f"and seq_len {seq_len}, got {ids.size}")
+        raise ValueError(
+            f"text expected at least {need} characters for batch_size {batch_size} "
+            f"and seq_len {seq_len}, got {ids.size}"
+        )
     span = windows * seq_len
     starts = np.arange(batch_size) * per_stream
     cols = starts[:, None] + np.arange(span)[None, :]  # (batch, span) positions in the text

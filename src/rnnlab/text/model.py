@@ -6,6 +6,7 @@ state from one window to the next (Karpathy's char-rnn, in Keras' stateful
 form). The score is bits per character on held-out text (the last
 `val_fraction` of the corpus), read the same stateful way.
 """
+
 import math
 import time
 
@@ -35,8 +36,18 @@ class CharModel:
         self.vocab = vocab
 
     @classmethod
-    def build(cls, vocab, hidden=128, layers=1, embed_dim=None, dtype="float32", seed=0, dropout=0.0,
-              recurrent_dropout=0.0, cell="lstm"):
+    def build(
+        cls,
+        vocab,
+        hidden=128,
+        layers=1,
+        embed_dim=None,
+        dtype="float32",
+        seed=0,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        cell="lstm",
+    ):
         """Embedding (V, E) → `layers` stateful LSTM(hidden) → Dense(V) logits; dropout / recurrent_dropout:
         each LSTM's rates on its inputs and on h_{t-1} (Keras' meaning), while training only; cell: the
         recurrent cell's model name ("lstm", "gru", "simplernn"; nn/cells.py) in place of the LSTM."""
@@ -44,8 +55,17 @@ class CharModel:
         V = len(vocab)
         E = embed_dim or min(64, V)
         stack = [Embedding(V, E, dtype=dtype)]
-        stack += [recurrent(hidden, return_sequences=True, stateful=True, dtype=dtype, dropout=dropout,
-                       recurrent_dropout=recurrent_dropout) for _ in range(layers)]
+        stack += [
+            recurrent(
+                hidden,
+                return_sequences=True,
+                stateful=True,
+                dtype=dtype,
+                dropout=dropout,
+                recurrent_dropout=recurrent_dropout,
+            )
+            for _ in range(layers)
+        ]
         stack.append(Dense(V, dtype=dtype))
         return cls(Sequential(stack, seed=seed), vocab)
 
@@ -60,8 +80,10 @@ class CharModel:
         model = load(path)
         meta = getattr(model, "metadata", None) or {}
         if meta.get("kind") != KIND or not isinstance(meta.get("chars"), str):
-            raise ValueError(f"{path}: expected a text model saved by `rnnlab text train`, got a model "
-                             f"without a character vocabulary")
+            raise ValueError(
+                f"{path}: expected a text model saved by `rnnlab text train`, got a model "
+                f"without a character vocabulary"
+            )
         return cls(model, Vocabulary(list(meta["chars"])))
 
     # ---- reading and writing text ---------------------------------------------------
@@ -93,9 +115,25 @@ class CharModel:
         return prime + self.vocab.decode(out)
 
 
-def train(text, hidden=128, layers=1, seq_len=64, batch_size=32, epochs=10, lr=3e-3, clip_norm=5.0,
-          val_fraction=0.1, embed_dim=None, seed=0, on_epoch=None, save_to=None, verbose=0, dropout=0.0,
-          recurrent_dropout=0.0, cell="lstm"):
+def train(
+    text,
+    hidden=128,
+    layers=1,
+    seq_len=64,
+    batch_size=32,
+    epochs=10,
+    lr=3e-3,
+    clip_norm=5.0,
+    val_fraction=0.1,
+    embed_dim=None,
+    seed=0,
+    on_epoch=None,
+    save_to=None,
+    verbose=0,
+    dropout=0.0,
+    recurrent_dropout=0.0,
+    cell="lstm",
+):
     """Train a CharModel on `text`; returns (CharModel, history).
 
     history: {"epoch", "train_bpc", "val_bpc", "seconds"} lists plus "unigram_bpc"
@@ -115,18 +153,32 @@ def train(text, hidden=128, layers=1, seq_len=64, batch_size=32, epochs=10, lr=3
         raise ValueError(f"text expected at least 2 distinct characters, got {len(vocab)}")
     ids = vocab.encode(text)
     cut = int(len(ids) * (1.0 - val_fraction))
-    train_ids, val_ids = ids[:cut], ids[cut - 1:]  # the first validation target follows the last training char
+    train_ids, val_ids = ids[:cut], ids[cut - 1 :]  # the first validation target follows the last training char
     X, Y = stream_batches(train_ids, batch_size, seq_len)
     val_batch = max(1, min(batch_size, (len(val_ids) - 1) // seq_len))
     if (len(val_ids) - 1) // val_batch < 1:
-        raise ValueError(f"val_fraction {val_fraction} leaves {len(val_ids) - 1} characters to validate on; "
-                         f"expected at least 1")
+        raise ValueError(
+            f"val_fraction {val_fraction} leaves {len(val_ids) - 1} characters to validate on; expected at least 1"
+        )
 
-    lm = CharModel.build(vocab, hidden=hidden, layers=layers, embed_dim=embed_dim, seed=seed, dropout=dropout,
-                         recurrent_dropout=recurrent_dropout, cell=cell)
+    lm = CharModel.build(
+        vocab,
+        hidden=hidden,
+        layers=layers,
+        embed_dim=embed_dim,
+        seed=seed,
+        dropout=dropout,
+        recurrent_dropout=recurrent_dropout,
+        cell=cell,
+    )
     lm.model.compile(loss="sparse_categorical_crossentropy", optimizer=Adam(lr), clip_norm=clip_norm)
-    history = {"epoch": [], "train_bpc": [], "val_bpc": [], "seconds": [],
-               "unigram_bpc": unigram_entropy(train_ids, len(vocab))}
+    history = {
+        "epoch": [],
+        "train_bpc": [],
+        "val_bpc": [],
+        "seconds": [],
+        "unigram_bpc": unigram_entropy(train_ids, len(vocab)),
+    }
     for epoch in range(1, epochs + 1):
         began = time.perf_counter()
         lm.model.reset_state()
@@ -134,8 +186,7 @@ def train(text, hidden=128, layers=1, seq_len=64, batch_size=32, epochs=10, lr=3
         fitted = lm.model.fit(X, Y, epochs=1, batch_size=batch_size, shuffle=False, verbose=verbose)
         train_bpc = fitted.history["loss"][-1] / math.log(2)
         val_bpc = lm.bits_per_char(val_ids, val_batch, seq_len)
-        logs = {"epoch": epoch, "train_bpc": train_bpc, "val_bpc": val_bpc,
-                "seconds": time.perf_counter() - began}
+        logs = {"epoch": epoch, "train_bpc": train_bpc, "val_bpc": val_bpc, "seconds": time.perf_counter() - began}
         for key, value in logs.items():
             history[key].append(value)
         logs["saved"] = save_to is not None and val_bpc <= min(history["val_bpc"])

@@ -5,6 +5,7 @@ Embedding → LSTM (or SimpleRNN) → Dense model learns to predict each next
 token of the sentence (and an end mark after the last), so that reading the
 sentence again shows gates and states that do a job.
 """
+
 import numpy as np
 
 from ..nn import Dense, Embedding
@@ -39,8 +40,9 @@ def fit_sentence(tokens, cell="lstm", units=8, epochs=200, lr=0.05, seed=0):
     index = {t: k for k, t in enumerate(vocab)}
     x = np.array([[index[t] for t in tokens]])
     y = np.array([[index[t] for t in tokens[1:] + [END]]])
-    model = Sequential([Embedding(len(vocab), 8), recurrent(units, return_sequences=True),
-                        Dense(len(vocab))], seed=seed)
+    model = Sequential(
+        [Embedding(len(vocab), 8), recurrent(units, return_sequences=True), Dense(len(vocab))], seed=seed
+    )
     model.compile(loss="sparse_categorical_crossentropy", optimizer=Adam(lr))
     model.fit(x, y, epochs=epochs, batch_size=1, shuffle=False, verbose=0)
     return model, vocab

@@ -5,6 +5,7 @@ A callback that must survive a resume keeps its state in `get_state()` ->
 store it. Callbacks that write checkpoints (`writes_checkpoint = True`) run
 after the others at the end of an epoch, so what they save is final.
 """
+
 import inspect
 import math
 import os
@@ -21,13 +22,26 @@ class Callback:
     def set_model(self, model):
         self.model = model
 
-    def on_train_begin(self, logs=None): pass
-    def on_epoch_begin(self, epoch, logs=None): pass
-    def on_gradients(self, step, loss, grads): pass  # before clipping and the update
-    def on_non_finite_output(self, step, message): pass  # an inner layer's output overflowed
-    def on_train_batch_end(self, step, logs=None): pass
-    def on_epoch_end(self, epoch, logs=None): pass
-    def on_train_end(self, logs=None): pass
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_gradients(self, step, loss, grads):
+        pass  # before clipping and the update
+
+    def on_non_finite_output(self, step, message):
+        pass  # an inner layer's output overflowed
+
+    def on_train_batch_end(self, step, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
 
     def get_state(self):
         return {}, {}
@@ -92,8 +106,9 @@ def _check_target(callback, pattern):
     try:
         path = pattern.format(epoch=1, **{name: 0.0 for name in callback.model.train_state.log_names})
     except (KeyError, IndexError, ValueError) as err:
-        raise ValueError(f"{type(callback).__name__} expected a path with fields among epoch and the logs, "
-                         f"got {pattern!r} ({err})") from None
+        raise ValueError(
+            f"{type(callback).__name__} expected a path with fields among epoch and the logs, got {pattern!r} ({err})"
+        ) from None
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"{type(callback).__name__} expected an existing folder, got {folder!r}")
@@ -257,14 +272,14 @@ def _largest(norms):
     return f"{norms[name]:.4g} in parameter {name!r}"
 
 
-
-
 def _settable_lr(callback):
     """The optimizer's rate as a number; a schedule owns the rate, so a callback cannot change it."""
     opt = callback.model.optimizer
     if not isinstance(opt.lr, (int, float)):
-        raise ValueError(f"{type(callback).__name__} expected an optimizer with a numeric lr, got a schedule "
-                         f"({type(opt.lr).__name__}): use one or the other")
+        raise ValueError(
+            f"{type(callback).__name__} expected an optimizer with a numeric lr, got a schedule "
+            f"({type(opt.lr).__name__}): use one or the other"
+        )
     return opt.lr
 
 
@@ -279,8 +294,17 @@ class ReduceLROnPlateau(Callback):
 
     sets_lr = True
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
-                 cooldown=0, min_lr=0.0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
         if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not 0 < factor < 1:
             raise ValueError(f"factor expected a number in (0, 1), got {factor!r}")
         self.monitor, self.factor = monitor, float(factor)
@@ -323,8 +347,12 @@ class ReduceLROnPlateau(Callback):
         self.lrs.append(self.model.optimizer.lr)
 
     def get_state(self):
-        return {"best": self.best, "wait": self.wait, "cooldown_counter": self.cooldown_counter,
-                "lr": self.model.optimizer.lr}, {}
+        return {
+            "best": self.best,
+            "wait": self.wait,
+            "cooldown_counter": self.cooldown_counter,
+            "lr": self.model.optimizer.lr,
+        }, {}
 
     def set_state(self, state, arrays):
         self.best, self.wait = state["best"], int(state["wait"])
@@ -343,13 +371,17 @@ class LearningRateScheduler(Callback):
 
     def __init__(self, schedule, verbose=0):
         if not callable(schedule):
-            raise TypeError(f"LearningRateScheduler expected a callable schedule(epoch[, lr]), "
-                            f"got {type(schedule).__name__}")
+            raise TypeError(
+                f"LearningRateScheduler expected a callable schedule(epoch[, lr]), got {type(schedule).__name__}"
+            )
         self.schedule, self.verbose = schedule, verbose
         self._resumed_lr = None
         try:
-            positional = [p for p in inspect.signature(schedule).parameters.values()
-                          if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+            positional = [
+                p
+                for p in inspect.signature(schedule).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+            ]
             self._two = len(positional) >= 2 or any(p.kind == p.VAR_POSITIONAL for p in positional)
         except (TypeError, ValueError):  # a builtin without a signature: one argument
             self._two = False
@@ -363,8 +395,9 @@ class LearningRateScheduler(Callback):
         lr = _settable_lr(self)
         new = self.schedule(epoch, lr) if self._two else self.schedule(epoch)
         if isinstance(new, bool) or not isinstance(new, (int, float)) or not 0 < new < math.inf:
-            raise ValueError(f"LearningRateScheduler expected the schedule to return a positive number, got "
-                             f"{new!r} at epoch {epoch}")
+            raise ValueError(
+                f"LearningRateScheduler expected the schedule to return a positive number, got {new!r} at epoch {epoch}"
+            )
         self.model.optimizer.lr = new
         if self.verbose:
             print(f"epoch {epoch + 1}: LearningRateScheduler sets the learning rate to {new}")
@@ -383,11 +416,22 @@ class LambdaCallback(Callback):
 
     _HOOKS = ("on_epoch_begin", "on_epoch_end", "on_train_batch_end", "on_train_begin", "on_train_end")
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_batch_end=None, on_train_begin=None,
-                 on_train_end=None, on_batch_end=None):
-        given = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
-                     on_train_batch_end=on_train_batch_end or on_batch_end, on_train_begin=on_train_begin,
-                     on_train_end=on_train_end)
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_batch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_batch_end=None,
+    ):
+        given = dict(
+            on_epoch_begin=on_epoch_begin,
+            on_epoch_end=on_epoch_end,
+            on_train_batch_end=on_train_batch_end or on_batch_end,
+            on_train_begin=on_train_begin,
+            on_train_end=on_train_end,
+        )
         for name, fn in given.items():
             if fn is not None and not callable(fn):
                 raise TypeError(f"LambdaCallback expected {name} to be callable, got {type(fn).__name__}")

@@ -1,5 +1,7 @@
 """Gradient clipping, in place on a dict of gradients; both equal torch.nn.utils' versions."""
+
 import numpy as np
+
 from ..checks import is_number
 
 

@@ -3,11 +3,13 @@
 Data come as arrays (X, y[, sample_weight, mask]) or as an iterable of batches
 (rnnlab/data/batches.py); both reach the same training step.
 """
+
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import checks
 from ..data.batches import WANT, RanOut, Stream, is_array, is_stream, unpack
 from ..nn.base import as_float_array, check_mask
 from ..nn.mode import inference_mode
@@ -16,7 +18,6 @@ from .callbacks import Callback, History, NonFiniteError
 from .gradient_check import check_loss_gradient
 from .progress import Progress
 from .saving import read_checkpoint
-from .. import checks
 
 
 @dataclass
@@ -62,11 +63,15 @@ def as_float_array_or_ids(X, owner):
     try:
         X = np.asarray(X)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{owner} expected X as a regular array (pad ragged sequences with "
-                        f"rl.data.pad_sequences or rl.data.bucket), got {err}") from None
+        raise TypeError(
+            f"{owner} expected X as a regular array (pad ragged sequences with "
+            f"rl.data.pad_sequences or rl.data.bucket), got {err}"
+        ) from None
     if X.dtype == object:
-        raise TypeError(f"{owner} expected X as a regular array of numbers (pad ragged sequences with "
-                        "rl.data.pad_sequences or rl.data.bucket), got an array of objects")
+        raise TypeError(
+            f"{owner} expected X as a regular array of numbers (pad ragged sequences with "
+            "rl.data.pad_sequences or rl.data.bucket), got an array of objects"
+        )
     return X
 
 
@@ -92,15 +97,18 @@ def prepare(model, X, y, sample_weight, owner, mask=None, class_weight=None, sha
     """
     X = prepare_x(model, X, owner)
     if y is None:
-        raise ValueError(f"{owner} expected y with the arrays X (or X as an iterable of (x, y) batches "
-                         "and no y), got y=None")
+        raise ValueError(
+            f"{owner} expected y with the arrays X (or X as an iterable of (x, y) batches and no y), got y=None"
+        )
     try:
         y = np.asarray(y)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{owner} expected y as a regular array, got {err}") from None
     if y.ndim == 0 or len(y) != len(X):
-        raise ValueError(f"{owner} expected X and y with the same number of samples, got {len(X)} and "
-                         f"{len(y) if y.ndim else 'a scalar'}")
+        raise ValueError(
+            f"{owner} expected X and y with the same number of samples, got {len(X)} and "
+            f"{len(y) if y.ndim else 'a scalar'}"
+        )
     out_shape = _output_shape(model, X, owner, shapes)
     y = model.loss.check_targets(y, out_shape, owner)
     if not model.loss.integer_targets:
@@ -150,8 +158,7 @@ def class_weights(loss, y, class_weight, owner):
     present = np.unique(labels)
     missing = sorted(int(c) for c in present if int(c) not in class_weight)
     if missing:
-        raise ValueError(f"{owner} expected class_weight to give a weight for every class in y, "
-                         f"missing {missing}")
+        raise ValueError(f"{owner} expected class_weight to give a weight for every class in y, missing {missing}")
     table = np.zeros(int(max(max(class_weight), present.max())) + 1)
     for c, v in class_weight.items():
         table[c] = v
@@ -171,7 +178,7 @@ class ArrayBatches:
         n = len(self.X)
         order = rng.permutation(n) if self.shuffle else np.arange(n)
         for start in range(0, n, self.batch_size):
-            idx = order[start:start + self.batch_size] if self.shuffle else slice(start, start + self.batch_size)
+            idx = order[start : start + self.batch_size] if self.shuffle else slice(start, start + self.batch_size)
             yield tuple(None if a is None else a[idx] for a in (self.X, self.y, self.w, self.m))
 
 
@@ -197,18 +204,23 @@ class StreamBatches:
             yield prepare(self.model, x, y, w, where, mask=m, class_weight=self.class_weight, shapes=self.shapes)
 
 
-def batches_for(model, X, y, sample_weight, mask, batch_size, steps, owner, class_weight=None,
-                steps_name="steps", need_y=True):
+def batches_for(
+    model, X, y, sample_weight, mask, batch_size, steps, owner, class_weight=None, steps_name="steps", need_y=True
+):
     """Arrays or an iterable of batches, checked, as ArrayBatches or StreamBatches."""
     if is_stream(X, y):
         for name, value in (("sample_weight", sample_weight), ("mask", mask)):
             if value is not None:
-                raise ValueError(f"{owner} expected {name} inside the batches when X is an iterable of batches "
-                                 f"(x, y, sample_weight, mask), got {name}= as well")
+                raise ValueError(
+                    f"{owner} expected {name} inside the batches when X is an iterable of batches "
+                    f"(x, y, sample_weight, mask), got {name}= as well"
+                )
         return StreamBatches(model, X, steps, owner, class_weight, steps_name, need_y)
     if steps is not None:
-        raise ValueError(f"{steps_name} expected None with arrays (an epoch is one pass over them; "
-                         f"it is for an iterable of batches), got {steps!r}")
+        raise ValueError(
+            f"{steps_name} expected None with arrays (an epoch is one pass over them; "
+            f"it is for an iterable of batches), got {steps!r}"
+        )
     check_batch_size(batch_size)
     if not need_y:
         X = prepare_x(model, X, owner)
@@ -252,15 +264,33 @@ def _validation(model, validation_data, validation_steps, batch_size):
             raise ValueError(f"validation_steps expected None with validation arrays, got {validation_steps!r}")
         return ArrayBatches(*prepare(model, parts[0], parts[1], parts[2], owner, parts[3]), batch_size)
     if is_array(validation_data) or not hasattr(validation_data, "__iter__"):
-        raise ValueError("validation_data expected a tuple (X_val, y_val), (X_val, y_val, sample_weight) or "
-                         "(X_val, y_val, sample_weight, mask), or an iterable of (x, y) batches, got "
-                         f"{type(validation_data).__name__}")
+        raise ValueError(
+            "validation_data expected a tuple (X_val, y_val), (X_val, y_val, sample_weight) or "
+            "(X_val, y_val, sample_weight, mask), or an iterable of (x, y) batches, got "
+            f"{type(validation_data).__name__}"
+        )
     return StreamBatches(model, validation_data, validation_steps, owner, steps_name="validation_steps")
 
 
-def run(model, X, y, epochs, batch_size, validation_data, validation_split, shuffle, callbacks, seed,
-        verbose, sample_weight, resume_from, mask=None, class_weight=None, steps_per_epoch=None,
-        validation_steps=None):
+def run(
+    model,
+    X,
+    y,
+    epochs,
+    batch_size,
+    validation_data,
+    validation_split,
+    shuffle,
+    callbacks,
+    seed,
+    verbose,
+    sample_weight,
+    resume_from,
+    mask=None,
+    class_weight=None,
+    steps_per_epoch=None,
+    validation_steps=None,
+):
     """Model.fit: check everything, then train epoch by epoch; see Sequential.fit."""
     model._require_compiled("fit")
     callbacks = _check_args(epochs, validation_split, shuffle, callbacks)
@@ -268,13 +298,16 @@ def run(model, X, y, epochs, batch_size, validation_data, validation_split, shuf
     class_weight = check_class_weight(class_weight)
     stream = is_stream(X, y)
     if stream and validation_split:
-        raise ValueError("validation_split expected 0 when X is an iterable of batches (it cannot be split); "
-                         "pass validation_data")
+        raise ValueError(
+            "validation_split expected 0 when X is an iterable of batches (it cannot be split); pass validation_data"
+        )
     if stream and resume_from is not None:
-        raise ValueError("resume_from expected arrays X, y: an iterable of batches cannot be rewound to where "
-                         "the checkpoint stopped")
-    train = batches_for(model, X, y, sample_weight, mask, batch_size, steps_per_epoch, "fit", class_weight,
-                        steps_name="steps_per_epoch")
+        raise ValueError(
+            "resume_from expected arrays X, y: an iterable of batches cannot be rewound to where the checkpoint stopped"
+        )
+    train = batches_for(
+        model, X, y, sample_weight, mask, batch_size, steps_per_epoch, "fit", class_weight, steps_name="steps_per_epoch"
+    )
     if not stream:
         train.shuffle = shuffle
     val = None
@@ -290,13 +323,20 @@ def run(model, X, y, epochs, batch_size, validation_data, validation_split, shuf
         cut = n - n_val
         parts = [None if a is None else a[cut:] for a in (train.X, train.y, train.w, train.m)]
         val = ArrayBatches(*parts, batch_size)
-        train.X, train.y, train.w, train.m = (None if a is None else a[:cut]
-                                              for a in (train.X, train.y, train.w, train.m))
+        train.X, train.y, train.w, train.m = (
+            None if a is None else a[:cut] for a in (train.X, train.y, train.w, train.m)
+        )
     names = ["loss"] + [name for name, _ in model.metrics]
-    state = TrainState(rng=np.random.default_rng(seed), callbacks=callbacks,
-                       log_names=names + ([f"val_{n}" for n in names] if val else []),
-                       fit_args={"batch_size": None if stream else int(batch_size), "shuffle": shuffle,
-                                 "validation_split": float(validation_split)})
+    state = TrainState(
+        rng=np.random.default_rng(seed),
+        callbacks=callbacks,
+        log_names=names + ([f"val_{n}" for n in names] if val else []),
+        fit_args={
+            "batch_size": None if stream else int(batch_size),
+            "shuffle": shuffle,
+            "validation_split": float(validation_split),
+        },
+    )
     history = History()
     history.params = {"epochs": int(epochs), "steps": train.length(), "verbose": verbose}
     restore = None

@@ -6,6 +6,7 @@ first update, fit and train_on_batch compare the gradient with central
 differences in float64 on up to `COLUMNS` output units of every position of the
 batch, and raise a ValueError naming the loss when they disagree.
 """
+
 import numpy as np
 
 COLUMNS = 16  # output units checked (all when K is smaller), chosen by a fixed generator
@@ -26,11 +27,12 @@ def _per_position(loss, y_pred, y_true):
         raise ValueError(f"loss {name!r} failed on the first batch: {type(err).__name__}: {err}") from err
     ell, dell = np.asarray(ell), np.asarray(dell)
     if ell.shape != y_pred.shape[:-1]:
-        raise ValueError(f"loss {name!r} expected per-position values of shape {y_pred.shape[:-1]} for outputs "
-                         f"{y_pred.shape} (one value per sample, or per step), got {ell.shape}")
+        raise ValueError(
+            f"loss {name!r} expected per-position values of shape {y_pred.shape[:-1]} for outputs "
+            f"{y_pred.shape} (one value per sample, or per step), got {ell.shape}"
+        )
     if dell.shape != y_pred.shape:
-        raise ValueError(f"loss {name!r} expected a gradient shaped like the outputs {y_pred.shape}, "
-                         f"got {dell.shape}")
+        raise ValueError(f"loss {name!r} expected a gradient shaped like the outputs {y_pred.shape}, got {dell.shape}")
     return ell, dell
 
 
@@ -69,4 +71,5 @@ def check_loss_gradient(loss, y_pred, y_true, weight=None):
             f"loss {name!r}: its gradient disagrees with finite differences on the first batch: at output "
             f"{list(where)} it gives {g:.6g}, finite differences give {fd:.6g}. rnnlab has no autograd, so "
             "the gradient is the one the loss computes: check ∂ℓ/∂y_pred (per position, before the mean), "
-            "or set check_gradient=False on the loss to skip this check")
+            "or set check_gradient=False on the loss to skip this check"
+        )

@@ -12,6 +12,7 @@ is checked against finite differences on the first batch (train/gradient_check.p
 `check_gradient = False` turns that off). Arguments come in rnnlab's (and
 PyTorch's) order, prediction first: `loss(y_pred, y_true)`, not Keras' order.
 """
+
 import numpy as np
 
 from .. import checks
@@ -35,8 +36,10 @@ class Loss:
         return type(self).per_position in _TRUSTED
 
     def per_position(self, y_pred, y_true):
-        raise NotImplementedError(f"{type(self).__name__} expected a per_position(y_pred, y_true) method "
-                                  "returning (values per position, gradient)")
+        raise NotImplementedError(
+            f"{type(self).__name__} expected a per_position(y_pred, y_true) method "
+            "returning (values per position, gradient)"
+        )
 
     def __call__(self, y_pred, y_true, weight=None):
         """(L, ∂L/∂y_pred) for outputs (B[, T], K), targets checked by `check_targets`."""
@@ -59,8 +62,10 @@ class Loss:
             if want[-1:] == (1,) and y.shape[1:] == want[:-1]:
                 y = y[..., None]  # y (N,) for an output (N, 1)
             else:
-                raise ValueError(f"{owner} expected y of shape (samples, {', '.join(map(str, want))}) "
-                                 f"for loss {self.name!r}, got {y.shape}")
+                raise ValueError(
+                    f"{owner} expected y of shape (samples, {', '.join(map(str, want))}) "
+                    f"for loss {self.name!r}, got {y.shape}"
+                )
         if not np.all(np.isfinite(y)):
             raise ValueError(f"{owner} expected finite y, got NaN or Inf")
         return y
@@ -118,8 +123,9 @@ class BinaryCrossentropy(Loss):
     def check_targets(self, y_true, out_shape, owner="fit"):
         y = super().check_targets(y_true, out_shape, owner)
         if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"{owner} expected y in [0, 1] for binary_crossentropy, got values in "
-                             f"[{y.min()}, {y.max()}]")
+            raise ValueError(
+                f"{owner} expected y in [0, 1] for binary_crossentropy, got values in [{y.min()}, {y.max()}]"
+            )
         return y
 
     def get_config(self):
@@ -161,16 +167,20 @@ class SparseCategoricalCrossentropy(Loss):
         if y.shape[1:] == want + (1,):
             y = y[..., 0]
         if y.shape[1:] != want:
-            raise ValueError(f"{owner} expected integer labels y of shape (samples{''.join(f', {n}' for n in want)}) "
-                             f"for an output {tuple(out_shape)}, got {y.shape}")
+            raise ValueError(
+                f"{owner} expected integer labels y of shape (samples{''.join(f', {n}' for n in want)}) "
+                f"for an output {tuple(out_shape)}, got {y.shape}"
+            )
         if np.issubdtype(y.dtype, np.floating):
             if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
                 raise ValueError(f"{owner} expected integer labels y, got non-integer values")
         elif not np.issubdtype(y.dtype, np.integer):
             raise TypeError(f"{owner} expected integer labels y, got dtype {y.dtype}")
         if y.size and (y.min() < 0 or y.max() >= classes):
-            raise ValueError(f"{owner} expected labels y in [0, {classes}) for {classes} output units, "
-                             f"got values in [{y.min()}, {y.max()}]")
+            raise ValueError(
+                f"{owner} expected labels y in [0, {classes}) for {classes} output units, "
+                f"got values in [{y.min()}, {y.max()}]"
+            )
         return y.astype(np.int64)[..., None]  # a trailing axis, so batches slice like other targets
 
     def get_config(self):
@@ -208,13 +218,17 @@ class CategoricalCrossentropy(Loss):
     def check_targets(self, y_true, out_shape, owner="fit"):
         y = np.asarray(y_true)
         if y.shape[1:] == tuple(out_shape[1:-1]) and out_shape[-1] > 1 and y.shape[1:] != tuple(out_shape[1:]):
-            raise ValueError(f"{owner} expected one-hot y of shape (samples, {', '.join(map(str, out_shape[1:]))}) "
-                             f"for categorical_crossentropy, got {y.shape}: integer labels go with "
-                             "sparse_categorical_crossentropy")
+            raise ValueError(
+                f"{owner} expected one-hot y of shape (samples, {', '.join(map(str, out_shape[1:]))}) "
+                f"for categorical_crossentropy, got {y.shape}: integer labels go with "
+                "sparse_categorical_crossentropy"
+            )
         y = super().check_targets(y, out_shape, owner)
         if y.size and (y.min() < 0 or y.max() > 1):
-            raise ValueError(f"{owner} expected y in [0, 1] (one-hot or class probabilities) for "
-                             f"categorical_crossentropy, got values in [{y.min()}, {y.max()}]")
+            raise ValueError(
+                f"{owner} expected y in [0, 1] (one-hot or class probabilities) for "
+                f"categorical_crossentropy, got values in [{y.min()}, {y.max()}]"
+            )
         return y
 
     def get_config(self):
@@ -255,8 +269,10 @@ class Custom(Loss):
 
     def __init__(self, value, gradient, name=None, check_gradient=True):
         if not callable(value) or not callable(gradient):
-            raise TypeError(f"Custom loss expected two callables (value, gradient), got "
-                            f"{type(value).__name__} and {type(gradient).__name__}")
+            raise TypeError(
+                f"Custom loss expected two callables (value, gradient), got "
+                f"{type(value).__name__} and {type(gradient).__name__}"
+            )
         self.value, self.gradient = value, gradient
         self.name = name or getattr(value, "__name__", "custom")
         self.check_gradient = checks.flag("check_gradient", check_gradient)
@@ -265,13 +281,33 @@ class Custom(Loss):
         return self.value(y_pred, y), self.gradient(y_pred, y)
 
 
-_TRUSTED = {cls.per_position for cls in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy,
-                                          SparseCategoricalCrossentropy, CategoricalCrossentropy, Huber)}
-_BY_NAME = {cls.name: cls for cls in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy,
-                                      SparseCategoricalCrossentropy, CategoricalCrossentropy, Huber)}
+_TRUSTED = {
+    cls.per_position
+    for cls in (
+        MeanSquaredError,
+        MeanAbsoluteError,
+        BinaryCrossentropy,
+        SparseCategoricalCrossentropy,
+        CategoricalCrossentropy,
+        Huber,
+    )
+}
+_BY_NAME = {
+    cls.name: cls
+    for cls in (
+        MeanSquaredError,
+        MeanAbsoluteError,
+        BinaryCrossentropy,
+        SparseCategoricalCrossentropy,
+        CategoricalCrossentropy,
+        Huber,
+    )
+}
 _ALIASES = {"mean_squared_error": "mse", "mean_absolute_error": "mae", "huber_loss": "huber"}
-_WANT = ("a name, a rnnlab.losses.Loss, or a pair (value, gradient) of callables (rnnlab has no autograd: "
-         "a loss gives its gradient)")
+_WANT = (
+    "a name, a rnnlab.losses.Loss, or a pair (value, gradient) of callables (rnnlab has no autograd: "
+    "a loss gives its gradient)"
+)
 
 
 def get(loss):
@@ -283,8 +319,10 @@ def get(loss):
     if isinstance(loss, (tuple, list)) and len(loss) == 2 and all(callable(f) for f in loss):
         return Custom(*loss)
     if callable(loss):
-        raise ValueError(f"loss expected {_WANT}, got the single callable "
-                         f"{getattr(loss, '__name__', type(loss).__name__)}: pass (value, gradient)")
+        raise ValueError(
+            f"loss expected {_WANT}, got the single callable "
+            f"{getattr(loss, '__name__', type(loss).__name__)}: pass (value, gradient)"
+        )
     name = _ALIASES.get(loss, loss) if isinstance(loss, str) else loss
     if not isinstance(name, str) or name not in _BY_NAME:
         raise ValueError(f"loss expected one of {sorted(_BY_NAME)}, or {_WANT}, got {loss!r}")
@@ -294,8 +332,10 @@ def get(loss):
 def from_config(config):
     """The Loss a get_config() dict describes (used when loading files)."""
     if not isinstance(config, dict) or config.get("name") not in _BY_NAME:
-        raise ValueError(f"loss config expected a name in {sorted(_BY_NAME)} (a loss defined outside rnnlab is "
-                         f"not restored from a file), got {config!r}")
+        raise ValueError(
+            f"loss config expected a name in {sorted(_BY_NAME)} (a loss defined outside rnnlab is "
+            f"not restored from a file), got {config!r}"
+        )
     options = {k: v for k, v in config.items() if k != "name"}
     allowed = {"from_logits": bool, "delta": float}
     if any(k not in allowed or type(v) is not allowed[k] for k, v in options.items()):

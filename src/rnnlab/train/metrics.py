@@ -3,6 +3,7 @@
 A metric is a name, or a callable fn(y_pred, y_true) -> values per position (B[, T])
 (prediction first, as the losses), named by its __name__, or a pair (name, fn).
 """
+
 import numpy as np
 
 
@@ -21,6 +22,7 @@ def _sparse_accuracy(y_pred, y):
 def _binary_accuracy(threshold):
     def accuracy(y_pred, y):
         return ((y_pred > threshold) == (y > 0.5)).mean(axis=-1)
+
     return accuracy
 
 
@@ -50,8 +52,10 @@ def get(name, loss):
         return label, name
     name = _ALIASES.get(name, name) if isinstance(name, str) else name
     if not isinstance(name, str) or name not in NAMES:
-        raise ValueError(f"metrics expected names among {list(NAMES)}, callables fn(y_pred, y_true) or pairs "
-                         f"(name, fn), got {name!r}")
+        raise ValueError(
+            f"metrics expected names among {list(NAMES)}, callables fn(y_pred, y_true) or pairs "
+            f"(name, fn), got {name!r}"
+        )
     if name == "categorical_accuracy" or (name == "accuracy" and loss.name == "categorical_crossentropy"):
         if loss.integer_targets:
             raise ValueError(f"metric {name!r} expected one-hot targets, but loss {loss.name!r} takes integer labels")
@@ -63,8 +67,9 @@ def get(name, loss):
             return name, _binary_accuracy(0.0 if loss.from_logits else 0.5)
         raise ValueError(f"metric 'accuracy' expected a classification loss, got loss {loss.name!r}")
     if loss.integer_targets:
-        raise ValueError(f"metric {name!r} expected targets shaped like the output, "
-                         f"but loss {loss.name!r} takes integer labels")
+        raise ValueError(
+            f"metric {name!r} expected targets shaped like the output, but loss {loss.name!r} takes integer labels"
+        )
     return name, _SHAPED[name]
 
 

@@ -1,17 +1,19 @@
 """Sequential: a Stack of layers that can compile, fit, evaluate, predict, summarise and save."""
+
 import contextlib
 
 import numpy as np
 
+from ..nn.base import leaf_layers
 from ..nn.bidirectional import Bidirectional
 from ..nn.mode import inference_mode
-from ..nn.base import leaf_layers
 from ..nn.stack import Stack, forward_layers
 from . import clipping, losses, optim
 from .callbacks import NonFiniteError
-from .fit import (ArrayBatches, TrainState, _train_step, batches_for, check_class_weight, evaluate_batches, prepare, run)
+from .fit import ArrayBatches, TrainState, _train_step, batches_for, check_class_weight, evaluate_batches, prepare, run
 from .gradient_check import needs_check
-from .metrics import get as get_metric, weighted_mean
+from .metrics import get as get_metric
+from .metrics import weighted_mean
 from .saving import read_model, save_checkpoint, save_model
 
 
@@ -32,8 +34,10 @@ class Sequential(Stack):
         for k, layer in enumerate(self.layers):
             if layer.takes_ids and k > 0 and not all(before.takes_ids for before in self.layers[:k]):
                 j = next(j for j, before in enumerate(self.layers[:k]) if not before.takes_ids)
-                raise ValueError(f"Sequential expected {type(layer).__name__} (position {k}) to receive integer "
-                                 f"ids, but layer {j} ({type(self.layers[j]).__name__}) gives floats: put it first")
+                raise ValueError(
+                    f"Sequential expected {type(layer).__name__} (position {k}) to receive integer "
+                    f"ids, but layer {j} ({type(self.layers[j]).__name__}) gives floats: put it first"
+                )
             if getattr(layer, "return_state", False):
                 raise ValueError(f"Sequential expected layers without return_state, got it on layer {k}")
             if isinstance(layer, Bidirectional) and layer.merge_mode is None:
@@ -144,9 +148,25 @@ class Sequential(Stack):
         self._batch_state = None
         return self
 
-    def fit(self, X, y=None, epochs=1, batch_size=32, validation_data=None, validation_split=0.0, shuffle=True,
-            callbacks=None, seed=None, verbose=1, sample_weight=None, resume_from=None, mask=None,
-            class_weight=None, steps_per_epoch=None, validation_steps=None):
+    def fit(
+        self,
+        X,
+        y=None,
+        epochs=1,
+        batch_size=32,
+        validation_data=None,
+        validation_split=0.0,
+        shuffle=True,
+        callbacks=None,
+        seed=None,
+        verbose=1,
+        sample_weight=None,
+        resume_from=None,
+        mask=None,
+        class_weight=None,
+        steps_per_epoch=None,
+        validation_steps=None,
+    ):
         """Train; returns the History (history.history["loss"], ["val_loss"], ...: a dict of lists).
 
         X, y: arrays, X (N, T, D) floats or (N, T) ids and y (N, ...); or X an iterable of
@@ -167,10 +187,25 @@ class Sequential(Stack):
         continues from the checkpoint's epoch, weights, optimizer, RNG states
         and history, exactly as if it had never stopped (arrays only).
         """
-        return run(self, X, y, epochs=epochs, batch_size=batch_size, validation_data=validation_data,
-                   validation_split=validation_split, shuffle=shuffle, callbacks=callbacks, seed=seed,
-                   verbose=verbose, sample_weight=sample_weight, resume_from=resume_from, mask=mask,
-                   class_weight=class_weight, steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
+        return run(
+            self,
+            X,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            shuffle=shuffle,
+            callbacks=callbacks,
+            seed=seed,
+            verbose=verbose,
+            sample_weight=sample_weight,
+            resume_from=resume_from,
+            mask=mask,
+            class_weight=class_weight,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+        )
 
     def evaluate(self, X, y=None, batch_size=32, sample_weight=None, mask=None, steps=None):
         """{"loss": ..., metric: ...} over the data, without dropout, under inference_mode.
@@ -251,8 +286,10 @@ class Sequential(Stack):
             s, n = sums.get(name, (0.0, 0.0))
             values = np.asarray(fn(out, y))
             if values.shape != out.shape[:-1]:
-                raise ValueError(f"metric {name!r} expected to return one value per position, shape "
-                                 f"{out.shape[:-1]} for outputs {out.shape}, got {values.shape}")
+                raise ValueError(
+                    f"metric {name!r} expected to return one value per position, shape "
+                    f"{out.shape[:-1]} for outputs {out.shape}, got {values.shape}"
+                )
             ds, dn = weighted_mean(values, weight)
             sums[name] = (s + ds, n + dn)
 
@@ -271,8 +308,9 @@ class Sequential(Stack):
         widths = [max(len(r[i]) for r in rows) for i in range(3)]
         lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]
         rule = "-" * len(lines[0])
-        text = "\n".join([f'Model "{self.name}"', rule, lines[0], rule, *lines[1:], rule,
-                          f"Total params: {self.count_params()}"])
+        text = "\n".join(
+            [f'Model "{self.name}"', rule, lines[0], rule, *lines[1:], rule, f"Total params: {self.count_params()}"]
+        )
         if not self.built:
             text += "\n(not built yet: call build(input_shape), predict or fit)"
         if print_fn is None:

@@ -7,13 +7,13 @@ its RMSprop defaults to rho=0.9, eps=1e-7, lr=1e-3, and its Adam eps is 1e-7.
 where it is decoupled (θ ← θ − lr λ θ; Loshchilov & Hutter 2019).
 `lr` is a number or a schedule from rnnlab.train.schedules.
 """
+
 import math
 
 import numpy as np
 
-from . import schedules
 from ..checks import is_number, non_negative_number
-
+from . import schedules
 
 _nonnegative = non_negative_number
 
@@ -49,8 +49,10 @@ class Optimizer:
         """
         if grads is None:
             if not (hasattr(params, "params") and hasattr(params, "grads")):
-                raise TypeError(f"step expected (params, grads) dicts or a model with .params and .grads, "
-                                f"got {type(params).__name__}")
+                raise TypeError(
+                    f"step expected (params, grads) dicts or a model with .params and .grads, "
+                    f"got {type(params).__name__}"
+                )
             params, grads = params.params, params.grads
         lr = self.current_lr()
         self.iterations += 1
@@ -78,8 +80,9 @@ class Optimizer:
         for key, a in arrays.items():
             name, _, slot = key.rpartition("/")
             if name not in params or slot not in self.slots or a.shape != params[name].shape:
-                raise ValueError(f"optimizer state {key!r} {a.shape} does not fit {type(self).__name__} "
-                                 "and the model's parameters")
+                raise ValueError(
+                    f"optimizer state {key!r} {a.shape} does not fit {type(self).__name__} and the model's parameters"
+                )
             state.setdefault(name, {})[slot] = np.array(a, dtype=params[name].dtype)
         self.iterations, self.state = int(iterations), state
 
@@ -188,7 +191,7 @@ class Adam(Optimizer):
         v += (1.0 - self.beta_2) * g * g  # v ← β₂ v + (1 − β₂) g²
         if self.amsgrad:
             v = np.maximum(state.setdefault("max_exp_avg_sq", np.zeros_like(p)), v, out=state["max_exp_avg_sq"])
-        bias1, bias2 = 1.0 - self.beta_1 ** t, 1.0 - self.beta_2 ** t  # the moments start at 0
+        bias1, bias2 = 1.0 - self.beta_1**t, 1.0 - self.beta_2**t  # the moments start at 0
         denom = np.sqrt(v) / math.sqrt(bias2) + self.eps
         p -= (lr / bias1) * m / denom
 
@@ -214,8 +217,7 @@ def get(optimizer):
         return optimizer
     by_lower = {name.lower(): cls for name, cls in _CLASSES.items()}
     if not isinstance(optimizer, str) or optimizer.lower() not in by_lower:
-        raise ValueError(f"optimizer expected one of {sorted(by_lower)} or a rnnlab.optim optimizer, "
-                         f"got {optimizer!r}")
+        raise ValueError(f"optimizer expected one of {sorted(by_lower)} or a rnnlab.optim optimizer, got {optimizer!r}")
     return by_lower[optimizer.lower()]()
 
 

@@ -5,6 +5,7 @@ metrics when standard output is a terminal, nothing otherwise (logs, pipes,
 notebooks run by CI stay clean); without tqdm (`pip install rnnlab[progress]`)
 one line per epoch instead of the bar. verbose=2: one line per epoch, always.
 """
+
 import importlib.util
 import sys
 
@@ -27,8 +28,10 @@ class Progress:
     def epoch_begin(self, epoch, steps):
         if self.mode == "bar":
             from tqdm import tqdm
-            self.bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{self.epochs}", file=sys.stdout,
-                            leave=True, dynamic_ncols=True)
+
+            self.bar = tqdm(
+                total=steps, desc=f"epoch {epoch + 1}/{self.epochs}", file=sys.stdout, leave=True, dynamic_ncols=True
+            )
 
     def batch_end(self, logs):
         if self.bar is not None:

@@ -5,6 +5,7 @@ Array keys: "param:<name>" (model weights, e.g. "param:0.W"),
 The JSON config holds the layers, the RNG state of every layer, the compile
 settings and, in a checkpoint, the training state ("train").
 """
+
 import json
 
 import numpy as np
@@ -17,8 +18,10 @@ from ..nn.stack import Stack
 from . import losses, optim
 from .callbacks import History
 
-_BIT_GENERATORS = {cls.__name__: cls for cls in (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
-                                                 np.random.Philox, np.random.SFC64)}
+_BIT_GENERATORS = {
+    cls.__name__: cls
+    for cls in (np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox, np.random.SFC64)
+}
 
 
 def rng_from_state(state):
@@ -37,10 +40,14 @@ def rng_from_state(state):
 def _payload(model):
     """(config, arrays) describing a model, its RNGs and its compile settings."""
     config = {
-        "model": {"class_name": "Sequential", "name": model.name, "seed": model.seed,
-                  "layers": [layer_config(layer) for layer in model.layers],
-                  "input_spec": None if model.input_spec is None else list(model.input_spec),
-                  "output_shapes": [None if s is None else list(s) for s in model.output_shapes]},
+        "model": {
+            "class_name": "Sequential",
+            "name": model.name,
+            "seed": model.seed,
+            "layers": [layer_config(layer) for layer in model.layers],
+            "input_spec": None if model.input_spec is None else list(model.input_spec),
+            "output_shapes": [None if s is None else list(s) for s in model.output_shapes],
+        },
         "rng": {path: rng.bit_generator.state for path, rng in model.rngs().items()},
         "compile": None,
         # free JSON data the application keeps with the model (e.g. a text model's vocabulary)
@@ -49,9 +56,14 @@ def _payload(model):
     arrays = {f"param:{k}": v for k, v in model.params.items()}
     if model.loss is not None:
         opt = model.optimizer
-        config["compile"] = {"loss": model.loss.get_config(), "optimizer": opt.get_config(),
-                             "metrics": [name for name, _ in model.metrics], "clip_norm": model.clip_norm,
-                             "clip_value": model.clip_value, "iterations": opt.iterations}
+        config["compile"] = {
+            "loss": model.loss.get_config(),
+            "optimizer": opt.get_config(),
+            "metrics": [name for name, _ in model.metrics],
+            "clip_norm": model.clip_norm,
+            "clip_value": model.clip_value,
+            "iterations": opt.iterations,
+        }
         arrays.update({f"optim:{k}": a for k, a in opt.state_arrays().items()})
     return config, arrays
 
@@ -75,8 +87,14 @@ def save_checkpoint(model, path):
         cb_state, cb_arrays = cb.get_state()
         entries.append({"class_name": type(cb).__name__, "state": cb_state})
         arrays.update({f"callback:{i}:{k}": a for k, a in cb_arrays.items()})
-    config["train"] = {"epoch": state.epoch, "step": state.step, "fit_rng": state.rng.bit_generator.state,
-                       "fit_args": state.fit_args, "history": model.history.to_dict(), "callbacks": entries}
+    config["train"] = {
+        "epoch": state.epoch,
+        "step": state.step,
+        "fit_rng": state.rng.bit_generator.state,
+        "fit_args": state.fit_args,
+        "history": model.history.to_dict(),
+        "callbacks": entries,
+    }
     archive.write(path, "checkpoint", config, arrays)
 
 
@@ -95,8 +113,9 @@ def read_model(path, model_class):
     """
     config, arrays = archive.read(path, kinds=("model", "checkpoint"))
     try:
-        model = _build(config, arrays, model_class,
-                       allow_prefixes=("callback:",) if config["kind"] == "checkpoint" else ())
+        model = _build(
+            config, arrays, model_class, allow_prefixes=("callback:",) if config["kind"] == "checkpoint" else ()
+        )
         if config["kind"] == "checkpoint":
             model.history = History.from_dict(_get(config, "train", dict)["history"])
         model.metadata = config.get("metadata")
@@ -128,7 +147,7 @@ def _build(config, arrays, model_class, allow_prefixes=()):
     rest = {}
     for key, a in arrays.items():
         if key.startswith("param:"):
-            path, _, pname = key[len("param:"):].rpartition(".")
+            path, _, pname = key[len("param:") :].rpartition(".")
             if path not in grouped:
                 raise FormatError(f"array {key!r} names no layer of the model")
             grouped[path][pname] = a
@@ -137,22 +156,25 @@ def _build(config, arrays, model_class, allow_prefixes=()):
         else:
             raise FormatError(f"unexpected array {key!r}")
     for key, a in arrays.items():  # NaN/Inf weights or optimizer state: refused before anything is built
-        if (key.startswith(("param:", "optim:")) and np.issubdtype(a.dtype, np.floating)
-                and not np.all(np.isfinite(a))):
-            raise FormatError(f"array {key!r} holds {a.size - int(np.count_nonzero(np.isfinite(a)))} NaN or Inf "
-                              f"value(s)")
+        if key.startswith(("param:", "optim:")) and np.issubdtype(a.dtype, np.floating) and not np.all(np.isfinite(a)):
+            raise FormatError(
+                f"array {key!r} holds {a.size - int(np.count_nonzero(np.isfinite(a)))} NaN or Inf value(s)"
+            )
     spec = mc.get("input_spec")
     if spec is not None:  # saved after it was built: every layer that holds weights must have them in the file
         empty = [path for path, layer in leaves.items() if hasattr(layer, "build") and not grouped[path]]
         if empty:
-            raise FormatError(f"the model was saved built, but the file has no parameter arrays for layer(s) "
-                              f"{empty}")
+            raise FormatError(f"the model was saved built, but the file has no parameter arrays for layer(s) {empty}")
     for path, layer_arrays in grouped.items():
         build_from_arrays(leaves[path], layer_arrays, path)
 
     if spec is not None:
-        if not (isinstance(spec, list) and len(spec) == 2 and spec[0] in (2, 3)
-                and (spec[1] is None or (isinstance(spec[1], int) and spec[1] > 0))):
+        if not (
+            isinstance(spec, list)
+            and len(spec) == 2
+            and spec[0] in (2, 3)
+            and (spec[1] is None or (isinstance(spec[1], int) and spec[1] > 0))
+        ):
             raise FormatError(f"input_spec invalid: {spec!r}")
         model.input_spec = (spec[0], spec[1])
     shapes = mc.get("output_shapes")
@@ -167,16 +189,20 @@ def _build(config, arrays, model_class, allow_prefixes=()):
         leaves[path].rng = rng_from_state(state)
 
     compiled = config.get("compile")
-    optim_arrays = {k[len("optim:"):]: a for k, a in rest.items() if k.startswith("optim:")}
+    optim_arrays = {k[len("optim:") :]: a for k, a in rest.items() if k.startswith("optim:")}
     if compiled is None:
         if optim_arrays:
             raise FormatError("optimizer arrays in a file without compile settings")
         return model
     if not isinstance(compiled, dict):
         raise FormatError(f"compile settings invalid: {compiled!r}")
-    model.compile(losses.from_config(compiled.get("loss")), optim.from_config(compiled.get("optimizer")),
-                  metrics=_get(compiled, "metrics", list), clip_norm=compiled.get("clip_norm"),
-                  clip_value=compiled.get("clip_value"))
+    model.compile(
+        losses.from_config(compiled.get("loss")),
+        optim.from_config(compiled.get("optimizer")),
+        metrics=_get(compiled, "metrics", list),
+        clip_norm=compiled.get("clip_norm"),
+        clip_value=compiled.get("clip_value"),
+    )
     iterations = _get(compiled, "iterations", int)
     if iterations < 0:
         raise FormatError(f"optimizer iterations expected >= 0, got {iterations}")
@@ -217,11 +243,14 @@ def read_checkpoint(path, model, state):
         mine["compile"]["optimizer"] = dict(mine["compile"]["optimizer"], lr=theirs["compile"]["optimizer"].get("lr"))
     for key in ("loss", "optimizer", "metrics", "clip_norm", "clip_value"):
         if _canonical(mine["compile"][key]) != theirs["compile"][key]:
-            raise ValueError(f"{where}: compile {key} expected {theirs['compile'][key]!r} as in the checkpoint, "
-                             f"got {mine['compile'][key]!r}")
+            raise ValueError(
+                f"{where}: compile {key} expected {theirs['compile'][key]!r} as in the checkpoint, "
+                f"got {mine['compile'][key]!r}"
+            )
     if _canonical(state.fit_args) != train.get("fit_args"):
-        raise ValueError(f"{where}: fit arguments expected {train.get('fit_args')} as in the checkpoint, "
-                         f"got {state.fit_args}")
+        raise ValueError(
+            f"{where}: fit arguments expected {train.get('fit_args')} as in the checkpoint, got {state.fit_args}"
+        )
     params = model.params
     for k, a in saved.params.items():
         if k not in params or params[k].shape != a.shape or params[k].dtype != a.dtype:
@@ -229,7 +258,7 @@ def read_checkpoint(path, model, state):
     cb_arrays = {}
     for key, a in arrays.items():
         if key.startswith("callback:"):
-            index, _, name = key[len("callback:"):].partition(":")
+            index, _, name = key[len("callback:") :].partition(":")
             cb_arrays.setdefault(index, {})[name] = a
     matched = _match_callbacks(state.callbacks, cb_entries, cb_arrays, where)
 
@@ -246,6 +275,7 @@ def read_checkpoint(path, model, state):
                 cb.set_state(cb_state, arrs)
             except (KeyError, TypeError, ValueError) as err:
                 raise ValueError(f"{where}: state of {type(cb).__name__} is invalid: {err}") from None
+
     return restore
 
 

@@ -4,7 +4,9 @@ They count optimizer updates, as Keras does, not epochs (torch's schedulers
 step per epoch by default). Any schedule, or a constant, can follow a linear
 warm-up: `Warmup(CosineDecay(1e-3, 1000), warmup_steps=100)`.
 """
+
 import math
+
 from ..checks import is_number, positive_number
 
 
@@ -55,8 +57,12 @@ class ExponentialDecay(Schedule):
         return self.lr * self.decay_rate ** (math.floor(p) if self.staircase else p)
 
     def _config(self):
-        return {"lr": self.lr, "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase}
+        return {
+            "lr": self.lr,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+        }
 
 
 class CosineDecay(Schedule):

@@ -20,37 +20,44 @@ Speed notes and measurements: docs/PERFORMANCE.md.
 
 def load_simple_rnn():
     from . import simple_rnn
+
     return simple_rnn
 
 
 def load_lstm():
     from . import lstm
+
     return lstm
 
 
 def load_gru():
     from . import gru
+
     return gru
 
 
 def load_ops():
     from . import ops
+
     return ops
 
 
 def load_buffers():
     from . import buffers
+
     return buffers
 
 
 def load_blas():
     """The Blas of NumPy's OpenBLAS, or None (importing blas.py needs no numba)."""
     from .blas import blas
+
     return blas()
 
 
 def num_threads():
     from .pool import num_threads
+
     return num_threads()
 
 

@@ -7,6 +7,7 @@ OpenBLAS to one thread during a kernel call: the kernels split the batch across
 cores themselves (pool.py), and an idle BLAS thread spinning on a core that a
 kernel thread needs made a sequence up to 10x slower on 2 cores (measured).
 """
+
 import ctypes
 import glob
 import os

@@ -11,6 +11,7 @@ handed out again for the same shape and dtype; at most LIMIT bytes are kept
 A buffer is taken back only when its reference count shows no other holder:
 no view (a view refers to the array that owns the memory), no other name.
 """
+
 import sys
 import threading
 from collections import OrderedDict

@@ -14,6 +14,7 @@ as products.weight_grads does for the other cells.
 The cache keeps the reference's keys (x, W, U, h, gates, hU_h, mask, rdrop, ...).
 Shapes and semantics: see kernels/gru.py.
 """
+
 import numpy as np
 from numba import njit
 
@@ -22,9 +23,8 @@ from .. import inference
 from . import buffers, pool
 from .blas import one_blas_thread
 from .ops import JIT, activate, dact, gemm
-from .products import (SMALL_ROWS, _at_b_small, _dot, input_projection, recurrent_grad, recurrent_product,
-                       step_input)
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
+from .products import SMALL_ROWS, _at_b_small, _dot, input_projection, recurrent_grad, recurrent_product, step_input
 
 
 # ---- one row of one step ------------------------------------------------------------
@@ -34,11 +34,11 @@ def _cell_after(g, bx, hu, h_prev, h_new, hU_h, code_a, code_r):
     H = h_prev.shape[0]
     for j in range(2 * H):
         g[j] += hu[j]
-    activate(code_r, g[:2 * H], bx[:2 * H])  # z_t, r_t = σ(x_t W + h_{t-1} U + b + b')
+    activate(code_r, g[: 2 * H], bx[: 2 * H])  # z_t, r_t = σ(x_t W + h_{t-1} U + b + b')
     for j in range(H):
         hU_h[j] = hu[2 * H + j]  # h_{t-1} U_h + b'_h, kept for backward
         g[2 * H + j] += g[H + j] * hu[2 * H + j]  # x_t W_h + r_t ⊙ (h_{t-1} U_h + b'_h)
-    activate(code_a, g[2 * H:], bx[2 * H:])  # h̃_t = tanh(· + b_h)
+    activate(code_a, g[2 * H :], bx[2 * H :])  # h̃_t = tanh(· + b_h)
     for j in range(H):
         z = g[j]
         h_new[j] = z * h_prev[j] + (1.0 - z) * g[2 * H + j]  # h_t = z_t ⊙ h_{t-1} + (1 − z_t) ⊙ h̃_t
@@ -50,7 +50,7 @@ def _cell_before_gates(g, b, hu, hp, rh, code_r):
     H = hp.shape[0]
     for j in range(2 * H):
         g[j] += hu[j]
-    activate(code_r, g[:2 * H], b[:2 * H])  # z_t, r_t = σ(x_t W + h_{t-1} U + b)
+    activate(code_r, g[: 2 * H], b[: 2 * H])  # z_t, r_t = σ(x_t W + h_{t-1} U + b)
     for j in range(H):
         rh[j] = g[H + j] * hp[j]  # r_t ⊙ h_{t-1}
 
@@ -61,7 +61,7 @@ def _cell_before_state(g, b, ah, h_prev, h_new, code_a):
     H = h_prev.shape[0]
     for j in range(H):
         g[2 * H + j] += ah[j]
-    activate(code_a, g[2 * H:], b[2 * H:])  # h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
+    activate(code_a, g[2 * H :], b[2 * H :])  # h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
     for j in range(H):
         z = g[j]
         h_new[j] = z * h_prev[j] + (1.0 - z) * g[2 * H + j]  # h_t = z_t ⊙ h_{t-1} + (1 − z_t) ⊙ h̃_t
@@ -69,8 +69,9 @@ def _cell_before_state(g, b, ah, h_prev, h_new, code_a):
 
 # ---- training forward ---------------------------------------------------------------
 @njit(**JIT)
-def _forward_rows(x, U, Uh, b, b_rec, h, gates, hU_h, y, mask, rdrop, hp, hu, rh, ah, reset_after, code_a,
-                  code_r, r0, r1):
+def _forward_rows(
+    x, U, Uh, b, b_rec, h, gates, hU_h, y, mask, rdrop, hp, hu, rh, ah, reset_after, code_a, code_r, r0, r1
+):
     """Steps 0..T-1 of batch rows r0:r1; h[0] set on entry; h, gates, hU_h (reset_after), y filled.
 
     U is the whole U (reset_after) or U_zr; b (3H) the input bias, b_rec (3H) b' (reset_after);
@@ -103,8 +104,30 @@ def _forward_rows(x, U, Uh, b, b_rec, h, gates, hU_h, y, mask, rdrop, hp, hu, rh
 
 # ---- backward -------------------------------------------------------------------------
 @njit(**JIT)
-def _backward_rows(dy, gates, h, hU_h, U, Ut, Uh, Uht, mask, rdrop, da, da_rec, dzr, dah, drh, dh, dhr,
-                   reset_after, code_a, code_r, r0, r1):
+def _backward_rows(
+    dy,
+    gates,
+    h,
+    hU_h,
+    U,
+    Ut,
+    Uh,
+    Uht,
+    mask,
+    rdrop,
+    da,
+    da_rec,
+    dzr,
+    dah,
+    drh,
+    dh,
+    dhr,
+    reset_after,
+    code_a,
+    code_r,
+    r0,
+    r1,
+):
     """BPTT of rows r0:r1: dh (B, H) holds dh_T on entry, dh_0 on exit; da (and da_rec) filled.
 
     reset_after: da_rec[t] = ∂L/∂(h_{t-1} U + b') feeds dh_{t-1} through U. Else
@@ -201,8 +224,9 @@ def _grads_block(x, hp, hh, da, da_rec, W, gW, gU, gb, gb_rec, dx, c0, c1, q0, q
 
 # ---- inference: no cache ------------------------------------------------------------
 @njit(**JIT)
-def _infer_rows(x, W, U, Uh, b, b_rec, h, y, mask, backwards, reset_after, code_a, code_r, z, hu, rh, ah, hn, hUh,
-                r0, r1):
+def _infer_rows(
+    x, W, U, Uh, b, b_rec, h, y, mask, backwards, reset_after, code_a, code_r, z, hu, rh, ah, hn, hUh, r0, r1
+):
     """All steps of batch rows r0:r1, batch first. h (B, H) holds h_0 on entry and h_T on exit;
     z (B, T or 1, 3H) the input terms (all steps first, or each at its step); the rest work rows."""
     B, T, D = x.shape
@@ -245,7 +269,7 @@ def _split_U(U, reset_after):
     if reset_after:
         return U, empty(2, U.dtype)
     H = U.shape[0]
-    return np.ascontiguousarray(U[:, :2 * H]), np.ascontiguousarray(U[:, 2 * H:])
+    return np.ascontiguousarray(U[:, : 2 * H]), np.ascontiguousarray(U[:, 2 * H :])
 
 
 def _biases(b, reset_after, H):
@@ -254,8 +278,9 @@ def _biases(b, reset_after, H):
     return np.ascontiguousarray(b), (empty(1, b.dtype) if b_rec is None else np.ascontiguousarray(b_rec))
 
 
-def forward(x, params, state, mask=None, activation="tanh", recurrent_activation="sigmoid", reset_after=True,
-            rdrop=None):
+def forward(
+    x, params, state, mask=None, activation="tanh", recurrent_activation="sigmoid", reset_after=True, rdrop=None
+):
     """As kernels.gru.forward. Returns (y (T, B, H), (h_T,), cache)."""
     plan = supported(x, params, state, mask, rdrop, (activation, recurrent_activation))
     if plan is None:  # a dtype or layout the compiled loops do not take: the reference
@@ -277,13 +302,32 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
     rh, ah = (empty(2, dtype), empty(2, dtype)) if reset_after else (np.empty((B, H), dtype), np.empty((B, H), dtype))
     rows = blocks_for(B, T, D, H, 3)
     with one_blas_thread():  # x_t W for all steps first, as one large product per thread
-        pool.run(input_projection, [(x.reshape(T * B, -1), W, gates.reshape(T * B, 3 * H), q0, q1)
-                                       for q0, q1 in pool.split(T * B, len(rows))])
-        pool.run(_forward_rows, [(x, Ur, Uh, b, b_rec, h, gates, hU_h, y, m8, rd, hp, hu, rh, ah, reset_after, *codes,
-                                  r0, r1) for r0, r1 in rows])
-    cache = dict(x=x, W=W, U=U, h=h, gates=gates, hU_h=hU_h if reset_after else None, mask=mask, rdrop=rdrop,
-                 activation=activation, recurrent_activation=recurrent_activation, reset_after=reset_after,
-                 fast=(b, m8, rd, codes, hU_h), lease=buffers.Lease(h, gates, hU_h))  # last: see buffers.py
+        pool.run(
+            input_projection,
+            [(x.reshape(T * B, -1), W, gates.reshape(T * B, 3 * H), q0, q1) for q0, q1 in pool.split(T * B, len(rows))],
+        )
+        pool.run(
+            _forward_rows,
+            [
+                (x, Ur, Uh, b, b_rec, h, gates, hU_h, y, m8, rd, hp, hu, rh, ah, reset_after, *codes, r0, r1)
+                for r0, r1 in rows
+            ],
+        )
+    cache = dict(
+        x=x,
+        W=W,
+        U=U,
+        h=h,
+        gates=gates,
+        hU_h=hU_h if reset_after else None,
+        mask=mask,
+        rdrop=rdrop,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+        reset_after=reset_after,
+        fast=(b, m8, rd, codes, hU_h),
+        lease=buffers.Lease(h, gates, hU_h),
+    )  # last: see buffers.py
     return y, (h[T].copy(),), cache
 
 
@@ -310,29 +354,86 @@ def backward(dy, dstate, cache):
         dzr, dah, drh = np.empty((B, 2 * H), dtype), np.empty((B, H), dtype), np.empty((B, H), dtype)
     dhr = np.empty((B, H) if rd.size else (0, 0), dtype)
     with one_blas_thread():
-        pool.run(_backward_rows, [(dy, gates, h, hU_h, Ur, Urt, Uh, Uht, m8, rd, da, da_rec, dzr, dah, drh, dh,
-                                   dhr, reset_after, *codes, r0, r1) for r0, r1 in rows])
+        pool.run(
+            _backward_rows,
+            [
+                (
+                    dy,
+                    gates,
+                    h,
+                    hU_h,
+                    Ur,
+                    Urt,
+                    Uh,
+                    Uht,
+                    m8,
+                    rd,
+                    da,
+                    da_rec,
+                    dzr,
+                    dah,
+                    drh,
+                    dh,
+                    dhr,
+                    reset_after,
+                    *codes,
+                    r0,
+                    r1,
+                )
+                for r0, r1 in rows
+            ],
+        )
         # the weight gradients, after the loop, as a few large products split by columns
         N, G = T * B, 3 * H
         hp = (h[:-1] if rd.size == 0 else h[:-1] * rd).reshape(N, H)  # h_{t-1} as the products saw it
-        hh = hp if reset_after else np.ascontiguousarray(gates[:, :, H:2 * H]).reshape(N, H) * hp  # r_t ⊙ h_{t-1}
+        hh = hp if reset_after else np.ascontiguousarray(gates[:, :, H : 2 * H]).reshape(N, H) * hp  # r_t ⊙ h_{t-1}
         da_u = da_rec.reshape(N, G) if reset_after else da.reshape(N, G)
         grads = {"W": np.empty_like(W), "U": np.empty_like(U), "b": np.empty((2, G) if reset_after else G, dtype)}
         gb, gb_rec = (grads["b"][0], grads["b"][1]) if reset_after else (grads["b"], empty(1, dtype))
         dx = np.empty((T, B, D), dtype)
         parts = len(rows)
-        blocks = zip([(G * k // parts, G * (k + 1) // parts) for k in range(parts)],
-                     [(N * k // parts, N * (k + 1) // parts) for k in range(parts)])
-        pool.run(_grads_block, [(x.reshape(N, D), hp, hh, da.reshape(N, G), da_u, W, grads["W"], grads["U"], gb,
-                                 gb_rec, dx.reshape(N, D), *cols, *rws) for cols, rws in blocks])
+        blocks = zip(
+            [(G * k // parts, G * (k + 1) // parts) for k in range(parts)],
+            [(N * k // parts, N * (k + 1) // parts) for k in range(parts)],
+        )
+        pool.run(
+            _grads_block,
+            [
+                (
+                    x.reshape(N, D),
+                    hp,
+                    hh,
+                    da.reshape(N, G),
+                    da_u,
+                    W,
+                    grads["W"],
+                    grads["U"],
+                    gb,
+                    gb_rec,
+                    dx.reshape(N, D),
+                    *cols,
+                    *rws,
+                )
+                for cols, rws in blocks
+            ],
+        )
     spare = [da, da_rec]
     del da, da_rec, da_u
     buffers.give_back(spare)
     return dx, (dh,), grads
 
 
-def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh",
-          recurrent_activation="sigmoid", reset_after=True):
+def infer(
+    x,
+    params,
+    state,
+    mask=None,
+    go_backwards=False,
+    sequences=True,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    reset_after=True,
+):
     """As kernels.gru.infer: x (B, T, D) -> (y (B, T, H) or None, (h_T,)); no cache.
 
     Batch first throughout, nothing kept for backward; each block of rows computes its
@@ -340,8 +441,18 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     """
     plan = infer_plan(x, params, state, mask, (activation, recurrent_activation))
     if plan is None:
-        return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences, activation=activation,
-                                     recurrent_activation=recurrent_activation, reset_after=reset_after)
+        return inference.via_forward(
+            forward,
+            x,
+            params,
+            state,
+            mask,
+            go_backwards,
+            sequences,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            reset_after=reset_after,
+        )
     x, W, U, b, state, m8, codes, rows = plan
     B, T, D = x.shape
     H = U.shape[0]
@@ -356,6 +467,11 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     hu = np.empty((B, 3 * H if reset_after else 2 * H), dtype)
     rh, ah, hn, hUh = (np.empty((B, H), dtype) for _ in range(4))
     with one_blas_thread(calls_blas(D, rows)):
-        pool.run(_infer_rows, [(x, W, Ur, Uh, b, b_rec, h, y, m8, go_backwards, reset_after, *codes, z, hu, rh, ah, hn,
-                                hUh, r0, r1) for r0, r1 in rows])
+        pool.run(
+            _infer_rows,
+            [
+                (x, W, Ur, Uh, b, b_rec, h, y, m8, go_backwards, reset_after, *codes, z, hu, rh, ah, hn, hUh, r0, r1)
+                for r0, r1 in rows
+            ],
+        )
     return (y if sequences else None), (h,)

@@ -14,6 +14,7 @@ infer() runs batch first in a loop of its own, which fills no cache.
 The cache keeps the reference's keys (x, W, U, h, c, gates, mask, rdrop, …)
 except tanh_c. Shapes and semantics: see kernels/lstm.py.
 """
+
 import numpy as np
 from numba import njit
 
@@ -22,9 +23,8 @@ from .. import lstm as reference
 from . import buffers, pool
 from .blas import one_blas_thread
 from .ops import JIT, SIGMOID, TANH, act, activate, dact, tanh
-from .products import (input_projection, recurrent_grad, recurrent_product, step_input, step_product,
-                            weight_grads)
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
+from .products import input_projection, recurrent_grad, recurrent_product, step_input, step_product, weight_grads
 
 
 @njit(**JIT)
@@ -53,18 +53,18 @@ def _cell_forward(z, b, c_prev, c_new, h_new, code_a, code_r):
     """
     H = c_prev.shape[0]
     if code_a == TANH and code_r == SIGMOID:  # the usual LSTM: the same loops, the codes known
-        activate(SIGMOID, z[:2 * H], b[:2 * H])  # i_t, f_t = σ(x_t W + h_{t-1} U + b)
-        activate(TANH, z[2 * H:3 * H], b[2 * H:3 * H])  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
-        activate(SIGMOID, z[3 * H:], b[3 * H:])  # o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
+        activate(SIGMOID, z[: 2 * H], b[: 2 * H])  # i_t, f_t = σ(x_t W + h_{t-1} U + b)
+        activate(TANH, z[2 * H : 3 * H], b[2 * H : 3 * H])  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
+        activate(SIGMOID, z[3 * H :], b[3 * H :])  # o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
         for j in range(H):
             cn = z[H + j] * c_prev[j] + z[j] * z[2 * H + j]  # C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t
             c_new[j] = cn
             h_new[j] = z[3 * H + j] * tanh(cn)  # h_t = o_t ⊙ tanh(C_t)
         return
     activate(code_r, z[:H], b[:H])
-    activate(code_r, z[H:2 * H], b[H:2 * H])
-    activate(code_a, z[2 * H:3 * H], b[2 * H:3 * H])
-    activate(code_r, z[3 * H:], b[3 * H:])
+    activate(code_r, z[H : 2 * H], b[H : 2 * H])
+    activate(code_a, z[2 * H : 3 * H], b[2 * H : 3 * H])
+    activate(code_r, z[3 * H :], b[3 * H :])
     for j in range(H):
         cn = z[H + j] * c_prev[j] + z[j] * z[2 * H + j]
         c_new[j] = cn
@@ -186,12 +186,25 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 4)
     with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
-        pool.run(input_projection, [(x.reshape(T * B, -1), W, gates.reshape(T * B, 4 * H), q0, q1)
-                                       for q0, q1 in pool.split(T * B, len(rows))])
+        pool.run(
+            input_projection,
+            [(x.reshape(T * B, -1), W, gates.reshape(T * B, 4 * H), q0, q1) for q0, q1 in pool.split(T * B, len(rows))],
+        )
         pool.run(_forward_rows, [(x, U, b, h, c, gates, y, m8, rd, hp, *codes, r0, r1) for r0, r1 in rows])
-    cache = dict(x=x, W=W, U=U, h=h, c=c, gates=gates, mask=mask, rdrop=rdrop, activation=activation,
-                 recurrent_activation=recurrent_activation, fast=(b, m8, rd, codes),
-                 lease=buffers.Lease(h, c, gates))  # last: see buffers.py
+    cache = dict(
+        x=x,
+        W=W,
+        U=U,
+        h=h,
+        c=c,
+        gates=gates,
+        mask=mask,
+        rdrop=rdrop,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+        fast=(b, m8, rd, codes),
+        lease=buffers.Lease(h, c, gates),
+    )  # last: see buffers.py
     return y, (h[T].copy(), c[T].copy()), cache
 
 
@@ -212,8 +225,7 @@ def backward(dy, dstate, cache):
     rows = blocks_for(B, T, D, H, 4)
     Ut = transposed_if_small(U, rows)
     with one_blas_thread():
-        pool.run(_backward_rows, [(dy, gates, c, U, Ut, m8, rd, dz, dh, dc, dhr, *codes, r0, r1)
-                                     for r0, r1 in rows])
+        pool.run(_backward_rows, [(dy, gates, c, U, Ut, m8, rd, dz, dh, dc, dhr, *codes, r0, r1) for r0, r1 in rows])
         dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows))
     spare = [dz]
     del dz
@@ -221,8 +233,9 @@ def backward(dy, dstate, cache):
     return dx, (dh, dc), grads
 
 
-def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh",
-          recurrent_activation="sigmoid"):
+def infer(
+    x, params, state, mask=None, go_backwards=False, sequences=True, activation="tanh", recurrent_activation="sigmoid"
+):
     """As kernels.lstm.infer: x (B, T, D) -> (y (B, T, H) or None, (h_T, C_T)); no cache.
 
     Batch first throughout (no transposed copies), nothing kept for backward; each
@@ -231,8 +244,17 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     """
     plan = infer_plan(x, params, state, mask, (activation, recurrent_activation))
     if plan is None:  # what the compiled loops do not take
-        return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences,
-                                     activation=activation, recurrent_activation=recurrent_activation)
+        return inference.via_forward(
+            forward,
+            x,
+            params,
+            state,
+            mask,
+            go_backwards,
+            sequences,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+        )
     x, W, U, b, state, m8, codes, rows = plan
     B, T, D = x.shape
     steps = input_steps(T, D)
@@ -245,6 +267,5 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
             hc = np.empty((B, 2 * H), x.dtype)
             y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
             z = np.empty((B, steps, 4 * H), x.dtype)
-            pool.run(_infer_rows, [(x, W, U, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1)
-                                      for r0, r1 in rows])
+            pool.run(_infer_rows, [(x, W, U, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1) for r0, r1 in rows])
     return (y if sequences else None), (h, c)

@@ -6,6 +6,7 @@ must recompile every loop. The locators below stamp with a hash of all the
 package's sources and are put ahead of numba's own. They subclass numba's
 cache locators, whose names numba 0.59-0.60 spell with a leading underscore.
 """
+
 import glob
 import hashlib
 import os

@@ -9,6 +9,7 @@ every choice; derivatives are written in terms of the activation's output, as
 in activations.py. In float64 tanh is the C library's; in float32 it is a
 rational function that vectorises (see `tanh32`).
 """
+
 import math
 
 import llvmlite.binding as llvm
@@ -29,8 +30,9 @@ llvm.add_symbol("rnnlab_cblas_dgemm", _blas.dgemm)
 def _cblas_gemm(name, dtype):
     # cblas_?gemm(order, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc), 64-bit ints
     i32, i64, ptr = types.int32, types.int64, types.CPointer(dtype)
-    return types.ExternalFunction(name, types.void(i32, i32, i32, i64, i64, i64, dtype, ptr, i64, ptr, i64,
-                                                   dtype, ptr, i64))
+    return types.ExternalFunction(
+        name, types.void(i32, i32, i32, i64, i64, i64, dtype, ptr, i64, ptr, i64, dtype, ptr, i64)
+    )
 
 
 _sgemm = _cblas_gemm("rnnlab_cblas_sgemm", types.float32)
@@ -55,16 +57,40 @@ def _gemm_impl(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
     F = np.float32 if C.dtype == types.float32 else np.float64
 
     def impl(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
-        call(ROW_MAJOR, TRANS if trans_a else NO_TRANS, TRANS if trans_b else NO_TRANS, m, n, k,
-             F(alpha), A.ctypes, lda, B.ctypes, ldb, F(beta), C.ctypes, ldc)
+        call(
+            ROW_MAJOR,
+            TRANS if trans_a else NO_TRANS,
+            TRANS if trans_b else NO_TRANS,
+            m,
+            n,
+            k,
+            F(alpha),
+            A.ctypes,
+            lda,
+            B.ctypes,
+            ldb,
+            F(beta),
+            C.ctypes,
+            ldc,
+        )
+
     return impl
 
 
 # tanh(x) ≈ x P(x²) / Q(x²) on |x| ≤ 9, where float32 tanh is already ±1: a fit for relative
 # error printed by benchmarks/fit_tanh.py; against float64 tanh on 2·10⁶ points the float32
 # evaluation is off by at most 6.4 units in the last place (NumPy's own float32 tanh: 1.4)
-_P = tuple(np.float32(v) for v in (0.9999999411834656, 0.12919270368186864, 0.0029208070017278254,
-                                   9.267833791301666e-06, -1.2781674186529973e-08, 1.825837059416292e-11))
+_P = tuple(
+    np.float32(v)
+    for v in (
+        0.9999999411834656,
+        0.12919270368186864,
+        0.0029208070017278254,
+        9.267833791301666e-06,
+        -1.2781674186529973e-08,
+        1.825837059416292e-11,
+    )
+)
 _Q = tuple(np.float32(v) for v in (1.0, 0.46252554247372646, 0.023763353325993813, 0.00022810645049115003))
 _CLAMP, _ONE32 = np.float32(9.0), np.float32(1.0)
 
@@ -119,6 +145,7 @@ def _act_impl(code, z):
         if code == RELU:
             return zero if z < zero else z
         return z
+
     return impl
 
 
@@ -141,6 +168,7 @@ def _dact_impl(code, y):
         if code == RELU:
             return one if y > zero else zero
         return one
+
     return impl
 
 

@@ -1,4 +1,5 @@
 """What the fast kernels accept, and how they split the work across cores."""
+
 import numpy as np
 
 from .. import activations
@@ -64,8 +65,12 @@ def infer_plan(x, params, state, mask, names):
     Runs once per call, so written flat: a one-step call takes some twenty microseconds in all.
     """
     codes = codes_of(names)
-    x, W, U, b = (np.ascontiguousarray(x), np.ascontiguousarray(params["W"]), np.ascontiguousarray(params["U"]),
-                  np.ascontiguousarray(params["b"]))
+    x, W, U, b = (
+        np.ascontiguousarray(x),
+        np.ascontiguousarray(params["W"]),
+        np.ascontiguousarray(params["U"]),
+        np.ascontiguousarray(params["b"]),
+    )
     state = tuple(map(np.asarray, state))
     if codes is None or _same_float([x, W, U, b, *state]) is None:
         return None

@@ -5,6 +5,7 @@ the blocks run in parallel; every matrix product inside runs on the calling
 thread (blas.one_blas_thread). Set RNNLAB_NUM_THREADS to change the number of
 kernel threads.
 """
+
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor

@@ -8,6 +8,7 @@ step's products, the weight gradients as large products after the loop. The
 cache keeps the reference's keys (x, W, U, h, h_new, mask, rdrop, activation).
 infer() runs batch first in a loop of its own, which fills no cache.
 """
+
 import numpy as np
 from numba import njit
 
@@ -16,9 +17,8 @@ from .. import simple_rnn as reference
 from . import buffers, pool
 from .blas import one_blas_thread
 from .ops import JIT, TANH, activate, dact
-from .products import (input_projection, recurrent_grad, recurrent_product, step_input, step_product,
-                            weight_grads)
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
+from .products import input_projection, recurrent_grad, recurrent_product, step_input, step_product, weight_grads
 
 
 @njit(**JIT)
@@ -120,11 +120,23 @@ def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 1)
     with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
-        pool.run(input_projection, [(x.reshape(T * B, -1), W, hn.reshape(T * B, H), q0, q1)
-                                       for q0, q1 in pool.split(T * B, len(rows))])
+        pool.run(
+            input_projection,
+            [(x.reshape(T * B, -1), W, hn.reshape(T * B, H), q0, q1) for q0, q1 in pool.split(T * B, len(rows))],
+        )
         pool.run(_forward_rows, [(x, U, b, h, hn, y, m8, rd, hp, code, r0, r1) for r0, r1 in rows])
-    cache = dict(x=x, U=U, W=W, h=h, h_new=hn, mask=mask, activation=activation, rdrop=rdrop, fast=(b, m8, rd, code),
-                 lease=buffers.Lease(h) if mask is None else buffers.Lease(h, hn))  # last: see buffers.py
+    cache = dict(
+        x=x,
+        U=U,
+        W=W,
+        h=h,
+        h_new=hn,
+        mask=mask,
+        activation=activation,
+        rdrop=rdrop,
+        fast=(b, m8, rd, code),
+        lease=buffers.Lease(h) if mask is None else buffers.Lease(h, hn),
+    )  # last: see buffers.py
     return y, (h[T].copy(),), cache
 
 
