@@ -12,11 +12,15 @@ This module is the only door to kernels/fast: layers get their kernels through
 `all_finite`.
 """
 
+from __future__ import annotations
+
 import contextlib
 import importlib.util
 import math
 import os
 import warnings
+from collections.abc import Callable
+from types import ModuleType
 
 import numpy as np
 
@@ -34,7 +38,7 @@ _compiled_finite = None  # ops.all_finite, once imported
 
 
 # ---- cells and backends ---------------------------------------------------------------
-def register_cell(cell, reference, fast=None):
+def register_cell(cell: str, reference: ModuleType, fast: Callable[[], ModuleType] | None = None) -> None:
     """Make a cell's kernels known: `reference` a module with forward/backward (and infer,
     else it is made from forward), `fast` None or a function returning a module with the
     same functions. Registering the same reference again keeps its fast loader."""
@@ -67,7 +71,7 @@ def _checked(name, what):
 
 
 # ---- the choice -------------------------------------------------------------------------
-def set_backend(name):
+def set_backend(name: str | None) -> None:
     """Select the kernel backend used by every layer from now on ("auto", "fast", "reference", ...).
 
     None: follow RNNLAB_KERNEL again, read anew at the next call.
@@ -122,7 +126,7 @@ def resolve(name=None):
     return name
 
 
-def backend():
+def backend() -> str:
     """Name of the backend the layers use now ("auto" resolved)."""
     return resolve()
 
@@ -136,7 +140,7 @@ def _warn_fallback():
     )
 
 
-def get(cell, name=None):
+def get(cell: str, name: str | None = None) -> ModuleType:
     """Module with forward/backward (and infer) for `cell` in backend `name` (None: the active one)."""
     if cell not in _REFERENCE:
         raise ValueError(f"kernel expected a registered cell among {sorted(_REFERENCE)}, got {cell!r}")

@@ -13,6 +13,11 @@ Bidirectional, save/load, the converters, probe.record and the CLI: no other fil
 lists cells. Converters refuse a cell that has no layout of theirs, by name.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+
 from .. import kernels
 from .gru import GRU
 from .lstm import LSTM
@@ -22,7 +27,9 @@ from .simple_rnn import SimpleRNN
 _CELLS = {}  # cell name -> layer class, in registration order
 
 
-def register_cell(layer_class, reference=None, fast=None):
+def register_cell(
+    layer_class: type[Recurrent], reference: ModuleType | None = None, fast: Callable[[], ModuleType] | None = None
+) -> type[Recurrent]:
     """Register a recurrent layer class (and, when given, its kernels); returns the class.
 
     layer_class: a subclass of Recurrent with `cell`, `gate_names` and `state_names`.

@@ -6,7 +6,12 @@ Under inference_mode() (nn/mode.py) it calls the kernel's batch-first infer()
 instead, which keeps nothing for backward.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import checks, initializers, kernels
 from ..kernels import inference
@@ -55,25 +60,25 @@ class Recurrent(Layer):
 
     def __init__(
         self,
-        units,
-        activation="tanh",
-        return_sequences=False,
-        return_state=False,
-        go_backwards=False,
-        stateful=False,
-        kernel_initializer="glorot_uniform",
-        recurrent_initializer="orthogonal",
-        bias_initializer="zeros",
-        dropout=0.0,
-        recurrent_dropout=0.0,
-        dtype="float32",
-        seed=None,
-        name=None,
-        bptt_steps=None,
-        checkpoint_every=None,
-        zero_output_for_mask=None,
-        initial_state_rows=0,
-        unroll=False,
+        units: int,
+        activation: str = "tanh",
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        kernel_initializer: str | Callable = "glorot_uniform",
+        recurrent_initializer: str | Callable = "orthogonal",
+        bias_initializer: str | Callable = "zeros",
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        dtype: str | np.dtype = "float32",
+        seed: int | None = None,
+        name: str | None = None,
+        bptt_steps: int | None = None,
+        checkpoint_every: int | None = None,
+        zero_output_for_mask: bool | None = None,
+        initial_state_rows: int = 0,
+        unroll: bool = False,
     ):
         super().__init__(dtype=dtype, name=name)
         if zero_output_for_mask is not None:
@@ -167,7 +172,7 @@ class Recurrent(Layer):
         self.built = True
         return self
 
-    def set_weights(self, W, U, b):
+    def set_weights(self, W: ArrayLike, U: ArrayLike, b: ArrayLike) -> Recurrent:
         """Load weights W (D, G·H), U (H, G·H), b (param_shapes); builds the layer for D if needed.
 
         All or nothing: every shape is checked before anything changes.
@@ -297,7 +302,13 @@ class Recurrent(Layer):
             raise ValueError(f"{type(self).__name__} expected a non-empty input, got {x.shape}")
         return as_float_array("input", x, self.dtype, type(self).__name__)
 
-    def forward(self, x, mask=None, initial_state=None, training=False):
+    def forward(
+        self,
+        x: ArrayLike,
+        mask: ArrayLike | None = None,
+        initial_state: Sequence[ArrayLike] | None = None,
+        training: bool = False,
+    ) -> np.ndarray | list:
         """x (B, T, D) -> y (B, T, H) or (B, H); with return_state also the final states."""
         x = self.check_input(x)
         if not self.built:
@@ -380,7 +391,7 @@ class Recurrent(Layer):
         return (keep / (1.0 - rate)).astype(self.dtype)  # inverted dropout
 
     # ---- backward -----------------------------------------------------------------
-    def backward(self, dout):
+    def backward(self, dout: ArrayLike | Sequence[ArrayLike | None]) -> np.ndarray:
         """dout matching the last output -> dx (B, T, D); fills grads and state_grads.
 
         With return_state, dout is (d_output, dh[, dc]); any entry may be None (zero).

@@ -18,6 +18,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..nn.cells import describe
 from ..nn.recurrent import Recurrent
@@ -183,7 +184,7 @@ def _layer_record(path, layer, cache):
     )
 
 
-def record(model, x, mask=None):
+def record(model, x: ArrayLike, mask: ArrayLike | None = None) -> Recording:
     """Run `model` on x once and return a Recording of each recurrent layer's steps.
 
     model: a recurrent layer, Bidirectional, Stack or Sequential; x and mask as

@@ -1,15 +1,20 @@
 """Sequential: a Stack of layers that can compile, fit, evaluate, predict, summarise and save."""
 
+from __future__ import annotations
+
 import contextlib
+import os
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ..nn.base import leaf_layers
+from ..nn.base import Layer, leaf_layers
 from ..nn.bidirectional import Bidirectional
 from ..nn.mode import inference_mode
 from ..nn.stack import Stack, forward_layers
 from . import clipping, losses, optim
-from .callbacks import NonFiniteError
+from .callbacks import Callback, History, NonFiniteError
 from .fit import ArrayBatches, TrainState, _train_step, batches_for, check_class_weight, evaluate_batches, prepare, run
 from .gradient_check import needs_check
 from .metrics import get as get_metric
@@ -29,7 +34,7 @@ class Sequential(Stack):
     and dropout masks), so one number fixes a whole run with fit(seed=...).
     """
 
-    def __init__(self, layers, seed=None, name=None):
+    def __init__(self, layers: Sequence[Layer], seed: int | None = None, name: str | None = None):
         super().__init__(layers, name=name or "sequential")
         for k, layer in enumerate(self.layers):
             if layer.takes_ids and k > 0 and not all(before.takes_ids for before in self.layers[:k]):
@@ -126,7 +131,14 @@ class Sequential(Stack):
         return {path: layer.rng for path, layer in leaf_layers(self) if hasattr(layer, "rng")}
 
     # ---- training -----------------------------------------------------------------
-    def compile(self, loss, optimizer="adam", metrics=None, clip_norm=None, clip_value=None):
+    def compile(
+        self,
+        loss: str | losses.Loss,
+        optimizer: str | optim.Optimizer = "adam",
+        metrics: Sequence | None = None,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> Sequential:
         """Choose the loss, optimizer, metrics and gradient clipping.
 
         loss: a name ("mse", "categorical_crossentropy", ...), a rnnlab.losses.Loss, or a pair
@@ -150,23 +162,23 @@ class Sequential(Stack):
 
     def fit(
         self,
-        X,
-        y=None,
-        epochs=1,
-        batch_size=32,
-        validation_data=None,
-        validation_split=0.0,
-        shuffle=True,
-        callbacks=None,
-        seed=None,
-        verbose=1,
-        sample_weight=None,
-        resume_from=None,
-        mask=None,
-        class_weight=None,
-        steps_per_epoch=None,
-        validation_steps=None,
-    ):
+        X: ArrayLike | Iterable,
+        y: ArrayLike | None = None,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_data: tuple | Iterable | None = None,
+        validation_split: float = 0.0,
+        shuffle: bool = True,
+        callbacks: Sequence[Callback] | None = None,
+        seed: int | None = None,
+        verbose: int = 1,
+        sample_weight: ArrayLike | None = None,
+        resume_from: str | os.PathLike | None = None,
+        mask: ArrayLike | None = None,
+        class_weight: dict | None = None,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+    ) -> History:
         """Train; returns the History (history.history["loss"], ["val_loss"], ...: a dict of lists).
 
         X, y: arrays, X (N, T, D) floats or (N, T) ids and y (N, ...); or X an iterable of
@@ -207,7 +219,15 @@ class Sequential(Stack):
             validation_steps=validation_steps,
         )
 
-    def evaluate(self, X, y=None, batch_size=32, sample_weight=None, mask=None, steps=None):
+    def evaluate(
+        self,
+        X: ArrayLike | Iterable,
+        y: ArrayLike | None = None,
+        batch_size: int = 32,
+        sample_weight: ArrayLike | None = None,
+        mask: ArrayLike | None = None,
+        steps: int | None = None,
+    ) -> dict[str, float]:
         """{"loss": ..., metric: ...} over the data, without dropout, under inference_mode.
 
         X, y as fit takes them: arrays, or an iterable of batches (y None), of which
@@ -221,7 +241,9 @@ class Sequential(Stack):
         """evaluate() on arrays already checked by fit.prepare."""
         return evaluate_batches(self, ArrayBatches(X, y, w, mask, batch_size))
 
-    def predict(self, X, batch_size=32, mask=None, steps=None):
+    def predict(
+        self, X: ArrayLike | Iterable, batch_size: int = 32, mask: ArrayLike | None = None, steps: int | None = None
+    ) -> np.ndarray | list:
         """Outputs for X, batch by batch, without dropout, under inference_mode (no caches kept).
 
         X: an array (N, T, D) or ids (N, T), with mask (N, T) bool; or an iterable of batches,
@@ -317,11 +339,11 @@ class Sequential(Stack):
             return text
         print_fn(text)
 
-    def save(self, path):
+    def save(self, path: str | os.PathLike) -> None:
         """Write the model (architecture, weights, RNG states, compile settings) to one file, atomically."""
         save_model(self, path)
 
-    def save_checkpoint(self, path):
+    def save_checkpoint(self, path: str | os.PathLike) -> None:
         """Write the model plus optimizer state, epoch, RNG states and history (during or after fit)."""
         save_checkpoint(self, path)
 
@@ -329,7 +351,7 @@ class Sequential(Stack):
         return {"name": self.name, "seed": self.seed}
 
 
-def load(path):
+def load(path: str | os.PathLike) -> Sequential:
     """The Sequential saved at path (a model file or a checkpoint), compiled as it was saved.
 
     Predictions equal the saved model's bit for bit. Raises ValueError for a
