@@ -14,29 +14,8 @@ from ..experiments import race
 from ..kernels import activations
 from ..lessons import race as race_lessons
 
-# full: fits the 3-minute budget on 2 cores; quick: a smoke run in seconds
-SETTINGS = {
-    "full": {
-        "lengths": (100, 150),
-        "steps": {"lstm": 3000, "simplernn": 3000},
-        "hidden": 64,
-        "lr": 3e-3,
-        "eval_every": 250,
-        "test_size": 1000,
-        "probe_size": 32,
-        "workers": 2,
-    },
-    "quick": {
-        "lengths": (10, 20),
-        "steps": {"lstm": 40, "simplernn": 40},
-        "hidden": 8,
-        "lr": 3e-3,
-        "eval_every": 20,
-        "test_size": 100,
-        "probe_size": 8,
-        "workers": 1,
-    },
-}
+# the race's settings are the memory lesson's: full fits the 3-minute budget on 2 cores, quick is its tiny smoke run
+SETTINGS = {"full": race_lessons.SETTINGS["full"], "quick": race_lessons.SETTINGS["tiny"]}
 
 
 def activations_section(out_dir, say):
