@@ -14,7 +14,7 @@ from .arguments import check_dtype, rng_from
 # A predictor that never reads the input does best by always answering E[y] = 1;
 # its MSE is Var(u1 + u2) = 2 · (1/12) = 1/6.
 BASELINE = 1.0 / 6.0
-# what counts as solved: the target, 6% of the baseline's error
+# what counts as solved: the target, 6% of the baseline's error
 SUCCESS_MSE = 0.01
 
 

@@ -19,7 +19,7 @@ TEST_FRACTION = 0.2
 VAL_FRACTION = 0.1  # of each class, taken from what the test split leaves
 SPLIT_SEED = 0
 SPLITS = ("train", "val", "test")
-# what counts as solved: the target for the 64-step pixel sequences
+# what counts as solved: the target for the 64-step pixel sequences
 SUCCESS_ACCURACY = 0.97
 
 
