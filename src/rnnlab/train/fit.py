@@ -83,7 +83,7 @@ def _output_shape(model, X, owner, shapes=None):
         try:
             out = model.forward(X[:1]).shape[1:]
         except NonFiniteError as err:
-            raise NonFiniteError(f"{owner}: {err} on the first sample of X, before any update") from None
+            raise NonFiniteError(f"{owner}: {err} on the first sample of X, with the model's current weights") from None
     if shapes is not None:
         shapes[X.shape[1:]] = out
     return (len(X),) + out
