@@ -24,7 +24,16 @@ from . import buffers, pool
 from .blas import one_blas_thread
 from .ops import JIT, activate, dact, gemm
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
-from .products import SMALL_ROWS, _at_b_small, _dot, input_projection, recurrent_grad, recurrent_product, step_input
+from .products import (
+    SMALL_ROWS,
+    _at_b_small,
+    bias_grad,
+    input_grad,
+    input_projection,
+    recurrent_grad,
+    recurrent_product,
+    step_input,
+)
 
 
 # ---- one row of one step ------------------------------------------------------------
@@ -192,7 +201,7 @@ def _grads_block(x, hp, hh, da, da_rec, W, gW, gU, gb, gb_rec, dx, c0, c1, q0, q
     da_rec = ∂L/∂(h_{t-1} U + b') under reset_after, hh = r_t ⊙ h_{t-1} and da_rec = da without it.
     x (N, D), hp, hh (N, H), da, da_rec (N, 3H): the steps of all rows stacked (N = T·B).
     """
-    N, D = x.shape
+    N = x.shape[0]
     G = da.shape[1]
     split = 2 * (G // 3)  # the first column of the h̃ block
     if c1 > c0:
@@ -205,21 +214,10 @@ def _grads_block(x, hp, hh, da, da_rec, W, gW, gU, gb, gb_rec, dx, c0, c1, q0, q
                 _at_b_small(A, Bm, C, a, b)
             else:
                 gemm(True, False, K, b - a, N, 1.0, A, K, Bm[:, a:], G, 0.0, C[:, a:], G)
-        gb[c0:c1] = 0.0
-        for q in range(N):
-            for j in range(c0, c1):
-                gb[j] += da[q, j]
+        bias_grad(da, gb, c0, c1)  # ∂L/∂b = Σ da
         if gb_rec.shape[0] > 0:
-            gb_rec[c0:c1] = 0.0
-            for q in range(N):
-                for j in range(c0, c1):
-                    gb_rec[j] += da_rec[q, j]
-    if q1 > q0 and D <= SMALL_ROWS:  # dx_q = da_q Wᵀ, a dot product per entry
-        for q in range(q0, q1):
-            for d in range(D):
-                dx[q, d] = _dot(da[q], W[d], dx.dtype.type(0.0))
-    elif q1 > q0:
-        gemm(False, True, q1 - q0, D, G, 1.0, da[q0:], G, W, G, 0.0, dx[q0:], D)
+            bias_grad(da_rec, gb_rec, c0, c1)  # ∂L/∂b' = Σ da_rec
+    input_grad(da, W, dx, q0, q1)  # dx = da Wᵀ
 
 
 # ---- inference: no cache ------------------------------------------------------------

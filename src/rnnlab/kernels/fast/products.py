@@ -120,12 +120,36 @@ def _dot(a, b, zero):
 
 
 @njit(**JIT)
+def bias_grad(dz, gb, c0, c1):
+    """Columns c0:c1 of ∂L/∂b = Σ_n dz_n (dz (N, G), the steps of all rows stacked)."""
+    gb[c0:c1] = 0.0
+    for q in range(dz.shape[0]):
+        for j in range(c0, c1):
+            gb[j] += dz[q, j]
+
+
+@njit(**JIT)
+def input_grad(dz, W, dx, q0, q1):
+    """Rows q0:q1 of dx = dz Wᵀ (dz (N, G), W (D, G), dx (N, D)): a dot product per entry for one or two
+    features, else one BLAS product."""
+    D, G = W.shape
+    if q1 <= q0:
+        return
+    if D <= SMALL_ROWS:
+        for q in range(q0, q1):
+            for d in range(D):
+                dx[q, d] = _dot(dz[q], W[d], dx.dtype.type(0.0))
+    else:
+        gemm(False, True, q1 - q0, D, G, 1.0, dz[q0:], G, W, G, 0.0, dx[q0:], D)
+
+
+@njit(**JIT)
 def grads_block(x, hp, dz, W, gW, gU, gb, dx, c0, c1, q0, q1):
     """Columns c0:c1 of ∂L/∂W = Σ x_tᵀ dz_t, ∂L/∂U = Σ h_{t-1}ᵀ dz_t, ∂L/∂b; rows q0:q1 of dx = dz Wᵀ.
 
     x (N, D), hp (N, H), dz (N, G): the steps of all rows stacked (N = T·B).
     """
-    N, D = x.shape
+    N = x.shape[0]
     G = dz.shape[1]
     if c1 > c0:
         for A, C in ((x, gW), (hp, gU)):
@@ -134,16 +158,8 @@ def grads_block(x, hp, dz, W, gW, gU, gb, dx, c0, c1, q0, q1):
                 _at_b_small(A, dz, C, c0, c1)
             else:
                 gemm(True, False, K, c1 - c0, N, 1.0, A, K, dz[:, c0:], G, 0.0, C[:, c0:], G)
-        gb[c0:c1] = 0.0
-        for q in range(N):
-            for j in range(c0, c1):
-                gb[j] += dz[q, j]
-    if q1 > q0 and D <= SMALL_ROWS:  # dx_q = dz_q Wᵀ, a dot product per entry
-        for q in range(q0, q1):
-            for d in range(D):
-                dx[q, d] = _dot(dz[q], W[d], dx.dtype.type(0.0))
-    elif q1 > q0:
-        gemm(False, True, q1 - q0, D, G, 1.0, dz[q0:], G, W, G, 0.0, dx[q0:], D)
+        bias_grad(dz, gb, c0, c1)
+    input_grad(dz, W, dx, q0, q1)
 
 
 def weight_grads(x, h, rdrop, dz, W, U, b, parts):
