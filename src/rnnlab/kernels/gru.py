@@ -63,9 +63,8 @@ def forward(
         if reset_after:
             hU = h_prev @ U + b_rec  # h_{t-1} U + b', all three blocks
             z = gates[t, :, :H] = sigma(xW[t, :, :H] + hU[:, :H])  # z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
-            r = gates[t, :, H : 2 * H] = sigma(
-                xW[t, :, H : 2 * H] + hU[:, H : 2 * H]
-            )  # r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
+            # r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
+            r = gates[t, :, H : 2 * H] = sigma(xW[t, :, H : 2 * H] + hU[:, H : 2 * H])
             hU_h[t] = hU[:, 2 * H :]
             # h̃_t = tanh(x_t W_h + b_h + r_t ⊙ (h_{t-1} U_h + b'_h))
             h_tilde = gates[t, :, 2 * H :] = act(xW[t, :, 2 * H :] + r * hU_h[t])
@@ -170,13 +169,9 @@ def backward(dy, dstate, cache):
         gb = np.stack([da2.sum(axis=0), da_rec2.sum(axis=0)])  # ∂L/∂b, ∂L/∂b'
     else:
         rh = (gates[:, :, H : 2 * H] * h_prev).reshape(T * B, H)  # r_t ⊙ h_{t-1}
-        gU = np.concatenate(
-            [
-                hp2.T @ da2[:, : 2 * H],  # ∂L/∂U_z, ∂L/∂U_r = Σ_t h_{t-1}ᵀ da_{z,r}
-                rh.T @ da2[:, 2 * H :],
-            ],
-            axis=1,
-        )  # ∂L/∂U_h = Σ_t (r_t ⊙ h_{t-1})ᵀ da_h
+        gU_zr = hp2.T @ da2[:, : 2 * H]  # ∂L/∂U_z, ∂L/∂U_r = Σ_t h_{t-1}ᵀ da_{z,r}
+        gU_h = rh.T @ da2[:, 2 * H :]  # ∂L/∂U_h = Σ_t (r_t ⊙ h_{t-1})ᵀ da_h
+        gU = np.concatenate([gU_zr, gU_h], axis=1)
         gb = da2.sum(axis=0)
     grads = {
         "W": x.reshape(T * B, -1).T @ da2,  # ∂L/∂W = Σ_t x_tᵀ da_t
