@@ -210,10 +210,10 @@ def test_a_grid_goes_on_past_a_diverging_run_and_a_raising_run(tmp_path, monkeyp
     raising = ex.make_config("adding", "lstm", length=7, **TINY)
     real_run = ex.runner.run
 
-    def run(config, verbose=False):
+    def run(config, verbose=False, time_limit=None):
         if config == raising:
             raise MemoryError("injected")
-        return real_run(config, verbose)
+        return real_run(config, verbose, time_limit)
 
     monkeypatch.setattr(ex.runner, "run", run)
     configs = [good[0], diverging, raising, *good[1:]]
@@ -246,6 +246,25 @@ def test_run_to_file_reuses_a_record_of_the_same_config(tmp_path, monkeypatch):
     path = ex.run_to_file(c, tmp_path, figures=False)
     monkeypatch.setattr(ex.runner, "run", lambda *a, **k: pytest.fail("ran again"))
     assert ex.run_to_file(c, tmp_path, figures=False) == path
+
+
+def test_a_time_limit_stops_after_a_chunk_and_the_cut_record_is_not_reused(tmp_path, capsys):
+    c = ex.make_config("adding", "simplernn", length=5, **{**TINY, "steps": 2 * ex.runner.CHUNK_STEPS})
+    args = ["run", "adding", "--model", "simplernn", "--length", "5", "--steps", str(c["steps"]), "--quiet"]
+    args += [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items() if k != "steps"]
+    assert cli([*args, "--no-figures", "--out", str(tmp_path), "--time-limit", "1e-9"]) == 0
+    first = min(ex.runner.CHUNK_STEPS, TINY["eval_every"])  # training steps go in chunks, cut at evaluations
+    assert f"stopped early: time limit at step {first}" in capsys.readouterr().out
+    path = ex.runner.record_path(tmp_path, c)
+    cut = _strict_load(path)
+    assert cut["config"] == c  # the same config: the limit is not part of it
+    assert cut["final"]["step"] == cut["evaluations"][-1]["step"] == first
+    assert cut["final"]["stopped_detail"] == "the time limit of 1e-09 s was reached"
+    assert ex.run_to_file(c, tmp_path, figures=False) == path  # run again, not reused
+    assert _strict_load(path)["final"]["step"] == c["steps"] and _strict_load(path)["final"]["stopped"] is None
+    with pytest.raises(SystemExit) as exc:
+        cli([*args, "--time-limit", "0"])
+    assert exc.value.code == 2
 
 
 # ---- command line ----------------------------------------------------------------

@@ -23,6 +23,13 @@ def register(sub):
     )
     p.add_argument("--seed", type=T.seed(), default=0)
     add_training_options(p)
+    p.add_argument(
+        "--time-limit",
+        type=T.positive_number(),
+        metavar="SECONDS",
+        help="stop training after this many seconds and evaluate once more; the record says where it "
+        "stopped, and a later run of the same config runs again instead of reusing it",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=main)
 
@@ -41,7 +48,14 @@ def main(args):
             f"{config['hidden']} units, {config['steps']} steps, seed {config['seed']}",
             flush=True,
         )
-    path = run_to_file(config, args.out, figures=not args.no_figures, reuse=not args.force, verbose=not args.quiet)
+    path = run_to_file(
+        config,
+        args.out,
+        figures=not args.no_figures,
+        reuse=not args.force,
+        verbose=not args.quiet,
+        time_limit=args.time_limit,
+    )
     record = read_record(path)
     final, task = record["final"], record["task"]
     metric = task["metric"]

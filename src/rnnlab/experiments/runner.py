@@ -13,7 +13,8 @@ A run that diverges is a record, not a crash: training stops at the first NaN or
 Inf (loss, gradient or activation), `final["stopped"]` says "non-finite at step N"
 (N: the updates made before it; that step's update is skipped) and
 `final["stopped_detail"]` the guard's full message; an evaluation that overflows
-scores null.
+scores null. A run given a time limit that it reaches stops the same way, with
+"time limit at step N", and is then the run of its first N steps, not of its config.
 
 Non-finite numbers in JSON files (`write_json`, schema of every file written here):
 strict JSON has no NaN or Inf, so each is written as null and listed in a top-level
@@ -41,6 +42,7 @@ from .protocols import problem
 SCHEMA = "rnnlab.run/1"
 FAILED_SCHEMA = "rnnlab.failed/1"
 CHUNK_STEPS = 50  # training data is drawn this many steps at a time
+TIME_LIMIT = "time limit"  # how final.stopped of a run cut short by run(time_limit=...) begins
 
 
 class _StepLosses(Callback):
@@ -138,8 +140,14 @@ def _finite(value):
     return value if value is None or math.isfinite(value) else None
 
 
-def run(config, verbose=False):
-    """Train and evaluate one config; returns the record (a dict). verbose prints one line per evaluation."""
+def run(config, verbose=False, time_limit=None):
+    """Train and evaluate one config; returns the record (a dict). verbose prints one line per evaluation.
+
+    time_limit: seconds of wall time after which training stops at the end of the current chunk of
+    CHUNK_STEPS steps, evaluates once more and records ``stopped: "time limit at step N"`` (None: no
+    limit). It is not part of the config: such a record is not the finished run of its config, and
+    run_to_file does not reuse it.
+    """
     config = check_config(config)
     started, t0 = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), time.perf_counter()
     prob = problem(config)
@@ -215,6 +223,9 @@ def run(config, verbose=False):
             done = len(step_losses.losses)
             if guard.message:  # the guard skipped the update of step `done`: the weights are those after `done`
                 stopped, detail = f"non-finite at step {done}", guard.message
+                break
+            if time_limit is not None and time.perf_counter() - t0 >= time_limit and done < steps:
+                stopped, detail = f"{TIME_LIMIT} at step {done}", f"the time limit of {time_limit:g} s was reached"
                 break
         overflow["message"] = None
         row, scores = evaluate(done, evaluations[-1]["step"])
@@ -354,23 +365,28 @@ def record_path(out_dir, config):
     return os.path.join(os.fspath(out_dir), record_name(config) + ".json")
 
 
-def run_to_file(config, out_dir, figures=True, reuse=True, verbose=False):
+def run_to_file(config, out_dir, figures=True, reuse=True, verbose=False, time_limit=None):
     """Run config (or reuse a record of the same config under out_dir), write its JSON and figures.
 
     Returns the record's path. The file name carries the config hash, so a
-    record found there is the record this config produces.
+    record found there is the record this config produces, unless a time limit
+    cut it short: that one is run again. time_limit: seconds, see run().
     """
     path = record_path(out_dir, config)
-    if reuse and os.path.exists(path):
-        record = read_record(path)
-    else:
-        record = run(config, verbose=verbose)
+    record = read_record(path) if reuse and os.path.exists(path) else None
+    if record is None or cut_short(record):
+        record = run(config, verbose=verbose, time_limit=time_limit)
         write_json(path, record)
     if figures:
         from .figures import run_figures
 
         run_figures(record, out_dir)
     return path
+
+
+def cut_short(record):
+    """Whether a time limit stopped the run before its last step (then it is not its config's record)."""
+    return (record["final"].get("stopped") or "").startswith(TIME_LIMIT)
 
 
 def failure_path(out_dir, config):
