@@ -37,9 +37,9 @@ GRU_FROM_TORCH = (1, 0, 2)
 def from_torch(module, return_state=False):
     """An rnnlab layer with the weights of a torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU.
 
-    One layer: SimpleRNN, LSTM (with proj_size as the module's) or GRU (reset_after=True); bidirectional: Bidirectional(merge_mode="concat");
-    num_layers > 1: a Stack of those. Every layer returns sequences, as PyTorch
-    does; with return_state the top layer also returns its final states. The
+    One layer: SimpleRNN, LSTM (with the module's proj_size) or GRU (reset_after=True);
+    bidirectional: Bidirectional(merge_mode="concat"); num_layers > 1: a Stack of those. Every
+    layer returns sequences, as PyTorch does; with return_state the top layer also returns its final states. The
     dtype is the module's. PyTorch's dropout between layers acts in training
     only and is not carried over.
     """
