@@ -3,6 +3,8 @@ rnnlab's import, a node with P, sequence_lens and initial states against ONNX Ru
 direction, rnnlab's export run by ONNX Runtime; the options with no ONNX or Keras form refused by name."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -26,15 +28,33 @@ NODE_CASES = [
 RANKS = {"X": 3, "Y": 4, "Y_h": 3, "Y_c": 3, "sequence_lens": 1, "initial_h": 3, "initial_c": 3}
 
 
+# onnx's collect_testcases gathers the cases of one operator type only on its first call in a process
+# (it imports the case modules, whose expect() calls append to one list): collected in a fresh process
+COLLECT = """
+import sys, warnings
+import numpy as np, onnx
+from onnx.backend.test.case.node import collect_testcases
+warnings.simplefilter("ignore")
+for case in collect_testcases("LSTM"):
+    onnx.save(case.model, f"{sys.argv[1]}/{case.name}.onnx")
+    inputs, outputs = case.data_sets[0]
+    arrays = {**{f"in{k}": a for k, a in enumerate(inputs)}, **{f"out{k}": a for k, a in enumerate(outputs)}}
+    np.savez(f"{sys.argv[1]}/{case.name}.npz", **arrays)
+"""
+
+
 @pytest.fixture(scope="module")
-def node_cases():
-    import warnings
-
-    from onnx.backend.test.case.node import collect_testcases
-
-    with warnings.catch_warnings():  # collecting imports every operator's case module, some of which warn
-        warnings.simplefilter("ignore")
-        return {case.name: case for case in collect_testcases("LSTM")}
+def node_cases(tmp_path_factory):
+    """{name: (model, inputs, outputs)} of ONNX's LSTM node test cases."""
+    folder = tmp_path_factory.mktemp("lstm_cases")
+    subprocess.run([sys.executable, "-c", COLLECT, str(folder)], check=True)
+    cases = {}
+    for path in folder.glob("*.onnx"):
+        arrays = np.load(path.with_suffix(".npz"))
+        count = {side: sum(k.startswith(side) for k in arrays.files) for side in ("in", "out")}
+        inputs = [arrays[f"in{k}"] for k in range(count["in"])]
+        cases[path.stem] = (onnx.load(path), inputs, [arrays[f"out{k}"] for k in range(count["out"])])
+    return cases
 
 
 def info(name):
@@ -60,11 +80,10 @@ def run_imported(layer, x_batch_first, initial=None, mask=None):
 def test_onnx_node_test_cases(name, node_cases, tmp_path):
     """The weights W, R, B, P become constants of the graph; X, sequence_lens and the initial
     states stay graph inputs, passed to the layer as input, mask and initial_state."""
-    case = node_cases[name]
-    node = case.model.graph.node[0]
-    inputs, outputs = case.data_sets[0]
-    values = dict(zip([i.name for i in case.model.graph.input], inputs))
-    expected = dict(zip([o.name for o in case.model.graph.output], outputs))
+    model, inputs, outputs = node_cases[name]
+    node = model.graph.node[0]
+    values = dict(zip([i.name for i in model.graph.input], inputs))
+    expected = dict(zip([o.name for o in model.graph.output], outputs))
     fed = [k for k in node.input if k in ("X", "sequence_lens", "initial_h", "initial_c")]
     inits = [numpy_helper.from_array(values[k], k) for k in node.input if k and k not in fed]
     graph = helper.make_graph([node], "lstm", [info(k) for k in fed], [info(k) for k in node.output if k], inits)
