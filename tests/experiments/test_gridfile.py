@@ -60,7 +60,8 @@ def test_a_yaml_grid_reads_the_same(tmp_path):
         (("steps = 40", "eval-every = 5"), "unknown key 'eval-every' (did you mean 'eval_every'?)"),
         (
             ('models = ["simplernn", "lstm"]', 'models = ["simplernn", "lstn"]'),
-            "models[1] expected one of ['simplernn', 'lstm', 'gru'], got 'lstn' (did you mean 'lstm'?)",
+            "models[1] expected one of ['simplernn', 'lstm', 'gru', 'lstm-peephole'], got 'lstn' "
+            "(did you mean 'lstm'?)",
         ),
         (("seeds = 2", "seeds = 0"), "seeds expected the number of seeds per combination (a positive integer), got 0"),
         (("seeds = 2\n", ""), "grid expected the keys ['task', 'models', 'lengths', 'seeds'], missing ['seeds']"),

@@ -103,11 +103,10 @@ def built(layer, input_dim=3):
 @pytest.mark.parametrize(
     "make, error, message",
     [
-        (lambda: torch.nn.LSTM(3, 4, proj_size=2), ValueError, r"proj_size=0.*got proj_size=2"),
         (lambda: torch.nn.Linear(3, 4), TypeError, r"torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU, got Linear"),
         (lambda: torch.nn.RNN(3, 4, dtype=torch.float16), ValueError, r"float32 or float64 weights, got float16"),
     ],
-    ids=["proj_size", "linear", "float16"],
+    ids=["linear", "float16"],
 )
 def test_from_torch_errors(make, error, message):
     with pytest.raises(error, match=message):

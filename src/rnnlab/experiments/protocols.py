@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import tasks
 from ..initializers import chrono
-from ..nn.cells import cell_class
+from ..nn.cells import cell_maker
 from ..nn.dense import Dense
 from ..train import optim
 from ..train.model import Sequential
@@ -76,7 +76,7 @@ class Problem:
         options = {"dropout": c["dropout"], "recurrent_dropout": c["recurrent_dropout"]}
         if c["init"] == "chrono":
             options.update(bias_initializer=chrono(max(3, self.steps_per_sequence())), unit_forget_bias=False)
-        cell = cell_class(c["model"])  # "simplernn", "lstm", ...: the cell's class name in lower case
+        cell = cell_maker(c["model"])  # "simplernn", "lstm", "lstm-peephole", ...: nn/cells.py
         rnn = cell(c["hidden"], activation=c["activation"], return_sequences=self.per_step, dtype=self.dtype, **options)
         model = Sequential([rnn, Dense(self.outputs, dtype=self.dtype)], seed=c["seed"])
         optimizer = {"adam": optim.Adam, "rmsprop": optim.RMSprop, "sgd": optim.SGD}[c["optimizer"]](lr=c["lr"])

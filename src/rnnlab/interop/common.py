@@ -93,6 +93,18 @@ def check_no_initial_state(layer, target):
         )
 
 
+def check_lstm_options(layer, target, peepholes=False):
+    """Refuse an LSTM option `target` has no form for: proj_size (PyTorch alone has it), and
+    peepholes unless `peepholes` (ONNX's input P has them; PyTorch and Keras do not)."""
+    if getattr(layer, "proj_size", 0):
+        raise ValueError(
+            f"layer {layer.name!r}: proj_size={layer.proj_size} (a projected LSTM) has no {target} "
+            "equivalent; to_torch keeps it"
+        )
+    if getattr(layer, "peepholes", False) and not peepholes:
+        raise ValueError(f"layer {layer.name!r}: peepholes=True has no {target} equivalent; ONNX export keeps them")
+
+
 def find_spec(module):
     """The import spec of a third-party module, or None when it is not installed (nothing imported)."""
     return importlib.util.find_spec(module)

@@ -57,8 +57,11 @@ def _var_paths(layer, group):
     """[(path of the vars group, [param keys in Keras order], owning rnnlab layer)] for one layer."""
     kind = common.kind_of(layer)
     if kind in ("SimpleRNN", "LSTM", "GRU"):
+        common.check_lstm_options(layer, "Keras")
         return [(f"{group}/cell/vars", ["W", "U", "b"], layer)]
     if kind == "Bidirectional":
+        for sub in (layer.forward_layer, layer.backward_layer):
+            common.check_lstm_options(sub, "Keras")
         return [
             (f"{group}/{side}_layer/cell/vars", ["W", "U", "b"], sub)
             for side, sub in (("forward", layer.forward_layer), ("backward", layer.backward_layer))

@@ -215,6 +215,7 @@ def from_keras(obj):
 def _recurrent_to_keras(layer, keras):
     common.check_built(layer)
     common.check_no_initial_state(layer, "Keras")
+    common.check_lstm_options(layer, "Keras")
     kwargs = dict(
         activation=layer.activation,
         return_sequences=layer.return_sequences,

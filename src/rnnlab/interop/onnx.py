@@ -227,6 +227,7 @@ class _Exporter:
 
     def check_recurrent(self, layer):
         common.check_built(layer)
+        common.check_lstm_options(layer, "ONNX", peepholes=True)
         if self.masked and layer.zeros_masked_output != layer.return_sequences:
             raise ValueError(
                 f"layer {layer.name!r}: zero_output_for_mask={layer.zero_output_for_mask} with "
@@ -276,6 +277,16 @@ class _Exporter:
                 inputs.append(
                     self.initial_state(x, base, key, [np.asarray(lay.params[key], self.dtype) for lay in layers])
                 )
+        if is_lstm and any(lay.peepholes for lay in layers):  # input 7, P [dirs, 3H]: p_i, p_o, p_f
+            H = layers[0].units
+            P = [
+                np.asarray(lay.params["p"], self.dtype)[[0, 2, 1]].reshape(-1)
+                if lay.peepholes
+                else np.zeros(3 * H, self.dtype)
+                for lay in layers
+            ]
+            inputs += [""] * (7 - len(inputs))
+            inputs.append(c(f"{base}/P", np.stack(P)))
         attrs = {"hidden_size": layers[0].units, "direction": direction, "activations": [a[0] for a in acts]}
         if is_gru:
             attrs["linear_before_reset"] = int(layers[0].reset_after)

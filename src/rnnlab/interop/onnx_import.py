@@ -176,8 +176,7 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
         return consts.get(inputs[k]) if inputs[k] else None
 
     W, R, B = const(1, "W"), const(2, "R"), const(3, "B")
-    if node.op_type == "LSTM" and (P := const(7, "P")) is not None and np.any(P):
-        raise ValueError(f"LSTM node {node.name!r}: peephole weights P are not supported by rnnlab's LSTM")
+    P = const(7, "P") if node.op_type == "LSTM" else None
     direction = attrs.get("direction", b"forward")
     direction = direction.decode() if isinstance(direction, bytes) else direction
     dirs, G = (2 if direction == "bidirectional" else 1), _GATES[node.op_type]
@@ -194,6 +193,8 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
     B = np.zeros((dirs, 2 * G * H), W.dtype) if B is None else B
     if B.shape != (dirs, 2 * G * H):
         raise ValueError(f"{node.op_type} node {node.name!r}: expected B of shape {(dirs, 2 * G * H)}, got {B.shape}")
+    if P is not None and P.shape != (dirs, 3 * H):
+        raise ValueError(f"LSTM node {node.name!r}: expected P of shape {(dirs, 3 * H)}, got {P.shape}")
     # rnnlab's own export (load): lengths counted by a Masking or mask_zero layer that load rebuilds
     if inputs[4] and sources.get(inputs[4]) != "a graph input" and not lengths_from_layers:
         lens = consts.get(inputs[4])
@@ -229,6 +230,8 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
         if G == 4:  # blocks i, o, f, c -> i, f, C̃, o
             W_d, R_d, b_d = (common.reorder_blocks(a, common.RNNLAB_FROM_ONNX, axis=0) for a in (W_d, R_d, b_d))
         part = {"W": W_d.T, "U": R_d.T, "b": b_d, "activation": acts[d][-1], "dtype": _dtype(node, W)}
+        if P is not None and np.any(P[d]):  # P [dirs, 3H]: p_i, p_o, p_f -> rows p_i, p_f, p_o; zero: plain LSTM
+            part["p"] = P[d].reshape(3, H)[[0, 2, 1]].astype(W.dtype)
         if states is not None:
             rows = [s[d] for s in states]
             same = all(np.all(r == r[:1]) for r in rows)  # one row for the whole batch: any batch works
@@ -261,8 +264,10 @@ def _make(cls, part, **kwargs):
     states = part.get("initial_state")
     if states is not None:
         options["initial_state_rows"] = states[0].shape[0]
+    if "p" in part:
+        options["peepholes"] = True
     layer = cls(part["U"].shape[0], **options, **kwargs)
-    layer.set_weights(part["W"], part["U"], part["b"])
+    layer.set_weights(part["W"], part["U"], part["b"], **({"p": part["p"]} if "p" in part else {}))
     return layer if states is None else layer.set_initial_state(states)
 
 
@@ -318,7 +323,12 @@ def _recurrent_from_meta(entry, nodes, consts, graph):
                 raise ValueError(
                     f"node {node.name!r}: {key} {part[key]!r} in the graph, {getattr(layer, key)!r} in its metadata"
                 )
-        layer.set_weights(part["W"], part["U"], part["b"])
+        extra = {}
+        if getattr(layer, "peepholes", False):  # an all-zero P reads as no peepholes
+            extra["p"] = part.get("p", np.zeros((3, layer.units), part["W"].dtype))
+        elif "p" in part:
+            raise ValueError(f"node {node.name!r} has peephole weights P but its metadata says peepholes=False")
+        layer.set_weights(part["W"], part["U"], part["b"], **extra)
         if "initial_state" in part:
             if layer.initial_state_rows != part["initial_state"][0].shape[0]:
                 raise ValueError(

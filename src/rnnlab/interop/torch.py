@@ -8,7 +8,9 @@ The GRU's blocks are r, z, n in PyTorch and z, r, h̃ here (Keras'), and its
 equations are those of reset_after=True, where the recurrent bias b_hn sits
 inside r ⊙ (·): W = weight_ihᵀ and U = weight_hhᵀ with the first two blocks
 swapped, b = [bias_ih, bias_hh] (2, 3H) likewise; a reset_after=False GRU has
-no PyTorch counterpart and is refused.
+no PyTorch counterpart and is refused. An LSTM with proj_size P keeps weight_hr_l{k}
+(P, H) besides: W_hr = weight_hrᵀ (H, P), and weight_hh is then (4H, P). PyTorch
+has no peepholes: an LSTM with peepholes is refused.
 rnnlab is always batch-first; PyTorch's batch_first only changes how it is called.
 """
 
@@ -35,21 +37,16 @@ GRU_FROM_TORCH = (1, 0, 2)
 def from_torch(module, return_state=False):
     """An rnnlab layer with the weights of a torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU.
 
-    One layer: SimpleRNN, LSTM or GRU (reset_after=True); bidirectional: Bidirectional(merge_mode="concat");
-    num_layers > 1: a Stack of those. Every layer returns sequences, as PyTorch
-    does; with return_state the top layer also returns its final states. The
+    One layer: SimpleRNN, LSTM (with the module's proj_size) or GRU (reset_after=True);
+    bidirectional: Bidirectional(merge_mode="concat"); num_layers > 1: a Stack of those. Every
+    layer returns sequences, as PyTorch does; with return_state the top layer also returns its final states. The
     dtype is the module's. PyTorch's dropout between layers acts in training
     only and is not carried over.
     """
     torch = _torch()
     if isinstance(module, torch.nn.LSTM):
-        if module.proj_size:
-            raise ValueError(
-                f"from_torch expected an LSTM with proj_size=0 (rnnlab has no projection), "
-                f"got proj_size={module.proj_size}"
-            )
         make = nn.LSTM
-        options = {"unit_forget_bias": False}
+        options = {"unit_forget_bias": False, "proj_size": module.proj_size}
     elif isinstance(module, torch.nn.GRU):
         make = nn.GRU
         options = {"reset_after": True}
@@ -92,7 +89,12 @@ def from_torch(module, return_state=False):
                 b = _numpy(getattr(module, f"bias_ih_l{k}{suffix}") + getattr(module, f"bias_hh_l{k}{suffix}"))
             else:
                 b = np.zeros(w_ih.shape[0], dtype=_DTYPES[dtype])
-            directions.append(layer.set_weights(_numpy(w_ih).T, _numpy(w_hh).T, b))
+            extra = (
+                {"W_hr": _numpy(getattr(module, f"weight_hr_l{k}{suffix}")).T}
+                if make is nn.LSTM and module.proj_size
+                else {}
+            )
+            directions.append(layer.set_weights(_numpy(w_ih).T, _numpy(w_hh).T, b, **extra))
         layers.append(
             nn.Bidirectional(directions[0], merge_mode="concat", backward_layer=directions[1])
             if module.bidirectional
@@ -134,10 +136,10 @@ def _directions(layer, position):
 
 
 def _check_cell(leaf, first, position):
-    if type(leaf) is not type(first) or leaf.units != first.units or leaf.dtype != first.dtype:
+    if type(leaf) is not type(first) or leaf.state_widths() != first.state_widths() or leaf.dtype != first.dtype:
         raise ValueError(
-            f"to_torch expected every layer to be {type(first).__name__}({first.units}) of "
-            f"{np.dtype(first.dtype).name}, got {type(leaf).__name__}({leaf.units}) of "
+            f"to_torch expected every layer to be {_shape_name(first)} of "
+            f"{np.dtype(first.dtype).name}, got {_shape_name(leaf)} of "
             f"{np.dtype(leaf.dtype).name} at layer {position}"
         )
     if isinstance(leaf, (nn.LSTM, nn.GRU)):
@@ -146,6 +148,11 @@ def _check_cell(leaf, first, position):
             raise ValueError(
                 f"to_torch expected a {kind} with activation='tanh' and recurrent_activation='sigmoid', "
                 f"got {leaf.activation!r} and {leaf.recurrent_activation!r} at layer {position}"
+            )
+        if kind == "LSTM" and leaf.peepholes:
+            raise ValueError(
+                f"to_torch expected an LSTM without peepholes (torch.nn.LSTM has none), "
+                f"got peepholes=True at layer {position}"
             )
         if kind == "GRU" and not leaf.reset_after:
             raise ValueError(
@@ -163,10 +170,17 @@ def _check_cell(leaf, first, position):
         )
 
 
+def _shape_name(leaf):
+    """The layer as a message names it: LSTM(4), or LSTM(4, proj_size=2)."""
+    proj = getattr(leaf, "proj_size", 0)
+    return f"{type(leaf).__name__}({leaf.units}{f', proj_size={proj}' if proj else ''})"
+
+
 def to_torch(obj, bias=True):
     """A torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU (batch_first=True) with the weights of `obj`.
 
-    obj: a built SimpleRNN, LSTM or GRU (reset_after=True), Bidirectional(merge_mode="concat") of one,
+    obj: a built SimpleRNN, LSTM (proj_size allowed, peepholes not) or GRU (reset_after=True),
+    Bidirectional(merge_mode="concat") of one,
     or a Stack of such layers with the same cell, units and direction. bias=False
     makes a module without biases and requires every b to be zero. Dropout
     rates and stateful are not carried over.
@@ -184,7 +198,7 @@ def to_torch(obj, bias=True):
             )
         if k < len(layers) - 1 and not layer.return_sequences:
             raise ValueError(f"to_torch expected return_sequences=True below the top layer, got False at layer {k}")
-        width = first.input_dim if k == 0 else first.units * len(leaves)
+        width = first.input_dim if k == 0 else first.output_units * len(leaves)
         for leaf in leaves:
             _check_cell(leaf, first, k)
             common.check_no_initial_state(leaf, "PyTorch")
@@ -196,7 +210,7 @@ def to_torch(obj, bias=True):
     dtype = getattr(torch, np.dtype(first.dtype).name)
     kwargs = dict(num_layers=len(layers), bias=bias, batch_first=True, bidirectional=bidirectional, dtype=dtype)
     if isinstance(first, nn.LSTM):
-        module = torch.nn.LSTM(first.input_dim, first.units, **kwargs)
+        module = torch.nn.LSTM(first.input_dim, first.units, proj_size=first.proj_size, **kwargs)
     elif isinstance(first, nn.GRU):
         module = torch.nn.GRU(first.input_dim, first.units, **kwargs)
     else:
@@ -214,6 +228,8 @@ def to_torch(obj, bias=True):
                     continue
                 getattr(module, f"weight_ih_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["W"].T.copy()))
                 getattr(module, f"weight_hh_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["U"].T.copy()))
+                if "W_hr" in leaf.params:
+                    getattr(module, f"weight_hr_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["W_hr"].T.copy()))
                 if bias:
                     getattr(module, f"bias_ih_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["b"].copy()))
                     getattr(module, f"bias_hh_l{k}{suffix}").zero_()

@@ -1,7 +1,8 @@
 """Pure forward/backward functions for each recurrent cell, and the switch that picks their implementation.
 
 A learner reads: `simple_rnn.py`, `lstm.py`, `gru.py` (one readable NumPy module per cell,
-the spec), `activations.py`, `inference.py` (the batch-first inference entry),
+the spec), `lstm_variants.py` (the LSTM with peepholes and/or a projection), `activations.py`,
+`inference.py` (the batch-first inference entry),
 `segmented.py` (truncated BPTT and recomputation for long sequences).
 `switch.py` is the backend switch: `get(cell)` returns the module of the active backend;
 the compiled fast path lives behind it in `fast/`.

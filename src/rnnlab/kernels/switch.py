@@ -24,9 +24,11 @@ from types import ModuleType
 
 import numpy as np
 
-from . import fast, gru, lstm, simple_rnn
+from . import fast, gru, lstm, lstm_variants, simple_rnn
 
-_REFERENCE = {"simple_rnn": simple_rnn, "lstm": lstm, "gru": gru}  # cell -> its reference module
+# cell -> its reference module; "lstm_variants" (peepholes, projection) has no fast module: the fast
+# backend runs its reference (docs/PERFORMANCE.md)
+_REFERENCE = {"simple_rnn": simple_rnn, "lstm": lstm, "gru": gru, "lstm_variants": lstm_variants}
 _FAST = dict(fast.LOADERS)  # cell -> a function importing its compiled module
 _OTHERS = {}  # name -> {cell: module} of registered backends
 _active = None  # set_backend's choice

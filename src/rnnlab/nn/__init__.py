@@ -2,7 +2,7 @@
 
 from .base import Container, Layer
 from .bidirectional import Bidirectional
-from .cells import cell_class, cell_classes, register_cell
+from .cells import cell_class, cell_classes, cell_maker, register_cell, register_variant
 from .dense import Dense
 from .dropout import Dropout
 from .embedding import Embedding
@@ -18,6 +18,8 @@ __all__ = [
     "register_cell",
     "cell_classes",
     "cell_class",
+    "cell_maker",
+    "register_variant",
     "Layer",
     "Container",
     "Recurrent",

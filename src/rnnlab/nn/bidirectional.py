@@ -42,7 +42,7 @@ class Bidirectional(Container):
                 backward_layer.build(layer.input_dim)
         if (
             type(backward_layer) is not type(layer)
-            or backward_layer.units != layer.units
+            or backward_layer.state_widths() != layer.state_widths()
             or backward_layer.return_sequences != layer.return_sequences
             or backward_layer.return_state != layer.return_state
             or backward_layer.stateful != layer.stateful
@@ -135,7 +135,7 @@ class Bidirectional(Container):
                 check_grad("dout[0]", dy[0], y_f.shape, self.dtype, self.name),
                 check_grad("dout[1]", dy[1], y_b.shape, self.dtype, self.name),
             )
-        H = self.forward_layer.units
+        H = self.forward_layer.output_units
         width = 2 * H if self.merge_mode == "concat" else H
         dy = check_grad("dout", dy, y_f.shape[:-1] + (width,), self.dtype, self.name)
         if self.merge_mode == "concat":

@@ -11,10 +11,13 @@ A cell is a plug-in. It is
 `register_cell(LayerClass, reference, fast)` makes it known to the kernel switch,
 Bidirectional, save/load, the converters, probe.record and the CLI: no other file
 lists cells. Converters refuse a cell that has no layout of theirs, by name.
+`register_variant(name, LayerClass, **options)` gives a cell with options a model name of its
+own for the CLI and the experiments: "lstm-peephole" is LSTM(peepholes=True).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from types import ModuleType
 
@@ -25,6 +28,7 @@ from .recurrent import Recurrent
 from .simple_rnn import SimpleRNN
 
 _CELLS = {}  # cell name -> layer class, in registration order
+_VARIANTS = {}  # model name -> (layer class, its options), e.g. "lstm-peephole"
 
 
 def register_cell(
@@ -58,22 +62,42 @@ def register_cell(
     return layer_class
 
 
+def register_variant(name: str, layer_class: type[Recurrent], **options) -> None:
+    """Give a registered cell with `options` the model name `name` ("lstm-peephole")."""
+    if layer_class not in _CELLS.values():
+        raise ValueError(f"register_variant expected a registered cell class, got {layer_class!r}")
+    layer_class(1, **options)  # raises for options the class does not take
+    _VARIANTS[name] = (layer_class, dict(options))
+
+
 def cell_classes():
     """The registered recurrent layer classes, in registration order."""
     return tuple(_CELLS.values())
 
 
 def cell_class(name):
-    """The class registered under a cell name ("lstm"), class name ("LSTM") or model name ("lstm", "simplernn")."""
+    """The class registered under a cell name ("lstm"), class name ("LSTM") or model name ("lstm", "simplernn",
+    "lstm-peephole")."""
+    if name in _VARIANTS:
+        return _VARIANTS[name][0]
     for cls in _CELLS.values():
         if name in (cls.cell, cls.__name__, cls.__name__.lower()):
             return cls
     raise ValueError(f"cell expected one of {model_names()}, got {name!r}")
 
 
+def cell_maker(name):
+    """A function making the layer a model name stands for: its class, with a variant's options bound."""
+    if name in _VARIANTS:
+        cls, options = _VARIANTS[name]
+        return functools.partial(cls, **options)
+    return cell_class(name)
+
+
 def model_names():
-    """The lower-case class names the CLI and the experiments use ("simplernn", "lstm", ...)."""
-    return [cls.__name__.lower() for cls in _CELLS.values()]
+    """The names the CLI and the experiments use: lower-case class names ("simplernn", "lstm", ...),
+    then the variants ("lstm-peephole")."""
+    return [cls.__name__.lower() for cls in _CELLS.values()] + list(_VARIANTS)
 
 
 def describe():
@@ -85,3 +109,4 @@ def describe():
 register_cell(SimpleRNN)
 register_cell(LSTM)
 register_cell(GRU)
+register_variant("lstm-peephole", LSTM, peepholes=True)

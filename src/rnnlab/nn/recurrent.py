@@ -124,6 +124,20 @@ class Recurrent(Layer):
         """The parameters holding the initial states ("h0", ...), empty without initial_state_rows."""
         return tuple(f"{name}0" for name in self.state_names) if self.initial_state_rows else ()
 
+    def state_widths(self):
+        """The width of each state, in the order of state_names: H, unless the cell says otherwise
+        (a projected LSTM's h is proj_size wide)."""
+        return (self.units,) * len(self.state_names)
+
+    @property
+    def output_units(self):
+        """The width of h, hence of the output."""
+        return self.state_widths()[0]
+
+    def kernel_name(self):
+        """The registered kernel this layer runs: `cell`, unless its options need another one."""
+        return self.cell
+
     @property
     def gates(self):
         """G, the number of blocks in W, U and b."""
@@ -148,9 +162,10 @@ class Recurrent(Layer):
         A cell whose weights differ (the GRU's (2, 3H) bias) says so here; build, set_weights
         and load (io/layers.py) read it.
         """
-        H, G = self.units, self.gates * self.units
+        H, G = self.output_units, self.gates * self.units
         shapes = {"W": (input_dim, G), "U": (H, G), "b": (G,)}
-        return {**shapes, **{key: (self.initial_state_rows, H) for key in self.initial_state_names}}
+        states = zip(self.initial_state_names, self.state_widths())
+        return {**shapes, **{key: (self.initial_state_rows, width) for key, width in states}}
 
     def build(self, input_dim):
         """Create the parameters of param_shapes(input_dim): W, U, b."""
@@ -202,9 +217,9 @@ class Recurrent(Layer):
         names = self.initial_state_names
         if not isinstance(states, (list, tuple)) or len(states) != len(names):
             raise ValueError(f"{self.name}.set_initial_state expected {len(names)} arrays ({', '.join(names)})")
-        shape = (self.initial_state_rows, self.units)
         states = [np.asarray(s) for s in states]
-        for key, s in zip(names, states):
+        for key, s, width in zip(names, states, self.state_widths()):
+            shape = (self.initial_state_rows, width)
             if s.shape != shape:
                 raise ValueError(f"{self.name} expected {key} of shape {shape}, got {s.shape}")
         for key, s in zip(names, states):
@@ -236,10 +251,9 @@ class Recurrent(Layer):
 
     def _initial_state(self, initial_state, batch):
         n = len(self.state_names)
-        shape = (batch, self.units)
         if initial_state is None:
             if self.stateful and self._carry is not None:
-                if self._carry[0].shape != shape:
+                if self._carry[0].shape[0] != batch:
                     raise ValueError(
                         f"{self.name} is stateful with batch {self._carry[0].shape[0]}, "
                         f"got batch {batch}; call reset_state() first"
@@ -256,8 +270,9 @@ class Recurrent(Layer):
                 f"({', '.join(self.state_names)}), got {type(initial_state).__name__}"
             )
         out = []
-        for name, s in zip(self.state_names, initial_state):
+        for name, s, width in zip(self.state_names, initial_state, self.state_widths()):
             s = as_float_array(f"initial_state {name}", s, self.dtype, self.name)
+            shape = (batch, width)
             if s.shape != shape:
                 raise ValueError(f"{self.name} expected initial_state {name} of shape {shape}, got {s.shape}")
             out.append(s)
@@ -272,17 +287,18 @@ class Recurrent(Layer):
                 f"got batch {batch}; pass initial_state"
             )
         return tuple(
-            np.ascontiguousarray(np.broadcast_to(self.params[key], (batch, self.units)))
-            for key in self.initial_state_names
+            np.ascontiguousarray(np.broadcast_to(self.params[key], (batch, width)))
+            for key, width in zip(self.initial_state_names, self.state_widths())
         )
 
     def _zero_state(self, batch):
         """Zero states (batch, units), kept from call to call and read only (the kernels copy
         their initial states; docs/PERFORMANCE.md, "A short path")."""
         if self._zeros is None or self._zeros[0].shape[0] != batch:
-            zeros = np.zeros((batch, self.units), dtype=self.dtype)
-            zeros.flags.writeable = False
-            self._zeros = (zeros,) * len(self.state_names)
+            zeros = tuple(np.zeros((batch, width), dtype=self.dtype) for width in self.state_widths())
+            for z in zeros:
+                z.flags.writeable = False
+            self._zeros = zeros
         return self._zeros
 
     # ---- forward ------------------------------------------------------------------
@@ -326,7 +342,7 @@ class Recurrent(Layer):
             xt, mt = xt[::-1], (None if mt is None else mt[::-1])
         # dropout: one mask per sequence, the same for every step (Keras)
         xdrop = self._dropout_mask((B, D), self.dropout) if training else None
-        rdrop = self._dropout_mask((B, self.units), self.recurrent_dropout) if training else None
+        rdrop = self._dropout_mask((B, self.output_units), self.recurrent_dropout) if training else None
         if xdrop is not None:
             xt = xt * xdrop
         kernel = self._kernel(backend)
@@ -346,7 +362,7 @@ class Recurrent(Layer):
 
     def _infer(self, x, mask, state0, backend):
         """forward() under inference_mode: the kernel's batch-first infer(), no cache kept."""
-        module = kernels.get(self.cell, backend)
+        module = kernels.get(self.kernel_name(), backend)
         options = self.kernel_options()
         if hasattr(module, "infer"):
             y, state_T = module.infer(x, self.params, state0, mask, self.go_backwards, self.return_sequences, **options)
@@ -379,7 +395,7 @@ class Recurrent(Layer):
 
     def _kernel(self, backend):
         """The cell's kernel in `backend`, run in segments under bptt_steps / checkpoint_every."""
-        kernel = kernels.get(self.cell, backend)
+        kernel = kernels.get(self.kernel_name(), backend)
         if self.bptt_steps is not None or self.checkpoint_every is not None:
             kernel = Segmented(kernel, self.bptt_steps, self.checkpoint_every)
         return kernel
@@ -404,7 +420,7 @@ class Recurrent(Layer):
         if self._cache is None:
             raise ValueError(f"{self.name}.backward called before a forward call")
         backend, cache, xdrop, B, T, mt, learned = self._cache
-        H, n = self.units, len(self.state_names)
+        H, n = self.output_units, len(self.state_names)
         if self.return_state:
             if not isinstance(dout, (list, tuple)) or len(dout) != 1 + n:
                 raise ValueError(
@@ -415,8 +431,8 @@ class Recurrent(Layer):
         else:
             dy, dstate = dout, [None] * n
         dstate = [
-            None if d is None else check_grad(f"d{name}", d, (B, H), self.dtype, self.name)
-            for name, d in zip(self.state_names, dstate)
+            None if d is None else check_grad(f"d{name}", d, (B, width), self.dtype, self.name)
+            for name, d, width in zip(self.state_names, dstate, self.state_widths())
         ]
         if dy is None and self.return_state:  # only the states carry gradient
             dy_seq = None

@@ -27,7 +27,7 @@ def state_gradients(layer, x, dh_T, dc_T=None):
 
     layer: a SimpleRNN or LSTM (built on first use); x (B, T, D); dh_T (B, H);
     dc_T (B, H) or None for an LSTM loss that does not read C_T directly.
-    Returns a dict of arrays (T + 1, B, H) indexed by step: "h"[t] = ∂L/∂h_t,
+    Returns a dict of arrays (T + 1, B, width of the state) indexed by step: "h"[t] = ∂L/∂h_t,
     with h_0 the initial state, and "c"[t] = ∂L/∂C_t for an LSTM. Runs in
     inference mode (no dropout) with zero initial states.
     """
@@ -37,34 +37,34 @@ def state_gradients(layer, x, dh_T, dc_T=None):
     if not layer.built:
         layer.build(x.shape[2])
     B, T, _ = x.shape
-    H = layer.units
+    widths = layer.state_widths()  # (B, H) each, but a projected LSTM's h is (B, P)
     dh_T = np.asarray(dh_T, dtype=layer.dtype)
-    if dh_T.shape != (B, H):
-        raise ValueError(f"state_gradients expected dh_T of shape {(B, H)}, got {dh_T.shape}")
+    if dh_T.shape != (B, widths[0]):
+        raise ValueError(f"state_gradients expected dh_T of shape {(B, widths[0])}, got {dh_T.shape}")
     xt = x.transpose(1, 0, 2)  # time-major, in the order the layer reads it
     if layer.go_backwards:
         xt = xt[::-1]
-    kernel = kernels.get(layer.cell)
+    kernel = kernels.get(layer.kernel_name())
     options = layer.kernel_options()
 
-    state = tuple(np.zeros((B, H), dtype=layer.dtype) for _ in layer.state_names)
+    state = tuple(np.zeros((B, width), dtype=layer.dtype) for width in widths)
     caches = []
     for t in range(T):  # one kernel call per step keeps every step's cache
         _, state, cache = kernel.forward(np.ascontiguousarray(xt[t : t + 1]), layer.params, state, **options)
         caches.append(cache)
 
     n = len(layer.state_names)
-    grads = np.zeros((n, T + 1, B, H), dtype=layer.dtype)
+    grads = [np.zeros((T + 1, B, width), dtype=layer.dtype) for width in widths]
     dstate = [dh_T] + [None] * (n - 1)
     if n > 1 and dc_T is not None:
         dstate[1] = np.asarray(dc_T, dtype=layer.dtype)
     for k in range(n):
         if dstate[k] is not None:
-            grads[k, T] = dstate[k]
+            grads[k][T] = dstate[k]
     for t in reversed(range(T)):  # the kernel's backward over step t gives ∂L/∂(state_{t-1})
         _, dstate, _ = kernel.backward(None, tuple(dstate), caches[t])
         for k in range(n):
-            grads[k, t] = dstate[k]
+            grads[k][t] = dstate[k]
     return dict(zip(layer.state_names, grads))
 
 

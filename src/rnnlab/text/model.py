@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from ..nn import Dense, Embedding
-from ..nn.cells import cell_class
+from ..nn.cells import cell_maker
 from ..train import Sequential, load
 from ..train.optim import Adam
 from .corpus import Vocabulary, stream_batches, unigram_entropy
@@ -51,7 +51,7 @@ class CharModel:
         """Embedding (V, E) → `layers` stateful LSTM(hidden) → Dense(V) logits; dropout / recurrent_dropout:
         each LSTM's rates on its inputs and on h_{t-1} (Keras' meaning), while training only; cell: the
         recurrent cell's model name ("lstm", "gru", "simplernn"; nn/cells.py) in place of the LSTM."""
-        recurrent = cell_class(cell)
+        recurrent = cell_maker(cell)
         V = len(vocab)
         E = embed_dim or min(64, V)
         stack = [Embedding(V, E, dtype=dtype)]

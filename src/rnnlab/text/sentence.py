@@ -9,7 +9,7 @@ sentence again shows gates and states that do a job.
 import numpy as np
 
 from ..nn import Dense, Embedding
-from ..nn.cells import cell_class
+from ..nn.cells import cell_maker
 from ..train import Sequential
 from ..train.optim import Adam
 
@@ -32,7 +32,7 @@ def fit_sentence(tokens, cell="lstm", units=8, epochs=200, lr=0.05, seed=0):
 
     vocab lists the token of each id; model takes ids (1, T) and returns logits (1, T, V).
     """
-    recurrent = cell_class(cell)  # "lstm", "simplernn", ...: a registered cell
+    recurrent = cell_maker(cell)  # "lstm", "simplernn", "lstm-peephole", ...: a registered cell
     tokens = list(tokens)
     if not tokens:
         raise ValueError("tokens expected at least one token, got none")
