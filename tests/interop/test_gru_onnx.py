@@ -12,6 +12,7 @@ from rnnlab.interop import onnx as rox
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import helper, numpy_helper  # noqa: E402
+from onnx_node_cases import collect  # noqa: E402
 
 TOL = 1e-5
 NODE_CASES = [
@@ -25,14 +26,9 @@ NODE_CASES = [
 
 
 @pytest.fixture(scope="module")
-def node_cases():
-    import warnings
-
-    from onnx.backend.test.case.node import collect_testcases
-
-    with warnings.catch_warnings():  # collecting imports every operator's case module, some of which warn
-        warnings.simplefilter("ignore")
-        return {case.name: case for case in collect_testcases("GRU")}
+def node_cases(tmp_path_factory):
+    """{name: (model, inputs, outputs)} of ONNX's GRU node test cases."""
+    return collect("GRU", tmp_path_factory.mktemp("gru_cases"))
 
 
 RANKS = {"X": 3, "Y": 4, "Y_h": 3, "sequence_lens": 1, "initial_h": 3}
@@ -68,11 +64,10 @@ def run_imported(layer, x_batch_first, initial=None, mask=None):
 
 @pytest.mark.parametrize("name", NODE_CASES)
 def test_onnx_node_test_cases(name, node_cases, tmp_path):
-    case = node_cases[name]
-    node = case.model.graph.node[0]
-    inputs, outputs = case.data_sets[0]
-    values = dict(zip([i.name for i in case.model.graph.input], inputs))
-    expected = dict(zip([o.name for o in case.model.graph.output], outputs))
+    model, inputs, outputs = node_cases[name]
+    node = model.graph.node[0]
+    values = dict(zip([i.name for i in model.graph.input], inputs))
+    expected = dict(zip([o.name for o in model.graph.output], outputs))
     path = with_weights_as_initializers(node, {k: v for k, v in values.items() if k != "X"}, tmp_path / "gru.onnx")
     (layer,) = rox.load_recurrent(path).values()
     leaf = layer.forward_layer if isinstance(layer, rl.Bidirectional) else layer

@@ -3,8 +3,6 @@ rnnlab's import, a node with P, sequence_lens and initial states against ONNX Ru
 direction, rnnlab's export run by ONNX Runtime; the options with no ONNX or Keras form refused by name."""
 
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -15,6 +13,7 @@ from rnnlab.interop import onnx as rox
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import helper, numpy_helper  # noqa: E402
+from onnx_node_cases import collect  # noqa: E402
 
 TOL = 1e-5
 NODE_CASES = [
@@ -28,33 +27,10 @@ NODE_CASES = [
 RANKS = {"X": 3, "Y": 4, "Y_h": 3, "Y_c": 3, "sequence_lens": 1, "initial_h": 3, "initial_c": 3}
 
 
-# onnx's collect_testcases gathers the cases of one operator type only on its first call in a process
-# (it imports the case modules, whose expect() calls append to one list): collected in a fresh process
-COLLECT = """
-import sys, warnings
-import numpy as np, onnx
-from onnx.backend.test.case.node import collect_testcases
-warnings.simplefilter("ignore")
-for case in collect_testcases("LSTM"):
-    onnx.save(case.model, f"{sys.argv[1]}/{case.name}.onnx")
-    inputs, outputs = case.data_sets[0]
-    arrays = {**{f"in{k}": a for k, a in enumerate(inputs)}, **{f"out{k}": a for k, a in enumerate(outputs)}}
-    np.savez(f"{sys.argv[1]}/{case.name}.npz", **arrays)
-"""
-
-
 @pytest.fixture(scope="module")
 def node_cases(tmp_path_factory):
     """{name: (model, inputs, outputs)} of ONNX's LSTM node test cases."""
-    folder = tmp_path_factory.mktemp("lstm_cases")
-    subprocess.run([sys.executable, "-c", COLLECT, str(folder)], check=True)
-    cases = {}
-    for path in folder.glob("*.onnx"):
-        arrays = np.load(path.with_suffix(".npz"))
-        count = {side: sum(k.startswith(side) for k in arrays.files) for side in ("in", "out")}
-        inputs = [arrays[f"in{k}"] for k in range(count["in"])]
-        cases[path.stem] = (onnx.load(path), inputs, [arrays[f"out{k}"] for k in range(count["out"])])
-    return cases
+    return collect("LSTM", tmp_path_factory.mktemp("lstm_cases"))
 
 
 def info(name):
