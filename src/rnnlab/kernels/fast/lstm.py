@@ -260,7 +260,8 @@ def infer(
     steps = input_steps(T, D)
     with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
-            y, h, c = _infer_batch(x, W, U, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
+            args = (x, W, U, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
+            y, h, c = pool.run(_infer_batch, [args])[0]
         else:  # blocks of rows in parallel, on arrays they share
             H = U.shape[0]
             h, c = np.array(state[0], dtype=x.dtype), np.array(state[1], dtype=x.dtype)  # become h_T, C_T

@@ -10,6 +10,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from .fpenv import flushing
+
 
 def _cores():
     try:
@@ -46,17 +48,24 @@ def _workers(n):
         return _pool[0]
 
 
+def _flushed(fn, args):
+    """fn(*args) with subnormals flushed to zero on this thread (fpenv.py)."""
+    with flushing():
+        return fn(*args)
+
+
 def run(fn, blocks):
     """fn(*args) for each args in blocks, in parallel; the first runs on this thread.
 
     fn must release the GIL (a numba nogil function) for the blocks to overlap.
+    Each block runs with subnormals flushed to zero on its thread (fpenv.py).
     Returns the results in order.
     """
     if len(blocks) == 1:
-        return [fn(*blocks[0])]
+        return [_flushed(fn, blocks[0])]
     pool = _workers(len(blocks) - 1)
-    futures = [pool.submit(fn, *args) for args in blocks[1:]]
-    first = fn(*blocks[0])
+    futures = [pool.submit(_flushed, fn, args) for args in blocks[1:]]
+    first = _flushed(fn, blocks[0])
     return [first] + [f.result() for f in futures]
 
 

@@ -178,7 +178,7 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     steps = input_steps(T, D)
     with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
-            y, h = _infer_batch(x, W, U, b, state[0], m8, go_backwards, code, sequences, steps)
+            y, h = pool.run(_infer_batch, [(x, W, U, b, state[0], m8, go_backwards, code, sequences, steps)])[0]
         else:  # blocks of rows in parallel, on arrays they share
             H = U.shape[0]
             h = np.array(state[0], dtype=x.dtype)  # becomes h_T
