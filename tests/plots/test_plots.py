@@ -102,7 +102,7 @@ def _font_drawing(text_artist, ch):
 def test_chinese_labels_are_drawn_with_a_cjk_font(recording, tmp_path):
     found = fonts.cjk_font()
     if found is None:
-        pytest.skip("no CJK font installed (pip install rnnlab[plot] brings one)")
+        pytest.skip(f"no CJK font installed; {fonts.INSTALL_HINT}")
     family, cjk_path = found
     fig = rl.plots.gates(recording, tokens=TOKENS)
     labels = [t for t in fig.axes[0].get_xticklabels() if t.get_text()]
@@ -116,6 +116,18 @@ def test_chinese_labels_are_drawn_with_a_cjk_font(recording, tmp_path):
     title = fig.axes[0].title
     assert _font_drawing(title, "i") == default_path
     rl.plots.save(fig, tmp_path / "gates.png")  # and it renders
+
+
+def test_a_system_font_missing_from_matplotlibs_cached_list_is_found(monkeypatch):
+    # matplotlib caches its font list: a font installed after the cache was built is not in it
+    found = fonts.cjk_font()
+    if found is None or found[1] not in font_manager.findSystemFonts():
+        pytest.skip(f"no system CJK font installed; {fonts.INSTALL_HINT}")
+    family, path = found
+    stale = [entry for entry in font_manager.fontManager.ttflist if entry.fname != path]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    assert fonts._search() == (family, path)
+    assert path in {entry.fname for entry in font_manager.fontManager.ttflist}  # registered for drawing
 
 
 def test_without_a_cjk_font_a_warning_is_given_once(monkeypatch, recording):
