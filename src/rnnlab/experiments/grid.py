@@ -23,22 +23,50 @@ from .runner import failure_path, read_record, run_to_file, write_failure, write
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "RNNLAB_NUM_THREADS")
 
 
-MAX_RUNS = 100_000  # a grid larger than this is a typo, not a plan: refused before a config is built
+# Every run of a grid writes its own record file, and the runners and the comparison table hold one entry per
+# run in memory: past this many runs a grid is more likely a typo than a plan. `max_runs` (`--max-runs`) raises it.
+MAX_RUNS = 100_000
 
 
-def grid_configs(task, models, lengths, seeds, **options):
-    """Configs for every model × length × seed (seeds 0..seeds-1), in that order; at most MAX_RUNS of them,
-    counted before any is built."""
+def grid_size(models, lengths, seeds, max_runs=MAX_RUNS):
+    """The number of runs of models × lengths × seeds, counted without building any; refused past max_runs
+    (None: no limit)."""
     checks.positive_int("seeds", seeds)
     if not models or not lengths:
         raise ValueError(f"models and lengths expected non-empty lists, got {models!r} and {lengths!r}")
     total = len(models) * len(lengths) * seeds
-    if total > MAX_RUNS:
+    if max_runs is not None and total > max_runs:
         raise ValueError(
-            f"grid expected at most {MAX_RUNS:,} runs, got {total:,} ({len(models)} models × "
-            f"{len(lengths)} lengths × {seeds:,} seeds)"
+            f"grid expected at most {max_runs:,} runs, got {total:,} ({len(models)} models × "
+            f"{len(lengths)} lengths × {seeds:,} seeds); --max-runs raises the limit"
         )
-    return [make_config(task, m, length=L, seed=s, **options) for m in models for L in lengths for s in range(seeds)]
+    return total
+
+
+def grid_points(task, models, lengths, **options):
+    """The config of seed 0 for every (model, length), checked: the seed changes nothing else in a config, so
+    these stand for the whole grid in every check (arguments, memory) made before a run starts."""
+    return [make_config(task, m, length=L, seed=0, **options) for m in models for L in lengths]
+
+
+def iter_grid_configs(task, models, lengths, seeds, max_runs=MAX_RUNS, **options):
+    """The grid's configs, model × length × seed (seeds 0..seeds-1) in that order, built one at a time as they
+    are taken. The count and every (model, length) are checked now, before anything is built."""
+    grid_size(models, lengths, seeds, max_runs)
+    grid_points(task, models, lengths, **options)
+
+    def expand():
+        for m in models:
+            for L in lengths:
+                for s in range(seeds):
+                    yield make_config(task, m, length=L, seed=s, **options)
+
+    return expand()
+
+
+def grid_configs(task, models, lengths, seeds, max_runs=MAX_RUNS, **options):
+    """Every config of the grid (see iter_grid_configs) in a list; at most max_runs of them, counted first."""
+    return list(iter_grid_configs(task, models, lengths, seeds, max_runs, **options))
 
 
 @contextlib.contextmanager
@@ -231,6 +259,7 @@ def compare(
     reuse=True,
     on_done=None,
     on_failed=None,
+    max_runs=MAX_RUNS,
     **options,
 ):
     """Run the grid, then write <task>-compare.md, <task>-compare.json and <task>-compare.png under out_dir
@@ -238,7 +267,7 @@ def compare(
 
     Returns (records, paths written); raises ValueError when every run failed.
     """
-    configs = grid_configs(task, models, lengths, seeds, **options)
+    configs = grid_configs(task, models, lengths, seeds, max_runs, **options)
     paths = run_grid(
         configs, out_dir, workers=workers, figures=figures, reuse=reuse, on_done=on_done, on_failed=on_failed
     )
