@@ -90,6 +90,20 @@ def test_bad_arguments_name_themselves(recording):
         rl.plots.learning_curves({"run": {"loss": [1.0]}}, metric="acc")
 
 
+def test_compare_grid_draws_the_training_loss_beside_the_score():
+    rows = [
+        {"model": "lstm", "length": 10, "mse": 0.01, "train_loss": 0.02},
+        {"model": "lstm", "length": 10, "mse": 0.03, "train_loss": 0.04},
+        {"model": "lstm", "length": 50, "mse": 0.10, "train_loss": None},  # a run with no finite training loss
+    ]
+    fig = rl.plots.compare_grid(rows, "mse", train="train_loss")
+    score, train = fig.axes
+    assert list(score.get_lines()[0].get_ydata()) == pytest.approx([0.02, 0.10])
+    assert list(train.get_lines()[0].get_xdata()) == [10] and list(train.get_lines()[0].get_ydata()) == [0.03]
+    with pytest.raises(ValueError, match="train_loss"):
+        rl.plots.compare_grid([{"model": "lstm", "length": 10, "mse": 0.01}], "mse", train="train_loss")
+
+
 def _font_drawing(text_artist, ch):
     """The font file matplotlib draws `ch` with: the first of the text's fonts that has the glyph."""
     paths = font_manager.fontManager._find_fonts_by_props(text_artist.get_fontproperties())

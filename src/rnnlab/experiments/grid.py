@@ -182,6 +182,7 @@ def summarize(records):
                 "mean": float(np.mean(finite)) if finite else None,
                 "std": float(np.std(finite)) if len(finite) > 1 else None,
                 "values": values,
+                "train_losses": [_final_train_loss(r) for r in rs],
                 "solved": sum(r["final"]["solved"] for r in rs),
                 "runs": len(rs),
                 "solved_at": [r["final"]["first_solved_step"] for r in rs],
@@ -190,6 +191,11 @@ def summarize(records):
             }
         )
     return rows
+
+
+def _final_train_loss(record):
+    """The training loss at the run's last evaluation that has one (None when it has none, e.g. diverged)."""
+    return next((e["train_loss"] for e in reversed(record["evaluations"]) if e.get("train_loss") is not None), None)
 
 
 def _fmt(v):
@@ -225,7 +231,8 @@ def markdown_table(records):
 
 
 def compare_figure(records):
-    """Final metric against length per model, with the baseline (rnnlab.plots.compare_grid)."""
+    """Final metric against length per model, with the baseline, and the final training loss beside it
+    (rnnlab.plots.compare_grid)."""
     from .. import plots
 
     rows = summarize(records)
@@ -233,8 +240,8 @@ def compare_figure(records):
     points = []
     for row in rows:
         points += [
-            {"model": row["model"], "length": row["length"], metric: v}
-            for v in row["values"]
+            {"model": row["model"], "length": row["length"], metric: v, "train_loss": loss}
+            for v, loss in zip(row["values"], row["train_losses"])
             if v is not None and math.isfinite(v)
         ]
     baseline = {row["length"]: row["baseline"] for row in rows}
@@ -245,6 +252,7 @@ def compare_figure(records):
         baseline=baseline,
         logy=goal == "min",
         title=f"{records[0]['task']['name']}: final test {metric} by length",
+        train="train_loss",
     )
 
 
