@@ -85,8 +85,8 @@ def race_rows(records):
 
 
 def diverged(row):
-    """True for a race row whose run stopped on a non-finite value or has no finite test MSE to show."""
-    return row["stopped"] is not None or row["mse"] is None or row["best_mse"] is None
+    """True for a race row whose run stopped on a non-finite value (its final test MSE is then None)."""
+    return row["stopped"] is not None or row["mse"] is None
 
 
 def verdict(row):
@@ -97,6 +97,8 @@ def verdict(row):
         return f"diverged: {row['stopped'] or 'non-finite test MSE'}, {before}"
     if row["solved"]:
         return f"solved at step {row['first_solved_step']}"
+    if row["best_mse"] is None:
+        return "not evaluated after step 0"
     if row["best_mse"] < row["test_baseline"] / 2:
         return f"learned part of it (best {row['best_mse']:.4f}), not solved"
     closest = "never below" if row["best_mse"] >= row["test_baseline"] else "never far below"
