@@ -2,7 +2,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo cjk-font test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,20 @@ $(VENV)/.test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[test]"
 	touch $@
 
-demo: $(VENV)/.demo
+demo: $(VENV)/.demo cjk-font
 	$(BIN)/rnnlab demo
+
+# Chinese labels need a CJK font from the system: Debian's fonts-wqy-microhei is installed when run as
+# root with apt-get, suggested otherwise
+cjk-font: $(VENV)/.demo
+	@$(BIN)/python -c "from rnnlab.plots import fonts; raise SystemExit(fonts.cjk_font() is None)" \
+	|| if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei; } \
+		|| echo "fonts-wqy-microhei could not be installed: Chinese labels will show as boxes" >&2; \
+	else \
+		echo "no CJK font: Chinese labels will show as boxes; $$($(BIN)/python -c \
+		'from rnnlab.plots import fonts; print(fonts.INSTALL_HINT)')" >&2; \
+	fi
 
 test: $(VENV)/.test
 	$(BIN)/python -m pytest

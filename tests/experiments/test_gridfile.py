@@ -120,3 +120,62 @@ def test_cli_grid_file_excludes_the_grid_arguments(tmp_path, capsys):
     assert "got --seeds" in capsys.readouterr().err
     assert cli(["compare"]) == 1
     assert "compare expected a TASK or --grid FILE, got neither" in capsys.readouterr().err
+
+
+HUGE = 'task = "adding"\nmodels = ["simplernn", "lstm"]\nlengths = [10]\nseeds = 100000000\n'
+
+
+def test_a_grid_of_1e8_seeds_is_counted_not_built(tmp_path):
+    import time
+    import tracemalloc
+
+    path = write(tmp_path, HUGE)
+    tracemalloc.start()
+    t = time.perf_counter()
+    with pytest.raises(ValueError, match=r"at most 100,000 runs, got 200,000,000 .*--max-runs raises the limit"):
+        gridfile.read_grid(path)
+    g = gridfile.read_grid(path, max_runs=None)  # without a limit it reads, checked, still unbuilt
+    runs = ex.iter_grid_configs(g["task"], g["models"], g["lengths"], g["seeds"], max_runs=None, **g["options"])
+    first = [next(runs) for _ in range(3)]
+    elapsed = time.perf_counter() - t
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert elapsed < 5 and peak < 5 * 2**20, (elapsed, peak)  # 2e8 configs would take minutes and tens of GB
+    assert ex.grid_size(g["models"], g["lengths"], g["seeds"], max_runs=None) == 200_000_000
+    assert [c["seed"] for c in first] == [0, 1, 2] and {c["model"] for c in first} == {"simplernn"}
+
+
+def test_the_lazy_grid_is_the_grid_run_by_run():
+    args = ("adding", ["simplernn", "lstm"], [5, 10], 3)
+    lazy = list(ex.iter_grid_configs(*args, hidden=8, steps=4))
+    built = [
+        ex.make_config("adding", m, length=L, seed=s, hidden=8, steps=4)
+        for m in args[1]
+        for L in args[2]
+        for s in range(3)
+    ]
+    assert lazy == built == ex.grid_configs(*args, hidden=8, steps=4)
+    assert len(lazy) == ex.grid_size(args[1], args[2], args[3]) == 12
+    with pytest.raises(ValueError, match="at most 11 runs, got 12"):
+        ex.iter_grid_configs(*args, max_runs=11)  # refused when asked for, not when first iterated
+    with pytest.raises(ValueError, match="init 'chrono' expected model 'lstm'"):
+        ex.iter_grid_configs(*args, init="chrono")
+
+
+def test_cli_max_runs_raises_the_limit_and_the_count_comes_first(tmp_path, capsys, monkeypatch):
+    started = []
+
+    def fake_compare(task, models, lengths, seeds, out_dir, max_runs, **kwargs):
+        started.append(ex.grid_size(models, lengths, seeds, max_runs))
+        raise KeyboardInterrupt  # stop where the runs would begin
+
+    import rnnlab.cli.compare as compare_cli
+
+    monkeypatch.setattr(compare_cli, "on_cluster", lambda args: False)
+    monkeypatch.setattr(compare_cli, "compare", fake_compare)
+    path = write(tmp_path, HUGE.replace("100000000", "60000"))  # 120,000 runs
+    assert cli(["compare", "--grid", str(path), "--out", str(tmp_path / "out")]) == 1
+    assert "at most 100,000 runs, got 120,000" in capsys.readouterr().err and not started
+    code = cli(["compare", "--grid", str(path), "--max-runs", "200000", "--out", str(tmp_path / "out")])
+    assert code == 130 and started == [120_000]
+    assert "rnnlab compare: 120,000 runs of adding (simplernn, lstm × T = 10 × 60,000 seeds)" in capsys.readouterr().out

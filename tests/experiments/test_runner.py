@@ -101,15 +101,35 @@ def test_dropout_reaches_the_layer_and_keeps_earlier_record_names():
     c = ex.make_config("digits", "lstm", length=8, dropout=0.25, recurrent_dropout=0.5, **TINY)
     rnn = problem(c).build_model().layers[0]
     assert (rnn.dropout, rnn.recurrent_dropout) == (0.25, 0.5)
-    plain = ex.make_config("digits", "lstm", length=8, **TINY)
-    assert ex.config_id(plain) != ex.config_id(c)
+    assert ex.config_id(ex.make_config("digits", "lstm", length=8, **TINY)) != ex.config_id(c)
     # a config written before the dropout keys existed hashes to the same name
+    plain = ex.make_config("adding", "lstm", length=8, **TINY)
     before = {k: v for k, v in plain.items() if k not in ("dropout", "recurrent_dropout")}
     text = json.dumps(before, sort_keys=True, separators=(",", ":"))
     assert ex.config_id(plain) == hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     for bad in (1.0, -0.1, "0.2", True):
         with pytest.raises(ValueError, match="dropout expected a rate"):
             ex.make_config("digits", "lstm", length=8, dropout=bad)
+
+
+def _hash(config):
+    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()[:16]
+
+
+def test_a_digits_record_of_the_earlier_protocol_is_not_reused(tmp_path):
+    c = ex.make_config("digits", "lstm", length=8, **TINY)
+    # the name its record had before digits were scored on a validation split: the config's bare hash
+    old = tmp_path / f"digits-lstm-T8-h4-seed0-{_hash(c)}.json"
+    ex.write_json(old, {"schema": ex.runner.SCHEMA, "config": c, "final": {"accuracy": 0.99}, "evaluations": []})
+    assert ex.record_name(c) != old.stem
+    path = ex.run_to_file(c, tmp_path, figures=False, reuse=True)
+    assert os.path.basename(path) != old.name  # run again, under the name of the current protocol
+    record = ex.read_record(path)
+    assert record["final"] != {"accuracy": 0.99} and record["evaluations"]
+    assert any("val_accuracy" in e for e in record["evaluations"])  # scored on validation
+    # the tasks whose protocol did not change keep their records' names
+    adding = ex.make_config("adding", "lstm", length=8, **TINY)
+    assert ex.config_id(adding) == _hash({k: v for k, v in adding.items() if "dropout" not in k})
 
 
 def _strict_load(path):

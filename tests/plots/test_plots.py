@@ -90,6 +90,20 @@ def test_bad_arguments_name_themselves(recording):
         rl.plots.learning_curves({"run": {"loss": [1.0]}}, metric="acc")
 
 
+def test_compare_grid_draws_the_training_loss_beside_the_score():
+    rows = [
+        {"model": "lstm", "length": 10, "mse": 0.01, "train_loss": 0.02},
+        {"model": "lstm", "length": 10, "mse": 0.03, "train_loss": 0.04},
+        {"model": "lstm", "length": 50, "mse": 0.10, "train_loss": None},  # a run with no finite training loss
+    ]
+    fig = rl.plots.compare_grid(rows, "mse", train="train_loss")
+    score, train = fig.axes
+    assert list(score.get_lines()[0].get_ydata()) == pytest.approx([0.02, 0.10])
+    assert list(train.get_lines()[0].get_xdata()) == [10] and list(train.get_lines()[0].get_ydata()) == [0.03]
+    with pytest.raises(ValueError, match="train_loss"):
+        rl.plots.compare_grid([{"model": "lstm", "length": 10, "mse": 0.01}], "mse", train="train_loss")
+
+
 def _font_drawing(text_artist, ch):
     """The font file matplotlib draws `ch` with: the first of the text's fonts that has the glyph."""
     paths = font_manager.fontManager._find_fonts_by_props(text_artist.get_fontproperties())
@@ -102,7 +116,7 @@ def _font_drawing(text_artist, ch):
 def test_chinese_labels_are_drawn_with_a_cjk_font(recording, tmp_path):
     found = fonts.cjk_font()
     if found is None:
-        pytest.skip("no CJK font installed (pip install rnnlab[plot] brings one)")
+        pytest.skip(f"no CJK font installed; {fonts.INSTALL_HINT}")
     family, cjk_path = found
     fig = rl.plots.gates(recording, tokens=TOKENS)
     labels = [t for t in fig.axes[0].get_xticklabels() if t.get_text()]
@@ -116,6 +130,18 @@ def test_chinese_labels_are_drawn_with_a_cjk_font(recording, tmp_path):
     title = fig.axes[0].title
     assert _font_drawing(title, "i") == default_path
     rl.plots.save(fig, tmp_path / "gates.png")  # and it renders
+
+
+def test_a_system_font_missing_from_matplotlibs_cached_list_is_found(monkeypatch):
+    # matplotlib caches its font list: a font installed after the cache was built is not in it
+    found = fonts.cjk_font()
+    if found is None or found[1] not in font_manager.findSystemFonts():
+        pytest.skip(f"no system CJK font installed; {fonts.INSTALL_HINT}")
+    family, path = found
+    stale = [entry for entry in font_manager.fontManager.ttflist if entry.fname != path]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    assert fonts._search() == (family, path)
+    assert path in {entry.fname for entry in font_manager.fontManager.ttflist}  # registered for drawing
 
 
 def test_without_a_cjk_font_a_warning_is_given_once(monkeypatch, recording):

@@ -12,6 +12,7 @@ import sys
 import time
 
 from ..experiments.cluster import CONNECT_TIMEOUT, RETRIES
+from ..experiments.grid import MAX_RUNS
 from ..experiments.gridfile import read_grid
 from . import argtypes as T
 from .experiment_args import task_name, training_options
@@ -27,6 +28,14 @@ def add_compare_options(p):
         type=T.input_file,
         help="a TOML or YAML grid file (task, models, lengths, seeds, run options) in place of the "
         "grid arguments; run options given here override the file's",
+    )
+    p.add_argument(
+        "--max-runs",
+        type=T.count(1, 10**9),
+        default=MAX_RUNS,
+        metavar="N",
+        help=f"refuse a grid of more than N runs, counted before any is built (default {MAX_RUNS:,}): each run "
+        "writes its own record and the table reads them all back",
     )
     p.add_argument(
         "--scheduler",
@@ -85,7 +94,7 @@ def grid_arguments(args):
             f"--grid expected no TASK, --models, --lengths or --seeds beside it, got "
             f"{', '.join(([args.task] if args.task else []) + given)}"
         )
-    grid = read_grid(args.grid)
+    grid = read_grid(args.grid, args.max_runs)
     return grid["task"], grid["models"], grid["lengths"], grid["seeds"], {**grid["options"], **training_options(args)}
 
 

@@ -5,7 +5,7 @@ The runs go to Dask (cli/cluster.py); without dask installed, to a local process
 
 import os
 
-from ..experiments import compare, grid_configs
+from ..experiments import compare, grid_configs, grid_points, grid_size
 from ..experiments.config import check_memory
 from . import argtypes as T
 from .cluster import add_compare_options, compare_on_cluster, grid_arguments, on_cluster
@@ -33,20 +33,20 @@ def main(args):
     task, models, lengths, seeds, options = grid_arguments(args)
     if args.workers is not None and args.workers <= 0:
         raise ValueError(f"--workers expected a positive integer, got {args.workers}")
-    try:
-        configs = grid_configs(task, models, lengths, seeds, **options)  # every run checked before any starts
-        for config in configs:
-            check_memory(config)
+    try:  # counted, and each (model, length) checked, before any run is built or started
+        total = grid_size(models, lengths, seeds, args.max_runs)
+        for point in grid_points(task, models, lengths, **options):
+            check_memory(point)
     except ValueError as err:  # a combination of arguments: refused before any work
         raise T.UsageError(err) from None
-    total = len(configs)
     print(
-        f"rnnlab compare: {total} runs of {task} ({', '.join(models)} × T = "
-        f"{', '.join(map(str, lengths))} × {seeds} seeds)",
+        f"rnnlab compare: {total:,} runs of {task} ({', '.join(models)} × T = "
+        f"{', '.join(map(str, lengths))} × {seeds:,} seeds)",
         flush=True,
     )
     failed = {}
     if on_cluster(args):
+        configs = grid_configs(task, models, lengths, seeds, args.max_runs, **options)
         records, written, failed = compare_on_cluster(args, task, configs)
     else:
         records, written, failed = _compare_in_pool(args, task, models, lengths, seeds, options, total)
@@ -78,6 +78,7 @@ def _compare_in_pool(args, task, models, lengths, seeds, options, total):
         reuse=not args.force,
         on_done=report,
         on_failed=report_failure,
+        max_runs=args.max_runs,
         **options,
     )
     return records, written, failed

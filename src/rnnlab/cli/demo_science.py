@@ -84,18 +84,9 @@ def race_section(out_dir, mode, say):
         fig = race_lessons.memory_figure(records, [length])  # test MSE and training loss
         figures.append(plots.save(fig, os.path.join(out_dir, f"race-T{length}.png")))
     for row in rows:
-        if row["solved"]:
-            verdict = f"solved at step {row['first_solved_step']}"
-        elif row["best_mse"] < row["test_baseline"] / 2:
-            verdict = f"learned part of it (best {row['best_mse']:.4f}), not solved"
-        else:
-            closest = "never below" if row["best_mse"] >= row["test_baseline"] else "never far below"
-            verdict = (
-                f"{closest} the baseline (best {row['best_mse']:.4f}; always answering 1: {row['test_baseline']:.4f})"
-            )
         say(
-            f"   T = {row['length']:4d}  {row['model']:9s}  test MSE {row['mse']:.4f} after {row['steps']} steps: "
-            + verdict
+            f"   T = {row['length']:4d}  {row['model']:9s}  test MSE {race.number(row['mse'])} after {row['steps']} "
+            f"steps: {race.verdict(row)}"
         )
     say("   figures: " + ", ".join(figures))
     return records, rows, figures
@@ -114,6 +105,8 @@ def gradient_flow_section(out_dir, records, mode, say):
         ratio = flow["h"][-1] / flow["h"][0] if flow["h"][0] else float("nan")
         say(f"   {label:24s} decay {flow['rate_h']:+.4f} per step; ‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ = {ratio:.1e}")
         rates.append((label, flow["rate_h"]))
+    for label in race.left_out_probes(records, length):
+        say(f"   {label:24s} not finite (the run diverged): left out")
     say("   an LSTM's cell passes the gradient on through f_t (∂C_t/∂C_{t-1} = f_t), which training can hold near 1;")
     say("   a SimpleRNN multiplies it by diag(tanh'(z_t)) Uᵀ at every step, so it shrinks geometrically")
     path = plots.save(
@@ -140,10 +133,13 @@ def summary(rows, rates, figures, elapsed, say):
     say("summary")
     say(f"   {'model':9s} {'T':>5s} {'steps':>6s} {'test MSE':>9s} {'best':>9s} {'baseline':>9s}  solved")
     for row in rows:
-        solved = f"yes, at step {row['first_solved_step']}" if row["solved"] else "no"
+        if race.diverged(row):
+            solved = f"diverged ({row['stopped'] or 'non-finite test MSE'})"
+        else:
+            solved = f"yes, at step {row['first_solved_step']}" if row["solved"] else "no"
         say(
-            f"   {row['model']:9s} {row['length']:5d} {row['steps']:6d} {row['mse']:9.4f} {row['best_mse']:9.4f} "
-            f"{row['test_baseline']:9.4f}  {solved}"
+            f"   {row['model']:9s} {row['length']:5d} {row['steps']:6d} {race.number(row['mse']):>9s} "
+            f"{race.number(row['best_mse']):>9s} {row['test_baseline']:9.4f}  {solved}"
         )
     say("   (baseline: the test MSE of always answering 1 on the same test sequences, 1/6 in expectation)")
     say("   gradient decay per step (nats; larger = vanishes faster):")

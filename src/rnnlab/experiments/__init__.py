@@ -7,7 +7,17 @@ records, files = compare("adding", ["simplernn", "lstm"], [10, 25, 50], 3, "resu
 """
 
 from .config import DEFAULTS, MODELS, TASKS, check_config, config_id, make_config, record_name
-from .grid import compare, grid_configs, markdown_table, run_grid, summarize
+from .grid import (
+    MAX_RUNS,
+    compare,
+    grid_configs,
+    grid_points,
+    grid_size,
+    iter_grid_configs,
+    markdown_table,
+    run_grid,
+    summarize,
+)
 from .runner import comparable, environment, read_record, run, run_to_file, write_json
 
 __all__ = [
@@ -18,8 +28,12 @@ __all__ = [
     "config_id",
     "make_config",
     "record_name",
+    "MAX_RUNS",
     "compare",
     "grid_configs",
+    "grid_points",
+    "grid_size",
+    "iter_grid_configs",
     "markdown_table",
     "run_grid",
     "summarize",

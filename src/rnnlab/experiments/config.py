@@ -41,6 +41,10 @@ DEFAULTS = {
 # keys added after the first records were written: left out of the hash while at these
 # values, so that the records of earlier runs keep their names
 _HASHED_ONLY_IF_SET = {"dropout": 0.0, "recurrent_dropout": 0.0}
+# The scoring protocol of a task whose protocol changed after records were written, hashed with the config:
+# a record made under the earlier protocol has another name, so it is never reused as this config's record.
+# digits: evaluations on the validation split, the test set scored once at the step chosen there.
+PROTOCOLS = {"digits": "validation-split"}
 
 
 _positive_int, _choice = checks.positive_int, checks.choice
@@ -110,9 +114,11 @@ def check_config(config):
 
 
 def config_id(config):
-    """16 hex digits of the SHA-256 of the config's canonical JSON."""
+    """16 hex digits of the SHA-256 of the config's canonical JSON (with the task's protocol, see PROTOCOLS)."""
     c = check_config(config)
     hashed = {k: v for k, v in c.items() if k not in _HASHED_ONLY_IF_SET or v != _HASHED_ONLY_IF_SET[k]}
+    if c["task"] in PROTOCOLS:
+        hashed["protocol"] = PROTOCOLS[c["task"]]
     text = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

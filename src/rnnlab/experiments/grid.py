@@ -23,22 +23,50 @@ from .runner import failure_path, read_record, run_to_file, write_failure, write
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "RNNLAB_NUM_THREADS")
 
 
-MAX_RUNS = 100_000  # a grid larger than this is a typo, not a plan: refused before a config is built
+# Every run of a grid writes its own record file, and the runners and the comparison table hold one entry per
+# run in memory: past this many runs a grid is more likely a typo than a plan. `max_runs` (`--max-runs`) raises it.
+MAX_RUNS = 100_000
 
 
-def grid_configs(task, models, lengths, seeds, **options):
-    """Configs for every model × length × seed (seeds 0..seeds-1), in that order; at most MAX_RUNS of them,
-    counted before any is built."""
+def grid_size(models, lengths, seeds, max_runs=MAX_RUNS):
+    """The number of runs of models × lengths × seeds, counted without building any; refused past max_runs
+    (None: no limit)."""
     checks.positive_int("seeds", seeds)
     if not models or not lengths:
         raise ValueError(f"models and lengths expected non-empty lists, got {models!r} and {lengths!r}")
     total = len(models) * len(lengths) * seeds
-    if total > MAX_RUNS:
+    if max_runs is not None and total > max_runs:
         raise ValueError(
-            f"grid expected at most {MAX_RUNS:,} runs, got {total:,} ({len(models)} models × "
-            f"{len(lengths)} lengths × {seeds:,} seeds)"
+            f"grid expected at most {max_runs:,} runs, got {total:,} ({len(models)} models × "
+            f"{len(lengths)} lengths × {seeds:,} seeds); --max-runs raises the limit"
         )
-    return [make_config(task, m, length=L, seed=s, **options) for m in models for L in lengths for s in range(seeds)]
+    return total
+
+
+def grid_points(task, models, lengths, **options):
+    """The config of seed 0 for every (model, length), checked: the seed changes nothing else in a config, so
+    these stand for the whole grid in every check (arguments, memory) made before a run starts."""
+    return [make_config(task, m, length=L, seed=0, **options) for m in models for L in lengths]
+
+
+def iter_grid_configs(task, models, lengths, seeds, max_runs=MAX_RUNS, **options):
+    """The grid's configs, model × length × seed (seeds 0..seeds-1) in that order, built one at a time as they
+    are taken. The count and every (model, length) are checked now, before anything is built."""
+    grid_size(models, lengths, seeds, max_runs)
+    grid_points(task, models, lengths, **options)
+
+    def expand():
+        for m in models:
+            for L in lengths:
+                for s in range(seeds):
+                    yield make_config(task, m, length=L, seed=s, **options)
+
+    return expand()
+
+
+def grid_configs(task, models, lengths, seeds, max_runs=MAX_RUNS, **options):
+    """Every config of the grid (see iter_grid_configs) in a list; at most max_runs of them, counted first."""
+    return list(iter_grid_configs(task, models, lengths, seeds, max_runs, **options))
 
 
 @contextlib.contextmanager
@@ -154,6 +182,7 @@ def summarize(records):
                 "mean": float(np.mean(finite)) if finite else None,
                 "std": float(np.std(finite)) if len(finite) > 1 else None,
                 "values": values,
+                "train_losses": [_final_train_loss(r) for r in rs],
                 "solved": sum(r["final"]["solved"] for r in rs),
                 "runs": len(rs),
                 "solved_at": [r["final"]["first_solved_step"] for r in rs],
@@ -162,6 +191,11 @@ def summarize(records):
             }
         )
     return rows
+
+
+def _final_train_loss(record):
+    """The training loss at the run's last evaluation that has one (None when it has none, e.g. diverged)."""
+    return next((e["train_loss"] for e in reversed(record["evaluations"]) if e.get("train_loss") is not None), None)
 
 
 def _fmt(v):
@@ -197,7 +231,8 @@ def markdown_table(records):
 
 
 def compare_figure(records):
-    """Final metric against length per model, with the baseline (rnnlab.plots.compare_grid)."""
+    """Final metric against length per model, with the baseline, and the final training loss beside it
+    (rnnlab.plots.compare_grid)."""
     from .. import plots
 
     rows = summarize(records)
@@ -205,8 +240,8 @@ def compare_figure(records):
     points = []
     for row in rows:
         points += [
-            {"model": row["model"], "length": row["length"], metric: v}
-            for v in row["values"]
+            {"model": row["model"], "length": row["length"], metric: v, "train_loss": loss}
+            for v, loss in zip(row["values"], row["train_losses"])
             if v is not None and math.isfinite(v)
         ]
     baseline = {row["length"]: row["baseline"] for row in rows}
@@ -217,6 +252,7 @@ def compare_figure(records):
         baseline=baseline,
         logy=goal == "min",
         title=f"{records[0]['task']['name']}: final test {metric} by length",
+        train="train_loss",
     )
 
 
@@ -231,6 +267,7 @@ def compare(
     reuse=True,
     on_done=None,
     on_failed=None,
+    max_runs=MAX_RUNS,
     **options,
 ):
     """Run the grid, then write <task>-compare.md, <task>-compare.json and <task>-compare.png under out_dir
@@ -238,7 +275,7 @@ def compare(
 
     Returns (records, paths written); raises ValueError when every run failed.
     """
-    configs = grid_configs(task, models, lengths, seeds, **options)
+    configs = grid_configs(task, models, lengths, seeds, max_runs, **options)
     paths = run_grid(
         configs, out_dir, workers=workers, figures=figures, reuse=reuse, on_done=on_done, on_failed=on_failed
     )

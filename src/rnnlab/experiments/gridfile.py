@@ -8,8 +8,9 @@
     steps = 5000
 
 `read_grid(path)` returns {"task", "models", "lengths", "seeds", "options"};
-every config of the grid is built and checked, so a typo, an unknown task or
-a negative length stops the grid before its first run. TOML needs Python 3.11
+the runs are counted (not built) and one config per (model, length) is built
+and checked, so a typo, an unknown task, a negative length or a grid of more
+than `max_runs` runs stops the grid before its first run. TOML needs Python 3.11
 (tomllib) or the tomli package; YAML needs PyYAML (which dask installs).
 """
 
@@ -18,7 +19,7 @@ import os
 
 from ..checks import is_int
 from .config import DEFAULTS, MODELS, TASKS
-from .grid import grid_configs
+from .grid import MAX_RUNS, grid_configs, grid_points, grid_size
 
 GRID_KEYS = ("task", "models", "lengths", "seeds")
 TASK_ALIASES = {"copy_memory": "copy"}
@@ -67,8 +68,10 @@ def _lengths(value):
     return values
 
 
-def check_grid(data):
-    """Validate a grid read from a file (a dict); returns {"task", "models", "lengths", "seeds", "options"}."""
+def check_grid(data, max_runs=MAX_RUNS):
+    """Validate a grid read from a file (a dict); returns {"task", "models", "lengths", "seeds", "options"}.
+
+    max_runs: the most runs the grid may hold (None: no limit), counted without building them."""
     if not isinstance(data, dict):
         raise ValueError(f"grid expected a table of keys such as {list(GRID_KEYS)}, got {type(data).__name__}")
     known = (*GRID_KEYS, *(k for k in DEFAULTS if k != "seed"))  # the grid sets each run's seed
@@ -93,24 +96,25 @@ def check_grid(data):
         raise ValueError(f"seeds expected the number of seeds per combination (a positive integer), got {seeds!r}")
     options = {k: v for k, v in data.items() if k not in GRID_KEYS}
     grid = {"task": task, "models": models, "lengths": lengths, "seeds": seeds, "options": options}
-    configs(grid)  # builds and checks every run: cross-key errors (digits lengths, chrono on a SimpleRNN) too
+    grid_size(models, lengths, seeds, max_runs)
+    grid_points(task, models, lengths, **options)  # cross-key errors (digits lengths, chrono on a SimpleRNN) too
     return grid
 
 
-def configs(grid, **overrides):
+def configs(grid, max_runs=MAX_RUNS, **overrides):
     """Every run of a checked grid, `overrides` (run options) taking precedence over the file's."""
     return grid_configs(
-        grid["task"], grid["models"], grid["lengths"], grid["seeds"], **{**grid["options"], **overrides}
+        grid["task"], grid["models"], grid["lengths"], grid["seeds"], max_runs, **{**grid["options"], **overrides}
     )
 
 
-def read_grid(path):
-    """Read and check the grid file at path; errors name the file."""
+def read_grid(path, max_runs=MAX_RUNS):
+    """Read and check the grid file at path (check_grid); errors name the file."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"grid file {path!r} not found")
     data = _load(path)
     try:
-        return check_grid(data)
+        return check_grid(data, max_runs)
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None

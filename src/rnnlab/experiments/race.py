@@ -60,9 +60,10 @@ def adding_race(out_dir, lengths, steps, workers=2, on_done=None, reuse=False, *
 
 
 def race_rows(records):
-    """[{model, length, steps, mse, best_mse, baseline, test_baseline, solved, first_solved_step, wall_s}].
+    """[{model, length, steps, mse, best_mse, baseline, test_baseline, solved, first_solved_step, stopped, wall_s}].
 
-    Sorted by length, SimpleRNN first; best_mse is the lowest test MSE after step 0 (None when none is finite).
+    Sorted by length, SimpleRNN first; best_mse is the lowest test MSE after step 0 (None when none is finite);
+    mse is None and stopped says "non-finite at step N" for a run that diverged.
     """
     rows = [
         {
@@ -75,11 +76,38 @@ def race_rows(records):
             "test_baseline": r["task"]["test_baseline"],
             "solved": r["final"]["solved"],
             "first_solved_step": r["final"]["first_solved_step"],
+            "stopped": r["final"].get("stopped"),
             "wall_s": r["timing"]["wall_s"],
         }
         for r in records
     ]
     return sorted(rows, key=lambda row: (row["length"], row["model"] != "SimpleRNN"))
+
+
+def diverged(row):
+    """True for a race row whose run stopped on a non-finite value (its final test MSE is then None)."""
+    return row["stopped"] is not None or row["mse"] is None
+
+
+def verdict(row):
+    """A race row's outcome in words: solved, learned part of it, at the baseline, or diverged."""
+    if diverged(row):
+        best = row["best_mse"]
+        before = "no finite test MSE" if best is None else f"best test MSE before it {best:.4f}"
+        return f"diverged: {row['stopped'] or 'non-finite test MSE'}, {before}"
+    if row["solved"]:
+        return f"solved at step {row['first_solved_step']}"
+    if row["best_mse"] is None:
+        return "not evaluated after step 0"
+    if row["best_mse"] < row["test_baseline"] / 2:
+        return f"learned part of it (best {row['best_mse']:.4f}), not solved"
+    closest = "never below" if row["best_mse"] >= row["test_baseline"] else "never far below"
+    return f"{closest} the baseline (best {row['best_mse']:.4f}; always answering 1: {row['test_baseline']:.4f})"
+
+
+def number(value, spec=".4f"):
+    """A race table's number, or "—" where the run left none (non-finite, stored as null)."""
+    return "—" if value is None else format(value, spec)
 
 
 def race_histories(records, length):
@@ -99,14 +127,32 @@ def race_histories(records, length):
     return out
 
 
+def _finite(flow):
+    """A gradient-flow probe without non-finite values (stored as null in the record)."""
+    return flow["rate_h"] is not None and all(v is not None for v in flow["h"])
+
+
 def gradient_flow_curves(records, length):
-    """{label: gradient_flow} at initialisation and at the end of training for the runs at `length`."""
+    """{label: gradient_flow} at initialisation and at the end of training for the runs at `length`; a probe
+    holding non-finite values (a run that diverged) is left out: see left_out_probes."""
     out = {}
     for r in records:
         if r["config"]["length"] == length and r["gradient_flow"]:
             first, last = r["gradient_flow"][0], r["gradient_flow"][-1]
             name = LABELS[r["config"]["model"]]
-            out[f"{name}, step {first['step']}"] = first
-            if last["step"] != first["step"]:
-                out[f"{name}, step {last['step']}"] = last
+            for flow in (first, last) if last["step"] != first["step"] else (first,):
+                if _finite(flow):
+                    out[f"{name}, step {flow['step']}"] = flow
+    return out
+
+
+def left_out_probes(records, length):
+    """Labels of the probes gradient_flow_curves leaves out at `length`, their values not finite."""
+    out = []
+    for r in records:
+        if r["config"]["length"] == length and r["gradient_flow"]:
+            first, last = r["gradient_flow"][0], r["gradient_flow"][-1]
+            for flow in (first, last) if last["step"] != first["step"] else (first,):
+                if not _finite(flow):
+                    out.append(f"{LABELS[r['config']['model']]}, step {flow['step']}")
     return out

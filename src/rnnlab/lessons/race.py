@@ -74,10 +74,10 @@ def memory(out_dir, size="full", say=print):
                 r["model"],
                 r["length"],
                 r["steps"],
-                f"{r['mse']:.4f}",
-                f"{r['best_mse']:.4f}",
+                race.number(r["mse"]),
+                race.number(r["best_mse"]),
                 f"{r['test_baseline']:.4f}",
-                r["first_solved_step"] or "—",
+                f"diverged ({r['stopped'] or 'non-finite'})" if race.diverged(r) else r["first_solved_step"] or "—",
             ]
             for r in rows
         ],
@@ -101,11 +101,13 @@ def vanishing(out_dir, size="full", say=print):
         f"vanishing gradients: ‖∂L/∂h_t‖ by lag T − t at T = {length}, loss at the last step, for the race's "
         f"models at initialisation and after training"
     )
-    curves = race.gradient_flow_curves(records(out_dir, size), length)
+    recs = records(out_dir, size)
+    curves = race.gradient_flow_curves(recs, length)
     rows = [
         [label, f"{flow['rate_h']:+.4f}", f"{flow['h'][-1] / flow['h'][0]:.1e}" if flow["h"][0] else "—"]
         for label, flow in curves.items()
     ]
+    rows += [[label, "not finite: the run diverged", "—"] for label in race.left_out_probes(recs, length)]
     text = table(["model", "decay per step (nats)", "‖∂L/∂h_0‖ / ‖∂L/∂h_T‖"], rows)
     path = plots.save(
         plots.gradient_flow(curves, title=f"vanishing gradients, adding T = {length}"),

@@ -139,10 +139,23 @@ def _baseline_at(baseline, length):
     return float(baseline)
 
 
-def compare_grid(results, metric, baseline=None, logx=False, logy=False, title=None):
-    """Final `metric` against sequence length, one line per model (mean over seeds, every seed as a dot).
+def _by_length(ax, rows, key, models):
+    """Mean over seeds of `key` against length per model, each seed a dot; rows without a value left out."""
+    for model in models:
+        mine = [row for row in rows if row["model"] == model and row.get(key) is not None]
+        xs = sorted({row["length"] for row in mine})
+        values = [[float(row[key]) for row in mine if row["length"] == L] for L in xs]
+        (line,) = ax.plot(xs, [np.mean(v) for v in values], marker="o", label=model)
+        for L, v in zip(xs, values):
+            ax.scatter([L] * len(v), v, color=line.get_color(), alpha=0.35, s=12)
 
-    results: rows (mappings) with keys "model", "length" and `metric`.
+
+def compare_grid(results, metric, baseline=None, logx=False, logy=False, title=None, train=None):
+    """Final `metric` against sequence length, one line per model (mean over seeds, every seed as a dot); with
+    `train`, the final training loss beside it (right panel, same colours), so that a score is never shown
+    without the loss the model was fitting.
+
+    results: rows (mappings) with keys "model", "length" and `metric` (and `train`, None where a run has none).
     baseline: a number, {length: value} or a function of the length (copy
     memory's 10·ln 8 / (T + 20)); drawn as a dashed black line.
     """
@@ -150,30 +163,27 @@ def compare_grid(results, metric, baseline=None, logx=False, logy=False, title=N
     if not rows:
         raise ValueError("results expected at least one row, got none")
     for k, row in enumerate(rows):
-        missing = {"model", "length", metric} - set(row)
+        missing = {"model", "length", metric, *([train] if train else [])} - set(row)
         if missing:
             raise ValueError(f"results row {k} expected keys model, length and {metric!r}, missing {sorted(missing)}")
-    fig, axes = new_figure()
-    ax = axes[0, 0]
+    fig, axes = new_figure(1, 2 if train else 1, figsize=(14, 4.5) if train else (8, 4.5))
     models = list(dict.fromkeys(row["model"] for row in rows))
     lengths = sorted({row["length"] for row in rows})
-    for model in models:
-        mine = [row for row in rows if row["model"] == model]
-        xs = sorted({row["length"] for row in mine})
-        values = [[float(row[metric]) for row in mine if row["length"] == L] for L in xs]
-        (line,) = ax.plot(xs, [np.mean(v) for v in values], marker="o", label=model)
-        for L, v in zip(xs, values):
-            ax.scatter([L] * len(v), v, color=line.get_color(), alpha=0.35, s=12)
-    if baseline is not None:
-        ax.plot(lengths, [_baseline_at(baseline, L) for L in lengths], "k--", lw=1, label="baseline")
-    if logx:
-        ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-    ax.set_xticks(lengths, [str(L) for L in lengths])
-    ax.set_xlabel("sequence length T")
-    ax.set_ylabel(metric)
-    ax.set_title(title or f"{metric} by sequence length")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize="small")
+    panels = [(axes[0, 0], metric, title or f"{metric} by sequence length")]
+    if train:
+        panels.append((axes[0, 1], train, "final training loss by sequence length"))
+    for ax, key, name in panels:
+        _by_length(ax, rows, key, models)
+        if baseline is not None and key == metric:
+            ax.plot(lengths, [_baseline_at(baseline, L) for L in lengths], "k--", lw=1, label="baseline")
+        if logx:
+            ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
+        ax.set_xticks(lengths, [str(L) for L in lengths])
+        ax.set_xlabel("sequence length T")
+        ax.set_ylabel(key)
+        ax.set_title(name)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize="small")
     return finish(fig)

@@ -1,17 +1,16 @@
 """Fonts that can draw Chinese, so that 我 爱 祖国 shows as characters, not boxes.
 
 matplotlib's default font (DejaVu Sans) has no CJK glyphs. We look, once per
-process, for a CJK-capable font: a known family already visible to matplotlib
-(system packages such as fonts-noto-cjk or fonts-wqy-zenhei), then the
-WenQuanYi Micro Hei file that the `cjk` extra installs from PyPI
-(paperang-p2-fonts-cjk), then any installed font that has a glyph for 我.
+process, for a CJK-capable font among the system's fonts (Debian: fonts-wqy-microhei,
+fonts-noto-cjk): first a known family in matplotlib's font list, then font files that
+matplotlib's font manager finds on the system but has not listed yet (its list is cached,
+so a font installed after matplotlib first ran is missing from it), then any listed font
+that has a glyph for 我.
 Text gets the family list [default font, CJK font]: matplotlib draws each
 character with the first font of the list that has it, so Latin text keeps
 the default look and Chinese characters come from the CJK font.
 """
 
-import importlib.util
-import os
 import warnings
 
 # families known to cover simplified Chinese, best first
@@ -31,7 +30,8 @@ KNOWN_CJK_FAMILIES = (
     "AR PL UMing CN",
 )
 _PROBE = "我"  # a character every Chinese font has and DejaVu Sans lacks
-_BUNDLED = ("paperang_p2_fonts_cjk", ("fonts", "wqy-microhei.ttc"))
+# how to get one, in the warning and from `make demo`
+INSTALL_HINT = "install one: Debian/Ubuntu `apt-get install fonts-wqy-microhei` (or fonts-noto-cjk)"
 
 _found = None  # (family, path) or () when none, after the first search
 _warned = False
@@ -54,16 +54,21 @@ def _font_has(path, ch):
         return False
 
 
-def _bundled_path():
-    package, parts = _BUNDLED
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        path = os.path.join(root, *parts)
-        if os.path.isfile(path):
-            return path
-    return None
+def _unlisted_system_fonts(fm):
+    """Font files on the system that matplotlib's (cached) font list lacks, registered with it now."""
+    listed = {entry.fname for entry in fm.fontManager.ttflist}
+    added = {}
+    for path in sorted(fm.findSystemFonts()):
+        if path in listed or not _font_has(path, _PROBE):
+            continue
+        before = len(fm.fontManager.ttflist)
+        try:
+            fm.fontManager.addfont(path)
+        except (OSError, RuntimeError, ValueError):
+            continue
+        for entry in fm.fontManager.ttflist[before:]:
+            added.setdefault(entry.name, path)
+    return added
 
 
 def _search():
@@ -75,13 +80,12 @@ def _search():
     for family in KNOWN_CJK_FAMILIES:
         if family in by_name and _font_has(by_name[family], _PROBE):
             return family, by_name[family]
-    path = _bundled_path()
-    if path is not None:
-        before = len(fm.fontManager.ttflist)
-        fm.fontManager.addfont(path)  # a .ttc adds its first face
-        for entry in fm.fontManager.ttflist[before:]:
-            if entry.fname == path:
-                return entry.name, path
+    added = _unlisted_system_fonts(fm)
+    for family in KNOWN_CJK_FAMILIES:
+        if family in added:
+            return family, added[family]
+    if added:
+        return min(added.items())
     for name, path in sorted(by_name.items()):
         if _font_has(path, _PROBE):
             return name, path
@@ -114,8 +118,7 @@ def apply(fig):
     if cjk_font() is None:
         if not _warned and any(has_cjk(t.get_text()) for t in texts):
             warnings.warn(
-                "no CJK font found: Chinese characters will show as boxes; "
-                "install one with `pip install rnnlab[cjk]` or `apt-get install fonts-wqy-microhei`",
+                f"no CJK font found: Chinese characters will show as boxes; {INSTALL_HINT}",
                 RuntimeWarning,
                 stacklevel=3,
             )
