@@ -14,10 +14,11 @@ class LSTM(Recurrent):
         C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t         h_t = o_t ⊙ tanh(C_t)
 
     Arguments: units H; activation (tanh); recurrent_activation (σ, "sigmoid");
-    unit_forget_bias (the forget block of b starts at 1); the rest as Recurrent.
+    unit_forget_bias (the forget block of b starts at 1; nothing to set under use_bias=False,
+    as in Keras); the rest as Recurrent.
     Inputs: x (B, T, D), mask (B, T), initial_state [h0, C0] each (B, H).
     Outputs: (B, T, H) or h_T (B, H); with return_state also h_T, C_T (B, H).
-    Weights: W (D, 4H), U (H, 4H), b (4H,), gate blocks in the order i, f, C̃, o.
+    Weights: W (D, 4H), U (H, 4H), b (4H,) (none under use_bias=False), gate blocks in the order i, f, C̃, o.
     """
 
     cell = "lstm"
@@ -33,7 +34,7 @@ class LSTM(Recurrent):
 
     def build(self, input_dim):
         super().build(input_dim)
-        if self.unit_forget_bias:
+        if self.unit_forget_bias and self.use_bias:
             H = self.units
             self.params["b"][H : 2 * H] = 1.0  # remember by default (Jozefowicz et al. 2015)
         return self
