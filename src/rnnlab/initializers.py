@@ -215,7 +215,10 @@ def make(init, shape, rng, dtype, what="weight"):
         raise ValueError(f"{what}: initializer {name!r} returned shape {value.shape}, expected {shape}")
     if value.dtype.kind not in "fiu":
         raise ValueError(f"{what}: initializer {name!r} returned {value.dtype} values, expected real numbers")
-    value = value.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, named below
+        value = value.astype(dtype, copy=False)
     if not np.all(np.isfinite(value)):
-        raise ValueError(f"{what}: initializer {name!r} returned non-finite values (NaN or ±inf)")
+        raise ValueError(
+            f"{what}: initializer {name!r} returned non-finite values (NaN or ±inf in {np.dtype(dtype).name})"
+        )
     return value
