@@ -127,7 +127,10 @@ def test_units_must_be_positive(cls, units):
         (dict(dropout=1.0), r"dropout expected a rate in \[0, 1\), got 1.0"),
         (dict(recurrent_dropout=-0.1), r"recurrent_dropout expected a rate in \[0, 1\), got -0.1"),
         (dict(dtype="float16"), r"dtype expected float32 or float64, got 'float16'"),
-        (dict(kernel_initializer="he"), r"initializer expected one of \[.*\] or a callable, got 'he'"),
+        (
+            dict(kernel_initializer="he"),
+            r"initializer expected one of \[.*\], a Keras initializer or config, or a callable .*, got 'he'",
+        ),
     ],
 )
 def test_bad_constructor_arguments(kwargs, message):

@@ -7,6 +7,7 @@ pack_padded_sequence on the torch side and a (batch, time) mask on ours.
 import numpy as np
 import pytest
 import torch
+from gradcheck_util import leaves
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 import rnnlab as rl
@@ -97,13 +98,10 @@ def test_parity(num_layers, bidirectional, dtype, packed, bias):
     state_grads = model.state_grads if num_layers > 1 else [model.state_grads]
     np.testing.assert_allclose(np.stack([g for level in state_grads for g in level]), dh0_t, **tol)
     grads = model.grads
-    assert len(grads) == 3 * num_layers * dirs
+    assert sorted(grads) == sorted(model.params)
+    assert len(grads) == (3 if bias else 2) * num_layers * dirs  # bias=False: no b at all (use_bias=False)
     for key, g in grads.items():
-        if key.endswith("b") and not bias:
-            continue  # PyTorch has no bias to compare with; ours stays zero
         np.testing.assert_allclose(g, ours_from_torch_grad(key, grads_t, num_layers), **tol, err_msg=key)
-    if not bias:
-        assert all(not np.any(b) for key, b in model.params.items() if key.endswith("b"))
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -111,7 +109,9 @@ def test_parity(num_layers, bidirectional, dtype, packed, bias):
 def test_round_trip_reproduces_every_weight(bidirectional, bias):
     torch.manual_seed(3)
     module = torch.nn.GRU(D, H, num_layers=2, bidirectional=bidirectional, bias=bias, dtype=torch.float64)
-    back = to_torch(from_torch(module), bias=bias)
+    ours = from_torch(module)
+    assert [leaf.use_bias for leaf in leaves(ours)] == [bias] * (2 + 2 * bidirectional)
+    back = to_torch(ours)  # bias follows the layers' use_bias
     assert isinstance(back, torch.nn.GRU) and back.bias == bias
     theirs = dict(module.named_parameters())
     for name, p in back.named_parameters():

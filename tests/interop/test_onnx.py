@@ -94,6 +94,8 @@ def test_return_state_matches_onnxruntime(cell, x, tmp_path):
         dict(activation="linear"),
         dict(recurrent_activation="hard_sigmoid"),
         dict(activation="hard_sigmoid"),
+        dict(activation="softsign"),
+        dict(activation="softsign", recurrent_activation="softsign"),
     ],
 )
 def test_activations_match_onnxruntime(options, x, tmp_path):
@@ -374,11 +376,24 @@ def test_foreign_graphs_give_clear_errors(tmp_path):
         rox.load_recurrent(path)
     with pytest.raises(ValueError, match="clip"):
         rox.load_recurrent(save(h.make_node("LSTM", ["X", "W", "R"], ["Y"], name="c", hidden_size=H, clip=3.0)))
-    with pytest.raises(ValueError, match="Softsign"):
+    with pytest.raises(ValueError, match="Elu"):
         rox.load_recurrent(
             save(
                 h.make_node(
-                    "LSTM", ["X", "W", "R"], ["Y"], name="s", hidden_size=H, activations=["Softsign", "Tanh", "Tanh"]
+                    "LSTM", ["X", "W", "R"], ["Y"], name="s", hidden_size=H, activations=["Elu", "Tanh", "Tanh"]
+                )
+            )
+        )
+    with pytest.raises(ValueError, match=r"HardSigmoid\(alpha=0.2"):  # ONNX's default slope, Keras 2's form
+        rox.load_recurrent(
+            save(
+                h.make_node(
+                    "LSTM",
+                    ["X", "W", "R"],
+                    ["Y"],
+                    name="k2",
+                    hidden_size=H,
+                    activations=["HardSigmoid", "Tanh", "Tanh"],
                 )
             )
         )

@@ -38,10 +38,11 @@ def make_params(D, H, reset_after, rng):
     mask=st.sampled_from(["none", "padding", "scattered"]),
     rdrop=st.booleans(),
     seq_grad=st.booleans(),
-    recurrent_activation=st.sampled_from(["sigmoid", "hard_sigmoid"]),
+    recurrent_activation=st.sampled_from(["sigmoid", "hard_sigmoid", "softsign"]),
+    activation=st.sampled_from(["tanh", "softsign"]),
     seed=st.integers(0, 2**32 - 1),
 )
-def test_kernel_gradients(reset_after, B, T, D, H, mask, rdrop, seq_grad, recurrent_activation, seed):
+def test_kernel_gradients(reset_after, B, T, D, H, mask, rdrop, seq_grad, recurrent_activation, activation, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((T, B, D))
     params = make_params(D, H, reset_after, rng)
@@ -50,7 +51,7 @@ def test_kernel_gradients(reset_after, B, T, D, H, mask, rdrop, seq_grad, recurr
     drop = (rng.random((B, H)) < 0.7) / 0.7 if rdrop else None
     R = rng.standard_normal((T, B, H)) if seq_grad else None  # None: only h_T carries gradient
     S = (rng.standard_normal((B, H)),)
-    options = dict(reset_after=reset_after, recurrent_activation=recurrent_activation)
+    options = dict(reset_after=reset_after, recurrent_activation=recurrent_activation, activation=activation)
 
     def f():
         y, final, _ = gru.forward(x, params, state, mask=m, rdrop=drop, **options)

@@ -11,6 +11,8 @@ CELLS = {
     "rnn-tanh": (simple_rnn, 1, {"activation": "tanh"}),
     "rnn-relu": (simple_rnn, 1, {"activation": "relu"}),
     "lstm": (lstm, 4, {}),
+    "rnn-softsign": (simple_rnn, 1, {"activation": "softsign"}),
+    "lstm-softsign": (lstm, 4, {"activation": "softsign", "recurrent_activation": "softsign"}),
 }
 
 

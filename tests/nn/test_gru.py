@@ -230,7 +230,7 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="reset_after expected True or False"):
         rl.GRU(3, reset_after="yes")
     with pytest.raises(ValueError, match="activation"):
-        rl.GRU(3, recurrent_activation="softsign")
+        rl.GRU(3, recurrent_activation="selu")
     layer = rl.GRU(3)
     with pytest.raises(ValueError, match=r"expected b of shape \(2, 9\)"):
         layer.set_weights(np.zeros((2, 9)), np.zeros((3, 9)), np.zeros(9))

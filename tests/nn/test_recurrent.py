@@ -637,6 +637,7 @@ def test_get_config():
     assert layer.get_config() == {
         "units": 4,
         "activation": "tanh",
+        "use_bias": True,
         "return_sequences": True,
         "return_state": False,
         "go_backwards": True,

@@ -83,10 +83,23 @@ def torch_name(key, num_layers):
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
 @pytest.mark.parametrize("cell", ["tanh", "relu", "lstm"])
 def test_parity(cell, num_layers, bidirectional, dtype, packed):
-    seed = [("tanh", "relu", "lstm").index(cell), num_layers, bidirectional, packed]
+    check_parity(cell, num_layers, bidirectional, dtype, packed, bias=True)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+@pytest.mark.parametrize("cell", ["tanh", "relu", "lstm"])
+def test_parity_without_bias(cell, num_layers, bidirectional, dtype):
+    """bias=False: layers with use_bias=False, no b at all, the same numbers and gradients."""
+    check_parity(cell, num_layers, bidirectional, dtype, packed=True, bias=False)
+
+
+def check_parity(cell, num_layers, bidirectional, dtype, packed, bias):
+    seed = [("tanh", "relu", "lstm").index(cell), num_layers, bidirectional, packed, bias]
     torch.manual_seed(sum(v << (4 * k) for k, v in enumerate(seed)))
     rng = np.random.default_rng(seed)
-    module = make_module(cell, num_layers, bidirectional, dtype, batch_first=bool(num_layers % 2))
+    module = make_module(cell, num_layers, bidirectional, dtype, batch_first=bool(num_layers % 2), bias=bias)
     model = from_torch(module, return_state=True)
     n, dirs = (2 if cell == "lstm" else 1), (2 if bidirectional else 1)
 
@@ -115,20 +128,10 @@ def test_parity(cell, num_layers, bidirectional, dtype, packed):
     for ours, theirs in zip(to_torch_layout(per_level(model.state_grads, num_layers), n, dirs), dinit_t):
         np.testing.assert_allclose(ours, theirs, **tol)
     grads = model.grads
-    assert len(grads) == 3 * num_layers * dirs
+    assert sorted(grads) == sorted(model.params)
+    assert len(grads) == (3 if bias else 2) * num_layers * dirs  # W, U (and b) per layer and direction
     for key, g in grads.items():
         stem, suffix = torch_name(key, num_layers)
         np.testing.assert_allclose(g, grads_t[stem + suffix].T, **tol, err_msg=key)
         if stem == "bias_ih":  # both biases enter as a sum: the same gradient
             np.testing.assert_allclose(g, grads_t["bias_hh" + suffix], **tol, err_msg=key)
-
-
-@pytest.mark.parametrize("cell", ["tanh", "lstm"])
-def test_parity_without_bias(cell):
-    torch.manual_seed(7)
-    module = make_module(cell, 2, True, "float64", batch_first=True, bias=False)
-    model = from_torch(module)
-    x = np.random.default_rng(7).standard_normal((B, T, D))
-    out_t, _ = module(torch.tensor(x))
-    np.testing.assert_allclose(model(x), out_t.detach().numpy(), rtol=1e-10, atol=1e-10)
-    assert all(not np.any(b) for key, b in model.params.items() if key.endswith(".b"))

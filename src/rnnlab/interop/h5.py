@@ -8,13 +8,16 @@ class, numbered in order of appearance, never by the layers' own names:
     layers/lstm/cell/vars/0, 1, 2          kernel W (D, 4H), recurrent_kernel U (H, 4H), bias b (4H,)
     layers/simple_rnn_1/cell/vars/0, 1, 2  the second SimpleRNN
     layers/gru/cell/vars/0, 1, 2           W (D, 3H), U (H, 3H), b (2, 3H) under reset_after, else (3H,)
+    layers/lstm_1/cell/vars/0, 1           W, U only: a layer with use_bias=False
     layers/bidirectional/forward_layer/cell/vars/0..2, layers/bidirectional/backward_layer/cell/vars/0..2
     layers/dense/vars/0, 1                 kernel W (D, units), bias b (units,)
     layers/embedding/vars/0                embeddings E (input_dim, output_dim)
     layers/dropout/vars                    (no arrays)
 
 The arrays are rnnlab's own (Keras 3's `layers/rnn/` cells: kernel, recurrent_kernel, bias), so
-loading copies them. The file holds no architecture: load_weights fills a model built the same way in rnnlab.
+loading copies them. The file holds no architecture: load_weights fills a model built the same way in rnnlab
+(use_bias included: a layer without a bias takes two arrays, one with a bias three; a file without
+b loaded into a layer with one sets its b to zero, which computes what Keras computes).
 """
 
 import copy
@@ -58,12 +61,12 @@ def _var_paths(layer, group):
     kind = common.kind_of(layer)
     if kind in ("SimpleRNN", "LSTM", "GRU"):
         common.check_lstm_options(layer, "Keras")
-        return [(f"{group}/cell/vars", ["W", "U", "b"], layer)]
+        return [(f"{group}/cell/vars", list(layer.weight_names), layer)]
     if kind == "Bidirectional":
         for sub in (layer.forward_layer, layer.backward_layer):
             common.check_lstm_options(sub, "Keras")
         return [
-            (f"{group}/{side}_layer/cell/vars", ["W", "U", "b"], sub)
+            (f"{group}/{side}_layer/cell/vars", list(sub.weight_names), sub)
             for side, sub in (("forward", layer.forward_layer), ("backward", layer.backward_layer))
         ]
     if kind == "Dense":
@@ -157,8 +160,9 @@ def load_weights(model, path):
                 limit = max(p.size for p in owner.params.values()) if owner.built else UNBUILT_LIMIT
                 arrays = _arrays(f, path, vars_path, limit)
                 used.add(vars_path)
-                if common.kind_of(owner) in ("SimpleRNN", "LSTM", "GRU") and len(arrays) == 2:  # use_bias=False: b = 0
-                    arrays.append(np.zeros(owner.param_shapes(arrays[0].shape[0])["b"], arrays[0].dtype))
+                recurrent = common.kind_of(owner) in ("SimpleRNN", "LSTM", "GRU")
+                if recurrent and owner.use_bias and len(arrays) == 2:  # Keras' use_bias=False: b = 0
+                    arrays.append(np.zeros(owner.bias_shape(), arrays[0].dtype))
                 if len(arrays) != len(keys):
                     raise ValueError(
                         f"{path!s}: layers/{vars_path} holds {len(arrays)} arrays, layer "

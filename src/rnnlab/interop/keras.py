@@ -14,6 +14,10 @@ in both, so conversion copies arrays and maps arguments. Two behaviours to know:
 - stateful layers: the state a layer carries (Keras' `states` variables, rnnlab's reset_state)
   is copied both ways; a stateful Keras layer needs its batch size, the carried state's.
 - unroll is Keras' speed option; rnnlab ignores it.
+- use_bias=False is carried both ways: neither side holds a bias array (a GRU then has neither
+  b nor b', in both reset_after forms, as Keras' GRUCell), and unit_forget_bias sets nothing.
+- activations: Keras' names that rnnlab has, with the same functions (kernels/activations.py:
+  hard_sigmoid is Keras 3's relu6(z + 3) / 6); any other is refused by name.
 
 Keras runs on any backend. When KERAS_BACKEND is unset and Keras is not imported yet, the
 converters pick an installed backend (Keras' configured one if installed, else tensorflow, jax,
@@ -30,7 +34,7 @@ import numpy as np
 
 from . import common
 
-_RNN_ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "relu", "linear")
+_RNN_ACTIVATIONS = ("tanh", "sigmoid", "hard_sigmoid", "softsign", "relu", "linear")
 _DENSE_ACTIVATIONS = _RNN_ACTIVATIONS + ("softmax",)
 
 
@@ -137,6 +141,7 @@ def _recurrent_from_keras(layer, cls_name):
         return_state=config["return_state"],
         go_backwards=config["go_backwards"],
         stateful=config["stateful"],
+        use_bias=bool(config.get("use_bias", True)),
         dropout=config["dropout"],
         recurrent_dropout=config["recurrent_dropout"],
         dtype=_dtype(layer),
@@ -150,11 +155,8 @@ def _recurrent_from_keras(layer, cls_name):
         kwargs.update(reset_after=config["reset_after"])
     kwargs.update(zero_output_for_mask=bool(config.get("zero_output_for_mask", False)))  # unroll: speed only
     ours = common.layer_class(cls_name)(config["units"], **kwargs)
-    weights = _weights(layer, (2, 3))
-    W, U = weights[:2]
-    # use_bias=False: b = 0, of the shape the layer keeps ((2, 3H) for a GRU with reset_after)
-    b = weights[2] if len(weights) == 3 else np.zeros(ours.param_shapes(W.shape[0])["b"], W.dtype)
-    ours.set_weights(W, U, b)
+    weights = _weights(layer, (3,) if ours.use_bias else (2,))
+    ours.set_weights(*weights)
     if config["stateful"] and getattr(layer, "states", None) is not None:  # the state it carries
         ours.reset_state([np.asarray(_value(v), dtype=ours.dtype) for v in layer.states])
     return ours
@@ -222,6 +224,7 @@ def _recurrent_to_keras(layer, keras):
         return_state=layer.return_state,
         go_backwards=layer.go_backwards,
         stateful=layer.stateful,
+        use_bias=layer.use_bias,
         dropout=layer.dropout,
         recurrent_dropout=layer.recurrent_dropout,
         zero_output_for_mask=layer.zeros_masked_output,
@@ -265,7 +268,7 @@ def _layer_to_keras(layer, keras):
     if kind in ("SimpleRNN", "LSTM", "GRU"):
         out, shape = _recurrent_to_keras(layer, keras)
         out.build(shape)
-        out.set_weights([layer.params[k] for k in ("W", "U", "b")])
+        out.set_weights([layer.params[k] for k in layer.weight_names])
         _set_state(out, layer)
         return out, shape
     if kind == "Bidirectional":
@@ -280,7 +283,7 @@ def _layer_to_keras(layer, keras):
         out = keras.layers.Bidirectional(fw, merge_mode=layer.merge_mode, backward_layer=bw, name=layer.name)
         out.build(shape)
         for sub, ours in ((out.forward_layer, layer.forward_layer), (out.backward_layer, layer.backward_layer)):
-            sub.set_weights([ours.params[k] for k in ("W", "U", "b")])
+            sub.set_weights([ours.params[k] for k in ours.weight_names])
             _set_state(sub, ours)
         return out, shape
     if kind == "Dense":

@@ -9,7 +9,9 @@ export(model, path) writes a graph that ONNX Runtime runs to rnnlab's outputs:
 Weights become initializers in ONNX's layout (common.py): W [dirs, G·H, D], R [dirs, G·H, H],
 B [dirs, 2·G·H] = [Wb, Rb] with Rb = 0, LSTM gate blocks in the order i, o, f, c. The GRU's
 blocks z, r, h are ONNX's order; reset_after=True is linear_before_reset=1 with [Wb, Rb] = b (2, 3H),
-reset_after=False is linear_before_reset=0 with Rb = 0 (there b_h is added outside r ⊙ ·). The recurrent
+reset_after=False is linear_before_reset=0 with Rb = 0 (there b_h is added outside r ⊙ ·). A layer with
+use_bias=False has no B input (ONNX then adds zero), and a Bidirectional whose other direction has a
+bias gives it zeros in B. The recurrent
 operators are time-major (Y is [time, dirs, batch, H]); the graph transposes once at each end.
 
 Semantics kept: at a padded step rnnlab outputs zero and carries the state; ONNX Runtime zero-fills Y
@@ -38,6 +40,7 @@ _RNN_ACTIVATIONS = {
     "sigmoid": ("Sigmoid", None, None),
     "relu": ("Relu", None, None),
     "hard_sigmoid": ("HardSigmoid", 1.0 / 6.0, 0.5),  # Keras 3: relu6(z + 3) / 6
+    "softsign": ("Softsign", None, None),  # z / (1 + |z|)
     "linear": ("Affine", 1.0, 0.0),
 }
 # Dense activation -> (ONNX operator or None, attributes)
@@ -47,6 +50,7 @@ _DENSE_ACTIVATIONS = {
     "sigmoid": ("Sigmoid", {}),
     "relu": ("Relu", {}),
     "hard_sigmoid": ("HardSigmoid", {"alpha": 1.0 / 6.0, "beta": 0.5}),
+    "softsign": ("Softsign", {}),
     "softmax": ("Softmax", {"axis": -1}),
 }
 
@@ -247,7 +251,8 @@ class _Exporter:
         is_gru = common.kind_of(layers[0]) == "GRU"
         Ws, Rs, Bs, acts = [], [], [], []
         for layer in layers:
-            W, U, b = (np.asarray(layer.params[key], self.dtype) for key in ("W", "U", "b"))
+            # a zero b for a layer without one: B is written when some direction has a bias
+            W, U, b = (np.asarray(layer.kernel_params()[key], self.dtype) for key in ("W", "U", "b"))
             if is_lstm:  # blocks i, f, C̃, o -> i, o, f, c
                 W, U, b = (common.reorder_blocks(a, common.ONNX_FROM_RNNLAB) for a in (W, U, b))
             Ws.append(W.T)  # (D, G·H) -> [G·H, D]
@@ -268,7 +273,7 @@ class _Exporter:
             x,
             c(f"{base}/W", np.stack(Ws)),
             c(f"{base}/R", np.stack(Rs)),
-            c(f"{base}/B", np.stack(Bs)),
+            c(f"{base}/B", np.stack(Bs)) if any(layer.use_bias for layer in layers) else "",
             self.lengths,
         ]
         if layers[0].initial_state_rows:  # the layer's own initial states: constants [dirs, rows, H]

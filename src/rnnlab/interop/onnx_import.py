@@ -13,6 +13,7 @@ _ACTIVATIONS = {
     ("Sigmoid", None, None): "sigmoid",
     ("Relu", None, None): "relu",
     ("HardSigmoid", 1.0 / 6.0, 0.5): "hard_sigmoid",
+    ("Softsign", None, None): "softsign",
     ("Affine", 1.0, 0.0): "linear",
 }
 # ONNX defaults of the functions that take alpha and beta (operator specs)
@@ -89,7 +90,7 @@ def _activation(node, name, alpha, beta):
             return ours
     raise ValueError(
         f"{node.op_type} node {node.name!r}: activation {name}(alpha={alpha}, beta={beta}) has no "
-        "rnnlab equivalent; expected Tanh, Sigmoid, Relu, HardSigmoid(1/6, 0.5) or Affine(1, 0)"
+        "rnnlab equivalent; expected Tanh, Sigmoid, Relu, Softsign, HardSigmoid(1/6, 0.5) or Affine(1, 0)"
     )
 
 
@@ -154,6 +155,7 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
 
     A GRU's blocks z, r, h are rnnlab's; linear_before_reset=1 gives reset_after=True with b = [Wb, Rb]
     (2, 3H), linear_before_reset=0 reset_after=False with b = Wb + Rb (both enter outside r ⊙ ·).
+    A node without B (ONNX: a zero bias) gives b None: a layer with use_bias=False.
     """
     onnx = common.require("onnx", "onnx")
     attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
@@ -190,8 +192,7 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
         )
     if attrs.get("hidden_size", H) != H:
         raise ValueError(f"{node.op_type} node {node.name!r}: hidden_size {attrs['hidden_size']} but R is {R.shape}")
-    B = np.zeros((dirs, 2 * G * H), W.dtype) if B is None else B
-    if B.shape != (dirs, 2 * G * H):
+    if B is not None and B.shape != (dirs, 2 * G * H):
         raise ValueError(f"{node.op_type} node {node.name!r}: expected B of shape {(dirs, 2 * G * H)}, got {B.shape}")
     if P is not None and P.shape != (dirs, 3 * H):
         raise ValueError(f"LSTM node {node.name!r}: expected P of shape {(dirs, 3 * H)}, got {P.shape}")
@@ -224,11 +225,13 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
     acts = _activations(node, attrs, dirs)
     parts = []
     for d in range(dirs):
-        W_d, R_d, b_d = W[d], R[d], B[d, : G * H] + B[d, G * H :]  # b = Wb + Rb
-        if G == 3 and reset_after:  # Rb_h sits inside r ⊙ (·): the two halves stay apart
+        W_d, R_d, b_d = W[d], R[d], None if B is None else B[d, : G * H] + B[d, G * H :]  # b = Wb + Rb
+        if G == 3 and reset_after and B is not None:  # Rb_h sits inside r ⊙ (·): the two halves stay apart
             b_d = B[d].reshape(2, G * H)
         if G == 4:  # blocks i, o, f, c -> i, f, C̃, o
-            W_d, R_d, b_d = (common.reorder_blocks(a, common.RNNLAB_FROM_ONNX, axis=0) for a in (W_d, R_d, b_d))
+            W_d, R_d = (common.reorder_blocks(a, common.RNNLAB_FROM_ONNX, axis=0) for a in (W_d, R_d))
+            if b_d is not None:
+                b_d = common.reorder_blocks(b_d, common.RNNLAB_FROM_ONNX, axis=0)
         part = {"W": W_d.T, "U": R_d.T, "b": b_d, "activation": acts[d][-1], "dtype": _dtype(node, W)}
         if P is not None and np.any(P[d]):  # P [dirs, 3H]: p_i, p_o, p_f -> rows p_i, p_f, p_o; zero: plain LSTM
             part["p"] = P[d].reshape(3, H)[[0, 2, 1]].astype(W.dtype)
@@ -259,14 +262,15 @@ def _dtype(node, W):
 
 
 def _make(cls, part, **kwargs):
-    """The layer of one direction, in the file's precision, holding its constant initial states if any."""
+    """The layer of one direction, in the file's precision, holding its constant initial states if any;
+    without a bias when the node has no B."""
     options = {k: part[k] for k in ("activation", "recurrent_activation", "reset_after", "dtype") if k in part}
     states = part.get("initial_state")
     if states is not None:
         options["initial_state_rows"] = states[0].shape[0]
     if "p" in part:
         options["peepholes"] = True
-    layer = cls(part["U"].shape[0], **options, **kwargs)
+    layer = cls(part["U"].shape[0], use_bias=part["b"] is not None, **options, **kwargs)
     layer.set_weights(part["W"], part["U"], part["b"], **({"p": part["p"]} if "p" in part else {}))
     return layer if states is None else layer.set_initial_state(states)
 
@@ -328,7 +332,14 @@ def _recurrent_from_meta(entry, nodes, consts, graph):
             extra["p"] = part.get("p", np.zeros((3, layer.units), part["W"].dtype))
         elif "p" in part:
             raise ValueError(f"node {node.name!r} has peephole weights P but its metadata says peepholes=False")
-        layer.set_weights(part["W"], part["U"], part["b"], **extra)
+        b = part["b"]
+        if b is None and layer.use_bias:  # the graph has no B: a zero bias
+            b = np.zeros(layer.bias_shape(), part["W"].dtype)
+        elif b is not None and not layer.use_bias:  # B of the other direction; this one's must be zero
+            if np.any(b):
+                raise ValueError(f"node {node.name!r}: a nonzero B for layer {layer.name!r}, which has use_bias=False")
+            b = None
+        layer.set_weights(part["W"], part["U"], b, **extra)
         if "initial_state" in part:
             if layer.initial_state_rows != part["initial_state"][0].shape[0]:
                 raise ValueError(

@@ -10,7 +10,8 @@ inside r ⊙ (·): W = weight_ihᵀ and U = weight_hhᵀ with the first two bloc
 swapped, b = [bias_ih, bias_hh] (2, 3H) likewise; a reset_after=False GRU has
 no PyTorch counterpart and is refused. An LSTM with proj_size P keeps weight_hr_l{k}
 (P, H) besides: W_hr = weight_hrᵀ (H, P), and weight_hh is then (4H, P). PyTorch
-has no peepholes: an LSTM with peepholes is refused.
+has no peepholes: an LSTM with peepholes is refused. A module with bias=False is a
+layer with use_bias=False (no b at all), and back.
 rnnlab is always batch-first; PyTorch's batch_first only changes how it is called.
 """
 
@@ -38,10 +39,11 @@ def from_torch(module, return_state=False):
     """An rnnlab layer with the weights of a torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU.
 
     One layer: SimpleRNN, LSTM (with the module's proj_size) or GRU (reset_after=True);
-    bidirectional: Bidirectional(merge_mode="concat"); num_layers > 1: a Stack of those. Every
-    layer returns sequences, as PyTorch does; with return_state the top layer also returns its final states. The
-    dtype is the module's. PyTorch's dropout between layers acts in training
-    only and is not carried over.
+    bidirectional: Bidirectional(merge_mode="concat"); num_layers > 1: a Stack of those.
+    Every layer returns sequences, as PyTorch does; with return_state the top layer also
+    returns its final states. The dtype is the module's; bias=False gives layers with
+    use_bias=False. PyTorch's dropout between layers acts in training only and is not
+    carried over.
     """
     torch = _torch()
     if isinstance(module, torch.nn.LSTM):
@@ -70,31 +72,26 @@ def from_torch(module, return_state=False):
                 return_sequences=True,
                 return_state=return_state and last,
                 go_backwards=bool(suffix),
+                use_bias=bool(module.bias),
                 dtype=dtype,
                 name=f"l{k}{suffix}",
                 **options,
             )
+            W, U = _numpy(w_ih).T, _numpy(w_hh).T
+            b = None
             if make is nn.GRU:
-                biases = (
-                    [_numpy(getattr(module, f"bias_{side}_l{k}{suffix}")) for side in ("ih", "hh")]
-                    if module.bias
-                    else [np.zeros(w_ih.shape[0], dtype=_DTYPES[dtype])] * 2
-                )
-                W, U, b = (
-                    common.reorder_blocks(a, GRU_FROM_TORCH) for a in (_numpy(w_ih).T, _numpy(w_hh).T, np.stack(biases))
-                )
-                directions.append(layer.set_weights(W, U, b))
-                continue
-            if module.bias:
+                W, U = (common.reorder_blocks(a, GRU_FROM_TORCH) for a in (W, U))
+                if module.bias:
+                    biases = [_numpy(getattr(module, f"bias_{side}_l{k}{suffix}")) for side in ("ih", "hh")]
+                    b = common.reorder_blocks(np.stack(biases), GRU_FROM_TORCH)
+            elif module.bias:
                 b = _numpy(getattr(module, f"bias_ih_l{k}{suffix}") + getattr(module, f"bias_hh_l{k}{suffix}"))
-            else:
-                b = np.zeros(w_ih.shape[0], dtype=_DTYPES[dtype])
             extra = (
                 {"W_hr": _numpy(getattr(module, f"weight_hr_l{k}{suffix}")).T}
                 if make is nn.LSTM and module.proj_size
                 else {}
             )
-            directions.append(layer.set_weights(_numpy(w_ih).T, _numpy(w_hh).T, b, **extra))
+            directions.append(layer.set_weights(W, U, b, **extra))
         layers.append(
             nn.Bidirectional(directions[0], merge_mode="concat", backward_layer=directions[1])
             if module.bidirectional
@@ -176,20 +173,31 @@ def _shape_name(leaf):
     return f"{type(leaf).__name__}({leaf.units}{f', proj_size={proj}' if proj else ''})"
 
 
-def to_torch(obj, bias=True):
+def to_torch(obj, bias=None):
     """A torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU (batch_first=True) with the weights of `obj`.
 
     obj: a built SimpleRNN, LSTM (proj_size allowed, peepholes not) or GRU (reset_after=True),
-    Bidirectional(merge_mode="concat") of one,
-    or a Stack of such layers with the same cell, units and direction. bias=False
-    makes a module without biases and requires every b to be zero. Dropout
-    rates and stateful are not carried over.
+    Bidirectional(merge_mode="concat") of one, or a Stack of such layers with the same cell,
+    units and direction. bias: None (default) follows the layers' use_bias, which must then
+    agree; True makes a module with biases (zero for layers without one); False makes one
+    without biases and requires every b to be zero. Dropout rates and stateful are not
+    carried over.
     """
     torch = _torch()
     layers = list(obj.layers) if isinstance(obj, nn.Stack) else [obj]
     levels = [_directions(layer, k) for k, layer in enumerate(layers)]
     first = levels[0][0]
     bidirectional = len(levels[0]) == 2
+    if bias is None:
+        bias = first.use_bias
+        for k, leaves in enumerate(levels):
+            for leaf in leaves:
+                if leaf.use_bias != bias:
+                    raise ValueError(
+                        f"to_torch expected every layer with use_bias={bias} (a PyTorch module has biases in "
+                        f"all layers or none), got use_bias={leaf.use_bias} at layer {k}; pass bias=True to "
+                        "give the layers without one a zero bias"
+                    )
     for k, (layer, leaves) in enumerate(zip(layers, levels)):
         if (len(leaves) == 2) != bidirectional:
             raise ValueError(
@@ -204,7 +212,7 @@ def to_torch(obj, bias=True):
             common.check_no_initial_state(leaf, "PyTorch")
             if leaf.input_dim != width:
                 raise ValueError(f"to_torch expected input_dim {width} at layer {k}, got {leaf.input_dim}")
-            if not bias and np.any(leaf.params["b"]):
+            if not bias and leaf.use_bias and np.any(leaf.params["b"]):
                 raise ValueError(f"to_torch(bias=False) expected zero biases, got nonzero b at layer {k}")
 
     dtype = getattr(torch, np.dtype(first.dtype).name)
@@ -218,19 +226,20 @@ def to_torch(obj, bias=True):
     with torch.no_grad():
         for k, leaves in enumerate(levels):
             for suffix, leaf in zip(("", "_reverse"), leaves):
+                params = leaf.kernel_params()  # a zero b for a layer without one
                 if isinstance(leaf, nn.GRU):  # blocks z, r, h̃ to r, z, n; b[0] to bias_ih, b[1] to bias_hh
-                    W, U, b = (common.reorder_blocks(leaf.params[key], GRU_FROM_TORCH) for key in ("W", "U", "b"))
+                    W, U, b = (common.reorder_blocks(params[key], GRU_FROM_TORCH) for key in ("W", "U", "b"))
                     getattr(module, f"weight_ih_l{k}{suffix}").copy_(torch.from_numpy(W.T.copy()))
                     getattr(module, f"weight_hh_l{k}{suffix}").copy_(torch.from_numpy(U.T.copy()))
                     if bias:
                         getattr(module, f"bias_ih_l{k}{suffix}").copy_(torch.from_numpy(b[0].copy()))
                         getattr(module, f"bias_hh_l{k}{suffix}").copy_(torch.from_numpy(b[1].copy()))
                     continue
-                getattr(module, f"weight_ih_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["W"].T.copy()))
-                getattr(module, f"weight_hh_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["U"].T.copy()))
-                if "W_hr" in leaf.params:
-                    getattr(module, f"weight_hr_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["W_hr"].T.copy()))
+                getattr(module, f"weight_ih_l{k}{suffix}").copy_(torch.from_numpy(params["W"].T.copy()))
+                getattr(module, f"weight_hh_l{k}{suffix}").copy_(torch.from_numpy(params["U"].T.copy()))
+                if "W_hr" in params:
+                    getattr(module, f"weight_hr_l{k}{suffix}").copy_(torch.from_numpy(params["W_hr"].T.copy()))
                 if bias:
-                    getattr(module, f"bias_ih_l{k}{suffix}").copy_(torch.from_numpy(leaf.params["b"].copy()))
+                    getattr(module, f"bias_ih_l{k}{suffix}").copy_(torch.from_numpy(params["b"].copy()))
                     getattr(module, f"bias_hh_l{k}{suffix}").zero_()
     return module

@@ -1,7 +1,11 @@
 """Activation functions with their derivatives written in terms of the output.
 
 Backward passes keep only activated values, so each derivative is a function of
-y = f(z): tanh' = 1 - y², σ' = y (1 - y), relu' = [y > 0].
+y = f(z): tanh' = 1 - y², σ' = y (1 - y), relu' = [y > 0], softsign' = (1 − |y|)².
+
+hard_sigmoid is Keras 3's (keras.activations.hard_sigmoid, also PyTorch's Hardsigmoid):
+clip(z/6 + 1/2, 0, 1) = relu6(z + 3) / 6. Keras 2 and ONNX's default HardSigmoid use slope
+0.2 instead, clip(0.2 z + 0.5, 0, 1): a different function, which rnnlab does not have.
 """
 
 import numpy as np
@@ -15,6 +19,11 @@ def sigmoid(z):
 def hard_sigmoid(z):
     # Keras 3: relu6(z + 3) / 6
     return np.clip(z / 6.0 + 0.5, 0.0, 1.0)
+
+
+def softsign(z):
+    # softsign(z) = z / (1 + |z|) (keras.activations.softsign)
+    return z / (1.0 + np.abs(z))
 
 
 def relu(z):
@@ -37,6 +46,11 @@ def _d_hard_sigmoid(y):
     return np.where((y > 0.0) & (y < 1.0), y.dtype.type(1.0 / 6.0), y.dtype.type(0.0))
 
 
+def _d_softsign(y):
+    # softsign'(z) = 1 / (1 + |z|)², and 1 − |y| = 1 / (1 + |z|)
+    return (1.0 - np.abs(y)) ** 2
+
+
 def _d_relu(y):
     return (y > 0.0).astype(y.dtype)
 
@@ -50,6 +64,7 @@ ACTIVATIONS = {
     "tanh": (np.tanh, _d_tanh),
     "sigmoid": (sigmoid, _d_sigmoid),
     "hard_sigmoid": (hard_sigmoid, _d_hard_sigmoid),
+    "softsign": (softsign, _d_softsign),
     "relu": (relu, _d_relu),
     "linear": (linear, _d_linear),
 }

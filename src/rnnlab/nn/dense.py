@@ -54,9 +54,12 @@ class Dense(Layer):
     def build(self, input_dim):
         """Create W (D, units) and b (units,)."""
         self.input_dim = positive_int("input_dim", input_dim)
-        self.params = {"W": initializers.get(self.kernel_initializer)((input_dim, self.units), self.rng, self.dtype)}
+        shape = (input_dim, self.units)
+        self.params = {"W": initializers.make(self.kernel_initializer, shape, self.rng, self.dtype, f"{self.name} W")}
         if self.use_bias:
-            self.params["b"] = initializers.get(self.bias_initializer)((self.units,), self.rng, self.dtype)
+            self.params["b"] = initializers.make(
+                self.bias_initializer, (self.units,), self.rng, self.dtype, f"{self.name} b"
+            )
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.built = True
         return self

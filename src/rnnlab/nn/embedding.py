@@ -44,7 +44,9 @@ class Embedding(Layer):
     def build(self, input_dim=None):
         """Create E (input_dim, output_dim); the argument is accepted for a uniform build() call."""
         shape = (self.input_dim, self.output_dim)
-        self.params = {"E": initializers.get(self.embeddings_initializer)(shape, self.rng, self.dtype)}
+        self.params = {
+            "E": initializers.make(self.embeddings_initializer, shape, self.rng, self.dtype, f"{self.name} E")
+        }
         self.grads = {"E": np.zeros_like(self.params["E"])}
         self.built = True
         return self

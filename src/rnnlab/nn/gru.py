@@ -23,7 +23,8 @@ class GRU(Recurrent):
     Outputs: (B, T, H) or h_T (B, H); with return_state also h_T (B, H).
     Weights: W (D, 3H), U (H, 3H), gate blocks in the order z, r, h̃; b (2, 3H)
     under reset_after=True (b[0] added to x_t W, b[1] = b' to h_{t-1} U, as Keras
-    stores it), b (3H,) under reset_after=False.
+    stores it), b (3H,) under reset_after=False; no b under use_bias=False (then
+    neither b nor b', as Keras: the equations with b = b' = 0).
     """
 
     cell = "gru"
@@ -38,12 +39,9 @@ class GRU(Recurrent):
         self.recurrent_activation = recurrent_activation
         self.reset_after = reset_after
 
-    def param_shapes(self, input_dim):
-        """W (D, 3H), U (H, 3H), b (2, 3H) under reset_after, else (3H,)."""
-        shapes = super().param_shapes(input_dim)
-        if self.reset_after:
-            shapes["b"] = (2, 3 * self.units)
-        return shapes
+    def bias_shape(self):
+        """b (2, 3H) under reset_after, else (3H,)."""
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
     @classmethod
     def record_steps(cls, cache):

@@ -23,14 +23,14 @@ class LSTM(Recurrent):
     Equations in full: kernels/lstm_variants.py.
 
     Arguments: units H; activation (tanh); recurrent_activation (σ, "sigmoid");
-    unit_forget_bias (the forget block of b starts at 1); peepholes (False; p starts
-    at zero, so the layer starts as the plain LSTM); proj_size (0: none; W_hr starts
-    from kernel_initializer); the rest as Recurrent.
+    unit_forget_bias (the forget block of b starts at 1; nothing to set under use_bias=False,
+    as in Keras); peepholes (False; p starts at zero, so the layer starts as the plain LSTM);
+    proj_size (0: none; W_hr starts from kernel_initializer); the rest as Recurrent.
     Inputs: x (B, T, D), mask (B, T), initial_state [h0 (B, P), C0 (B, H)].
     Outputs: (B, T, P) or h_T (B, P); with return_state also h_T (B, P), C_T (B, H);
     P = H without proj_size.
-    Weights: W (D, 4H), U (P, 4H), b (4H,), gate blocks in the order i, f, C̃, o;
-    with peepholes p (3, H), rows p_i, p_f, p_o; with proj_size W_hr (H, P).
+    Weights: W (D, 4H), U (P, 4H), b (4H,) (none under use_bias=False), gate blocks in the order
+    i, f, C̃, o; with peepholes p (3, H), rows p_i, p_f, p_o; with proj_size W_hr (H, P).
     """
 
     cell = "lstm"
@@ -82,16 +82,17 @@ class LSTM(Recurrent):
         if self.peepholes:
             self.params["p"] = aligned(np.zeros(shapes["p"], dtype=self.dtype))
         if self.proj_size:
-            W_hr = initializers.get(self.kernel_initializer)(shapes["W_hr"], self.rng, self.dtype)
-            self.params["W_hr"] = aligned(np.asarray(W_hr, dtype=self.dtype))
+            W_hr = initializers.make(self.kernel_initializer, shapes["W_hr"], self.rng, self.dtype, f"{self.name} W_hr")
+            self.params["W_hr"] = aligned(W_hr)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
-        if self.unit_forget_bias:
+        if self.unit_forget_bias and self.use_bias:
             H = self.units
             self.params["b"][H : 2 * H] = 1.0  # remember by default (Jozefowicz et al. 2015)
         return self
 
-    def set_weights(self, W, U, b, p=None, W_hr=None):
-        """Load W (D, 4H), U (P, 4H), b (4H,), and p (3, H) under peepholes, W_hr (H, P) under proj_size.
+    def set_weights(self, W, U, b=None, p=None, W_hr=None):
+        """Load W (D, 4H), U (P, 4H), b (4H,) (None under use_bias=False), and p (3, H) under peepholes,
+        W_hr (H, P) under proj_size.
 
         All or nothing: every shape is checked before anything changes.
         """

@@ -29,10 +29,14 @@ class Recurrent(Layer):
     `kernel_options()` the keyword arguments of its kernel; `record_steps(cache)`
     what probe.record shows.
 
-    Arguments (Keras'): units H; activation; return_sequences; return_state;
-    go_backwards; stateful; kernel_, recurrent_ and bias_initializer; dropout and
+    Arguments (Keras'): units H; activation; use_bias; return_sequences; return_state;
+    go_backwards; stateful; kernel_, recurrent_ and bias_initializer (a name, or a callable
+    (shape, dtype) as Keras' initializers, or (shape, rng, dtype): initializers.get); dropout and
     recurrent_dropout rates in [0, 1); dtype float32 or float64; seed; name;
     bptt_steps, checkpoint_every (kernels/segmented.py).
+    use_bias=False: the layer holds no b at all (params, grads, weights files, param counts);
+    its kernel reads a zero b made for each call in its place and the gradient it returns for
+    it is dropped, so nothing is learned for it (bias_initializer is then unused).
     zero_output_for_mask (Keras' meaning): what a masked step outputs. True: zero, at every step
     and as the last output without return_sequences (zero when the last step processed is masked);
     False: the previous step's output (zero before the first real step), so the last output is h of
@@ -62,6 +66,7 @@ class Recurrent(Layer):
         self,
         units: int,
         activation: str = "tanh",
+        use_bias: bool = True,
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
@@ -88,6 +93,7 @@ class Recurrent(Layer):
         checks.flag("unroll", unroll)  # ignored: see the docstring
         self.units = checks.positive_int("units", units)
         self.activation = activation
+        self.use_bias = checks.flag("use_bias", use_bias)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
@@ -156,30 +162,47 @@ class Recurrent(Layer):
         return mask if self.return_sequences else None
 
     # ---- parameters ---------------------------------------------------------------
-    def param_shapes(self, input_dim):
-        """{name: shape} of the parameters for input_dim D: W (D, gates·H), U (H, gates·H), b (gates·H,).
+    def bias_shape(self):
+        """The shape of b the kernel reads, (gates·H,); a cell whose bias differs (the GRU's (2, 3H)) says so here."""
+        return (self.gates * self.units,)
 
-        A cell whose weights differ (the GRU's (2, 3H) bias) says so here; build, set_weights
-        and load (io/layers.py) read it.
+    def param_shapes(self, input_dim):
+        """{name: shape} of the parameters for input_dim D: W (D, gates·H), U (H, gates·H), b (bias_shape(),)
+        unless use_bias=False, and h0 (, c0) (initial_state_rows, H) with initial_state_rows.
+
+        build, set_weights and load (io/layers.py) read it.
         """
         H, G = self.output_units, self.gates * self.units
-        shapes = {"W": (input_dim, G), "U": (H, G), "b": (G,)}
+        shapes = {"W": (input_dim, G), "U": (H, G)}
+        if self.use_bias:
+            shapes["b"] = self.bias_shape()
         states = zip(self.initial_state_names, self.state_widths())
         return {**shapes, **{key: (self.initial_state_rows, width) for key, width in states}}
 
+    @property
+    def weight_names(self):
+        """The arrays set_weights takes, in order: ("W", "U", "b"), or ("W", "U") without a bias."""
+        return ("W", "U", "b") if self.use_bias else ("W", "U")
+
+    def kernel_params(self):
+        """The parameters as the kernel reads them: params, with a zero b under use_bias=False.
+
+        The zero b is made anew for each call (G·H values), so no kernel can change the next
+        call's; writable, so the compiled kernels need no second, read-only specialisation.
+        """
+        if self.use_bias:
+            return self.params
+        return {**self.params, "b": aligned(np.zeros(self.bias_shape(), dtype=self.dtype))}
+
     def build(self, input_dim):
-        """Create the parameters of param_shapes(input_dim): W, U, b."""
+        """Create the parameters of param_shapes(input_dim): W, U and, with use_bias, b."""
         self.input_dim = checks.positive_int("input_dim", input_dim)
         shapes = self.param_shapes(input_dim)
-        init = {
-            "W": (self.kernel_initializer, shapes["W"]),
-            "U": (self.recurrent_initializer, shapes["U"]),
-            "b": (self.bias_initializer, shapes["b"]),
-        }
+        init = {"W": self.kernel_initializer, "U": self.recurrent_initializer, "b": self.bias_initializer}
         # C order whatever the initializer returns (an orthogonal U may come transposed), from a cache line
         self.params = {
-            key: aligned(np.asarray(initializers.get(name)(shape, self.rng, self.dtype), dtype=self.dtype))
-            for key, (name, shape) in init.items()
+            key: aligned(initializers.make(init[key], shapes[key], self.rng, self.dtype, f"{self.name} {key}"))
+            for key in self.weight_names
         }
         for key in self.initial_state_names:  # learned initial states start at zero
             self.params[key] = aligned(np.zeros(shapes[key], dtype=self.dtype))
@@ -187,22 +210,27 @@ class Recurrent(Layer):
         self.built = True
         return self
 
-    def set_weights(self, W: ArrayLike, U: ArrayLike, b: ArrayLike) -> Recurrent:
-        """Load weights W (D, G·H), U (H, G·H), b (param_shapes); builds the layer for D if needed.
+    def set_weights(self, W: ArrayLike, U: ArrayLike, b: ArrayLike | None = None) -> Recurrent:
+        """Load weights W (D, G·H), U (H, G·H) and, with use_bias, b (param_shapes); builds the layer
+        for D if needed. Without a bias (use_bias=False) b must be None.
 
         All or nothing: every shape is checked before anything changes.
         """
-        W, U, b = (np.asarray(a) for a in (W, U, b))
+        if (b is None) == self.use_bias:
+            want = f"b of shape {self.bias_shape()}" if self.use_bias else "no b (use_bias=False)"
+            raise ValueError(f"{self.name} expected {want}, got {'none' if b is None else 'one'}")
+        values = dict(zip(self.weight_names, (np.asarray(a) for a in (W, U, b))))
         G = self.gates * self.units
+        W = values["W"]
         if W.ndim != 2 or W.shape[1] != G:
             raise ValueError(f"{self.name} expected W of shape (input_dim, {G}), got {W.shape}")
         expected = self.param_shapes(W.shape[0])
-        for key, value in (("U", U), ("b", b)):
+        for key, value in values.items():
             if value.shape != expected[key]:
                 raise ValueError(f"{self.name} expected {key} of shape {expected[key]}, got {value.shape}")
         if not self.built or self.input_dim != W.shape[0]:
             self.build(W.shape[0])
-        for key, value in (("W", W), ("U", U), ("b", b)):
+        for key, value in values.items():
             self.params[key][...] = value
         return self
 
@@ -347,7 +375,7 @@ class Recurrent(Layer):
             xt = xt * xdrop
         kernel = self._kernel(backend)
         y, state_T, cache = kernel.forward(
-            np.ascontiguousarray(xt), self.params, state0, mask=mt, rdrop=rdrop, **self.kernel_options()
+            np.ascontiguousarray(xt), self.kernel_params(), state0, mask=mt, rdrop=rdrop, **self.kernel_options()
         )
         learned = initial_state is None and self.initial_state_rows and not (self.stateful and self._carry is not None)
         self._cache = (backend, cache, xdrop, B, T, mt, learned)  # a name, not the module: layers stay copyable
@@ -365,10 +393,19 @@ class Recurrent(Layer):
         module = kernels.get(self.kernel_name(), backend)
         options = self.kernel_options()
         if hasattr(module, "infer"):
-            y, state_T = module.infer(x, self.params, state0, mask, self.go_backwards, self.return_sequences, **options)
+            y, state_T = module.infer(
+                x, self.kernel_params(), state0, mask, self.go_backwards, self.return_sequences, **options
+            )
         else:  # a registered backend with forward/backward only
             y, state_T = inference.via_forward(
-                module.forward, x, self.params, state0, mask, self.go_backwards, self.return_sequences, **options
+                module.forward,
+                x,
+                self.kernel_params(),
+                state0,
+                mask,
+                self.go_backwards,
+                self.return_sequences,
+                **options,
             )
         self._cache, self._inferred = None, True
         m = None
@@ -453,6 +490,8 @@ class Recurrent(Layer):
             dx = dx * xdrop
         if self.go_backwards:
             dx = dx[::-1]
+        if not self.use_bias:
+            grads = {key: g for key, g in grads.items() if key != "b"}  # the zero stand-in learns nothing
         self.grads = grads
         if learned:  # the initial states are parameters: their gradient, summed over the rows they fed
             rows = self.initial_state_rows
@@ -468,6 +507,7 @@ class Recurrent(Layer):
         return {
             "units": self.units,
             "activation": self.activation,
+            "use_bias": self.use_bias,
             "return_sequences": self.return_sequences,
             "return_state": self.return_state,
             "go_backwards": self.go_backwards,

@@ -10,7 +10,7 @@ class SimpleRNN(Recurrent):
     Arguments: units H; activation φ ("tanh" or "relu", ...); the rest as Recurrent.
     Inputs: x (B, T, D), mask (B, T), initial_state [h0] (B, H).
     Outputs: (B, T, H) or h_T (B, H); with return_state also h_T (B, H).
-    Weights: W (D, H), U (H, H), b (H,).
+    Weights: W (D, H), U (H, H), b (H,) (none under use_bias=False).
     """
 
     cell = "simple_rnn"

@@ -50,7 +50,7 @@ def state_gradients(layer, x, dh_T, dc_T=None):
     state = tuple(np.zeros((B, width), dtype=layer.dtype) for width in widths)
     caches = []
     for t in range(T):  # one kernel call per step keeps every step's cache
-        _, state, cache = kernel.forward(np.ascontiguousarray(xt[t : t + 1]), layer.params, state, **options)
+        _, state, cache = kernel.forward(np.ascontiguousarray(xt[t : t + 1]), layer.kernel_params(), state, **options)
         caches.append(cache)
 
     n = len(layer.state_names)

@@ -43,8 +43,15 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112
 # an FMA: no NaN/Inf assumptions, so a diverging model still shows NaN
 JIT = dict(nogil=True, cache=True, fastmath={"contract"}, error_model="numpy", boundscheck=False)
 
-TANH, SIGMOID, HARD_SIGMOID, RELU, LINEAR = range(5)
-CODES = {"tanh": TANH, "sigmoid": SIGMOID, "hard_sigmoid": HARD_SIGMOID, "relu": RELU, "linear": LINEAR}
+TANH, SIGMOID, HARD_SIGMOID, RELU, LINEAR, SOFTSIGN = range(6)
+CODES = {
+    "tanh": TANH,
+    "sigmoid": SIGMOID,
+    "hard_sigmoid": HARD_SIGMOID,
+    "relu": RELU,
+    "linear": LINEAR,
+    "softsign": SOFTSIGN,
+}
 
 
 def gemm(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
@@ -144,6 +151,8 @@ def _act_impl(code, z):
             return zero if v < zero else (one if v > one else v)
         if code == RELU:
             return zero if z < zero else z
+        if code == SOFTSIGN:  # z / (1 + |z|)
+            return z / (one + abs(z))
         return z
 
     return impl
@@ -167,6 +176,9 @@ def _dact_impl(code, y):
             return sixth if (y > zero and y < one) else zero
         if code == RELU:
             return one if y > zero else zero
+        if code == SOFTSIGN:  # (1 − |y|)²
+            d = one - abs(y)
+            return d * d
         return one
 
     return impl
