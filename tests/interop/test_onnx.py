@@ -438,16 +438,19 @@ def test_cli_export_writes_onnx_and_keras_weights(tmp_path, capsys):
     assert "expected --onnx" in capsys.readouterr().err
 
 
-def test_cli_export_of_a_masked_model_needs_the_padding_declared(tmp_path, capsys):
+def test_cli_export_of_a_masked_model_with_and_without_declared_padding(tmp_path, capsys):
     from rnnlab.cli import main
 
     model = rl.Sequential([rl.Embedding(20, 6, mask_zero=True), rl.LSTM(5), rl.Dense(2)], seed=1)
     model.build((5,))
     model.save(tmp_path / "m.rnnlab")
     out = tmp_path / "m.onnx"
-    assert main(["export", str(tmp_path / "m.rnnlab"), "--onnx", str(out)]) == 1
-    assert "padding" in capsys.readouterr().err and not out.exists()
+    assert main(["export", str(tmp_path / "m.rnnlab"), "--onnx", str(out)]) == 0  # a Scan: any mask
+    ids = np.array([[0, 0, 3, 4, 5], [1, 2, 0, 4, 5]])  # left padding, a hole
+    (got,) = run_ort(out, {"ids": ids})
+    np.testing.assert_allclose(got, model.predict(ids), rtol=0, atol=TOL)
     assert main(["export", str(tmp_path / "m.rnnlab"), "--onnx", str(out), "--padding", "right"]) == 0
+    assert "LSTM" in {node.op_type for node in onnx.load(out).graph.node}
     ids = np.array([[3, 4, 5, 0, 0], [1, 2, 3, 4, 5]])  # right padding, as declared
     (got,) = run_ort(out, {"ids": ids})
     np.testing.assert_allclose(got, model.predict(ids), rtol=0, atol=TOL)

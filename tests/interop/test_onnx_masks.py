@@ -1,4 +1,4 @@
-"""ONNX export under masks: exact for right padding (declared), refused by name otherwise; never a silent difference."""
+"""ONNX export under masks: exact for any mask by default, with the operators under declared right padding."""
 
 import os
 
@@ -25,14 +25,20 @@ def _embedding_model():
 
 
 @pytest.mark.parametrize("make", [_masking_model, _embedding_model])
-def test_a_mask_source_without_declared_padding_is_refused_by_name(tmp_path, make):
+def test_a_mask_source_exports_exactly_for_left_padding(tmp_path, make):
     model = make()
-    model.build((5,) if isinstance(model.layers[0], rl.Embedding) else (5, 2))
-    with pytest.raises(ValueError, match='padding="right"'):
-        rox.export(model, tmp_path / "m.onnx")
-    assert not (tmp_path / "m.onnx").exists()
+    embedding = isinstance(model.layers[0], rl.Embedding)
+    rng = np.random.default_rng(3)
+    x = rng.integers(1, 9, (3, 5)) if embedding else rng.standard_normal((3, 5, 2)).astype(np.float32)
+    x[0, :2] = 0  # Keras' pad_sequences pads on the left by default
+    x[2, :4] = 0
+    want = model(x)
+    rox.export(model, tmp_path / "m.onnx")
+    (got,) = _run(tmp_path / "m.onnx", {"ids" if embedding else "x": x})
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
     with pytest.raises(ValueError, match="padding"):
-        rox.export(model, tmp_path / "m.onnx", padding="left")
+        rox.export(model, tmp_path / "p.onnx", padding="left")
+    assert not (tmp_path / "p.onnx").exists()
 
 
 def test_declared_right_padding_is_exact(tmp_path):
@@ -48,12 +54,14 @@ def test_declared_right_padding_is_exact(tmp_path):
 
 
 @pytest.mark.parametrize("zero,sequences", [(False, True), (True, False)])
-def test_zero_output_for_mask_that_the_operators_cannot_give_is_refused_by_name(tmp_path, zero, sequences):
+def test_zero_output_for_mask_that_the_operators_cannot_give_is_exact(tmp_path, zero, sequences):
     model = rl.Sequential(
         [rl.Embedding(9, 3, mask_zero=True), rl.LSTM(3, return_sequences=sequences, zero_output_for_mask=zero)]
     ).build((4,))
-    with pytest.raises(ValueError, match="zero_output_for_mask"):
-        rox.export(model, tmp_path / "m.onnx", padding="right")
+    ids = np.array([[1, 2, 3, 4], [5, 6, 0, 0], [7, 0, 0, 0]])  # right padding, as declared
+    want = model(ids)
+    rox.export(model, tmp_path / "m.onnx", padding="right")
+    np.testing.assert_allclose(_run(tmp_path / "m.onnx", {"ids": ids})[0], want, rtol=0, atol=1e-5)
     # without a mask the option changes nothing, and the export is exact
     plain = rl.LSTM(3, return_sequences=sequences, zero_output_for_mask=zero)
     x = np.random.default_rng(1).standard_normal((2, 4, 3)).astype(np.float32)

@@ -17,8 +17,9 @@ def register(sub):
         "--padding",
         choices=["right"],
         default=None,
-        help="declare that padded steps (Masking, mask_zero) sit at the right end of each sequence; "
-        "a model with a mask source is exported only with it",
+        help="declare that padded steps (Masking, mask_zero) sit at the right end of each sequence: the "
+        "recurrent layers run as ONNX's operators with lengths (faster); without it, as a Scan exact "
+        "for a mask anywhere",
     )
     p.add_argument(
         "--dtype",

@@ -1,4 +1,4 @@
-"""ONNX export of rnnlab models with ONNX's own RNN, LSTM and GRU operators, and import back.
+"""ONNX export of rnnlab models with ONNX's own RNN, LSTM and GRU operators (or a Scan under a mask), and import back.
 
 export(model, path) writes a graph that ONNX Runtime runs to rnnlab's outputs:
 
@@ -18,6 +18,10 @@ Semantics kept: at a padded step rnnlab outputs zero and carries the state; ONNX
 past each length and returns the last real state as Y_h. go_backwards reads the real steps last to
 first and, as Keras, returns outputs in that processing order: ONNX's reverse direction (which reverses
 only the real part of each sequence) followed by a flip of the whole time axis.
+
+Those operators know lengths, not masks. Under a mask made by a Masking or mask_zero layer, which
+rnnlab honours at any step, each recurrent layer is a Scan over time (onnx_scan.py) whose weights
+are initializers in rnnlab's own layout, unless the user declares right padding (export).
 """
 
 import json
@@ -26,7 +30,7 @@ import numpy as np
 
 from ..checks import is_int
 from ..io import atomic
-from . import common
+from . import common, onnx_scan
 from .onnx_import import load, load_recurrent
 
 __all__ = ["export", "load", "load_recurrent"]
@@ -94,15 +98,18 @@ class _Graph:
 class _Exporter:
     """Walks the layers, keeping the current tensor, its layout and its width."""
 
-    def __init__(self, onnx, layers, lengths, dtype=np.float32):
+    def __init__(self, onnx, layers, lengths, dtype=np.float32, right_padded=False):
         self.g = _Graph(onnx)
         self.dtype = np.dtype(dtype)  # the graph's float type: the model's
         self.elem = onnx.TensorProto.DOUBLE if self.dtype == np.float64 else onnx.TensorProto.FLOAT
-        self.masked = bool(lengths)  # the recurrent layers see lengths (sequence_lens or a mask source)
+        self.masked = bool(lengths)  # the recurrent layers see a mask (sequence_lens or a mask source)
+        self.right_padded = right_padded or bool(lengths)  # the lengths say all the mask says
         self.layers = layers
         self.lengths = "sequence_lens" if lengths else ""
         if lengths:
             self.g.used.add("sequence_lens")
+        self.source_mask = None  # (batch, time, 1) bool, True on real steps, from a Masking or mask_zero layer
+        self.step_mask = None  # the same, time-major (time, batch, 1), made once when a Scan needs it
         self.time_major = False  # current tensor is [time, batch, ·] rather than [batch, time, ·]
         self.rank = 3
         self.extra_outputs = []  # (name, width): states returned by the last layer
@@ -149,11 +156,56 @@ class _Exporter:
         )
 
     # ---- layers ---------------------------------------------------------------------------
+    def needs_scan(self, layers):
+        """Whether `layers` (one per direction) run as a Scan under the mask: the operators take
+        lengths, exact for right padding only, and give zero outputs past them without return_sequences."""
+        if not self.masked:
+            return False
+        return not self.right_padded or any(lay.zeros_masked_output != lay.return_sequences for lay in layers)
+
+    def time_mask(self, x):
+        """The mask (time, batch, 1) bool of the time-major tensor x: the mask source's, or t < sequence_lens[b]."""
+        if self.step_mask is not None:
+            return self.step_mask
+        g, c = self.g, self.g.const
+        if self.source_mask is not None:
+            self.step_mask = g.node("Transpose", [self.source_mask], "step_mask", perm=[1, 0, 2])
+            return self.step_mask
+        steps = g.node(
+            "Range",
+            [
+                c("step_first", np.array(0, np.int32)),
+                g.node(
+                    "Cast",
+                    [self.take(g.node("Shape", [x], "x_shape"), 0, 0, "time")],
+                    "T",
+                    to=self.g.onnx.TensorProto.INT32,
+                ),
+                c("step_stride", np.array(1, np.int32)),
+            ],
+            "steps",
+        )
+        t = g.node("Unsqueeze", [steps, c("step_axes", np.array([1, 2], np.int64))], "t")  # (time, 1, 1)
+        lens = g.node("Unsqueeze", [self.lengths, c("lens_axes", np.array([0, 2], np.int64))], "lens")  # (1, batch, 1)
+        self.step_mask = g.node("Less", [t, lens], "step_mask")  # m[t, b] = t < sequence_lens[b]
+        return self.step_mask
+
     def recurrent(self, x, k, layer):
-        """SimpleRNN, LSTM or GRU: one ONNX node, direction forward or reverse."""
+        """SimpleRNN, LSTM or GRU: one ONNX node, direction forward or reverse, or a Scan under a mask."""
         self.check_recurrent(layer)
         base = f"{k}_{layer.name}"
         x = self.to_time_major(x)
+        if self.needs_scan([layer]):
+            kind = common.kind_of(layer)
+            y, states, names = onnx_scan.masked_layer(
+                self.g, x, self.time_mask(x), layer, kind, base, self.dtype, self.elem
+            )
+            if not layer.return_sequences:
+                self.rank = 2
+            if layer.return_state:
+                self.state_outputs(layer, [(states[0], states[1] if len(states) > 1 else None)], [""])
+            self.meta.append({"kind": kind, "config": layer.get_config(), "params": names})
+            return y, layer.units
         node_name, (Y, Y_h, Y_c) = self.recurrent_node(x, base, [layer], "reverse" if layer.go_backwards else "forward")
         if layer.return_sequences:
             y = self.squeeze(Y, 1, f"{base}/y")  # [T, 1, B, H] -> [T, B, H]
@@ -185,6 +237,8 @@ class _Exporter:
             )
         base = f"{k}_{layer.name}"
         x = self.to_time_major(x)
+        if self.needs_scan([fw, bw]):
+            return self.bidirectional_scan(x, base, layer)
         node_name, (Y, Y_h, Y_c) = self.recurrent_node(x, base, [fw, bw], "bidirectional")
         if layer.return_sequences:  # Y [T, 2, B, H]: the reverse half is already in time order
             y_f, y_b = self.take(Y, 0, 1, f"{base}/y_forward"), self.take(Y, 1, 1, f"{base}/y_backward")
@@ -212,6 +266,25 @@ class _Exporter:
         )
         return y, (2 if layer.merge_mode == "concat" else 1) * fw.units
 
+    def bidirectional_scan(self, x, base, layer):
+        """Bidirectional under a mask: a Scan per direction, the backward one's outputs in time order."""
+        fw, bw = layer.forward_layer, layer.backward_layer
+        kind, mask, outs, entries = common.kind_of(fw), self.time_mask(x), [], {}
+        for sub, key, suffix in ((fw, "layer", "forward"), (bw, "backward_layer", "backward")):
+            y, states, names = onnx_scan.masked_layer(
+                self.g, x, mask, sub, kind, f"{base}/{suffix}", self.dtype, self.elem, time_order=True
+            )
+            outs.append((y, states))
+            entries[key] = {"kind": kind, "config": sub.get_config(), "params": names}
+        if not layer.return_sequences:
+            self.rank = 2
+        y = self.merge(outs[0][0], outs[1][0], layer.merge_mode, f"{base}/merge")
+        if layer.return_state:
+            pairs = [(states[0], states[1] if len(states) > 1 else None) for _, states in outs]
+            self.state_outputs(fw, pairs, ["_forward", "_backward"])
+        self.meta.append({"kind": "Bidirectional", "config": layer.get_config(), **entries})
+        return y, (2 if layer.merge_mode == "concat" else 1) * fw.units
+
     def merge(self, y_f, y_b, mode, base):
         if mode == "concat":
             return self.g.node("Concat", [y_f, y_b], base, axis=-1)
@@ -232,13 +305,6 @@ class _Exporter:
     def check_recurrent(self, layer):
         common.check_built(layer)
         common.check_lstm_options(layer, "ONNX", peepholes=True)
-        if self.masked and layer.zeros_masked_output != layer.return_sequences:
-            raise ValueError(
-                f"layer {layer.name!r}: zero_output_for_mask={layer.zero_output_for_mask} with "
-                f"return_sequences={layer.return_sequences} under a mask is not supported by export "
-                "(ONNX's operators zero the padded outputs and return the last real state); use "
-                "zero_output_for_mask=None or export without masks"
-            )
         if layer.stateful:
             raise ValueError(
                 f"layer {layer.name!r}: stateful=True is not supported by export (the graph starts "
@@ -362,12 +428,8 @@ class _Exporter:
                     "ids, so export expects lengths=False"
                 )
             zero = self.g.const("zero_id", np.array(0, np.int64))
-            real = self.g.node("Not", [self.g.node("Equal", [x, zero], "is_padding")], "is_real")
-            steps = self.g.node("Cast", [real], "real_steps", to=self.g.onnx.TensorProto.INT32)
-            self.lengths = self.g.node(
-                "ReduceSum", [steps, self.g.const("time_axis", np.array([1], np.int64))], "lengths", keepdims=0
-            )
-            self.masked = True
+            real = self.g.node("Not", [self.g.node("Equal", [x, zero], "is_padding")], "is_real")  # id_t != 0
+            self.mask_from(self.g.node("Unsqueeze", [real, self.g.const("step_axis", np.array([2], np.int64))], "real"))
         E = self.g.const(f"{k}_{layer.name}/E", np.asarray(layer.params["E"], self.dtype))
         self.meta.append({"kind": "Embedding", "config": layer.get_config(), "E": E})
         return self.g.node("Gather", [E, x], f"{k}_{layer.name}", axis=0), layer.output_dim
@@ -395,14 +457,19 @@ class _Exporter:
             keepdims=1,
         )
         real = self.g.node("Greater", [count, self.g.const(f"{base}/zero", np.array(0, np.int32))], f"{base}/real")
-        steps = self.g.node("Cast", [real], f"{base}/real_steps", to=T.INT32)  # [B, T, 1]
-        self.lengths = self.g.node(
-            "ReduceSum", [steps, self.g.const(f"{base}/time_axes", np.array([1, 2], np.int64))], "lengths", keepdims=0
-        )
-        self.masked = True
+        self.mask_from(real)
         self.meta.append({"kind": "Masking", "config": layer.get_config()})
         y = self.g.node("Mul", [x, self.g.node("Cast", [real], f"{base}/keep", to=self.elem)], base)
         return y, None
+
+    def mask_from(self, real):
+        """Take the mask real (batch, time, 1) bool of a mask source; under declared right padding
+        also the lengths, the real steps of each row, for the operators' sequence_lens."""
+        self.source_mask, self.masked = real, True
+        if self.right_padded:
+            steps = self.g.node("Cast", [real], "real_steps", to=self.g.onnx.TensorProto.INT32)
+            axes = self.g.const("time_axes", np.array([1, 2], np.int64))
+            self.lengths = self.g.node("ReduceSum", [steps, axes], "lengths", keepdims=0)
 
     def run(self, x):
         width = None
@@ -446,14 +513,6 @@ def _dtype(layers):
     return dtypes.pop()
 
 
-def _mask_sources(layers):
-    return [
-        layer.name
-        for layer in layers
-        if common.kind_of(layer) == "Masking" or (common.kind_of(layer) == "Embedding" and layer.mask_zero)
-    ]
-
-
 def export(model, path, opset=None, lengths=False, padding=None, dtype=None):
     """Write `model` (a layer, Stack or Sequential) to `path` as an ONNX model; returns the ModelProto.
 
@@ -462,12 +521,16 @@ def export(model, path, opset=None, lengths=False, padding=None, dtype=None):
     the outputs then equal rnnlab's with mask[b, t] = t < sequence_lens[b]. An Embedding with
     mask_zero counts the lengths from the ids instead, and a first Masking layer from the input.
 
-    padding: "right" declares that every batch the graph will see is padded at the right end
-    only (no masked step before a real one), which ONNX's operators with sequence_lens compute
-    exactly. A model with a Masking or mask_zero layer makes a mask from its input, which rnnlab
-    (and Keras) honour anywhere (left padding, as Keras' pad_sequences gives by default, or holes):
-    the operators cannot, so such a model is exported only with padding="right" and refused
-    without it (never a silent difference). lengths=True means right padding by its definition.
+    A mask travels as in rnnlab: at a masked step the states are carried and the output is zero (or
+    the previous step's output under zero_output_for_mask=False). padding: None (default) or "right".
+    A model with a Masking or mask_zero layer makes its mask from the input, at any step (left
+    padding, as Keras' pad_sequences gives by default, or holes): by default each recurrent layer then
+    runs as a Scan over time with a per-row select of the new or the old state (onnx_scan.py), exact
+    for every mask. padding="right" declares that every batch the graph will see is padded at the
+    right end only (no masked step before a real one); the layers then run as ONNX's operators with
+    sequence_lens, faster (docs/PERFORMANCE.md) and exact under that promise, except those whose
+    masked outputs the operators cannot give (zero_output_for_mask differing from return_sequences),
+    which stay Scans. lengths=True means right padding by its definition.
     dtype: the graph's floats, by default the model's (float32 or float64), so that load() gives the
     model back bit for bit. ONNX Runtime's CPU RNN/LSTM/GRU kernels run float32 only: export a
     float64 model with dtype="float32" to run it there (its weights rounded). Inference only
@@ -481,17 +544,10 @@ def export(model, path, opset=None, lengths=False, padding=None, dtype=None):
     if padding not in (None, "right"):
         raise ValueError(f"padding expected None or 'right', got {padding!r}")
     layers = common.flatten(model)
-    sources = _mask_sources(layers)
-    if sources and padding != "right" and not lengths:  # with lengths the layer refuses itself (below)
-        raise ValueError(
-            f"layer {sources[0]!r} makes a mask from the input, which rnnlab honours at any step; "
-            'ONNX\'s RNN operators compute right-padded batches only: pass padding="right" to '
-            "declare that every batch is padded at the right end (no masked step before a real one)"
-        )
     if dtype is not None and np.dtype(dtype) not in (np.float32, np.float64):
         raise ValueError(f"dtype expected None, 'float32' or 'float64', got {dtype!r}")
     dtype = _dtype(layers) if dtype is None else np.dtype(dtype)
-    ex = _Exporter(onnx, layers, lengths, dtype)
+    ex = _Exporter(onnx, layers, lengths, dtype, right_padded=padding == "right")
     helper, F = onnx.helper, ex.elem
     inputs = [_graph_input(onnx, layers, F)]
     if lengths:

@@ -306,7 +306,25 @@ def load_recurrent(path):
     return layers
 
 
+def _layer_from_params(meta, consts):
+    """A layer exported as a Scan (onnx_scan.py): its parameters are initializers in rnnlab's layout."""
+    params = meta["params"]
+    missing = [name for name in params.values() if name not in consts]
+    if missing:
+        raise ValueError(f"the graph has no initializer {missing[0]!r} named in its rnnlab metadata")
+    layer = common.layer_class(meta["kind"])(**meta["config"])
+    layer.set_weights(*(consts[params[key]] for key in ("W", "U", "b")))
+    if layer.initial_state_names:
+        layer.set_initial_state([consts[params[key]] for key in layer.initial_state_names])
+    return layer
+
+
 def _recurrent_from_meta(entry, nodes, consts, graph):
+    if "node" not in entry:  # a Scan per layer, or per direction
+        if entry["kind"] != "Bidirectional":
+            return _layer_from_params(entry, consts)
+        fw, bw = (_layer_from_params(entry[key], consts) for key in ("layer", "backward_layer"))
+        return nn.Bidirectional(fw, backward_layer=bw, **entry["config"])
     node = nodes.get(entry["node"])
     if node is None:
         raise ValueError(f"the graph has no node {entry['node']!r} named in its rnnlab metadata")
