@@ -201,15 +201,19 @@ def parse_node(node, consts, graph=None, lengths_from_layers=False):
         lens = consts.get(inputs[4])
         T = _time_length(graph, inputs[0]) if graph is not None else None
         if lens is None or T is None or np.any(np.asarray(lens) != T):
-            where = (
-                "a constant not known to cover the whole time axis"
-                if lens is not None
-                else sources.get(inputs[4], "not a graph input")
-            )
+            if lens is None:
+                where = sources.get(inputs[4], "not a graph input")
+            elif T is None:
+                where = "a constant, and the time axis of the input has no fixed length to check it against"
+            else:
+                short = [int(b) for b in np.flatnonzero(np.asarray(lens) != T)]
+                where = f"a constant shorter than the time axis ({T} steps) in rows {short}"
+            # a layer holds weights and initial states, not a mask: lengths of a fixed batch have no place in it
             raise ValueError(
                 f"{node.op_type} node {node.name!r}: sequence_lens ({inputs[4]!r}) is {where}; "
-                "rnnlab layers take the lengths per call: only a graph input sequence_lens (passed as "
-                "mask) or a constant covering the whole time axis is supported"
+                "rnnlab layers take their mask per call: only a graph input sequence_lens (pass "
+                "mask = np.arange(T) < sequence_lens[:, None]) or a constant covering the whole time "
+                "axis is supported"
             )
     states = _initial_states(node, inputs, consts, sources, G)
     if states is not None:
