@@ -172,3 +172,16 @@ def test_a_batch_of_any_size_and_length(tmp_path):
         ids = np.random.default_rng(7).integers(0, 9, shape)
         (got,) = _run(tmp_path / "m.onnx", {"ids": ids})
         np.testing.assert_allclose(got, model(ids), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("opset", range(rox.MIN_OPSET, onnx.defs.onnx_opset_version() + 1))
+def test_every_opset_from_14_to_the_newest(opset, tmp_path):
+    model = rl.Sequential(
+        [
+            rl.Masking(),
+            rl.LSTM(4, return_sequences=True, seed=11),
+            rl.GRU(3, reset_after=False, return_sequences=True, seed=12),
+            rl.Bidirectional(rl.GRU(3, seed=13)),
+        ]
+    )
+    _assert_exact(model, _features(seed=8), tmp_path, opset=opset)

@@ -83,10 +83,12 @@ class _Body:
     def matmul(self, a, b, base):
         return self.node("MatMul", [a, b], base)
 
-    def split(self, z, blocks, base):
-        """z (B, G·H) -> G blocks (B, H), in order."""
+    def split(self, z, blocks, units, base):
+        """z (B, G·H) -> G blocks (B, H), in order; the sizes as an input, which every opset from 13 reads."""
+        sizes = self.g.const(f"step/{base}_sizes", np.full(blocks, units, np.int64))
         outs = [self.g.name(f"{base}/{k}") for k in range(blocks)]
-        self.nodes.append(self.g.onnx.helper.make_node("Split", [z], outs, name=self.g.name(f"{base}/Split"), axis=1))
+        node = self.g.onnx.helper.make_node("Split", [z, sizes], outs, name=self.g.name(f"{base}/Split"), axis=1)
+        self.nodes.append(node)
         return outs
 
     def scalar(self, base, value):
@@ -105,7 +107,8 @@ def _simple_rnn_step(s, layer, xw, states, w):
 def _lstm_step(s, layer, xw, states, w):
     h, c = states
     sigma, act = ACTIVATIONS[layer.recurrent_activation], ACTIVATIONS[layer.activation]
-    z_i, z_f, z_c, z_o = s.split(s.add(xw, s.matmul(h, w["U"], "hU"), "z"), 4, "z")  # x_t W + h_{t-1} U + b
+    z = s.add(xw, s.matmul(h, w["U"], "hU"), "z")  # x_t W + h_{t-1} U + b, all four blocks
+    z_i, z_f, z_c, z_o = s.split(z, 4, layer.units, "z")
     i = sigma(s, z_i, "i")  # i_t = σ(x_t W_i + h_{t-1} U_i + b_i)
     f = sigma(s, z_f, "f")  # f_t = σ(x_t W_f + h_{t-1} U_f + b_f)
     c_tilde = act(s, z_c, "c_tilde")  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
@@ -118,15 +121,16 @@ def _lstm_step(s, layer, xw, states, w):
 def _gru_step(s, layer, xw, states, w):
     (h,) = states
     sigma, act = ACTIVATIONS[layer.recurrent_activation], ACTIVATIONS[layer.activation]
-    x_z, x_r, x_h = s.split(xw, 3, "xW")  # x_t W + b, blocks z, r, h
+    x_z, x_r, x_h = s.split(xw, 3, layer.units, "xW")  # x_t W + b, blocks z, r, h
     if layer.reset_after:
-        h_z, h_r, h_h = s.split(s.add(s.matmul(h, w["U"], "hU"), w["b_rec"], "hU_b"), 3, "hU")  # h_{t-1} U + b'
+        hU = s.add(s.matmul(h, w["U"], "hU"), w["b_rec"], "hU_b")  # h_{t-1} U + b', all three blocks
+        h_z, h_r, h_h = s.split(hU, 3, layer.units, "hU")
         z = sigma(s, s.add(x_z, h_z, "a_z"), "z")  # z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
         r = sigma(s, s.add(x_r, h_r, "a_r"), "r")  # r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
         a_h = s.add(x_h, s.mul(r, h_h, "r_hU"), "a_h")
         h_tilde = act(s, a_h, "h_tilde")  # h̃_t = tanh(x_t W_h + b_h + r_t ⊙ (h_{t-1} U_h + b'_h))
     else:
-        h_z, h_r = s.split(s.matmul(h, w["U_zr"], "hU_zr"), 2, "hU")  # h_{t-1} U_z, h_{t-1} U_r
+        h_z, h_r = s.split(s.matmul(h, w["U_zr"], "hU_zr"), 2, layer.units, "hU")  # h_{t-1} U_z, h_{t-1} U_r
         z = sigma(s, s.add(x_z, h_z, "a_z"), "z")  # z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
         r = sigma(s, s.add(x_r, h_r, "a_r"), "r")  # r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
         rhU = s.matmul(s.mul(r, h, "rh"), w["U_h"], "rhU")  # (r_t ⊙ h_{t-1}) U_h
