@@ -84,13 +84,14 @@ def test_every_cell_under_a_mask_with_holes(cell, sequences, backwards, zero, tm
 
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
 @pytest.mark.parametrize("sequences", [True, False])
-def test_bidirectional_stack_under_mask_zero(merge_mode, sequences, tmp_path):
+@pytest.mark.parametrize("last", [rl.LSTM, rl.GRU], ids=lambda c: c.__name__)
+def test_bidirectional_stack_under_mask_zero(merge_mode, sequences, last, tmp_path):
     model = rl.Stack(
         [
             rl.Embedding(9, 3, mask_zero=True, seed=0),
             rl.Bidirectional(rl.LSTM(4, return_sequences=True, seed=1), merge_mode=merge_mode),
             rl.Dense(3, activation="tanh", seed=2),
-            rl.Bidirectional(rl.GRU(3, return_sequences=sequences, return_state=True, seed=3), merge_mode=merge_mode),
+            rl.Bidirectional(last(3, return_sequences=sequences, return_state=True, seed=3), merge_mode=merge_mode),
         ]
     )
     _assert_exact(model, _ids(), tmp_path)
@@ -162,6 +163,13 @@ def test_sequence_lens_with_outputs_the_operators_cannot_give(sequences, tmp_pat
     assert "Scan" in _ops(tmp_path / "m.onnx")
     (got,) = _run(tmp_path / "m.onnx", {"x": x, "sequence_lens": lengths})
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+def test_load_recurrent_of_a_scan_graph_points_to_load(tmp_path):
+    model = rl.Sequential([rl.Masking(), rl.SimpleRNN(3)]).build((4, 2))
+    rox.export(model, tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match=r"no RNN, LSTM or GRU node .*Scan.*onnx\.load\(path\)"):
+        rox.load_recurrent(tmp_path / "m.onnx")
 
 
 def test_a_batch_of_any_size_and_length(tmp_path):

@@ -291,7 +291,8 @@ def load_recurrent(path):
     sequence_lens[b] steps of row b); a constant covering the whole time axis changes nothing; any
     other is refused by name.
     """
-    graph = read_model(path).graph
+    model = read_model(path)
+    graph = model.graph
     consts, layers = _constants(graph), {}
     for k, node in enumerate(graph.node):
         if node.op_type not in ("RNN", "LSTM", "GRU"):
@@ -306,7 +307,9 @@ def load_recurrent(path):
             layers[name] = _make(cls, parts[0], return_sequences=True, go_backwards=direction == "reverse", name=name)
     if not layers:
         ops = sorted({node.op_type for node in graph.node})
-        raise ValueError(f"{path!s} has no RNN, LSTM or GRU node (operators found: {', '.join(ops) or 'none'})")
+        own = any(p.key == "rnnlab.layers" for p in model.metadata_props)  # an export under a mask: Scans
+        hint = "; it was written by rnnlab.interop.onnx.export: rnnlab.interop.onnx.load(path) reads it" if own else ""
+        raise ValueError(f"{path!s} has no RNN, LSTM or GRU node (operators found: {', '.join(ops) or 'none'}){hint}")
     return layers
 
 
