@@ -533,7 +533,8 @@ def export(model, path, opset=None, lengths=False, padding=None, dtype=None):
     which stay Scans. lengths=True means right padding by its definition.
     dtype: the graph's floats, by default the model's (float32 or float64), so that load() gives the
     model back bit for bit. ONNX Runtime's CPU RNN/LSTM/GRU kernels run float32 only: export a
-    float64 model with dtype="float32" to run it there (its weights rounded). Inference only
+    float64 model with dtype="float32" to run it there (its weights rounded); a Scan graph (under
+    a mask) runs in float64 too. Inference only
     (dropout is the identity). A layer's own initial states (initial_state_rows) are constants of the graph.
     """
     onnx = common.require("onnx", "onnx")
