@@ -130,6 +130,27 @@ def test_a_layers_own_initial_state_under_a_mask(rows, zero, tmp_path):
     np.testing.assert_array_equal(want[0][0, :2, :4], 0)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_peepholes_under_a_mask(dtype, tmp_path):
+    x = _features(dtype, seed=9)
+    name = np.dtype(dtype).name
+    layer = rl.LSTM(4, peepholes=True, return_sequences=True, zero_output_for_mask=False, dtype=name, seed=14)
+    model = rl.Sequential([rl.Masking(dtype=name), rl.Bidirectional(layer, merge_mode="sum")])
+    model(x)
+    rng = np.random.default_rng(9)
+    for sub in (layer, model.layers[1].backward_layer):  # p starts at zero: give the peepholes weight
+        sub.params["p"][...] = rng.standard_normal((3, 4))
+    want = _assert_exact(model, x, tmp_path)
+    sub.params["p"][...] = 0
+    assert np.abs(model(x) - want[0]).max() > 1e-3  # the peepholes count
+
+
+def test_a_projected_lstm_is_refused_by_name_under_a_mask(tmp_path):
+    model = rl.Sequential([rl.Masking(), rl.LSTM(4, proj_size=2)]).build((5, 2))
+    with pytest.raises(ValueError, match="proj_size"):
+        rox.export(model, tmp_path / "m.onnx")
+
+
 def test_mask_value_other_than_zero(tmp_path):
     x = _holes(np.random.default_rng(4).standard_normal((3, 6, 2)).astype(np.float32), -1.0)
     x[1, 1, 0] = -1.0  # one feature at the mask value: a real step

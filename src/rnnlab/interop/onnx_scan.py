@@ -109,11 +109,16 @@ def _lstm_step(s, layer, xw, states, w):
     sigma, act = ACTIVATIONS[layer.recurrent_activation], ACTIVATIONS[layer.activation]
     z = s.add(xw, s.matmul(h, w["U"], "hU"), "z")  # x_t W + h_{t-1} U + b, all four blocks
     z_i, z_f, z_c, z_o = s.split(z, 4, layer.units, "z")
-    i = sigma(s, z_i, "i")  # i_t = σ(x_t W_i + h_{t-1} U_i + b_i)
-    f = sigma(s, z_f, "f")  # f_t = σ(x_t W_f + h_{t-1} U_f + b_f)
+    if "p_i" in w:  # peepholes (kernels/lstm_variants.py): i and f peep at C_{t-1}
+        z_i = s.add(z_i, s.mul(w["p_i"], c, "p_iC"), "z_i_peep")  # x_t W_i + h_{t-1} U_i + p_i ⊙ C_{t-1} + b_i
+        z_f = s.add(z_f, s.mul(w["p_f"], c, "p_fC"), "z_f_peep")  # x_t W_f + h_{t-1} U_f + p_f ⊙ C_{t-1} + b_f
+    i = sigma(s, z_i, "i")  # i_t = σ(x_t W_i + h_{t-1} U_i [+ p_i ⊙ C_{t-1}] + b_i)
+    f = sigma(s, z_f, "f")  # f_t = σ(x_t W_f + h_{t-1} U_f [+ p_f ⊙ C_{t-1}] + b_f)
     c_tilde = act(s, z_c, "c_tilde")  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
-    o = sigma(s, z_o, "o")  # o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
     c_new = s.add(s.mul(f, c, "fC"), s.mul(i, c_tilde, "iC_tilde"), "C")  # C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t
+    if "p_o" in w:  # o peeps at the new C_t
+        z_o = s.add(z_o, s.mul(w["p_o"], c_new, "p_oC"), "z_o_peep")  # x_t W_o + h_{t-1} U_o + p_o ⊙ C_t + b_o
+    o = sigma(s, z_o, "o")  # o_t = σ(x_t W_o + h_{t-1} U_o [+ p_o ⊙ C_t] + b_o)
     h_new = s.mul(o, act(s, c_new, "tanh_C"), "h")  # h_t = o_t ⊙ tanh(C_t)
     return [h_new, c_new]
 
@@ -170,6 +175,12 @@ def _weights(g, layer, kind, base, dtype):
                     g.const(f"{base}/{key}_axis", np.array([1], np.int64)),
                 ],
                 f"{base}/{key}",
+            )
+    if getattr(layer, "peepholes", False):  # p (3, H), rows p_i, p_f, p_o
+        names["p"] = g.const(f"{base}/p", np.asarray(layer.params["p"], dtype))
+        for row, key in enumerate(("p_i", "p_f", "p_o")):
+            w[key] = g.node(
+                "Gather", [names["p"], g.const(f"{base}/{key}_row", np.array(row, np.int64))], f"{base}/{key}"
             )
     for key in layer.initial_state_names:
         names[key] = g.const(f"{base}/{key}", np.asarray(layer.params[key], dtype))
