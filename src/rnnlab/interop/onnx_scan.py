@@ -50,7 +50,7 @@ ACTIVATIONS = {
 }
 
 
-def check_activations(layer, names):
+def _check_activations(layer, names):
     for name in names:
         if name not in ACTIVATIONS:
             raise ValueError(
@@ -219,7 +219,7 @@ def masked_layer(g, xt, mt, layer, kind, base, dtype, elem, time_order=False):
     Returns (y, states, meta): y the layer's output as rnnlab gives it, (T, B, H) time-major with
     return_sequences, else (B, H); states [h_T (, C_T)] each (B, H); meta {param: initializer name}.
     """
-    check_activations(layer, _activation_names(kind, layer))
+    _check_activations(layer, _activation_names(kind, layer))
     helper, T = g.onnx.helper, g.onnx.TensorProto
     w, b_in, names = _weights(g, layer, kind, base, dtype)
     xw = g.node("Add", [g.node("MatMul", [xt, names["W"]], f"{base}/xW"), b_in], f"{base}/xW_b")  # x_t W + b, every t
