@@ -100,7 +100,8 @@ def test_bidirectional_stack_under_mask_zero(merge_mode, sequences, last, tmp_pa
 @pytest.mark.parametrize("cell", CELLS, ids=str)
 def test_every_exported_activation(cell, tmp_path):
     x = _features(seed=1)
-    for activation, recurrent in [("relu", "hard_sigmoid"), ("linear", "sigmoid"), ("hard_sigmoid", "tanh")]:
+    pairs = [("relu", "hard_sigmoid"), ("linear", "sigmoid"), ("hard_sigmoid", "tanh"), ("softsign", "softsign")]
+    for activation, recurrent in pairs:
         kwargs = {} if cell == "SimpleRNN" else {"recurrent_activation": recurrent}
         layer = CELLS[cell](3, activation=activation, return_sequences=True, seed=4, **kwargs)
         _assert_exact(rl.Sequential([rl.Masking(), layer]), x, tmp_path)
@@ -109,7 +110,11 @@ def test_every_exported_activation(cell, tmp_path):
 @pytest.mark.parametrize("cell", CELLS, ids=str)
 def test_float64_graph_is_exact_to_1e10(cell, tmp_path):
     x = _features(np.float64, seed=2)
-    kwargs = {"activation": "relu"} if cell == "SimpleRNN" else {"recurrent_activation": "hard_sigmoid"}
+    kwargs = (
+        {"activation": "relu"}
+        if cell == "SimpleRNN"
+        else {"activation": "softsign", "recurrent_activation": "hard_sigmoid"}
+    )
     layer = CELLS[cell](4, return_sequences=True, dtype="float64", seed=5, **kwargs)
     model = rl.Sequential([rl.Masking(dtype="float64"), rl.Bidirectional(layer), rl.Dense(2, dtype="float64")])
     _assert_exact(model, x, tmp_path)
@@ -128,6 +133,15 @@ def test_a_layers_own_initial_state_under_a_mask(rows, zero, tmp_path):
     want = _assert_exact(model, x, tmp_path)
     # held outputs are zero before the first real step even from a nonzero initial state
     np.testing.assert_array_equal(want[0][0, :2, :4], 0)
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=str)
+def test_a_layer_without_a_bias_under_a_mask(cell, tmp_path):
+    x = _features(seed=10)
+    layer = CELLS[cell](4, use_bias=False, return_sequences=True, zero_output_for_mask=False, seed=15)
+    model = rl.Sequential([rl.Masking(), rl.Bidirectional(layer), rl.Dense(2, seed=16)])
+    _assert_exact(model, x, tmp_path)
+    assert "b" not in layer.params
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

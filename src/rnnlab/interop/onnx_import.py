@@ -320,9 +320,8 @@ def _layer_from_params(meta, consts):
     if missing:
         raise ValueError(f"the graph has no initializer {missing[0]!r} named in its rnnlab metadata")
     layer = common.layer_class(meta["kind"])(**meta["config"])
-    layer.set_weights(
-        *(consts[params[key]] for key in ("W", "U", "b")), **({"p": consts[params["p"]]} if "p" in params else {})
-    )
+    extra = {"p": consts[params["p"]]} if "p" in params else {}
+    layer.set_weights(*(consts[params[key]] for key in layer.weight_names), **extra)
     if layer.initial_state_names:
         layer.set_initial_state([consts[params[key]] for key in layer.initial_state_names])
     return layer

@@ -37,6 +37,13 @@ def _hard_sigmoid(s, z, base):
     return s.node("Clip", [scaled, c("zero", 0.0), c("one", 1.0)], base)
 
 
+def _softsign(s, z, base):
+    """z / (1 + |z|), as rnnlab computes it."""
+    return s.node(
+        "Div", [z, s.node("Add", [s.scalar("one", 1.0), s.node("Abs", [z], f"{base}/abs")], f"{base}/1+|z|")], base
+    )
+
+
 def _linear(s, z, base):
     return z
 
@@ -46,6 +53,7 @@ ACTIVATIONS = {
     "sigmoid": _sigmoid,
     "relu": _relu,
     "hard_sigmoid": _hard_sigmoid,
+    "softsign": _softsign,
     "linear": _linear,
 }
 
@@ -128,7 +136,9 @@ def _gru_step(s, layer, xw, states, w):
     sigma, act = ACTIVATIONS[layer.recurrent_activation], ACTIVATIONS[layer.activation]
     x_z, x_r, x_h = s.split(xw, 3, layer.units, "xW")  # x_t W + b, blocks z, r, h
     if layer.reset_after:
-        hU = s.add(s.matmul(h, w["U"], "hU"), w["b_rec"], "hU_b")  # h_{t-1} U + b', all three blocks
+        hU = s.matmul(h, w["U"], "hU")  # h_{t-1} U, all three blocks
+        if "b_rec" in w:
+            hU = s.add(hU, w["b_rec"], "hU_b")  # h_{t-1} U + b'
         h_z, h_r, h_h = s.split(hU, 3, layer.units, "hU")
         z = sigma(s, s.add(x_z, h_z, "a_z"), "z")  # z_t = σ(x_t W_z + h_{t-1} U_z + b_z)
         r = sigma(s, s.add(x_r, h_r, "a_r"), "r")  # r_t = σ(x_t W_r + h_{t-1} U_r + b_r)
@@ -154,15 +164,15 @@ def _activation_names(kind, layer):
 def _weights(g, layer, kind, base, dtype):
     """The layer's parameters as initializers in rnnlab's layout, with the views the step reads.
 
-    Returns ({name: tensor} for the step, the input bias, {param: initializer name} for load)."""
-    names = {key: g.const(f"{base}/{key}", np.asarray(layer.params[key], dtype)) for key in ("W", "U", "b")}
-    w, b_in = {"U": names["U"]}, names["b"]
-    if kind == "GRU" and layer.reset_after:  # b (2, 3H): b[0] beside x_t W, b[1] = b' beside h_{t-1} U
+    Returns ({name: tensor} for the step, the input bias or None, {param: initializer name} for load)."""
+    names = {key: g.const(f"{base}/{key}", np.asarray(layer.params[key], dtype)) for key in layer.weight_names}
+    w, b_in = {"U": names["U"]}, names.get("b")  # no b under use_bias=False
+    if kind == "GRU" and layer.reset_after and b_in:  # b (2, 3H): b[0] beside x_t W, b[1] = b' beside h_{t-1} U
         b_in = g.node("Gather", [names["b"], g.const(f"{base}/b_input_row", np.array(0, np.int64))], f"{base}/b_in")
         w["b_rec"] = g.node(
             "Gather", [names["b"], g.const(f"{base}/b_rec_row", np.array(1, np.int64))], f"{base}/b_rec"
         )
-    elif kind == "GRU":  # U_h multiplies r_t ⊙ h_{t-1}: the blocks z, r and h apart
+    elif kind == "GRU" and not layer.reset_after:  # U_h multiplies r_t ⊙ h_{t-1}: the blocks z, r and h apart
         H = layer.units
         bounds = {"U_zr": (0, 2 * H), "U_h": (2 * H, 3 * H)}
         for key, (start, end) in bounds.items():
@@ -222,7 +232,9 @@ def masked_layer(g, xt, mt, layer, kind, base, dtype, elem, time_order=False):
     _check_activations(layer, _activation_names(kind, layer))
     helper, T = g.onnx.helper, g.onnx.TensorProto
     w, b_in, names = _weights(g, layer, kind, base, dtype)
-    xw = g.node("Add", [g.node("MatMul", [xt, names["W"]], f"{base}/xW"), b_in], f"{base}/xW_b")  # x_t W + b, every t
+    xw = g.node("MatMul", [xt, names["W"]], f"{base}/xW")  # x_t W, every t
+    if b_in:
+        xw = g.node("Add", [xw, b_in], f"{base}/xW_b")  # x_t W + b
     keys = layer.initial_state_names or [None] * len(layer.state_names)
     states0 = [
         _state0(g, xt, layer, names, key, f"{base}/{state}0", dtype) for key, state in zip(keys, layer.state_names)
