@@ -519,7 +519,7 @@ def export(model, path, opset=None, lengths=False, padding=None, dtype=None):
     Inputs: x (batch, time, D) float32, or ids (batch, time) int64 under a first Embedding; with
     lengths=True also sequence_lens (batch,) int32, the real length of each right-padded sequence:
     the outputs then equal rnnlab's with mask[b, t] = t < sequence_lens[b]. An Embedding with
-    mask_zero counts the lengths from the ids instead, and a first Masking layer from the input.
+    mask_zero makes the mask from the ids instead, and a first Masking layer from the input.
 
     A mask travels as in rnnlab: at a masked step the states are carried and the output is zero (or
     the previous step's output under zero_output_for_mask=False). padding: None (default) or "right".
