@@ -43,20 +43,30 @@ def test_a_failing_child_is_named():
         child.close()
 
 
-@pytest.mark.parametrize("fresh_processes", [False, True])
-def test_the_table_says_which_method_made_it(fresh_processes, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("fresh_processes, threads", [(False, None), (True, 1)])
+def test_the_table_says_which_method_made_it(fresh_processes, threads, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(speed, "sgemm_peak", lambda: {"default_threads": 100.0, "one_thread": 50.0})  # seconds saved
     monkeypatch.setattr(
         memory, "first_call", lambda hide_scipy=False: {"import_s": 0, "first_call_s": 0, "backend": "-"}
     )
     out = tmp_path / "speed.json"
     args = ["bench", "speed", "--quick", "--cells", "gru", "--no-memory", "--repeats", "1", "--json", str(out)]
-    assert main(args + (["--fresh-processes"] if fresh_processes else [])) == 0
+    args += ["--fresh-processes"] if fresh_processes else []
+    args += ["--threads", str(threads)] if threads else []
+    before = os.environ.get("RNNLAB_NUM_THREADS")
+    assert main(args) == 0
+    assert os.environ.get("RNNLAB_NUM_THREADS") == before  # put back after the run
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())
-    assert result["method"] == speed.METHODS[fresh_processes]
-    assert f"Method: {speed.METHODS[fresh_processes]}, 1 rounds." in printed
+    assert result["method"] == speed.METHODS[fresh_processes] and result["threads"] == threads
+    each = "each library's default threads" if threads is None else "1 thread(s) for every library"
+    assert f"Method: {speed.METHODS[fresh_processes]}, 1 rounds, {each}." in printed
     assert "SIMD:" in printed and result["machine"]["simd"] is not None
     for r in result["rows"]:
         assert r["ms"]["rnnlab"] > 0 and ("kernel" in r["ms"]) != fresh_processes
     assert ("modules_of_each_process" in result) == fresh_processes
+
+
+def test_threads_must_be_a_positive_integer():
+    with pytest.raises(ValueError, match="threads expected a positive integer, got 0"):
+        speed.run(speed.QUICK_GRID, ("lstm",), repeats=1, threads=0)

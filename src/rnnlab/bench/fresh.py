@@ -14,7 +14,7 @@ speed.interleaved); the children not asked wait on a pipe. Each figure is the me
 its rounds, each ratio the median of the per-round ratios, as in the default method.
 
 Protocol: one JSON object per line on the child's stdin, one reply per line on its stdout
-({"do": "setup", "cell", "problem": path} -> {"ok": true} or {"missing": why};
+({"do": "setup", "cell", "problem": path, "threads"} -> {"ok": true} or {"missing": why};
 {"do": "time", "mode", "warm"} -> {"seconds"}; {"do": "modules"} -> {"modules": [...]}).
 """
 
@@ -77,13 +77,14 @@ class Session:
             child.close()
         self.folder.cleanup()
 
-    def setup(self, cell, p):
-        """Every child builds its contender of `p`; returns (children that have it, missing libraries)."""
+    def setup(self, cell, p, threads=None):
+        """Every child builds its contender of `p` (threads: see contenders); returns (children that have it,
+        missing libraries)."""
         path = os.path.join(self.folder.name, "problem.npz")
         np.savez(path, **p)
         ready, missing = {}, []
         for lib, child in self.children.items():
-            reply = child.ask(do="setup", cell=cell, problem=path)
+            reply = child.ask(do="setup", cell=cell, problem=path, threads=threads)
             if "missing" in reply:
                 missing.append(lib)
             else:
@@ -112,7 +113,7 @@ def serve(lib, stdin=sys.stdin, reply_to=sys.stdout):
                 with np.load(msg["problem"]) as f:
                     p = {k: f[k] for k in f.files}
                 try:
-                    runner = LIBRARIES[lib](msg["cell"], p)
+                    runner = LIBRARIES[lib](msg["cell"], p, msg["threads"])
                     reply = {"ok": True}
                 except ImportError as e:
                     reply = {"missing": str(e)}

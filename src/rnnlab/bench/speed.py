@@ -160,18 +160,43 @@ METHODS = {
 }
 
 
-def run(grid=GRID, cells=("lstm", "simple_rnn"), repeats=7, with_memory=True, progress=None, fresh_processes=False):
-    """Time the grid; returns a JSON-ready dict (machine, method, peak, first_call, rows).
+def run(
+    grid=GRID,
+    cells=("lstm", "simple_rnn"),
+    repeats=7,
+    with_memory=True,
+    progress=None,
+    fresh_processes=False,
+    threads=None,
+):
+    """Time the grid; returns a JSON-ready dict (machine, method, threads, peak, first_call, rows).
 
     fresh_processes: time each contender in a child process of its own (bench/fresh.py)
     instead of all in this one; there is then no "kernel" column and no output check.
+    threads: every library on that many threads (rnnlab's kernels, PyTorch, ONNX Runtime's
+    pool); None: each library's default.
     """
     if repeats < 1:
         raise ValueError(f"repeats expected a positive integer, got {repeats!r}")
-    say = progress or (lambda msg: None)
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads expected a positive integer, got {threads!r}")
+    before = os.environ.get("RNNLAB_NUM_THREADS")
+    if threads:
+        os.environ["RNNLAB_NUM_THREADS"] = str(threads)  # read at every kernel call, and by the children
+    try:
+        return _run(grid, cells, repeats, with_memory, progress or (lambda msg: None), fresh_processes, threads)
+    finally:
+        if before is None:
+            os.environ.pop("RNNLAB_NUM_THREADS", None)
+        else:
+            os.environ["RNNLAB_NUM_THREADS"] = before
+
+
+def _run(grid, cells, repeats, with_memory, say, fresh_processes, threads):
     result = {
         "machine": machine(),
         "method": METHODS[bool(fresh_processes)],
+        "threads": threads,
         "load_before": os.getloadavg(),
         "repeats": repeats,
     }
@@ -189,9 +214,9 @@ def run(grid=GRID, cells=("lstm", "simple_rnn"), repeats=7, with_memory=True, pr
                 say(f"{cell} T,B,D,H={shape} ...")
                 p = contenders.problem(cell, *shape)
                 if session:
-                    train, infer = _in_children(session, cell, shape, p, repeats, peak)
+                    train, infer = _in_children(session, cell, shape, p, repeats, peak, threads)
                 else:
-                    train, infer = _in_this_process(cell, shape, p, repeats, peak)
+                    train, infer = _in_this_process(cell, shape, p, repeats, peak, threads)
                 if with_memory:
                     train["peak_bytes"] = {lib: memory.peak_memory(lib, cell, *shape) for lib in ("rnnlab", "torch")}
                 rows += [train, infer]
@@ -205,9 +230,9 @@ def run(grid=GRID, cells=("lstm", "simple_rnn"), repeats=7, with_memory=True, pr
     return result
 
 
-def _in_this_process(cell, shape, p, repeats, peak):
+def _in_this_process(cell, shape, p, repeats, peak, threads):
     """Training and inference rows, every contender in this process; outputs checked against rnnlab's."""
-    runners, missing = contenders.contenders(cell, p, inference=True)
+    runners, missing = contenders.contenders(cell, p, inference=True, threads=threads)
     runners.insert(1, Kernel(cell, p))
     agreement = contenders.check_same([r for r in runners if r.name != "kernel"])
     trainers = {r.name: r.train for r in runners if hasattr(r, "train")}
@@ -217,9 +242,9 @@ def _in_this_process(cell, shape, p, repeats, peak):
     return train, infer
 
 
-def _in_children(session, cell, shape, p, repeats, peak):
+def _in_children(session, cell, shape, p, repeats, peak, threads):
     """Training and inference rows, each contender in its own process (fresh.Session)."""
-    ready, missing = session.setup(cell, p)
+    ready, missing = session.setup(cell, p, threads)
     train = _row(cell, shape, "train", session.time(ready, "train", repeats), peak, missing)
     infer = _row(cell, shape, "infer", session.time(ready, "infer", repeats), peak, missing)
     return train, infer
@@ -264,7 +289,9 @@ def table(result):
         f"{b.get('internal_api')} {b.get('version')} {b.get('architecture')}" for b in m.get("blas") or []
     )
     lines.append("")
-    lines.append(f"Method: {result['method']}, {result['repeats']} rounds.")
+    threads = result.get("threads")
+    each = "each library's default threads" if threads is None else f"{threads} thread(s) for every library"
+    lines.append(f"Method: {result['method']}, {result['repeats']} rounds, {each}.")
     lines.append(f"Machine: {m['cpu']}, {m['cores']} cores; SIMD: {' '.join(m['simd']) or '-'}; BLAS: {cores or '-'}.")
     lines.append(
         f"sgemm peak {peak['default_threads']:.0f} GFLOP/s (one thread: "

@@ -23,6 +23,12 @@ def register(sub):
         action="store_true",
         help="time each contender in a process of its own that imports only its library (alternating, medians)",
     )
+    s.add_argument(
+        "--threads",
+        type=T.count(1, 1024),
+        default=None,
+        help="every library on this many threads (rnnlab's kernels, PyTorch, ONNX Runtime); default: each its own",
+    )
     s.set_defaults(func=run_speed)
 
 
@@ -43,6 +49,7 @@ def run_speed(args):
         repeats=repeats,
         with_memory=not args.no_memory,
         fresh_processes=args.fresh_processes,
+        threads=args.threads,
         progress=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     print(speed.table(result))
