@@ -133,7 +133,10 @@ class OnnxRuntime:
             [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
             inits,
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        opsets = [helper.make_opsetid("", 17)]
+        # the IR version of opset 17, not the newest onnx knows: ONNX Runtime 1.30 refuses onnx 1.23's default (14)
+        model = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
+        self.ir_version = model.ir_version
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's default
         self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
