@@ -41,11 +41,11 @@ COUNTERPARTS = {"lstm": ("LSTM", "LSTM"), "simple_rnn": ("RNN", "RNN"), "gru": (
 
 
 class Rnnlab:
-    """rnnlab's public layer API on the active kernel backend."""
+    """rnnlab's public layer API on the active kernel backend (its threads: RNNLAB_NUM_THREADS)."""
 
     name = "rnnlab"
 
-    def __init__(self, cell, p):
+    def __init__(self, cell, p, threads=None):
         H = p["U"].shape[0]
         self.layer = cell_class(cell)(H, return_sequences=True).set_weights(p["W"], p["U"], p["b"])
         self.x, self.dy = p["x"], p["dy"]
@@ -60,14 +60,17 @@ class Rnnlab:
 
 
 class Torch:
-    """torch.nn.LSTM / torch.nn.RNN / torch.nn.GRU, batch_first, float32, PyTorch's default threads."""
+    """torch.nn.LSTM / torch.nn.RNN / torch.nn.GRU, batch_first, float32; threads: PyTorch's default, or
+    torch.set_num_threads(threads) (for the whole process)."""
 
     name = "torch"
 
-    def __init__(self, cell, p):
+    def __init__(self, cell, p, threads=None):
         import torch
 
         self.torch = torch
+        if threads:
+            torch.set_num_threads(threads)
         D, G = p["W"].shape
         H = p["U"].shape[0]
         kind = getattr(torch.nn, COUNTERPARTS[cell][0])
@@ -99,11 +102,12 @@ class Torch:
 
 
 class OnnxRuntime:
-    """ONNX's LSTM / RNN / GRU operator, built with onnx.helper, run by onnxruntime (inference only)."""
+    """ONNX's LSTM / RNN / GRU operator, built with onnx.helper, run by onnxruntime (inference only);
+    threads: its default intra-op pool, or that many threads."""
 
     name = "onnxruntime"
 
-    def __init__(self, cell, p):
+    def __init__(self, cell, p, threads=None):
         import onnxruntime as ort
         from onnx import TensorProto, helper, numpy_helper
 
@@ -129,21 +133,26 @@ class OnnxRuntime:
             [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
             inits,
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-        self.session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        opsets = [helper.make_opsetid("", 17)]
+        # the IR version of opset 17, not the newest onnx knows: ONNX Runtime 1.30 refuses onnx 1.23's default (14)
+        model = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
+        self.ir_version = model.ir_version
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or 0  # 0: ONNX Runtime's default
+        self.session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
         self.x = np.ascontiguousarray(p["x"].transpose(1, 0, 2))  # ONNX's operator is time-major
 
     def infer(self):
         return self.session.run(None, {"X": self.x})[0]  # Y (T, 1, B, H)
 
 
-def contenders(cell, p, inference):
-    """The contenders that import here, rnnlab first; names of the missing ones."""
+def contenders(cell, p, inference, threads=None):
+    """The contenders that import here, rnnlab first; names of the missing ones. threads: see each class."""
     out, missing = [Rnnlab(cell, p)], []
     kinds = (Torch, OnnxRuntime) if inference else (Torch,)
     for kind in kinds:
         try:
-            out.append(kind(cell, p))
+            out.append(kind(cell, p, threads))
         except ImportError:
             missing.append(kind.name)
     return out, missing

@@ -18,9 +18,11 @@ import numpy as np
 
 from .. import kernels
 from ..io.atomic import atomic_open
+from ..kernels import hardware
 from ..nn.base import aligned
 from ..nn.cells import cell_class
-from . import contenders, memory
+from . import contenders, fresh, memory
+from .timing import rounds, warm_then_time
 
 GRID = [
     (100, 1, 1, 64),
@@ -70,18 +72,7 @@ def interleaved(fns, repeats, warm=0.1):
     (a (100, 32, 1, 64) LSTM step took 11.8 ms after 50 ms of sleep against 6.4 ms
     back to back).
     """
-    times = {name: [] for name in fns}
-    names = list(fns)
-    for r in range(repeats):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            start = time.perf_counter()
-            fns[name]()
-            while time.perf_counter() - start < warm:
-                fns[name]()
-            t0 = time.perf_counter()
-            fns[name]()
-            times[name].append(time.perf_counter() - t0)
-    return times
+    return rounds({name: (lambda fn=fn: warm_then_time(fn, warm)) for name, fn in fns.items()}, repeats)
 
 
 class Kernel:
@@ -117,8 +108,11 @@ def machine():
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
+    simd = hardware.cpu()[1]
     info = {
         "cpu": cpu,
+        "simd": simd,
+        "blas": hardware.blas_libraries(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -160,12 +154,52 @@ def _row(cell, shape, mode, times, peak, missing):
     return row
 
 
-def run(grid=GRID, cells=("lstm", "simple_rnn"), repeats=7, with_memory=True, progress=None):
-    """Time the grid; returns a JSON-ready dict (machine, peak, first_call, rows)."""
+METHODS = {
+    False: "one process: every contender in this process, in rotating rounds",
+    True: "fresh processes: each contender in a process of its own (one library each), in rotating rounds",
+}
+
+
+def run(
+    grid=GRID,
+    cells=("lstm", "simple_rnn"),
+    repeats=7,
+    with_memory=True,
+    progress=None,
+    fresh_processes=False,
+    threads=None,
+):
+    """Time the grid; returns a JSON-ready dict (machine, method, threads, peak, first_call, rows).
+
+    fresh_processes: time each contender in a child process of its own (bench/fresh.py)
+    instead of all in this one; there is then no "kernel" column and no output check.
+    threads: every library on that many threads (rnnlab's kernels, PyTorch, ONNX Runtime's
+    pool); None: each library's default.
+    """
     if repeats < 1:
         raise ValueError(f"repeats expected a positive integer, got {repeats!r}")
-    say = progress or (lambda msg: None)
-    result = {"machine": machine(), "load_before": os.getloadavg(), "repeats": repeats}
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads expected a positive integer, got {threads!r}")
+    before = os.environ.get("RNNLAB_NUM_THREADS")
+    if threads:
+        os.environ["RNNLAB_NUM_THREADS"] = str(threads)  # read at every kernel call, and by the children
+    try:
+        return _run(grid, cells, repeats, with_memory, progress or (lambda msg: None), fresh_processes, threads)
+    finally:
+        if before is None:
+            os.environ.pop("RNNLAB_NUM_THREADS", None)
+        else:
+            os.environ["RNNLAB_NUM_THREADS"] = before
+
+
+def _run(grid, cells, repeats, with_memory, say, fresh_processes, threads):
+    result = {
+        "machine": machine(),
+        "method": METHODS[bool(fresh_processes)],
+        "threads": threads,
+        "load_before": os.getloadavg(),
+        "repeats": repeats,
+    }
     say("sgemm peak ...")
     result["peak_gflops"] = sgemm_peak()
     peak = result["peak_gflops"]["default_threads"]
@@ -173,23 +207,47 @@ def run(grid=GRID, cells=("lstm", "simple_rnn"), repeats=7, with_memory=True, pr
     result["first_call"] = memory.first_call()
     result["first_call_without_scipy"] = memory.first_call(hide_scipy=True)
     rows = []
-    for cell in cells:
-        for shape in grid:
-            say(f"{cell} T,B,D,H={shape} ...")
-            p = contenders.problem(cell, *shape)
-            runners, missing = contenders.contenders(cell, p, inference=True)
-            runners.insert(1, Kernel(cell, p))
-            agreement = contenders.check_same([r for r in runners if r.name != "kernel"])
-            trainers = {r.name: r.train for r in runners if hasattr(r, "train")}
-            train = _row(cell, shape, "train", interleaved(trainers, repeats), peak, missing)
-            infer = _row(cell, shape, "infer", interleaved({r.name: r.infer for r in runners}, repeats), peak, missing)
-            infer["max_abs_diff_from_rnnlab"] = agreement
-            if with_memory:
-                train["peak_bytes"] = {lib: memory.peak_memory(lib, cell, *shape) for lib in ("rnnlab", "torch")}
-            rows += [train, infer]
+    session = fresh.Session() if fresh_processes else None
+    try:
+        for cell in cells:
+            for shape in grid:
+                say(f"{cell} T,B,D,H={shape} ...")
+                p = contenders.problem(cell, *shape)
+                if session:
+                    train, infer = _in_children(session, cell, shape, p, repeats, peak, threads)
+                else:
+                    train, infer = _in_this_process(cell, shape, p, repeats, peak, threads)
+                if with_memory:
+                    train["peak_bytes"] = {lib: memory.peak_memory(lib, cell, *shape) for lib in ("rnnlab", "torch")}
+                rows += [train, infer]
+        if session:
+            result["modules_of_each_process"] = session.modules()
+    finally:
+        if session:
+            session.close()
     result["rows"] = rows
     result["load_after"] = os.getloadavg()
     return result
+
+
+def _in_this_process(cell, shape, p, repeats, peak, threads):
+    """Training and inference rows, every contender in this process; outputs checked against rnnlab's."""
+    runners, missing = contenders.contenders(cell, p, inference=True, threads=threads)
+    runners.insert(1, Kernel(cell, p))
+    agreement = contenders.check_same([r for r in runners if r.name != "kernel"])
+    trainers = {r.name: r.train for r in runners if hasattr(r, "train")}
+    train = _row(cell, shape, "train", interleaved(trainers, repeats), peak, missing)
+    infer = _row(cell, shape, "infer", interleaved({r.name: r.infer for r in runners}, repeats), peak, missing)
+    infer["max_abs_diff_from_rnnlab"] = agreement
+    return train, infer
+
+
+def _in_children(session, cell, shape, p, repeats, peak, threads):
+    """Training and inference rows, each contender in its own process (fresh.Session)."""
+    ready, missing = session.setup(cell, p, threads)
+    train = _row(cell, shape, "train", session.time(ready, "train", repeats), peak, missing)
+    infer = _row(cell, shape, "infer", session.time(ready, "infer", repeats), peak, missing)
+    return train, infer
 
 
 def _fmt(v, spec):
@@ -226,7 +284,15 @@ def table(result):
         )
     fc, bare = result["first_call"], result["first_call_without_scipy"]
     peak = result["peak_gflops"]
+    m = result["machine"]
+    cores = ", ".join(
+        f"{b.get('internal_api')} {b.get('version')} {b.get('architecture')}" for b in m.get("blas") or []
+    )
     lines.append("")
+    threads = result.get("threads")
+    each = "each library's default threads" if threads is None else f"{threads} thread(s) for every library"
+    lines.append(f"Method: {result['method']}, {result['repeats']} rounds, {each}.")
+    lines.append(f"Machine: {m['cpu']}, {m['cores']} cores; SIMD: {' '.join(m['simd']) or '-'}; BLAS: {cores or '-'}.")
     lines.append(
         f"sgemm peak {peak['default_threads']:.0f} GFLOP/s (one thread: "
         f"{_fmt(peak.get('one_thread'), '.0f')}); first call in a fresh process: import "

@@ -18,6 +18,17 @@ def register(sub):
     )
     s.add_argument("--cells", default="lstm,simple_rnn", help="comma-separated: lstm, simple_rnn, gru")
     s.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
+    s.add_argument(
+        "--fresh-processes",
+        action="store_true",
+        help="time each contender in a process of its own that imports only its library (alternating, medians)",
+    )
+    s.add_argument(
+        "--threads",
+        type=T.count(1, 1024),
+        default=None,
+        help="every library on this many threads (rnnlab's kernels, PyTorch, ONNX Runtime); default: each its own",
+    )
     s.set_defaults(func=run_speed)
 
 
@@ -37,6 +48,8 @@ def run_speed(args):
         cells,
         repeats=repeats,
         with_memory=not args.no_memory,
+        fresh_processes=args.fresh_processes,
+        threads=args.threads,
         progress=lambda msg: print(msg, file=sys.stderr, flush=True),
     )
     print(speed.table(result))

@@ -34,6 +34,7 @@ import numpy as np
 
 from .. import kernels
 from ..io import atomic
+from ..kernels import hardware
 from ..probe.gradflow import GradientFlowCallback
 from ..train.callbacks import Callback, NonFiniteError, TerminateOnNaN
 from .config import check_config, config_id, record_name
@@ -59,62 +60,13 @@ class _StepLosses(Callback):
         self.losses.append(self._pending)
 
 
-SIMD_FLAGS = (
-    "sse2",
-    "sse4_2",
-    "avx",
-    "avx2",
-    "fma",
-    "avx512f",
-    "avx512bw",
-    "avx512vl",
-    "avx512_vnni",
-    "amx_tile",
-    "neon",
-    "asimd",
-    "sve",
-)
-
-
-def _cpuinfo():
-    """(model name, the SIMD flags of SIMD_FLAGS this CPU has) from /proc/cpuinfo ("", [] elsewhere)."""
-    name, flags = platform.processor() or "", set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "model name" and not flags:
-                    name = value.strip()
-                elif key in ("flags", "Features") and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    return name, [f for f in SIMD_FLAGS if f in flags]
-
-
-def _blas():
-    """The BLAS libraries NumPy loaded, with the core type their kernels were chosen for (threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return None
-    libs = [lib for lib in threadpool_info() if lib.get("user_api") == "blas"]
-    # NumPy's own (a wheel's numpy.libs); other packages loaded in this process (SciPy, PyTorch) bring theirs
-    mine = [lib for lib in libs if "numpy" in (lib.get("filepath") or "")] or libs
-    return sorted(
-        ({k: lib.get(k) for k in ("internal_api", "version", "architecture")} for lib in mine),
-        key=lambda d: [str(v) for v in d.values()],
-    )
-
-
 def environment():
     """Library versions and machine: fields that do not change between runs on one machine.
 
     Records of one config are equal to every digit only on the same CPU and BLAS kernels: the CPU
     model, its SIMD flags and the BLAS core type (e.g. OpenBLAS' "Haswell", "SkylakeX") are recorded.
     """
-    cpu, simd = _cpuinfo()
+    cpu, simd = hardware.cpu()
     try:
         numba = metadata.version("numba")
     except metadata.PackageNotFoundError:  # the fast kernels are then off
@@ -132,7 +84,7 @@ def environment():
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "simd": simd,
-        "blas": _blas(),
+        "blas": hardware.blas_libraries(),
     }
 
 

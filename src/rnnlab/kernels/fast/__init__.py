@@ -10,6 +10,7 @@ reference kernels when numba or NumPy's OpenBLAS is missing. Rooms:
     products.py              matrix products on blocks of batch rows
     plan.py                  what the compiled loops accept, and how the batch is split across cores
     pool.py                  the kernel threads
+    fpenv.py                 subnormals flushed to zero on each kernel thread while it runs
     blas.py                  NumPy's bundled OpenBLAS, bound without SciPy, and its thread control
     buffers.py               work buffers reused from call to call
     numba_cache.py           numba's on-disk cache, stamped with all of this package's sources
