@@ -101,16 +101,10 @@ class Kernel:
 
 
 def machine():
-    """What the figures were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    simd = hardware.cpu()[1]
+    """What the figures were measured on: the CPU model, its SIMD flags and the BLAS core type among the rest."""
+    cpu, simd = hardware.cpu()
     info = {
-        "cpu": cpu,
+        "cpu": cpu or platform.machine(),
         "simd": simd,
         "blas": hardware.blas_libraries(),
         "cores": os.cpu_count(),
