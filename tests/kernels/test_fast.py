@@ -293,6 +293,22 @@ def test_buffers_come_back_only_when_nothing_else_holds_them(monkeypatch):
     assert fb._kept == 80
 
 
+def test_ctrl_c_landing_while_buffers_come_back_is_raised_again_not_lost(monkeypatch):
+    # a cache's buffers come back in a finalizer, run at every training step; Python prints and drops
+    # an exception raised inside one, so a Ctrl-C arriving there would be ignored and training go on
+    from rnnlab.kernels.fast import buffers as fb
+
+    def interrupted(items):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fb, "give_back", interrupted)
+    lease = fb.Lease(np.empty(4))
+    del lease  # the interrupt lands in the finalizer, which keeps it
+    with pytest.raises(KeyboardInterrupt):
+        fb.empty((2,), np.float32)  # the next buffer a kernel asks for: the training step stops here
+    assert fb.empty((2,), np.float32).shape == (2,)  # raised once
+
+
 def test_kernel_caches_released_are_reused_and_results_unchanged():
     from rnnlab.kernels.fast import buffers as fb
 
