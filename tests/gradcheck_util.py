@@ -98,6 +98,17 @@ def relu_margin(cache, b):
 MARGIN = 50 * EPS
 
 
+def softsign_margin(outputs):
+    """Smallest |z| behind softsign outputs s = z / (1 + |z|) (so |z| = |s| / (1 − |s|)).
+
+    softsign's second derivative jumps at 0 (−2·sign(z) / (1 + |z|)³): a fourth-order central
+    difference whose stencil straddles 0 is off by far more than the check's bound, so checks
+    draw data again when a softsign input lies within MARGIN of 0, as for relu's kink.
+    """
+    s = np.abs(np.asarray(outputs))
+    return float(np.min(s / (1.0 - s))) if s.size else np.inf
+
+
 def leaves(model):
     """The SimpleRNN/LSTM layers inside a layer, Bidirectional or Stack."""
     if hasattr(model, "named_layers"):

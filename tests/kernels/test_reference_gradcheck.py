@@ -1,7 +1,7 @@
 """Reference kernels: exact BPTT against central differences in float64."""
 
 import numpy as np
-from gradcheck_util import MARGIN, check, relu_margin
+from gradcheck_util import MARGIN, check, relu_margin, softsign_margin
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -63,6 +63,10 @@ def test_kernel_gradients(cell, B, T, D, H, mask, rdrop, seq_grad, seed):
     _, _, cache = kernel.forward(x, params, state, mask=m, rdrop=drop, **options)
     if cell == "rnn-relu":
         assume(relu_margin(cache, params["b"]) > MARGIN)
+    if cell == "rnn-softsign":  # h_t = softsign(z_t): a kink of the second derivative at z_t = 0
+        assume(softsign_margin(cache["h"][1:]) > MARGIN)
+    if cell == "lstm-softsign":  # every gate, C̃_t and softsign(C_t)
+        assume(min(softsign_margin(cache["gates"]), float(np.min(np.abs(cache["c"][1:])))) > MARGIN)
     dx, dstate0, grads = kernel.backward(R, S, cache)
     pairs = [("x", x, dx)] + [(k, params[k], grads[k]) for k in ("W", "U", "b")]
     pairs += [(f"state{k}", s, d) for k, (s, d) in enumerate(zip(state, dstate0))]
