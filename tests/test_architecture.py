@@ -19,6 +19,7 @@ SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 RANKS = {
     "checks": 0,
     "version": 0,
+    "interrupts": 0,
     "initializers": 1,
     "kernels": 1,
     "tasks": 1,

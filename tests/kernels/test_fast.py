@@ -303,10 +303,29 @@ def test_ctrl_c_landing_while_buffers_come_back_is_raised_again_not_lost(monkeyp
 
     monkeypatch.setattr(fb, "give_back", interrupted)
     lease = fb.Lease(np.empty(4))
-    del lease  # the interrupt lands in the finalizer, which keeps it
+    del lease  # the interrupt lands in the finalizer, which holds it
     with pytest.raises(KeyboardInterrupt):
-        fb.empty((2,), np.float32)  # the next buffer a kernel asks for: the training step stops here
-    assert fb.empty((2,), np.float32).shape == (2,)  # raised once
+        kernels.get("lstm", "fast")  # the next kernel call: the training step stops here
+    assert kernels.get("lstm", "fast") is not None  # raised once
+
+
+def test_a_ctrl_c_dropped_anywhere_under_the_cli_handler_is_raised_at_the_next_kernel_call(monkeypatch):
+    import signal
+    import sys
+
+    from rnnlab import interrupts
+
+    class Finalized:
+        def __del__(self):
+            interrupts.handle(signal.SIGINT, None)  # as if SIGINT were handled inside this finalizer
+
+    dropped = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: dropped.append(info.exc_type))
+    Finalized()  # collected at once: its __del__ raises, and Python drops the exception
+    assert dropped == [KeyboardInterrupt]
+    with pytest.raises(KeyboardInterrupt):
+        kernels.get("simple_rnn")
+    kernels.get("simple_rnn")  # once only
 
 
 def test_kernel_caches_released_are_reused_and_results_unchanged():

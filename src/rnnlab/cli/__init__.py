@@ -4,9 +4,12 @@ Each sub-command lives in its own module exposing `register(subparsers)`,
 which adds a parser whose `func(args)` runs the command and returns an exit code.
 """
 
+import signal
 import sys
+import threading
 import traceback
 
+from .. import interrupts
 from . import argtypes, bench, cluster, compare, demo, explore, export, lesson, plot, run, text, trace
 
 # one module per verb or group of verbs, in the order `rnnlab --help` lists them
@@ -41,6 +44,8 @@ def main(argv=None):
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    in_main = threading.current_thread() is threading.main_thread()  # only there can a handler be set
+    previous = signal.signal(signal.SIGINT, interrupts.handle) if in_main else None
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:
@@ -63,6 +68,10 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 70
+    finally:
+        interrupts.clear()  # dealt with here or by the verb: none is left for later kernel calls
+        if in_main and previous is not None:  # None: a handler not set from Python, left as it is
+            signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from types import ModuleType
 
 import numpy as np
 
+from .. import interrupts
 from . import fast, gru, lstm, lstm_variants, simple_rnn
 
 # cell -> its reference module; "lstm_variants" (peepholes, projection) has no fast module: the fast
@@ -144,6 +145,7 @@ def _warn_fallback():
 
 def get(cell: str, name: str | None = None) -> ModuleType:
     """Module with forward/backward (and infer) for `cell` in backend `name` (None: the active one)."""
+    interrupts.check()  # every kernel call passes here: a Ctrl-C dropped in a finalizer is raised now
     if cell not in _REFERENCE:
         raise ValueError(f"kernel expected a registered cell among {sorted(_REFERENCE)}, got {cell!r}")
     name = resolve(name)

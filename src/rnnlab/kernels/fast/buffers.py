@@ -18,20 +18,18 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ... import interrupts
+
 LIMIT = 128 << 20
 
 _free = OrderedDict()  # (shape, dtype) -> list of arrays, least recently given back first
 _kept = 0
 _lock = threading.Lock()
-_interrupted = False  # a Ctrl-C that landed in Lease.__del__, raised again by the next empty()
 
 
 def empty(shape, dtype):
     """np.empty(shape, dtype), from the kept buffers when one fits."""
-    global _kept, _interrupted
-    if _interrupted:  # Python drops an exception raised in a finalizer: the Ctrl-C is raised here instead
-        _interrupted = False
-        raise KeyboardInterrupt
+    global _kept
     key = (tuple(shape), np.dtype(dtype))
     with _lock:
         stack = _free.get(key)
@@ -79,11 +77,6 @@ def give_back(items):
     items.clear()
 
 
-def _hold_interrupt():
-    global _interrupted
-    _interrupted = True
-
-
 class Lease:
     """Put last in a cache dict: when the cache goes, its buffers come back (the dict drops
     its entries in order, so by then the lease holds the only references)."""
@@ -96,7 +89,7 @@ class Lease:
     def __del__(self):
         try:
             give_back(self.arrays)
-        except KeyboardInterrupt:  # Ctrl-C landed in here, where Python would print and drop it
-            _hold_interrupt()
+        except KeyboardInterrupt:  # Ctrl-C landed in here, where Python would print and drop it:
+            interrupts.hold()  # the next kernel call raises it
         except Exception:  # interpreter shutdown: module globals may be gone
             pass
