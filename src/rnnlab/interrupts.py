@@ -19,6 +19,11 @@ def hold():
     _held = True
 
 
+def pending():
+    """Whether an interrupt is held: a Ctrl-C came and nothing has dealt with it yet."""
+    return _held
+
+
 def clear():
     """Forget a held interrupt (its KeyboardInterrupt was caught)."""
     global _held

@@ -266,6 +266,24 @@ def test_ctrl_c_during_run_exits_130_with_one_line(tmp_path):
     assert os.listdir(tmp_path) == []
 
 
+def test_an_error_from_what_a_ctrl_c_interrupted_is_an_interruption_not_a_bug(tmp_path, monkeypatch, capsys):
+    # numba's compiler, interrupted, raises an error of its own (RuntimeError: no compiled object yet)
+    from rnnlab import interrupts
+    from rnnlab.cli import main as cli_main
+    from rnnlab.cli import plot
+
+    def broken(args):
+        interrupts.hold()  # the Ctrl-C, held by the handler
+        raise RuntimeError("no compiled object yet")
+
+    monkeypatch.setattr(plot, "run_activations", broken)
+    assert cli_main(["plot", "activations", "--out", str(tmp_path / "a.png")]) == 130
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "rnnlab plot: interrupted; every file written so far is whole; nothing else was saved"
+    ]
+    assert not interrupts.pending()  # nothing left for later kernel calls
+
+
 def test_a_bug_is_a_traceback_with_a_line_asking_to_report_it(tmp_path):
     # an error that is none of rnnlab's own (a KeyError from inside a verb) stands for a bug
     code = (

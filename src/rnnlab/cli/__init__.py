@@ -36,6 +36,12 @@ INTERRUPTED = {
 }
 
 
+def _interrupted(command):
+    saved = INTERRUPTED.get(command, "every file written so far is whole; nothing else was saved")
+    print(f"rnnlab {command}: interrupted; {saved}", file=sys.stderr, flush=True)
+    return 130
+
+
 def main(argv=None):
     """Run `rnnlab ARGS`; returns the exit status: 0 done, 1 an error, 2 a mistake in the arguments
     (argparse: one line), 130 interrupted. A traceback only for a bug, with a line asking to report it."""
@@ -49,9 +55,7 @@ def main(argv=None):
     try:
         return args.func(args) or 0
     except KeyboardInterrupt:
-        saved = INTERRUPTED.get(args.command, "every file written so far is whole; nothing else was saved")
-        print(f"rnnlab {args.command}: interrupted; {saved}", file=sys.stderr, flush=True)
-        return 130
+        return _interrupted(args.command)
     except argtypes.UsageError as err:
         print(f"rnnlab {args.command}: error: {err}", file=sys.stderr)
         return 2
@@ -59,6 +63,8 @@ def main(argv=None):
         print(f"rnnlab {args.command}: error: {' '.join(str(err).split()) or type(err).__name__}", file=sys.stderr)
         return 1
     except Exception:
+        if interrupts.pending():  # the Ctrl-C broke what it landed in (numba's compiler raises its own error)
+            return _interrupted(args.command)
         traceback.print_exc()
         from ..version import __version__
 
