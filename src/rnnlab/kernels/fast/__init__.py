@@ -8,6 +8,7 @@ reference kernels when numba or NumPy's OpenBLAS is missing. Rooms:
     simple_rnn.py            one compiled module per cell, held equal to kernels/<cell>.py by the tests
     ops.py                   compiled building blocks: the BLAS product, activations, the finiteness check
     products.py              matrix products on blocks of batch rows
+    packed.py                the recurrent product on weights packed once per call, register-tiled
     plan.py                  what the compiled loops accept, and how the batch is split across cores
     pool.py                  the kernel threads
     fpenv.py                 subnormals flushed to zero on each kernel thread while it runs

@@ -23,7 +23,7 @@ from .. import inference
 from . import buffers, pool
 from .blas import one_blas_thread
 from .ops import JIT, activate, dact, gemm
-from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
+from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
 from .products import (
     SMALL_ROWS,
     _at_b_small,
@@ -79,27 +79,27 @@ def _cell_before_state(g, b, ah, h_prev, h_new, code_a):
 # ---- training forward ---------------------------------------------------------------
 @njit(**JIT)
 def _forward_rows(
-    x, U, Uh, b, b_rec, h, gates, hU_h, y, mask, rdrop, hp, hu, rh, ah, reset_after, code_a, code_r, r0, r1
+    x, U, P, Uh, Ph, b, b_rec, h, gates, hU_h, y, mask, rdrop, hp, hu, rh, ah, reset_after, code_a, code_r, r0, r1
 ):
     """Steps 0..T-1 of batch rows r0:r1; h[0] set on entry; h, gates, hU_h (reset_after), y filled.
 
-    U is the whole U (reset_after) or U_zr; b (3H) the input bias, b_rec (3H) b' (reset_after);
-    hu, rh, ah (B, ·) are work rows of this block.
+    U is the whole U (reset_after) or U_zr; P, Ph: U and U_h packed, or empty; b (3H) the input
+    bias, b_rec (3H) b' (reset_after); hu, rh, ah (B, ·) are work rows of this block.
     """
     for t in range(x.shape[0]):
         if reset_after:
             for r in range(r0, r1):
                 hu[r, :] = b_rec  # b', then + h_{t-1} U
-            recurrent_product(h[t], U, rdrop, hp, hu, r0, r1)
+            recurrent_product(h[t], U, P, rdrop, hp, hu, r0, r1)
             for r in range(r0, r1):
                 _cell_after(gates[t, r], b, hu[r], h[t, r], h[t + 1, r], hU_h[t, r], code_a, code_r)
         else:
             hu[r0:r1] = 0.0
-            recurrent_product(h[t], U, rdrop, hp, hu, r0, r1)  # h_{t-1} U_z, h_{t-1} U_r
+            recurrent_product(h[t], U, P, rdrop, hp, hu, r0, r1)  # h_{t-1} U_z, h_{t-1} U_r
             for r in range(r0, r1):
                 _cell_before_gates(gates[t, r], b, hu[r], hp[r] if rdrop.shape[0] > 0 else h[t, r], rh[r], code_r)
             ah[r0:r1] = 0.0
-            recurrent_product(rh, Uh, rdrop[:0], hp[:0], ah, r0, r1)  # (r_t ⊙ h_{t-1}) U_h
+            recurrent_product(rh, Uh, Ph, rdrop[:0], hp[:0], ah, r0, r1)  # (r_t ⊙ h_{t-1}) U_h
             for r in range(r0, r1):
                 _cell_before_state(gates[t, r], b, ah[r], h[t, r], h[t + 1, r], code_a)
         if mask.shape[0] > 0:  # y is its own array only under a mask (else h[1:])
@@ -120,8 +120,10 @@ def _backward_rows(
     hU_h,
     U,
     Ut,
+    Pt,
     Uh,
     Uht,
+    Pht,
     mask,
     rdrop,
     da,
@@ -141,6 +143,7 @@ def _backward_rows(
 
     reset_after: da_rec[t] = ∂L/∂(h_{t-1} U + b') feeds dh_{t-1} through U. Else
     dzr (B, 2H), dah, drh (B, H) are work rows: ∂L/∂a_{z,r}, ∂L/∂a_h, ∂L/∂(r_t ⊙ h_{t-1}).
+    Ut, Pt (Uht, Pht): Uᵀ (U_hᵀ) for the product's loops and packed panels (products.recurrent_grad).
     """
     T = gates.shape[0]
     H = h.shape[2]
@@ -176,10 +179,10 @@ def _backward_rows(
                     dah[r, j] = da_h
                 dh[r, j] = dht * z  # through the carried term z_t ⊙ h_{t-1}; products added below
         if reset_after:
-            recurrent_grad(da_rec[t], U, Ut, rdrop, dh, dhr, r0, r1)  # + (da_rec_t Uᵀ) ⊙ rdrop
+            recurrent_grad(da_rec[t], U, Ut, Pt, rdrop, dh, dhr, r0, r1)  # + (da_rec_t Uᵀ) ⊙ rdrop
             continue
         drh[r0:r1] = 0.0
-        recurrent_grad(dah, Uh, Uht, rdrop[:0], drh, dhr[:0], r0, r1)  # ∂L/∂(r_t ⊙ h_{t-1}) = da_h U_hᵀ
+        recurrent_grad(dah, Uh, Uht, Pht, rdrop[:0], drh, dhr[:0], r0, r1)  # ∂L/∂(r_t ⊙ h_{t-1}) = da_h U_hᵀ
         for r in range(r0, r1):
             if mask.shape[0] > 0 and not mask[t, r]:
                 continue
@@ -190,7 +193,7 @@ def _backward_rows(
                 da[t, r, H + j] = da_r
                 dzr[r, H + j] = da_r
                 dh[r, j] += drh[r, j] * rr * keep
-        recurrent_grad(dzr, U, Ut, rdrop, dh, dhr, r0, r1)  # + ([da_z, da_r] U_zrᵀ) ⊙ rdrop
+        recurrent_grad(dzr, U, Ut, Pt, rdrop, dh, dhr, r0, r1)  # + ([da_z, da_r] U_zrᵀ) ⊙ rdrop
 
 
 @njit(**JIT)
@@ -223,10 +226,11 @@ def _grads_block(x, hp, hh, da, da_rec, W, gW, gU, gb, gb_rec, dx, c0, c1, q0, q
 # ---- inference: no cache ------------------------------------------------------------
 @njit(**JIT)
 def _infer_rows(
-    x, W, U, Uh, b, b_rec, h, y, mask, backwards, reset_after, code_a, code_r, z, hu, rh, ah, hn, hUh, r0, r1
+    x, W, U, P, Uh, Ph, b, b_rec, h, y, mask, backwards, reset_after, code_a, code_r, z, hu, rh, ah, hn, hUh, r0, r1
 ):
     """All steps of batch rows r0:r1, batch first. h (B, H) holds h_0 on entry and h_T on exit;
-    z (B, T or 1, 3H) the input terms (all steps first, or each at its step); the rest work rows."""
+    z (B, T or 1, 3H) the input terms (all steps first, or each at its step); P, Ph: U and U_h
+    packed, or empty; the rest work rows."""
     B, T, D = x.shape
     H = h.shape[1]
     every = z.shape[1] == T
@@ -241,16 +245,16 @@ def _infer_rows(
         if reset_after:
             for r in range(r0, r1):
                 hu[r, :] = b_rec
-            recurrent_product(h, U, none, none, hu, r0, r1)  # h_{t-1} U + b'
+            recurrent_product(h, U, P, none, none, hu, r0, r1)  # h_{t-1} U + b'
             for r in range(r0, r1):
                 _cell_after(z[r, q], b, hu[r], h[r], hn[r], hUh[r], code_a, code_r)
         else:
             hu[r0:r1] = 0.0
-            recurrent_product(h, U, none, none, hu, r0, r1)
+            recurrent_product(h, U, P, none, none, hu, r0, r1)
             for r in range(r0, r1):
                 _cell_before_gates(z[r, q], b, hu[r], h[r], rh[r], code_r)
             ah[r0:r1] = 0.0
-            recurrent_product(rh, Uh, none, none, ah, r0, r1)
+            recurrent_product(rh, Uh, Ph, none, none, ah, r0, r1)
             for r in range(r0, r1):
                 _cell_before_state(z[r, q], b, ah[r], h[r], hn[r], code_a)
         for r in range(r0, r1):
@@ -299,6 +303,7 @@ def forward(
     hu = np.empty((B, 3 * H if reset_after else 2 * H), dtype)
     rh, ah = (empty(2, dtype), empty(2, dtype)) if reset_after else (np.empty((B, H), dtype), np.empty((B, H), dtype))
     rows = blocks_for(B, T, D, H, 3)
+    P, Ph = panels(Ur, rows), (panels(Uh, rows) if Uh.size else empty(3, dtype))
     with one_blas_thread():  # x_t W for all steps first, as one large product per thread
         pool.run(
             input_projection,
@@ -307,7 +312,7 @@ def forward(
         pool.run(
             _forward_rows,
             [
-                (x, Ur, Uh, b, b_rec, h, gates, hU_h, y, m8, rd, hp, hu, rh, ah, reset_after, *codes, r0, r1)
+                (x, Ur, P, Uh, Ph, b, b_rec, h, gates, hU_h, y, m8, rd, hp, hu, rh, ah, reset_after, *codes, r0, r1)
                 for r0, r1 in rows
             ],
         )
@@ -346,6 +351,7 @@ def backward(dy, dstate, cache):
     Ur, Uh = _split_U(U, reset_after)
     rows = blocks_for(B, T, D, H, 3)
     Urt, Uht = transposed_if_small(Ur, rows), transposed_if_small(Uh, rows)
+    Pt, Pht = panels(Ur, rows, transpose=True), (panels(Uh, rows, transpose=True) if Uh.size else empty(3, dtype))
     if reset_after:
         dzr = dah = drh = empty(2, dtype)
     else:
@@ -362,8 +368,10 @@ def backward(dy, dstate, cache):
                     hU_h,
                     Ur,
                     Urt,
+                    Pt,
                     Uh,
                     Uht,
+                    Pht,
                     m8,
                     rd,
                     da,
@@ -464,11 +472,35 @@ def infer(
     z = np.empty((B, steps, 3 * H), dtype)
     hu = np.empty((B, 3 * H if reset_after else 2 * H), dtype)
     rh, ah, hn, hUh = (np.empty((B, H), dtype) for _ in range(4))
+    P, Ph = panels(Ur, rows), (panels(Uh, rows) if Uh.size else empty(3, dtype))
     with one_blas_thread(calls_blas(D, rows)):
         pool.run(
             _infer_rows,
             [
-                (x, W, Ur, Uh, b, b_rec, h, y, m8, go_backwards, reset_after, *codes, z, hu, rh, ah, hn, hUh, r0, r1)
+                (
+                    x,
+                    W,
+                    Ur,
+                    P,
+                    Uh,
+                    Ph,
+                    b,
+                    b_rec,
+                    h,
+                    y,
+                    m8,
+                    go_backwards,
+                    reset_after,
+                    *codes,
+                    z,
+                    hu,
+                    rh,
+                    ah,
+                    hn,
+                    hUh,
+                    r0,
+                    r1,
+                )
                 for r0, r1 in rows
             ],
         )

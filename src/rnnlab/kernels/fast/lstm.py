@@ -23,15 +23,15 @@ from .. import lstm as reference
 from . import buffers, pool
 from .blas import one_blas_thread
 from .ops import JIT, SIGMOID, TANH, act, activate, dact, tanh
-from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
+from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
 from .products import input_projection, recurrent_grad, recurrent_product, step_input, step_product, weight_grads
 
 
 @njit(**JIT)
-def _forward_rows(x, U, b, h, c, gates, y, mask, rdrop, hp, code_a, code_r, r0, r1):
-    """Steps 0..T-1 of batch rows r0:r1; h[0], c[0] set on entry, h, c, gates, y filled."""
+def _forward_rows(x, U, P, b, h, c, gates, y, mask, rdrop, hp, code_a, code_r, r0, r1):
+    """Steps 0..T-1 of batch rows r0:r1; h[0], c[0] set on entry, h, c, gates, y filled. P: U packed, or empty."""
     for t in range(x.shape[0]):  # z_t = x_t W is there already; the bias comes with the activation
-        recurrent_product(h[t], U, rdrop, hp, gates[t], r0, r1)  # z_t += h_{t-1} U
+        recurrent_product(h[t], U, P, rdrop, hp, gates[t], r0, r1)  # z_t += h_{t-1} U
         for r in range(r0, r1):
             _cell_forward(gates[t, r], b, c[t, r], c[t + 1, r], h[t + 1, r], code_a, code_r)
             if mask.shape[0] > 0:  # y is its own array only under a mask (else h[1:])
@@ -72,10 +72,10 @@ def _cell_forward(z, b, c_prev, c_new, h_new, code_a, code_r):
 
 
 @njit(**JIT)
-def _backward_rows(dy, gates, c, U, Ut, mask, rdrop, dz, dh, dc, dhr, code_a, code_r, r0, r1):
+def _backward_rows(dy, gates, c, U, Ut, Pt, mask, rdrop, dz, dh, dc, dhr, code_a, code_r, r0, r1):
     """BPTT of rows r0:r1: dh, dc (B, H) hold dh_T, dC_T on entry, dh_0, dC_0 on exit; dz filled.
 
-    Ut is Uᵀ in C order for blocks of one or two rows (a loop then beats a BLAS call).
+    Ut, Pt: Uᵀ for the product's loops and packed panels (products.recurrent_grad).
     """
     T = gates.shape[0]
     H = U.shape[0]
@@ -88,7 +88,7 @@ def _backward_rows(dy, gates, c, U, Ut, mask, rdrop, dz, dh, dc, dhr, code_a, co
                 for j in range(H):
                     dh[r, j] += dy[t, r, j]  # everything that reaches h_t
             _cell_backward(gates[t, r], c[t, r], c[t + 1, r], dh[r], dc[r], dz[t, r], code_a, code_r)
-        recurrent_grad(dz[t], U, Ut, rdrop, dh, dhr, r0, r1)
+        recurrent_grad(dz[t], U, Ut, Pt, rdrop, dh, dhr, r0, r1)  # dh_{t-1} += dz_t Uᵀ
 
 
 @njit(**JIT)
@@ -121,13 +121,13 @@ def _cell_backward(g, c_prev, c_t, dh, dc, dz, code_a, code_r):
 
 # ---- inference: no cache ------------------------------------------------------------
 @njit(**JIT)
-def _infer_rows(x, W, U, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0, r1):
+def _infer_rows(x, W, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0, r1):
     """All steps of batch rows r0:r1, batch first.
 
     h, c (B, H) hold h_0, C_0 on entry and h_T, C_T on exit; z and hc (B, 2H) are
     work (C_t and h_t are written apart from C_{t-1}, so that the cell loop
     vectorises). z is (B, T, 4H), every step's input term made first, or
-    (B, 1, 4H), each step's made at that step.
+    (B, 1, 4H), each step's made at that step. P: U packed, or empty.
     """
     B, T, D = x.shape
     H = h.shape[1]
@@ -139,7 +139,7 @@ def _infer_rows(x, W, U, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0,
         q = s if every else 0  # where z_t is
         if not every:
             step_input(x, W, z, s, r0, r1)  # z_t = x_t W
-        step_product(h, U, z, q, r0, r1)  # z_t += h_{t-1} U
+        step_product(h, U, P, z, q, r0, r1)  # z_t += h_{t-1} U
         for r in range(r0, r1):
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero
@@ -153,7 +153,7 @@ def _infer_rows(x, W, U, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0,
 
 
 @njit(**JIT)
-def _infer_batch(x, W, U, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
+def _infer_batch(x, W, U, P, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
     """_infer_rows on the whole batch, its arrays made here: (y or an empty array, h_T, C_T).
 
     Made in Python, the five arrays took a one-step call about 7 µs more: after a kernel
@@ -165,7 +165,7 @@ def _infer_batch(x, W, U, b, h0, c0, mask, backwards, code_a, code_r, sequences,
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
     z = np.empty((B, steps, 4 * H), x.dtype)
     hc = np.empty((B, 2 * H), x.dtype)
-    _infer_rows(x, W, U, b, h, c, y, mask, backwards, code_a, code_r, z, hc, 0, B)
+    _infer_rows(x, W, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, 0, B)
     return y, h, c
 
 
@@ -185,12 +185,13 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
     y = h[1:] if mask is None else np.empty((T, B, H), dtype)  # unmasked, the output is h_1..h_T
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 4)
+    P = panels(U, rows)
     with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
         pool.run(
             input_projection,
             [(x.reshape(T * B, -1), W, gates.reshape(T * B, 4 * H), q0, q1) for q0, q1 in pool.split(T * B, len(rows))],
         )
-        pool.run(_forward_rows, [(x, U, b, h, c, gates, y, m8, rd, hp, *codes, r0, r1) for r0, r1 in rows])
+        pool.run(_forward_rows, [(x, U, P, b, h, c, gates, y, m8, rd, hp, *codes, r0, r1) for r0, r1 in rows])
     cache = dict(
         x=x,
         W=W,
@@ -223,9 +224,11 @@ def backward(dy, dstate, cache):
     dz = buffers.empty((T, B, 4 * H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
     dhr = np.empty((B, H) if rd.size else (0, 0), dtype)
     rows = blocks_for(B, T, D, H, 4)
-    Ut = transposed_if_small(U, rows)
+    Ut, Pt = transposed_if_small(U, rows), panels(U, rows, transpose=True)
     with one_blas_thread():
-        pool.run(_backward_rows, [(dy, gates, c, U, Ut, m8, rd, dz, dh, dc, dhr, *codes, r0, r1) for r0, r1 in rows])
+        pool.run(
+            _backward_rows, [(dy, gates, c, U, Ut, Pt, m8, rd, dz, dh, dc, dhr, *codes, r0, r1) for r0, r1 in rows]
+        )
         dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows))
     spare = [dz]
     del dz
@@ -258,9 +261,10 @@ def infer(
     x, W, U, b, state, m8, codes, rows = plan
     B, T, D = x.shape
     steps = input_steps(T, D)
+    P = panels(U, rows)
     with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
-            args = (x, W, U, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
+            args = (x, W, U, P, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
             y, h, c = pool.run(_infer_batch, [args])[0]
         else:  # blocks of rows in parallel, on arrays they share
             H = U.shape[0]
@@ -268,5 +272,7 @@ def infer(
             hc = np.empty((B, 2 * H), x.dtype)
             y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
             z = np.empty((B, steps, 4 * H), x.dtype)
-            pool.run(_infer_rows, [(x, W, U, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1) for r0, r1 in rows])
+            pool.run(
+                _infer_rows, [(x, W, U, P, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1) for r0, r1 in rows]
+            )
     return (y if sequences else None), (h, c)

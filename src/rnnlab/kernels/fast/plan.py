@@ -1,9 +1,11 @@
 """What the fast kernels accept, and how they split the work across cores."""
 
+import os
+
 import numpy as np
 
 from .. import activations
-from . import pool
+from . import packed, pool
 from .ops import CODES
 from .products import SMALL_ROWS
 
@@ -103,3 +105,25 @@ def transposed_if_small(U, rows):
     if min(r1 - r0 for r0, r1 in rows) <= SMALL_ROWS:
         return np.ascontiguousarray(U.T)
     return empty(2, U.dtype)
+
+
+PRODUCTS = ("auto", "packed", "blas")
+
+
+def product_path():
+    """How blocks of more than SMALL_ROWS rows make the recurrent product: RNNLAB_PRODUCT=packed or blas
+    forces one (read at every call), else auto."""
+    path = os.environ.get("RNNLAB_PRODUCT", "auto") or "auto"
+    if path not in PRODUCTS:
+        raise ValueError(f"RNNLAB_PRODUCT expected one of {', '.join(PRODUCTS)}, got {path!r}")
+    return path
+
+
+def panels(U, rows, transpose=False):
+    """U (or Uᵀ) packed for the tiled product (packed.pack) when some block of rows will use it, else an
+    empty stand-in: those blocks then call OpenBLAS. Auto packs whenever a block has more than SMALL_ROWS
+    rows: packing reads U once per call, and the packed product took 0.7–0.9× OpenBLAS's time at every
+    recurrent shape measured (docs/PERFORMANCE.md, "The packed product")."""
+    if max(r1 - r0 for r0, r1 in rows) <= SMALL_ROWS or product_path() == "blas":
+        return empty(3, U.dtype)
+    return packed.pack(U, transpose)

@@ -1,15 +1,18 @@
 """Matrix products of the fast kernels, on blocks of batch rows.
 
-Blocks of three rows or more go to OpenBLAS (blas.py, one thread per
-block); one or two rows go to plain loops, which beat a BLAS call there
-(OpenBLAS spends microseconds per call and is slow for a one- or two-row
-operand: 1×64×256 took 4.1 µs against 1.3 µs for the loop).
+The recurrent products (h_{t-1} U forward, dz_t Uᵀ backward) of blocks of three
+rows or more run on U packed once per call (packed.py) when the call was handed
+packed panels (plan.panels), else on OpenBLAS (blas.py, one thread per block);
+one or two rows go to plain loops, which beat a BLAS call there (OpenBLAS spends
+microseconds per call and is slow for a one- or two-row operand: 1×64×256 took
+4.1 µs against 1.3 µs for the loop). The large products before and after the
+loop over time stay on OpenBLAS.
 """
 
 import numpy as np
 from numba import njit
 
-from . import pool
+from . import packed, pool
 from .ops import JIT, gemm
 
 SMALL_ROWS = 2
@@ -53,8 +56,8 @@ def step_input(x, W, z, s, r0, r1):
 
 
 @njit(**JIT)
-def recurrent_product(h_t, U, rdrop, hp, z_t, r0, r1):
-    """z_t[r] += (h_t[r] ⊙ rdrop[r]) U for rows r0:r1 (no rdrop: an empty array)."""
+def recurrent_product(h_t, U, P, rdrop, hp, z_t, r0, r1):
+    """z_t[r] += (h_t[r] ⊙ rdrop[r]) U for rows r0:r1 (no rdrop: an empty array); P: U packed, or empty."""
     n, H, G = r1 - r0, U.shape[0], U.shape[1]
     hs = h_t
     if rdrop.shape[0] > 0:  # h_{t-1} ⊙ rdrop
@@ -65,25 +68,33 @@ def recurrent_product(h_t, U, rdrop, hp, z_t, r0, r1):
     if n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(hs[r], U, z_t[r])
+    elif P.shape[0] > 0:
+        packed.product(hs, r0 * H, H, n, P, z_t, r0 * G, G, G)
     else:
         gemm(False, False, n, G, H, 1.0, hs[r0:], H, U, G, 1.0, z_t[r0:], G)
 
 
 @njit(**JIT)
-def step_product(h, U, z, s, r0, r1):
-    """z[r, s] += h[r] U for rows r0:r1 of a batch-first z (B, T, G): one step of every row."""
+def step_product(h, U, P, z, s, r0, r1):
+    """z[r, s] += h[r] U for rows r0:r1 of a batch-first z (B, T, G): one step of every row; P as above."""
     n, H = r1 - r0, U.shape[0]
     T, G = z.shape[1], z.shape[2]
     if n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(h[r], U, z[r, s])
+    elif P.shape[0] > 0:  # rows of z_t lie T·G apart
+        packed.product(h, r0 * H, H, n, P, z, (r0 * T + s) * G, T * G, G)
     else:  # C starts at z[r0, s]; its rows lie T·G apart
         gemm(False, False, n, G, H, 1.0, h[r0:], H, U, G, 1.0, z[r0, s], T * G)
 
 
 @njit(**JIT)
-def recurrent_grad(dz, U, Ut, rdrop, dh, dhr, r0, r1):
-    """dh_{t-1} += dz_t Uᵀ, times rdrop under recurrent dropout; rows r0:r1."""
+def recurrent_grad(dz, U, Ut, Pt, rdrop, dh, dhr, r0, r1):
+    """dh_{t-1} += dz_t Uᵀ, times rdrop under recurrent dropout; rows r0:r1.
+
+    Ut is Uᵀ in C order for blocks of one or two rows (a loop then beats a BLAS call), else empty;
+    Pt is Uᵀ packed (packed.pack(U, transpose=True)), else empty.
+    """
     n, H, G = r1 - r0, U.shape[0], U.shape[1]
     out = dh if rdrop.shape[0] == 0 else dhr
     if rdrop.shape[0] > 0:
@@ -91,6 +102,8 @@ def recurrent_grad(dz, U, Ut, rdrop, dh, dhr, r0, r1):
     if n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(dz[r], Ut, out[r])
+    elif Pt.shape[0] > 0:
+        packed.product(dz, r0 * G, G, n, Pt, out, r0 * H, H, H)
     else:
         gemm(False, True, n, H, G, 1.0, dz[r0:], G, U, G, 1.0, out[r0:], H)
     if rdrop.shape[0] > 0:

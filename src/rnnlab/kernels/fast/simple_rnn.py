@@ -17,15 +17,15 @@ from .. import simple_rnn as reference
 from . import buffers, pool
 from .blas import one_blas_thread
 from .ops import JIT, TANH, activate, dact
-from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, supported, transposed_if_small
+from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
 from .products import input_projection, recurrent_grad, recurrent_product, step_input, step_product, weight_grads
 
 
 @njit(**JIT)
-def _forward_rows(x, U, b, h, hn, y, mask, rdrop, hp, code, r0, r1):
-    """Steps 0..T-1 of batch rows r0:r1; h[0] set on entry, h, hn, y filled."""
+def _forward_rows(x, U, P, b, h, hn, y, mask, rdrop, hp, code, r0, r1):
+    """Steps 0..T-1 of batch rows r0:r1; h[0] set on entry, h, hn, y filled. P: U packed, or empty."""
     for t in range(x.shape[0]):  # z_t = x_t W is there already; the bias comes with the activation
-        recurrent_product(h[t], U, rdrop, hp, hn[t], r0, r1)  # z_t += h_{t-1} U
+        recurrent_product(h[t], U, P, rdrop, hp, hn[t], r0, r1)  # z_t += h_{t-1} U
         for r in range(r0, r1):
             activate(code, hn[t, r], b)  # h_t = φ(x_t W + h_{t-1} U + b)
             if mask.shape[0] > 0:  # h, hn and y are separate arrays only under a mask
@@ -38,8 +38,8 @@ def _forward_rows(x, U, b, h, hn, y, mask, rdrop, hp, code, r0, r1):
 
 
 @njit(**JIT)
-def _backward_rows(dy, hn, U, Ut, mask, rdrop, dz, dh, dhr, code, r0, r1):
-    """BPTT of rows r0:r1: dh (B, H) holds dh_T on entry and dh_0 on exit; dz filled (Ut: see lstm.py)."""
+def _backward_rows(dy, hn, U, Ut, Pt, mask, rdrop, dz, dh, dhr, code, r0, r1):
+    """BPTT of rows r0:r1: dh (B, H) holds dh_T on entry and dh_0 on exit; dz filled (Ut, Pt: see lstm.py)."""
     T = hn.shape[0]
     H = U.shape[0]
     for t in range(T - 1, -1, -1):
@@ -59,16 +59,16 @@ def _backward_rows(dy, hn, U, Ut, mask, rdrop, dz, dh, dhr, code, r0, r1):
                 for j in range(H):
                     d[j] = g[j] * dact(code, hr[j])  # ∂h_t/∂z_t = φ'(z_t)
                     g[j] = 0.0
-        recurrent_grad(dz[t], U, Ut, rdrop, dh, dhr, r0, r1)  # dh_{t-1} += dz_t Uᵀ
+        recurrent_grad(dz[t], U, Ut, Pt, rdrop, dh, dhr, r0, r1)  # dh_{t-1} += dz_t Uᵀ
 
 
 # ---- inference: no cache ------------------------------------------------------------
 @njit(**JIT)
-def _infer_rows(x, W, U, b, h, y, mask, backwards, code, z, r0, r1):
+def _infer_rows(x, W, U, P, b, h, y, mask, backwards, code, z, r0, r1):
     """All steps of batch rows r0:r1, batch first.
 
     h (B, H) holds h_0 on entry and h_T on exit; z is work: (B, T, H), every step's
-    input term made first, or (B, 1, H), each step's made at that step.
+    input term made first, or (B, 1, H), each step's made at that step. P: U packed, or empty.
     """
     B, T, D = x.shape
     H = h.shape[1]
@@ -80,7 +80,7 @@ def _infer_rows(x, W, U, b, h, y, mask, backwards, code, z, r0, r1):
         q = s if every else 0  # where z_t is
         if not every:
             step_input(x, W, z, s, r0, r1)  # z_t = x_t W
-        step_product(h, U, z, q, r0, r1)  # z_t += h_{t-1} U
+        step_product(h, U, P, z, q, r0, r1)  # z_t += h_{t-1} U
         for r in range(r0, r1):
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero
@@ -92,14 +92,14 @@ def _infer_rows(x, W, U, b, h, y, mask, backwards, code, z, r0, r1):
 
 
 @njit(**JIT)
-def _infer_batch(x, W, U, b, h0, mask, backwards, code, sequences, steps):
+def _infer_batch(x, W, U, P, b, h0, mask, backwards, code, sequences, steps):
     """_infer_rows on the whole batch, its arrays made here (see lstm.py): (y or an empty array, h_T)."""
     B, T, _ = x.shape
     H = h0.shape[1]
     h = h0.copy()  # becomes h_T
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
     z = np.empty((B, steps, H), x.dtype)
-    _infer_rows(x, W, U, b, h, y, mask, backwards, code, z, 0, B)
+    _infer_rows(x, W, U, P, b, h, y, mask, backwards, code, z, 0, B)
     return y, h
 
 
@@ -119,12 +119,13 @@ def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
     y = hn if mask is None else np.empty((T, B, H), dtype)
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 1)
+    P = panels(U, rows)
     with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
         pool.run(
             input_projection,
             [(x.reshape(T * B, -1), W, hn.reshape(T * B, H), q0, q1) for q0, q1 in pool.split(T * B, len(rows))],
         )
-        pool.run(_forward_rows, [(x, U, b, h, hn, y, m8, rd, hp, code, r0, r1) for r0, r1 in rows])
+        pool.run(_forward_rows, [(x, U, P, b, h, hn, y, m8, rd, hp, code, r0, r1) for r0, r1 in rows])
     cache = dict(
         x=x,
         U=U,
@@ -154,9 +155,9 @@ def backward(dy, dstate, cache):
     dz = buffers.empty((T, B, H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
     dhr = np.empty((B, H) if rd.size else (0, 0), dtype)
     rows = blocks_for(B, T, D, H, 1)
-    Ut = transposed_if_small(U, rows)
+    Ut, Pt = transposed_if_small(U, rows), panels(U, rows, transpose=True)
     with one_blas_thread():
-        pool.run(_backward_rows, [(dy, hn, U, Ut, m8, rd, dz, dh, dhr, code, r0, r1) for r0, r1 in rows])
+        pool.run(_backward_rows, [(dy, hn, U, Ut, Pt, m8, rd, dz, dh, dhr, code, r0, r1) for r0, r1 in rows])
         dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows))
     spare = [dz]
     del dz
@@ -176,13 +177,14 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     x, W, U, b, state, m8, (code,), rows = plan
     B, T, D = x.shape
     steps = input_steps(T, D)
+    P = panels(U, rows)
     with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
-            y, h = pool.run(_infer_batch, [(x, W, U, b, state[0], m8, go_backwards, code, sequences, steps)])[0]
+            y, h = pool.run(_infer_batch, [(x, W, U, P, b, state[0], m8, go_backwards, code, sequences, steps)])[0]
         else:  # blocks of rows in parallel, on arrays they share
             H = U.shape[0]
             h = np.array(state[0], dtype=x.dtype)  # becomes h_T
             y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
             z = np.empty((B, steps, H), x.dtype)
-            pool.run(_infer_rows, [(x, W, U, b, h, y, m8, go_backwards, code, z, r0, r1) for r0, r1 in rows])
+            pool.run(_infer_rows, [(x, W, U, P, b, h, y, m8, go_backwards, code, z, r0, r1) for r0, r1 in rows])
     return (y if sequences else None), (h,)

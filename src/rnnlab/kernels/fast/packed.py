@@ -1,0 +1,229 @@
+"""The recurrent product on weights packed once per call, with a register-tiled microkernel.
+
+Every step multiplies a few batch rows (one core's block) by the same matrix, U or
+Uᵀ. OpenBLAS copies U into its own packed layout at every call, which at (32 rows,
+H = 256) cost a third of the step's product (docs/PERFORMANCE.md, "The packed product").
+Here the matrix is packed once per kernel call into column panels,
+
+    P[p, k, j] = M[k, p·NR + j]        (zero past the last column),
+
+so that the NR columns of one panel lie together for each k, and the microkernel
+`_tile` keeps an MR × NR block of the result in vector registers while it runs
+down k: per k it loads the panel's row once (NR/V vectors) and broadcasts one
+value of each of the MR rows of A, MR·NR/V fused multiply-adds in all.
+
+The tile's shape is chosen from the CPU's features when the matrix is packed
+(`panel_width`), and the compiled loops read it back from P's shape, so cached code
+serves any CPU: with AVX-512 (32 vector registers of 64 bytes) a panel row is four
+vectors and MR = 6 (24 accumulators); with AVX2 (16 registers of 32 bytes) two
+vectors and MR = 6 (12 accumulators). The vector code is written in LLVM IR
+(`_make_tile`) because numba keeps no register tile of its own (it compiled the
+same loop in numba to scalar code, 3.2–3.7× slower, PERFORMANCE.md).
+"""
+
+import os
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from . import numba_cache  # noqa: F401  (installs the cache locators before anything compiles)
+from .ops import JIT
+
+MR = 6  # rows of A per tile
+WIDE, NARROW = 64, 32  # bytes per vector: AVX-512, AVX2
+WIDE_VECTORS, NARROW_VECTORS = 4, 2  # vectors per panel row (NR = vectors · lanes)
+WIDE_ROW = WIDE_VECTORS * WIDE  # bytes of a panel row with AVX-512's tile
+L1_PANEL = 32 * 1024  # bytes of a panel's k-block, kept in L1 while the tiles of all rows use it
+
+_I64 = ir.IntType(64)
+_I32 = ir.IntType(32)
+
+
+def _make_tile(mr, vectors, vector_bytes):
+    """An intrinsic: C[c0 + m·ldc + g·V + v] += Σ_k A[a0 + m·lda + k] · P[p0 + (k·vectors + g)·V + v].
+
+    For m < mr, g < vectors, v < V = vector_bytes / itemsize, k < K. A, P, C are arrays of
+    one float dtype (any shape; offsets count elements from their first). The mr·vectors
+    accumulators live in registers for the whole k loop.
+    """
+
+    @intrinsic
+    def tile(typingctx, A, a0, lda, P, p0, K, C, c0, ldc):
+        sig = types.void(A, types.intp, types.intp, P, types.intp, types.intp, C, types.intp, types.intp)
+
+        def codegen(context, builder, signature, args):
+            A_, a0_, lda_, P_, p0_, K_, C_, c0_, ldc_ = args
+            dtype = signature.args[0].dtype
+            lanes = vector_bytes // (4 if dtype == types.float32 else 8)
+            vty = ir.VectorType(context.get_value_type(dtype), lanes)
+            vptr = vty.as_pointer()
+            name = f"llvm.fma.v{lanes}{'f32' if dtype == types.float32 else 'f64'}"
+            fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty] * 3), name)
+
+            def data(k, value):
+                return context.make_array(signature.args[k])(context, builder, value).data
+
+            a = builder.gep(data(0, A_), [a0_])
+            p = builder.gep(data(3, P_), [p0_])
+            c = builder.gep(data(6, C_), [c0_])
+
+            def c_vector(m, g):  # where C's vector (m, g) starts
+                offset = builder.add(builder.mul(ir.Constant(_I64, m), ldc_), ir.Constant(_I64, g * lanes))
+                return builder.bitcast(builder.gep(c, [offset]), vptr)
+
+            acc = [[cgutils.alloca_once(builder, vty) for _ in range(vectors)] for _ in range(mr)]
+            for m in range(mr):
+                for g in range(vectors):
+                    builder.store(builder.load(c_vector(m, g), align=4), acc[m][g])
+            undef = ir.Constant(vty, ir.Undefined)
+            splat = ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes)
+            with cgutils.for_range(builder, K_) as loop:
+                k = loop.index
+                row = builder.gep(p, [builder.mul(k, ir.Constant(_I64, vectors * lanes))])  # P's row k
+                b = [
+                    builder.load(builder.bitcast(builder.gep(row, [ir.Constant(_I64, g * lanes)]), vptr), align=4)
+                    for g in range(vectors)
+                ]
+                for m in range(mr):
+                    value = builder.load(builder.gep(a, [builder.add(builder.mul(ir.Constant(_I64, m), lda_), k)]))
+                    am = builder.shuffle_vector(
+                        builder.insert_element(undef, value, ir.Constant(_I32, 0)), undef, splat
+                    )
+                    for g in range(vectors):
+                        builder.store(builder.call(fma, [am, b[g], builder.load(acc[m][g])]), acc[m][g])
+            for m in range(mr):
+                for g in range(vectors):
+                    builder.store(builder.load(acc[m][g]), c_vector(m, g), align=4)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+_W1, _W2, _W3, _W4, _W5, _W6 = (_make_tile(mr, WIDE_VECTORS, WIDE) for mr in range(1, MR + 1))
+_N1, _N2, _N3, _N4, _N5, _N6 = (_make_tile(mr, NARROW_VECTORS, NARROW) for mr in range(1, MR + 1))
+
+
+@njit(**JIT)
+def _tile(wide, mr, A, a0, lda, P, p0, K, C, c0, ldc):
+    """The microkernel for mr rows (1..MR) and the panel width of P (wide: AVX-512's, else AVX2's)."""
+    if wide:
+        if mr == 6:
+            _W6(A, a0, lda, P, p0, K, C, c0, ldc)
+        elif mr == 5:
+            _W5(A, a0, lda, P, p0, K, C, c0, ldc)
+        elif mr == 4:
+            _W4(A, a0, lda, P, p0, K, C, c0, ldc)
+        elif mr == 3:
+            _W3(A, a0, lda, P, p0, K, C, c0, ldc)
+        elif mr == 2:
+            _W2(A, a0, lda, P, p0, K, C, c0, ldc)
+        else:
+            _W1(A, a0, lda, P, p0, K, C, c0, ldc)
+    elif mr == 6:
+        _N6(A, a0, lda, P, p0, K, C, c0, ldc)
+    elif mr == 5:
+        _N5(A, a0, lda, P, p0, K, C, c0, ldc)
+    elif mr == 4:
+        _N4(A, a0, lda, P, p0, K, C, c0, ldc)
+    elif mr == 3:
+        _N3(A, a0, lda, P, p0, K, C, c0, ldc)
+    elif mr == 2:
+        _N2(A, a0, lda, P, p0, K, C, c0, ldc)
+    else:
+        _N1(A, a0, lda, P, p0, K, C, c0, ldc)
+
+
+def _host_vector_bytes():
+    features = llvm.get_host_cpu_features()
+    return WIDE if features.get("avx512f") else NARROW
+
+
+_HOST = _host_vector_bytes()
+
+
+def vector_bytes():
+    """Vector width the packed panels are laid out for: RNNLAB_TILE=avx512 or avx2 forces one, else the CPU's."""
+    forced = os.environ.get("RNNLAB_TILE", "")
+    if forced == "avx512":
+        return WIDE
+    if forced == "avx2":
+        return NARROW
+    if forced:
+        raise ValueError(f"RNNLAB_TILE expected 'avx512' or 'avx2', got {forced!r}")
+    return _HOST
+
+
+def panel_width(dtype, vector_bytes):
+    """NR, the columns of one panel: the vectors of a panel row times the lanes of a vector."""
+    vectors = WIDE_VECTORS if vector_bytes == WIDE else NARROW_VECTORS
+    return vectors * vector_bytes // np.dtype(dtype).itemsize
+
+
+@njit(**JIT)
+def _pack(M, transpose, P):
+    """P[p, k, j] = M[k, p·NR + j] (or Mᵀ's with transpose), zero past the last column."""
+    n_panels, K, NR = P.shape
+    N = M.shape[0] if transpose else M.shape[1]
+    for p in range(n_panels):
+        for k in range(K):
+            for j in range(NR):
+                col = p * NR + j
+                if col >= N:
+                    P[p, k, j] = 0.0
+                elif transpose:
+                    P[p, k, j] = M[col, k]
+                else:
+                    P[p, k, j] = M[k, col]
+
+
+def pack(M, transpose=False, vector_bytes=None):
+    """M (K, N) (or Mᵀ with transpose) packed into panels: P (⌈N/NR⌉, K, NR), NR = panel_width."""
+    vb = globals()["vector_bytes"]() if vector_bytes is None else vector_bytes
+    K, N = (M.shape[1], M.shape[0]) if transpose else M.shape
+    NR = panel_width(M.dtype, vb)
+    P = np.empty((-(-N // NR), K, NR), M.dtype)
+    _pack(M, transpose, P)
+    return P
+
+
+@njit(**JIT)
+def product(A, a0, lda, n, P, C, c0, ldc, N):
+    """C[c0 + m·ldc + j] += Σ_k A[a0 + m·lda + k] M[k, j] for rows m < n and columns j < N; P packs M (K, N).
+
+    The loops run over k-blocks whose panel rows fit L1 (outer), panels, then tiles of MR rows
+    (inner), so one k-block of a panel serves the tiles of all n rows from L1. A panel cut by
+    N (the last, when N is not a multiple of NR) is computed on a tile of its own and copied back.
+    C is C-contiguous (its offsets count elements).
+    """
+    n_panels, K, NR = P.shape
+    wide = NR * P.itemsize == WIDE_ROW
+    kc = max(1, L1_PANEL // (NR * P.itemsize))
+    work = np.empty((MR, NR) if N % NR else (0, 0), P.dtype)
+    for k0 in range(0, K, kc):
+        kb = min(kc, K - k0)
+        for p in range(n_panels):
+            j0 = p * NR
+            cols = min(NR, N - j0)
+            m = 0
+            while m < n:
+                mr = min(MR, n - m)
+                a = a0 + m * lda + k0
+                pk = (p * K + k0) * NR
+                if cols == NR:
+                    _tile(wide, mr, A, a, lda, P, pk, kb, C, c0 + m * ldc + j0, ldc)
+                else:
+                    flat = C.reshape(-1)  # C is C-contiguous, as the offsets assume
+                    for i in range(mr):
+                        for j in range(NR):
+                            work[i, j] = flat[c0 + (m + i) * ldc + j0 + j] if j < cols else 0.0
+                    _tile(wide, mr, A, a, lda, P, pk, kb, work, 0, NR)
+                    for i in range(mr):
+                        for j in range(cols):
+                            flat[c0 + (m + i) * ldc + j0 + j] = work[i, j]
+                m += mr

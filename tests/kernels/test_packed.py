@@ -1,0 +1,141 @@
+"""The recurrent product on packed weights (kernels/fast/packed.py) equals OpenBLAS's and the reference.
+
+Both tile widths (AVX-512's and AVX2's, forced with RNNLAB_TILE: either runs on any x86 CPU,
+the compiler splitting or joining vectors) and both product paths (RNNLAB_PRODUCT=packed or
+blas) are run through every cell's forward, backward and infer, with sizes that do not fill
+a tile (odd H, rows not a multiple of the tile's). Tolerances as in test_fast.py.
+"""
+
+import numpy as np
+import pytest
+from test_fast import assert_close, compare, compare_infer, random_case
+
+import rnnlab as rl
+from rnnlab import kernels
+
+pytestmark = pytest.mark.skipif(not kernels.fast_available(), reason="needs numba: pip install rnnlab[fast]")
+
+if kernels.fast_available():
+    from rnnlab.kernels.fast import packed
+    from rnnlab.kernels.fast import plan as fast_plan
+
+
+def numpy_product(A, a0, lda, n, M, C, c0, ldc):
+    """What packed.product must compute, in float64: C[c0 + m·ldc + j] += Σ_k A[a0 + m·lda + k] M[k, j]."""
+    K, N = M.shape
+    out = C.astype(np.float64)
+    for m in range(n):
+        row = A[a0 + m * lda : a0 + m * lda + K].astype(np.float64)
+        out[c0 + m * ldc : c0 + m * ldc + N] += row @ M.astype(np.float64)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("width", ["wide", "narrow"])
+def test_product_on_packed_panels_equals_numpy(dtype, width):
+    vector_bytes = packed.WIDE if width == "wide" else packed.NARROW
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        K, N, n = int(rng.integers(1, 300)), int(rng.integers(1, 300)), int(rng.integers(1, 20))
+        if trial < 3:  # sizes that fill whole panels and tiles, and one that crosses a k-block
+            K, N, n = [(64, 256, 12), (513, 128, 6), (7, 64, 1)][trial]
+        M = rng.standard_normal((K, N)).astype(dtype)
+        transpose = trial % 2 == 1  # pack Mᵀ's transpose: M again
+        P = packed.pack(np.ascontiguousarray(M.T) if transpose else M, transpose, vector_bytes)
+        assert P.shape == (-(-N // packed.panel_width(dtype, vector_bytes)), K, P.shape[2])
+        lda, ldc = K + int(rng.integers(0, 3)), N + int(rng.integers(0, 3))
+        a0, c0 = int(rng.integers(0, 5)), int(rng.integers(0, 5))
+        A = rng.standard_normal(a0 + n * lda).astype(dtype)
+        C = rng.standard_normal(c0 + n * ldc + 3).astype(dtype)
+        expected = numpy_product(A, a0, lda, n, M, C, c0, ldc)
+        packed.product(A, a0, lda, n, P, C, c0, ldc, N)
+        assert_close(C, expected.astype(dtype), dtype, f"K={K} N={N} n={n}")
+        assert np.array_equal(C[c0 + n * ldc :], expected[c0 + n * ldc :].astype(dtype)), "wrote past the rows"
+
+
+def test_packed_panels_hold_the_matrix_and_zeros_past_it():
+    M = np.arange(3 * 20, dtype=np.float32).reshape(3, 20)
+    P = packed.pack(M, vector_bytes=packed.NARROW)  # 16 columns a panel in float32
+    assert P.shape == (2, 3, 16)
+    assert np.array_equal(P[0], M[:, :16]) and np.array_equal(P[1, :, :4], M[:, 16:])
+    assert not P[1, :, 4:].any()
+    assert np.array_equal(packed.pack(np.ascontiguousarray(M.T), transpose=True, vector_bytes=packed.NARROW), P)
+
+
+@pytest.fixture(params=["packed-wide", "packed-narrow", "blas"])
+def path(request, monkeypatch):
+    """The recurrent product forced to one path; the batch split however little the work."""
+    product, _, width = request.param.partition("-")
+    monkeypatch.setenv("RNNLAB_PRODUCT", product)
+    monkeypatch.setenv("RNNLAB_TILE", {"wide": "avx512", "narrow": "avx2"}.get(width, ""))
+    monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
+    return request.param
+
+
+# (T, B, D, H): blocks of 3 to 11 rows, H filling no tile, a tile exactly, or panels and a part
+SHAPES = [(5, 7, 3, 13), (4, 9, 5, 16), (3, 11, 2, 37), (6, 8, 4, 64), (3, 6, 3, 150)]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("cell", ["lstm", "simple_rnn", "gru"])
+def test_cells_on_each_product_path_equal_the_reference(cell, dtype, threads, path, monkeypatch):
+    monkeypatch.setenv("RNNLAB_NUM_THREADS", str(threads))
+    for seed, shape in enumerate(SHAPES):
+        case = random_case(cell, dtype, 900 + seed, shape)
+        compare(cell, dtype, case)
+        compare_infer(cell, dtype, case, go_backwards=seed % 2 == 1, sequences=seed != 2)
+
+
+def test_each_path_is_taken_when_forced(monkeypatch):
+    """The option reaches the kernels: packed panels are made for blocks of more than two rows only."""
+    U = np.ones((8, 32), np.float32)
+    monkeypatch.setenv("RNNLAB_PRODUCT", "packed")
+    assert fast_plan.panels(U, [(0, 3)]).shape[0] > 0
+    assert fast_plan.panels(U, [(0, 2), (2, 4)]).shape[0] == 0  # loops for one or two rows
+    monkeypatch.setenv("RNNLAB_PRODUCT", "blas")
+    assert fast_plan.panels(U, [(0, 3)]).shape[0] == 0
+    monkeypatch.setenv("RNNLAB_PRODUCT", "auto")
+    assert fast_plan.panels(U, [(0, 3)]).shape[0] > 0
+    monkeypatch.setenv("RNNLAB_TILE", "avx2")
+    assert fast_plan.panels(U, [(0, 3)]).shape[2] == 16
+    monkeypatch.setenv("RNNLAB_TILE", "avx512")
+    assert fast_plan.panels(U, [(0, 3)]).shape[2] == 64
+
+
+@pytest.mark.parametrize("name, value", [("RNNLAB_PRODUCT", "fastest"), ("RNNLAB_TILE", "sse")])
+def test_a_misspelt_option_is_refused_by_name(name, value, monkeypatch):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError, match=name):
+        fast_plan.panels(np.ones((4, 16), np.float32), [(0, 4)])
+
+
+@pytest.mark.parametrize("cell", [rl.LSTM, rl.GRU, rl.SimpleRNN])
+def test_three_training_steps_repack_the_changed_weights(cell, monkeypatch):
+    """Weights change at every optimizer step and by set_weights: each step must use the new ones.
+
+    Three Adam steps on the fast kernels with packed products, against the same steps on the
+    reference kernels; then set_weights, and one more step."""
+    monkeypatch.setenv("RNNLAB_PRODUCT", "packed")
+    monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(12, 6, 5)).astype(np.float32)
+    target = rng.normal(size=(12, 1)).astype(np.float32)
+    models = {}
+    for backend in ("fast", "reference"):
+        layer = cell(21, seed=4)
+        layer.backend = backend
+        model = rl.Sequential([layer, rl.Dense(1, seed=5)])
+        model.compile(loss="mse", optimizer=rl.optim.Adam(0.05))
+        models[backend] = model
+    losses = {b: [float(m.train_on_batch(x, target)) for _ in range(3)] for b, m in models.items()}
+    assert losses["fast"][0] != losses["fast"][2], "the weights did not change"
+    np.testing.assert_allclose(losses["fast"], losses["reference"], rtol=1e-4)
+    fast, reference = models["fast"].get_weights(), models["reference"].get_weights()
+    for name in reference:
+        assert_close(fast[name], reference[name], np.float32, f"{name} after three steps")
+    new = {name: w * np.float32(0.5) for name, w in reference.items()}
+    for model in models.values():
+        model.set_weights(new)
+    after = {b: m.predict(x) for b, m in models.items()}
+    assert_close(after["fast"], after["reference"], np.float32, "predictions after set_weights")
