@@ -22,7 +22,7 @@ from .. import inference
 from .. import lstm as reference
 from . import buffers, pool
 from .blas import one_blas_thread
-from .ops import JIT, SIGMOID, TANH, act, activate, dact, tanh
+from .ops import JIT, SIGMOID, TANH, act, activate, dact, sigmoid_fraction, tanh, tanh_fraction
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
 from .products import input_projection, recurrent_grad, recurrent_product, step_input, step_product, weight_grads
 
@@ -69,6 +69,26 @@ def _cell_forward(z, b, c_prev, c_new, h_new, code_a, code_r):
         cn = z[H + j] * c_prev[j] + z[j] * z[2 * H + j]
         c_new[j] = cn
         h_new[j] = z[3 * H + j] * act(code_a, cn)
+
+
+@njit(**JIT)
+def _cell_infer(z, b, c_prev, c_new, h_new):
+    """One row of the usual LSTM (σ gates, tanh), in inference: C_t and h_t from z (4H), no gate kept.
+
+    One fused loop with three divisions a unit instead of five: the gates are kept as fractions
+    n/d (ops.sigmoid_fraction, tanh_fraction) and i_t ⊙ C̃_t and o_t ⊙ tanh(C_t) each divide
+    once. f_t divides on its own, so that a large C_{t-1} is never multiplied by a denominator.
+    """
+    H = c_prev.shape[0]
+    for j in range(H):
+        ni, di = sigmoid_fraction(z[j] + b[j])  # i_t = σ(x_t W_i + h_{t-1} U_i + b_i) = ni/di
+        nf, df = sigmoid_fraction(z[H + j] + b[H + j])  # f_t = nf/df
+        ng, dg = tanh_fraction(z[2 * H + j] + b[2 * H + j])  # C̃_t = tanh(…) = ng/dg
+        no, do = sigmoid_fraction(z[3 * H + j] + b[3 * H + j])  # o_t = no/do
+        cn = nf / df * c_prev[j] + (ni * ng) / (di * dg)  # C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t
+        c_new[j] = cn
+        nt, dt = tanh_fraction(cn)
+        h_new[j] = (no * nt) / (do * dt)  # h_t = o_t ⊙ tanh(C_t)
 
 
 @njit(**JIT)
@@ -144,7 +164,10 @@ def _infer_rows(x, W, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, 
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero
                 cn, hn = hc[r, :H], hc[r, H:]
-                _cell_forward(z[r, q], b, c[r], cn, hn, code_a, code_r)
+                if code_a == TANH and code_r == SIGMOID:
+                    _cell_infer(z[r, q], b, c[r], cn, hn)
+                else:
+                    _cell_forward(z[r, q], b, c[r], cn, hn, code_a, code_r)
                 c[r, :] = cn
                 h[r, :] = hn
             if y.shape[0] > 0:

@@ -103,8 +103,8 @@ _CLAMP, _ONE32 = np.float32(9.0), np.float32(1.0)
 
 
 @njit(**JIT)
-def tanh32(x):
-    """float32 tanh with only +, ×, ÷ and compares, so that loops over it vectorise."""
+def tanh32_fraction(x):
+    """(n, d) with tanh32(x) = n / d before its clamp to [-1, 1]; d ≥ 1."""
     if x > _CLAMP:  # written as compares so that a NaN passes through
         x = _CLAMP
     if x < -_CLAMP:
@@ -112,7 +112,14 @@ def tanh32(x):
     s = x * x
     p = ((((_P[5] * s + _P[4]) * s + _P[3]) * s + _P[2]) * s + _P[1]) * s + _P[0]
     q = ((_Q[3] * s + _Q[2]) * s + _Q[1]) * s + _Q[0]
-    y = x * p / q
+    return x * p, q
+
+
+@njit(**JIT)
+def tanh32(x):
+    """float32 tanh with only +, ×, ÷ and compares, so that loops over it vectorise."""
+    n, d = tanh32_fraction(x)
+    y = n / d
     if y > _ONE32:
         y = _ONE32
     if y < -_ONE32:
@@ -129,6 +136,35 @@ def _tanh_impl(x):
     if x == types.float32:
         return lambda x: tanh32(x)
     return lambda x: math.tanh(x)
+
+
+def tanh_fraction(x):
+    """(n, d) with tanh(x) = n / d in the precision of x: float32's rational function unclamped, else (tanh(x), 1).
+
+    Inference multiplies gates as fractions and divides once (lstm.py, `_cell_infer`): a division
+    costs far more than a product in a vector loop."""
+
+
+@overload(tanh_fraction)
+def _tanh_fraction_impl(x):
+    if x == types.float32:
+        return lambda x: tanh32_fraction(x)
+    return lambda x: (math.tanh(x), 1.0)
+
+
+def sigmoid_fraction(x):
+    """(n, d) with σ(x) = n / d: σ(x) = (1 + tanh(x/2)) / 2 = (d' + n') / (2d') for tanh(x/2) = n'/d'."""
+
+
+@overload(sigmoid_fraction)
+def _sigmoid_fraction_impl(x):
+    half = np.float32(0.5) if x == types.float32 else 0.5
+
+    def impl(x):
+        n, d = tanh_fraction(half * x)
+        return d + n, d + d
+
+    return impl
 
 
 def act(code, z):
