@@ -139,3 +139,26 @@ def test_three_training_steps_repack_the_changed_weights(cell, monkeypatch):
         model.set_weights(new)
     after = {b: m.predict(x) for b, m in models.items()}
     assert_close(after["fast"], after["reference"], np.float32, "predictions after set_weights")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("wide", [True, False], ids=["wide", "narrow"])
+def test_weight_gradient_product_and_column_sums_equal_numpy(dtype, wide):
+    """at_b: C[:, c0:c1] = Aᵀ B[:, c0:c1], B read in place, other columns of C untouched; with A a single
+    1.0 read at every row (stride 0), the column sums of B (the bias gradient)."""
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        N, M, G = int(rng.integers(1, 400)), int(rng.integers(1, 20)), int(rng.integers(1, 300))
+        c0 = int(rng.integers(0, G))
+        c1 = int(rng.integers(c0, G + 1))
+        A, B = rng.standard_normal((N, M)).astype(dtype), rng.standard_normal((N, G)).astype(dtype)
+        C = rng.standard_normal((M, G)).astype(dtype)
+        before = C.copy()
+        packed.at_b(A, M, B, C, c0, c1, wide)
+        expected = A.T.astype(np.float64) @ B[:, c0:c1].astype(np.float64)
+        assert_close(C[:, c0:c1], expected.astype(dtype), dtype, f"N={N} M={M} columns {c0}:{c1}")
+        assert np.array_equal(C[:, :c0], before[:, :c0]) and np.array_equal(C[:, c1:], before[:, c1:])
+        sums = np.full((1, G), 7.0, dtype)
+        packed.at_b(np.ones(1, dtype), 0, B, sums, c0, c1, wide)
+        assert_close(sums[0, c0:c1], B[:, c0:c1].astype(np.float64).sum(0).astype(dtype), dtype, "column sums")
+        assert (sums[0, :c0] == 7).all() and (sums[0, c1:] == 7).all()

@@ -20,13 +20,13 @@ from numba import njit
 
 from .. import gru as reference
 from .. import inference
-from . import buffers, pool
+from . import buffers, packed, pool
 from .blas import one_blas_thread
 from .ops import JIT, activate, dact, gemm
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
 from .products import (
     SMALL_ROWS,
-    _at_b_small,
+    at_b_small,
     bias_grad,
     input_grad,
     input_projection,
@@ -197,7 +197,7 @@ def _backward_rows(
 
 
 @njit(**JIT)
-def _grads_block(x, hp, hh, da, da_rec, W, gW, gU, gb, gb_rec, dx, c0, c1, q0, q1):
+def _grads_block(x, hp, hh, da, da_rec, W, gW, gU, gb, gb_rec, dx, c0, c1, q0, q1, wide):
     """Columns c0:c1 of ∂L/∂W = Σ x_tᵀ da_t, ∂L/∂U and ∂L/∂b (and ∂L/∂b'); rows q0:q1 of dx = da Wᵀ.
 
     ∂L/∂U = Σ hpᵀ da_rec over the z and r columns, Σ hhᵀ da_rec over the h̃ columns: hh = hp and
@@ -214,12 +214,12 @@ def _grads_block(x, hp, hh, da, da_rec, W, gW, gU, gb, gb_rec, dx, c0, c1, q0, q
                 continue
             K = A.shape[1]
             if K <= SMALL_ROWS:
-                _at_b_small(A, Bm, C, a, b)
+                at_b_small(A, Bm, C, a, b, wide)
             else:
                 gemm(True, False, K, b - a, N, 1.0, A, K, Bm[:, a:], G, 0.0, C[:, a:], G)
-        bias_grad(da, gb, c0, c1)  # ∂L/∂b = Σ da
+        bias_grad(da, gb, c0, c1, wide)  # ∂L/∂b = Σ da
         if gb_rec.shape[0] > 0:
-            bias_grad(da_rec, gb_rec, c0, c1)  # ∂L/∂b' = Σ da_rec
+            bias_grad(da_rec, gb_rec, c0, c1, wide)  # ∂L/∂b' = Σ da_rec
     input_grad(da, W, dx, q0, q1)  # dx = da Wᵀ
 
 
@@ -419,6 +419,7 @@ def backward(dy, dstate, cache):
                     dx.reshape(N, D),
                     *cols,
                     *rws,
+                    packed.tile_is_wide(),
                 )
                 for cols, rws in blocks
             ],

@@ -44,19 +44,22 @@ _I32 = ir.IntType(32)
 
 
 def _make_tile(mr, vectors, vector_bytes):
-    """An intrinsic: C[c0 + m·ldc + g·V + v] += Σ_k A[a0 + m·lda + k] · P[p0 + (k·vectors + g)·V + v].
+    """An intrinsic: C[c0 + m·ldc + g·V + v] += Σ_k A[a0 + m·lda + k·ka] · P[p0 + k·ldp + g·V + v].
 
     For m < mr, g < vectors, v < V = vector_bytes / itemsize, k < K. A, P, C are arrays of
-    one float dtype (any shape; offsets count elements from their first). The mr·vectors
-    accumulators live in registers for the whole k loop.
+    one float dtype (any shape; offsets and strides count elements from their first). P is a
+    packed panel (ldp = NR) or the columns of a row-major matrix (ldp its row length); A is read
+    along rows (ka = 1) or down columns (lda = 1). The mr·vectors accumulators live in registers
+    for the whole k loop.
     """
 
     @intrinsic
-    def tile(typingctx, A, a0, lda, P, p0, K, C, c0, ldc):
-        sig = types.void(A, types.intp, types.intp, P, types.intp, types.intp, C, types.intp, types.intp)
+    def tile(typingctx, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc):
+        i = types.intp
+        sig = types.void(A, i, i, i, P, i, i, i, C, i, i)
 
         def codegen(context, builder, signature, args):
-            A_, a0_, lda_, P_, p0_, K_, C_, c0_, ldc_ = args
+            A_, a0_, lda_, ka_, P_, p0_, ldp_, K_, C_, c0_, ldc_ = args
             dtype = signature.args[0].dtype
             lanes = vector_bytes // (4 if dtype == types.float32 else 8)
             vty = ir.VectorType(context.get_value_type(dtype), lanes)
@@ -68,8 +71,8 @@ def _make_tile(mr, vectors, vector_bytes):
                 return context.make_array(signature.args[k])(context, builder, value).data
 
             a = builder.gep(data(0, A_), [a0_])
-            p = builder.gep(data(3, P_), [p0_])
-            c = builder.gep(data(6, C_), [c0_])
+            p = builder.gep(data(4, P_), [p0_])
+            c = builder.gep(data(8, C_), [c0_])
 
             def c_vector(m, g):  # where C's vector (m, g) starts
                 offset = builder.add(builder.mul(ir.Constant(_I64, m), ldc_), ir.Constant(_I64, g * lanes))
@@ -83,13 +86,14 @@ def _make_tile(mr, vectors, vector_bytes):
             splat = ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes)
             with cgutils.for_range(builder, K_) as loop:
                 k = loop.index
-                row = builder.gep(p, [builder.mul(k, ir.Constant(_I64, vectors * lanes))])  # P's row k
+                row = builder.gep(p, [builder.mul(k, ldp_)])  # P's row k
                 b = [
                     builder.load(builder.bitcast(builder.gep(row, [ir.Constant(_I64, g * lanes)]), vptr), align=4)
                     for g in range(vectors)
                 ]
                 for m in range(mr):
-                    value = builder.load(builder.gep(a, [builder.add(builder.mul(ir.Constant(_I64, m), lda_), k)]))
+                    at = builder.add(builder.mul(ir.Constant(_I64, m), lda_), builder.mul(k, ka_))
+                    value = builder.load(builder.gep(a, [at]))
                     am = builder.shuffle_vector(
                         builder.insert_element(undef, value, ir.Constant(_I32, 0)), undef, splat
                     )
@@ -110,33 +114,33 @@ _N1, _N2, _N3, _N4, _N5, _N6 = (_make_tile(mr, NARROW_VECTORS, NARROW) for mr in
 
 
 @njit(**JIT)
-def _tile(wide, mr, A, a0, lda, P, p0, K, C, c0, ldc):
+def _tile(wide, mr, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc):
     """The microkernel for mr rows (1..MR) and the panel width of P (wide: AVX-512's, else AVX2's)."""
     if wide:
         if mr == 6:
-            _W6(A, a0, lda, P, p0, K, C, c0, ldc)
+            _W6(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
         elif mr == 5:
-            _W5(A, a0, lda, P, p0, K, C, c0, ldc)
+            _W5(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
         elif mr == 4:
-            _W4(A, a0, lda, P, p0, K, C, c0, ldc)
+            _W4(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
         elif mr == 3:
-            _W3(A, a0, lda, P, p0, K, C, c0, ldc)
+            _W3(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
         elif mr == 2:
-            _W2(A, a0, lda, P, p0, K, C, c0, ldc)
+            _W2(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
         else:
-            _W1(A, a0, lda, P, p0, K, C, c0, ldc)
+            _W1(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
     elif mr == 6:
-        _N6(A, a0, lda, P, p0, K, C, c0, ldc)
+        _N6(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
     elif mr == 5:
-        _N5(A, a0, lda, P, p0, K, C, c0, ldc)
+        _N5(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
     elif mr == 4:
-        _N4(A, a0, lda, P, p0, K, C, c0, ldc)
+        _N4(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
     elif mr == 3:
-        _N3(A, a0, lda, P, p0, K, C, c0, ldc)
+        _N3(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
     elif mr == 2:
-        _N2(A, a0, lda, P, p0, K, C, c0, ldc)
+        _N2(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
     else:
-        _N1(A, a0, lda, P, p0, K, C, c0, ldc)
+        _N1(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
 
 
 def _host_vector_bytes():
@@ -157,6 +161,11 @@ def vector_bytes():
     if forced:
         raise ValueError(f"RNNLAB_TILE expected 'avx512' or 'avx2', got {forced!r}")
     return _HOST
+
+
+def tile_is_wide():
+    """Whether the tiles are AVX-512's (vector_bytes): the flag the compiled loops take."""
+    return vector_bytes() == WIDE
 
 
 def panel_width(dtype, vector_bytes):
@@ -216,14 +225,55 @@ def product(A, a0, lda, n, P, C, c0, ldc, N):
                 a = a0 + m * lda + k0
                 pk = (p * K + k0) * NR
                 if cols == NR:
-                    _tile(wide, mr, A, a, lda, P, pk, kb, C, c0 + m * ldc + j0, ldc)
+                    _tile(wide, mr, A, a, lda, 1, P, pk, NR, kb, C, c0 + m * ldc + j0, ldc)
                 else:
                     flat = C.reshape(-1)  # C is C-contiguous, as the offsets assume
                     for i in range(mr):
                         for j in range(NR):
                             work[i, j] = flat[c0 + (m + i) * ldc + j0 + j] if j < cols else 0.0
-                    _tile(wide, mr, A, a, lda, P, pk, kb, work, 0, NR)
+                    _tile(wide, mr, A, a, lda, 1, P, pk, NR, kb, work, 0, NR)
                     for i in range(mr):
                         for j in range(cols):
                             flat[c0 + (m + i) * ldc + j0 + j] = work[i, j]
                 m += mr
+
+
+@njit(**JIT)
+def at_b(A, a_stride, B, C, c0, c1, wide):
+    """C[:, c0:c1] = Aᵀ B[:, c0:c1] for A (N, M), B (N, G), C (M, G), all C-contiguous; B is read in place.
+
+    The weight gradients Σ_t x_tᵀ dz_t and Σ_t h_{t-1}ᵀ dz_t over all steps at once (N = T·B):
+    the microkernel reads A down its columns (lda = 1, ka = M) and B's rows as they lie
+    (ldp = G), k-block by k-block so that a k-block of B's columns stays in L1 for all rows of
+    C. a_stride = 0 with A a single 1.0 gives the column sums of B (M = 1): the bias gradient.
+    Columns past the last whole panel go through a zero-padded copy of their stripe.
+    """
+    N, G = B.shape
+    M = C.shape[0]
+    NR = (WIDE_ROW if wide else NARROW_VECTORS * NARROW) // B.itemsize
+    kc = max(1, L1_PANEL // (NR * B.itemsize))
+    C[:, c0:c1] = 0.0
+    stripe = np.zeros((kc, NR), B.dtype)  # the last, partial panel's k-block
+    work = np.empty((MR, NR), B.dtype)
+    flat = C.reshape(-1)
+    for k0 in range(0, N, kc):
+        kb = min(kc, N - k0)
+        for j0 in range(c0, c1, NR):
+            cols = min(NR, c1 - j0)
+            if cols < NR:
+                for k in range(kb):
+                    for j in range(cols):
+                        stripe[k, j] = B[k0 + k, j0 + j]
+            for m in range(0, M, MR):
+                mr = min(MR, M - m)
+                a = k0 * a_stride + m
+                if cols == NR:
+                    _tile(wide, mr, A, a, 1, a_stride, B, k0 * G + j0, G, kb, C, m * G + j0, G)
+                else:
+                    for i in range(mr):
+                        for j in range(NR):
+                            work[i, j] = flat[(m + i) * G + j0 + j] if j < cols else 0.0
+                    _tile(wide, mr, A, a, 1, a_stride, stripe, 0, NR, kb, work, 0, NR)
+                    for i in range(mr):
+                        for j in range(cols):
+                            flat[(m + i) * G + j0 + j] = work[i, j]
