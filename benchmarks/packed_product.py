@@ -1,0 +1,132 @@
+"""One step's recurrent product on packed U against OpenBLAS's, on one thread.
+
+z_t += h_{t-1} U for the rows of one core's block, U of an LSTM (H, 4H), float32: the product
+as the fast kernels make it (products.recurrent_product) with U packed once
+(RNNLAB_PRODUCT=auto) and without (OpenBLAS, which packs U again at every call). Per shape the
+two alternate for `rounds` rounds of about 0.1 s each after a warm-up; printed: the median time
+per product of each, its GFLOP/s, and the median of the per-round ratio packed / OpenBLAS
+(whose two calls met the same load on a shared machine).
+
+With --split: one step's product of all rows on two threads, the rows split between them (each
+thread: half the rows against all of U, as the kernels do) against the gate columns split (each
+thread: all rows against half of U, packed apart), the threads started for each product.
+
+    python benchmarks/packed_product.py [--rounds 9] [--quick] [--split]
+"""
+
+import argparse
+import threading
+import time
+
+import numpy as np
+
+from rnnlab.bench.speed import machine
+from rnnlab.kernels.fast import packed, products
+from rnnlab.kernels.fast.blas import one_blas_thread
+
+SHAPES = [(32, 64), (32, 128), (32, 256), (32, 512), (64, 1024), (128, 1024), (7, 64)]  # rows, H
+
+
+def _per_call(fn, seconds):
+    """Seconds per call of fn, over calls for about `seconds`."""
+    n, start = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return elapsed / n
+
+
+def measure(rows, H, rounds, seconds=0.1):
+    rng = np.random.default_rng(0)
+    U = (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(np.float32)
+    h = rng.standard_normal((rows, H)).astype(np.float32)
+    z = np.zeros((rows, 4 * H), np.float32)
+    none = np.empty((0, 0), np.float32)
+    paths = {"packed": packed.pack(U), "OpenBLAS": np.empty((0, 0, 0), np.float32)}
+    calls = {
+        name: (lambda P=P: products.recurrent_product(h, U, P, none, none, z, 0, rows)) for name, P in paths.items()
+    }
+    times = {name: [] for name in calls}
+    for fn in calls.values():
+        _per_call(fn, seconds)  # warm-up (and compilation)
+    for _ in range(rounds):
+        for name, fn in calls.items():
+            times[name].append(_per_call(fn, seconds))
+    flops = 2 * rows * H * 4 * H
+    ratio = np.array(times["packed"]) / np.array(times["OpenBLAS"])
+    return {name: (np.median(t), flops / np.median(t) / 1e9) for name, t in times.items()}, ratio
+
+
+def measure_split(rows, H, rounds, calls=10):
+    """Median seconds of one step's product on two threads: rows split, then gate columns split."""
+    rng = np.random.default_rng(0)
+    U = (rng.standard_normal((H, 4 * H)) / np.sqrt(H)).astype(np.float32)
+    h = rng.standard_normal((rows, H)).astype(np.float32)
+    z = np.zeros((rows, 4 * H), np.float32)
+    P = packed.pack(U)
+    halves = [packed.pack(np.ascontiguousarray(U[:, k * 2 * H : (k + 1) * 2 * H])) for k in range(2)]
+    z_halves = [np.zeros((rows, 2 * H), np.float32) for _ in range(2)]
+    half = rows // 2
+
+    def by_rows(k):
+        r0, r1 = (0, half) if k == 0 else (half, rows)
+        packed.product(h, r0 * H, H, r1 - r0, P, z, r0 * 4 * H, 4 * H, 4 * H)
+
+    def by_columns(k):
+        packed.product(h, 0, H, rows, halves[k], z_halves[k], 0, 2 * H, 2 * H)
+
+    def two_threads(part):
+        for _ in range(calls):
+            other = threading.Thread(target=part, args=(1,))
+            other.start()
+            part(0)
+            other.join()
+
+    times = {"rows": [], "columns": []}
+    parts = {"rows": by_rows, "columns": by_columns}
+    for part in parts.values():
+        two_threads(part)
+    for _ in range(rounds):
+        for name, part in parts.items():
+            start = time.perf_counter()
+            two_threads(part)
+            times[name].append((time.perf_counter() - start) / calls)
+    return {name: np.median(t) for name, t in times.items()}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--quick", action="store_true", help="two small shapes, three rounds")
+    parser.add_argument("--split", action="store_true", help="rows or gate columns split across two threads")
+    args = parser.parse_args(argv)
+    shapes, rounds = (SHAPES[:2], 3) if args.quick else (SHAPES, args.rounds)
+    m = machine()
+    blas = ", ".join(f"{b.get('internal_api')} {b.get('version')} {b.get('architecture')}" for b in m["blas"] or [])
+    print(
+        f"Machine: {m['cpu']}; SIMD: {' '.join(m['simd'])}; BLAS: {blas}; tile: {packed.vector_bytes() * 8}-bit vectors"
+    )
+    print("| rows, H | packed µs | GFLOP/s | OpenBLAS µs | GFLOP/s | packed / OpenBLAS (quartiles) |")
+    print("|---|---|---|---|---|---|")
+    with one_blas_thread():
+        for rows, H in shapes:
+            result, ratio = measure(rows, H, rounds)
+            (tp, gp), (tb, gb) = result["packed"], result["OpenBLAS"]
+            q1, q2, q3 = np.percentile(ratio, [25, 50, 75])
+            ratios = f"{q2:.2f} ({q1:.2f}–{q3:.2f})"
+            print(f"| {rows}, {H} | {tp * 1e6:.1f} | {gp:.0f} | {tb * 1e6:.1f} | {gb:.0f} | {ratios} |")
+    if args.split:
+        print()
+        print("| rows, H | rows split, µs | gate columns split, µs | columns / rows |")
+        print("|---|---|---|---|")
+        with one_blas_thread():
+            for rows, H in [(64, 256), (128, 512), (128, 1024)][: 1 if args.quick else 3]:
+                t = measure_split(rows, H, rounds)
+                rows_us, columns_us = t["rows"] * 1e6, t["columns"] * 1e6
+                print(f"| {rows}, {H} | {rows_us:.0f} | {columns_us:.0f} | {columns_us / rows_us:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
