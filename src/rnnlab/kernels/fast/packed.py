@@ -1,9 +1,9 @@
 """The recurrent product on weights packed once per call, with a register-tiled microkernel.
 
 Every step multiplies a few batch rows (one core's block) by the same matrix, U or
-Uᵀ. OpenBLAS copies U into its own packed layout at every call, which at (32 rows,
-H = 256) cost a third of the step's product (docs/PERFORMANCE.md, "The packed product").
-Here the matrix is packed once per kernel call into column panels,
+Uᵀ. OpenBLAS copies U into its own packed layout at every call; packed once, the product
+of 32 rows at H = 256 took 0.68× OpenBLAS's time (docs/PERFORMANCE.md, "The product of one
+step, on one core"). Here the matrix is packed once per kernel call into column panels,
 
     P[p, k, j] = M[k, p·NR + j]        (zero past the last column),
 
