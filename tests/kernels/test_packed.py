@@ -97,6 +97,12 @@ def test_each_path_is_taken_when_forced(monkeypatch):
     assert fast_plan.panels(U, [(0, 3)]).shape[0] == 0
     monkeypatch.setenv("RNNLAB_PRODUCT", "auto")
     assert fast_plan.panels(U, [(0, 3)]).shape[0] > 0
+    monkeypatch.setattr(packed, "HAS_FMA", False)  # an x86 CPU without FMA: auto keeps OpenBLAS's product
+    assert fast_plan.panels(U, [(0, 3)]).shape[0] == 0
+    monkeypatch.setenv("RNNLAB_PRODUCT", "packed")
+    assert fast_plan.panels(U, [(0, 3)]).shape[0] > 0
+    monkeypatch.setattr(packed, "HAS_FMA", True)
+    monkeypatch.setenv("RNNLAB_PRODUCT", "auto")
     monkeypatch.setenv("RNNLAB_TILE", "avx2")
     assert fast_plan.panels(U, [(0, 3)]).shape[2] == 16
     monkeypatch.setenv("RNNLAB_TILE", "avx512")

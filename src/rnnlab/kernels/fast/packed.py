@@ -143,12 +143,10 @@ def _tile(wide, mr, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc):
         _N1(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
 
 
-def _host_vector_bytes():
-    features = llvm.get_host_cpu_features()
-    return WIDE if features.get("avx512f") else NARROW
-
-
-_HOST = _host_vector_bytes()
+_FEATURES = llvm.get_host_cpu_features()
+_HOST = WIDE if _FEATURES.get("avx512f") else NARROW
+# an x86 core without FMA would run llvm.fma as a library call per lane: there the product stays OpenBLAS's
+HAS_FMA = bool(_FEATURES.get("fma")) or not any(name.startswith(("sse", "avx")) for name in _FEATURES)
 
 
 def vector_bytes():

@@ -125,6 +125,7 @@ def panels(U, rows, transpose=False):
     rows: packing reads U once per call, and the packed product took 0.6–1.03× OpenBLAS's time per step,
     1.03 only at one thread's 128 rows at H = 1024 (docs/PERFORMANCE.md, "The product of one step, on one
     core"); two paths split by a threshold fitted to one machine were not worth 3 %."""
-    if max(r1 - r0 for r0, r1 in rows) <= SMALL_ROWS or product_path() == "blas":
+    path = product_path()
+    if max(r1 - r0 for r0, r1 in rows) <= SMALL_ROWS or path == "blas" or (path == "auto" and not packed.HAS_FMA):
         return empty(3, U.dtype)
     return packed.pack(U, transpose)
