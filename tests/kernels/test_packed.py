@@ -55,11 +55,11 @@ def test_product_on_packed_panels_equals_numpy(dtype, width):
 
 def test_packed_panels_hold_the_matrix_and_zeros_past_it():
     M = np.arange(3 * 20, dtype=np.float32).reshape(3, 20)
-    P = packed.pack(M, vector_bytes=packed.NARROW)  # 16 columns a panel in float32
+    P = packed.pack(M, width=packed.NARROW)  # 16 columns a panel in float32
     assert P.shape == (2, 3, 16)
     assert np.array_equal(P[0], M[:, :16]) and np.array_equal(P[1, :, :4], M[:, 16:])
     assert not P[1, :, 4:].any()
-    assert np.array_equal(packed.pack(np.ascontiguousarray(M.T), transpose=True, vector_bytes=packed.NARROW), P)
+    assert np.array_equal(packed.pack(np.ascontiguousarray(M.T), transpose=True, width=packed.NARROW), P)
 
 
 @pytest.fixture(params=["packed-wide", "packed-narrow", "blas"])

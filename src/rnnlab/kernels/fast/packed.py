@@ -189,11 +189,12 @@ def _pack(M, transpose, P):
                     P[p, k, j] = M[k, col]
 
 
-def pack(M, transpose=False, vector_bytes=None):
-    """M (K, N) (or Mᵀ with transpose) packed into panels: P (⌈N/NR⌉, K, NR), NR = panel_width."""
-    vb = globals()["vector_bytes"]() if vector_bytes is None else vector_bytes
+def pack(M, transpose=False, width=None):
+    """M (K, N) (or Mᵀ with transpose) packed into panels: P (⌈N/NR⌉, K, NR), NR = panel_width.
+
+    width: the vector bytes to lay the panels out for (WIDE or NARROW); default vector_bytes()."""
     K, N = (M.shape[1], M.shape[0]) if transpose else M.shape
-    NR = panel_width(M.dtype, vb)
+    NR = panel_width(M.dtype, vector_bytes() if width is None else width)
     P = np.empty((-(-N // NR), K, NR), M.dtype)
     _pack(M, transpose, P)
     return P
@@ -211,7 +212,8 @@ def product(A, a0, lda, n, P, C, c0, ldc, N):
     n_panels, K, NR = P.shape
     wide = NR * P.itemsize == WIDE_ROW
     kc = max(1, L1_PANEL // (NR * P.itemsize))
-    work = np.empty((MR, NR) if N % NR else (0, 0), P.dtype)
+    if N % NR:  # only a panel cut by N needs a tile of its own: nothing is allocated at the other steps
+        work = np.empty((MR, NR), P.dtype)
     for k0 in range(0, K, kc):
         kb = min(kc, K - k0)
         for p in range(n_panels):

@@ -121,11 +121,17 @@ def product_path():
 
 def panels(U, rows, transpose=False):
     """U (or Uᵀ) packed for the tiled product (packed.pack) when some block of rows will use it, else an
-    empty stand-in: those blocks then call OpenBLAS. Auto packs whenever a block has more than SMALL_ROWS
+    empty stand-in: those blocks then call OpenBLAS (empty too for an empty U, the GRU's U_h under
+    reset_after). Auto packs whenever a block has more than SMALL_ROWS
     rows: packing reads U once per call, and the packed product took 0.6–1.03× OpenBLAS's time per step,
     1.03 only at one thread's 128 rows at H = 1024 (docs/PERFORMANCE.md, "The product of one step, on one
     core"); two paths split by a threshold fitted to one machine were not worth 3 %."""
     path = product_path()
-    if max(r1 - r0 for r0, r1 in rows) <= SMALL_ROWS or path == "blas" or (path == "auto" and not packed.HAS_FMA):
+    if (
+        U.size == 0
+        or max(r1 - r0 for r0, r1 in rows) <= SMALL_ROWS
+        or path == "blas"
+        or (path == "auto" and not packed.HAS_FMA)
+    ):
         return empty(3, U.dtype)
     return packed.pack(U, transpose)
