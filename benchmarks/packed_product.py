@@ -11,20 +11,29 @@ With --split: one step's product of all rows on two threads, the rows split betw
 thread: half the rows against all of U, as the kernels do) against the gate columns split (each
 thread: all rows against half of U, packed apart), the threads started for each product.
 
-    python benchmarks/packed_product.py [--rounds 9] [--quick] [--split]
+With --small-blocks: whole calls of each cell's layer at B = 1 and 2 (one block of one or two
+rows), inference and a training step, with those blocks on their wide panels (RNNLAB_PRODUCT=auto)
+against their row loops (=blas, which leaves blocks of one or two rows to the loops), alternating
+in rounds of at least 10 ms, in an order that rotates; medians, and ONNX Runtime's inference
+beside them when installed.
+
+    python benchmarks/packed_product.py [--rounds 9] [--quick] [--split] [--small-blocks]
 """
 
 import argparse
+import os
 import threading
 import time
 
 import numpy as np
 
+from rnnlab.bench.contenders import OnnxRuntime, Rnnlab, problem
 from rnnlab.bench.speed import machine
 from rnnlab.kernels.fast import packed, products
 from rnnlab.kernels.fast.blas import one_blas_thread
 
 SHAPES = [(32, 64), (32, 128), (32, 256), (32, 512), (64, 1024), (128, 1024), (7, 64)]  # rows, H
+SMALL_BLOCKS = [(100, 1, 1, 64), (100, 1, 1, 128), (100, 2, 1, 128), (100, 1, 1, 256), (100, 2, 1, 256)]  # T, B, D, H
 
 
 def _per_call(fn, seconds):
@@ -96,11 +105,48 @@ def measure_split(rows, H, rounds, calls=10):
     return {name: np.median(t) for name, t in times.items()}
 
 
+def measure_small(cell, shape, rounds, seconds=0.01):
+    """Median µs of each call: inference and training with packed panels and with loops, ONNX Runtime's."""
+    p = problem(cell, *shape)
+    layer = Rnnlab(cell, p)
+
+    def on(path, fn):
+        def call():
+            os.environ["RNNLAB_PRODUCT"] = path
+            return fn()
+
+        return call
+
+    calls = {
+        "infer packed": on("auto", layer.infer),
+        "infer loops": on("blas", layer.infer),
+        "train packed": on("auto", layer.train),
+        "train loops": on("blas", layer.train),
+    }
+    try:
+        calls["ONNX Runtime"] = OnnxRuntime(cell, p).infer
+    except ImportError:
+        pass
+    before = os.environ.get("RNNLAB_PRODUCT")
+    try:
+        for fn in calls.values():
+            _per_call(fn, seconds)  # warm-up (and compilation)
+        times = {name: [] for name in calls}
+        names = list(calls)
+        for r in range(rounds):  # the order rotates: a call right after a training step met colder caches
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                times[name].append(_per_call(calls[name], seconds))
+    finally:
+        os.environ.pop("RNNLAB_PRODUCT") if before is None else os.environ.update(RNNLAB_PRODUCT=before)
+    return {name: np.median(t) * 1e6 for name, t in times.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--quick", action="store_true", help="two small shapes, three rounds")
     parser.add_argument("--split", action="store_true", help="rows or gate columns split across two threads")
+    parser.add_argument("--small-blocks", action="store_true", help="whole calls at B = 1 and 2: wide panels or loops")
     args = parser.parse_args(argv)
     shapes, rounds = (SHAPES[:2], 3) if args.quick else (SHAPES, args.rounds)
     m = machine()
@@ -126,6 +172,16 @@ def main(argv=None):
                 t = measure_split(rows, H, rounds)
                 rows_us, columns_us = t["rows"] * 1e6, t["columns"] * 1e6
                 print(f"| {rows}, {H} | {rows_us:.0f} | {columns_us:.0f} | {columns_us / rows_us:.2f} |")
+    if args.small_blocks:
+        print()
+        print("| cell | T, B, D, H | infer packed / loops | train packed / loops | infer packed / ONNX Runtime |")
+        print("|---|---|---|---|---|")
+        for cell in ("lstm", "gru", "simple_rnn"):
+            for shape in SMALL_BLOCKS[: 1 if args.quick else len(SMALL_BLOCKS)]:
+                t = measure_small(cell, shape, 3 if args.quick else 2 * args.rounds + 3)
+                ort = f"{t['infer packed'] / t['ONNX Runtime']:.2f}" if "ONNX Runtime" in t else "-"
+                infer, train = t["infer packed"] / t["infer loops"], t["train packed"] / t["train loops"]
+                print(f"| {cell} | {', '.join(map(str, shape))} | {infer:.2f} | {train:.2f} | {ort} |")
 
 
 if __name__ == "__main__":

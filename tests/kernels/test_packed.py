@@ -35,31 +35,38 @@ def numpy_product(A, a0, lda, n, M, C, c0, ldc):
 def test_product_on_packed_panels_equals_numpy(dtype, width):
     vector_bytes = packed.WIDE if width == "wide" else packed.NARROW
     rng = np.random.default_rng(7)
-    for trial in range(40):
-        K, N, n = int(rng.integers(1, 300)), int(rng.integers(1, 300)), int(rng.integers(1, 20))
-        if trial < 3:  # sizes that fill whole panels and tiles, and one that crosses a k-block
-            K, N, n = [(64, 256, 12), (513, 128, 6), (7, 64, 1)][trial]
+    for trial in range(60):
+        K, N, n = int(rng.integers(1, 300)), int(rng.integers(1, 600)), int(rng.integers(1, 20))
+        rows = [packed.MR, 2, 1][trial % 3]  # the layout for blocks of this many rows
+        if trial < 6:  # sizes that fill whole panels and tiles, and ones that cross a k-block
+            K, N, n = [(64, 256, 12), (513, 128, 6), (7, 64, 1), (300, 512, 2), (64, 256, 1), (200, 300, 3)][trial]
+        if rows < 3 and trial % 2 == 0:  # the rows the layout was made for (else more: tiles in turn)
+            n = min(n, rows)
         M = rng.standard_normal((K, N)).astype(dtype)
         transpose = trial % 2 == 1  # pack Mᵀ's transpose: M again
-        P = packed.pack(np.ascontiguousarray(M.T) if transpose else M, transpose, vector_bytes)
-        assert P.shape == (-(-N // packed.panel_width(dtype, vector_bytes)), K, P.shape[2])
+        P = packed.pack(np.ascontiguousarray(M.T) if transpose else M, transpose, vector_bytes, rows)
+        assert P.shape == (-(-N // packed.panel_width(np.dtype(dtype), vector_bytes, rows)), K, P.shape[2])
+        assert P.ctypes.data % 64 == 0, "panels start on a cache line"
         lda, ldc = K + int(rng.integers(0, 3)), N + int(rng.integers(0, 3))
         a0, c0 = int(rng.integers(0, 5)), int(rng.integers(0, 5))
         A = rng.standard_normal(a0 + n * lda).astype(dtype)
         C = rng.standard_normal(c0 + n * ldc + 3).astype(dtype)
         expected = numpy_product(A, a0, lda, n, M, C, c0, ldc)
         packed.product(A, a0, lda, n, P, C, c0, ldc, N)
-        assert_close(C, expected.astype(dtype), dtype, f"K={K} N={N} n={n}")
+        assert_close(C, expected.astype(dtype), dtype, f"K={K} N={N} n={n} rows={rows}")
         assert np.array_equal(C[c0 + n * ldc :], expected[c0 + n * ldc :].astype(dtype)), "wrote past the rows"
 
 
-def test_packed_panels_hold_the_matrix_and_zeros_past_it():
-    M = np.arange(3 * 20, dtype=np.float32).reshape(3, 20)
+@pytest.mark.parametrize("K", [3, 37])
+def test_packed_panels_hold_the_matrix_and_zeros_past_it(K):
+    M = np.arange(K * 20, dtype=np.float32).reshape(K, 20)
     P = packed.pack(M, width=packed.NARROW)  # 16 columns a panel in float32
-    assert P.shape == (2, 3, 16)
+    assert P.shape == (2, K, 16)
     assert np.array_equal(P[0], M[:, :16]) and np.array_equal(P[1, :, :4], M[:, 16:])
     assert not P[1, :, 4:].any()
     assert np.array_equal(packed.pack(np.ascontiguousarray(M.T), transpose=True, width=packed.NARROW), P)
+    one_row = packed.pack(M, width=packed.NARROW, rows=1)  # 48 columns a panel
+    assert one_row.shape == (1, K, 48) and np.array_equal(one_row[0, :, :20], M) and not one_row[0, :, 20:].any()
 
 
 @pytest.fixture(params=["packed-wide", "packed-narrow", "blas"])
@@ -69,11 +76,16 @@ def path(request, monkeypatch):
     monkeypatch.setenv("RNNLAB_PRODUCT", product)
     monkeypatch.setenv("RNNLAB_TILE", {"wide": "avx512", "narrow": "avx2"}.get(width, ""))
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(fast_plan, "ROW_PANEL_STEPS", 0)  # one or two rows on panels however short the sequence
+    monkeypatch.setattr(fast_plan, "ROW_PANEL_BYTES", 0)  # and however small U
     return request.param
 
 
-# (T, B, D, H): blocks of 3 to 11 rows, H filling no tile, a tile exactly, or panels and a part
+# (T, B, D, H): blocks of 3 to 11 rows, H filling no tile, a tile exactly, or panels and a part;
+# then blocks of one and two rows (on two threads: 1 and 1, 1 and 2), on their own panels where
+# U has the columns of one (AVX-512: 256 for one row, 128 for two), else on their loops
 SHAPES = [(5, 7, 3, 13), (4, 9, 5, 16), (3, 11, 2, 37), (6, 8, 4, 64), (3, 6, 3, 150)]
+SMALL_BLOCK_SHAPES = [(4, 1, 3, 70), (5, 2, 2, 40), (3, 3, 2, 90), (3, 1, 2, 260)]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -81,39 +93,45 @@ SHAPES = [(5, 7, 3, 13), (4, 9, 5, 16), (3, 11, 2, 37), (6, 8, 4, 64), (3, 6, 3,
 @pytest.mark.parametrize("cell", ["lstm", "simple_rnn", "gru"])
 def test_cells_on_each_product_path_equal_the_reference(cell, dtype, threads, path, monkeypatch):
     monkeypatch.setenv("RNNLAB_NUM_THREADS", str(threads))
-    for seed, shape in enumerate(SHAPES):
+    for seed, shape in enumerate(SHAPES + SMALL_BLOCK_SHAPES):
         case = random_case(cell, dtype, 900 + seed, shape)
         compare(cell, dtype, case)
         compare_infer(cell, dtype, case, go_backwards=seed % 2 == 1, sequences=seed != 2)
 
 
 def test_each_path_is_taken_when_forced(monkeypatch):
-    """The option reaches the kernels: packed panels are made for blocks of more than two rows only."""
+    """The option reaches the kernels, and each block size gets its layout of panels."""
     U = np.ones((8, 32), np.float32)
     monkeypatch.setenv("RNNLAB_PRODUCT", "packed")
-    assert fast_plan.panels(U, [(0, 3)]).shape[0] > 0
-    assert fast_plan.panels(U, [(0, 2), (2, 4)]).shape[0] == 0  # loops for one or two rows
+    assert fast_plan.panels(U, [(0, 3)], 1).shape[0] > 0
+    assert fast_plan.panels(U, [(0, 2), (2, 4)], 100).shape[0] == 0  # fewer columns than a two-row panel: loops
     monkeypatch.setenv("RNNLAB_PRODUCT", "blas")
-    assert fast_plan.panels(U, [(0, 3)]).shape[0] == 0
+    assert fast_plan.panels(U, [(0, 3)], 1).shape[0] == 0
     monkeypatch.setenv("RNNLAB_PRODUCT", "auto")
-    assert fast_plan.panels(U, [(0, 3)]).shape[0] > 0
+    assert fast_plan.panels(U, [(0, 3)], 1).shape[0] > 0
     monkeypatch.setattr(packed, "HAS_FMA", False)  # an x86 CPU without FMA: auto keeps OpenBLAS's product
-    assert fast_plan.panels(U, [(0, 3)]).shape[0] == 0
+    assert fast_plan.panels(U, [(0, 3)], 1).shape[0] == 0
     monkeypatch.setenv("RNNLAB_PRODUCT", "packed")
-    assert fast_plan.panels(U, [(0, 3)]).shape[0] > 0
+    assert fast_plan.panels(U, [(0, 3)], 1).shape[0] > 0
     monkeypatch.setattr(packed, "HAS_FMA", True)
     monkeypatch.setenv("RNNLAB_PRODUCT", "auto")
-    monkeypatch.setenv("RNNLAB_TILE", "avx2")
-    assert fast_plan.panels(U, [(0, 3)]).shape[2] == 16
-    monkeypatch.setenv("RNNLAB_TILE", "avx512")
-    assert fast_plan.panels(U, [(0, 3)]).shape[2] == 64
+    wide_U = np.ones((256, 256), np.float32)  # 256 KiB: large enough for one or two rows on panels
+    for tile, widths in (("avx2", (16, 32, 48)), ("avx512", (64, 128, 256))):
+        monkeypatch.setenv("RNNLAB_TILE", tile)
+        many, two, one = widths
+        assert fast_plan.panels(U, [(0, 3)], 1).shape[2] == many
+        assert fast_plan.panels(wide_U, [(0, 2), (2, 3)], 100).shape[2] == two
+        assert fast_plan.panels(wide_U, [(0, 1)], 100).shape[2] == one
+        assert fast_plan.panels(wide_U, [(0, 1)], fast_plan.ROW_PANEL_STEPS - 1).shape[0] == 0  # short: loops
+        assert fast_plan.panels(wide_U[:, :128], [(0, 1)], 100).shape[0] == 0  # 128 KiB: loops
+        assert fast_plan.panels(np.ones((2048, 32), np.float32), [(0, 1)], 100).shape[0] == 0  # 32 columns: loops
 
 
 @pytest.mark.parametrize("name, value", [("RNNLAB_PRODUCT", "fastest"), ("RNNLAB_TILE", "sse")])
 def test_a_misspelt_option_is_refused_by_name(name, value, monkeypatch):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name):
-        fast_plan.panels(np.ones((4, 16), np.float32), [(0, 4)])
+        fast_plan.panels(np.ones((4, 16), np.float32), [(0, 4)], 1)
 
 
 @pytest.mark.parametrize("cell", [rl.LSTM, rl.GRU, rl.SimpleRNN])

@@ -303,7 +303,7 @@ def forward(
     hu = np.empty((B, 3 * H if reset_after else 2 * H), dtype)
     rh, ah = (empty(2, dtype), empty(2, dtype)) if reset_after else (np.empty((B, H), dtype), np.empty((B, H), dtype))
     rows = blocks_for(B, T, D, H, 3)
-    P, Ph = panels(Ur, rows), panels(Uh, rows)  # U_h is empty under reset_after
+    P, Ph = panels(Ur, rows, T), panels(Uh, rows, T)  # U_h is empty under reset_after
     with one_blas_thread():  # x_t W for all steps first, as one large product per thread
         pool.run(
             input_projection,
@@ -350,8 +350,8 @@ def backward(dy, dstate, cache):
     da_rec = buffers.empty((T, B, 3 * H), dtype) if reset_after else empty(3, dtype)  # ∂L/∂(h_{t-1} U + b')
     Ur, Uh = _split_U(U, reset_after)
     rows = blocks_for(B, T, D, H, 3)
-    Urt, Uht = transposed_if_small(Ur, rows), transposed_if_small(Uh, rows)
-    Pt, Pht = panels(Ur, rows, transpose=True), panels(Uh, rows, transpose=True)
+    Pt, Pht = panels(Ur, rows, T, transpose=True), panels(Uh, rows, T, transpose=True)
+    Urt, Uht = transposed_if_small(Ur, rows, Pt), transposed_if_small(Uh, rows, Pht)
     if reset_after:
         dzr = dah = drh = empty(2, dtype)
     else:
@@ -473,7 +473,7 @@ def infer(
     z = np.empty((B, steps, 3 * H), dtype)
     hu = np.empty((B, 3 * H if reset_after else 2 * H), dtype)
     rh, ah, hn, hUh = (np.empty((B, H), dtype) for _ in range(4))
-    P, Ph = panels(Ur, rows), panels(Uh, rows)  # U_h is empty under reset_after
+    P, Ph = panels(Ur, rows, T), panels(Uh, rows, T)  # U_h is empty under reset_after
     with one_blas_thread(calls_blas(D, rows)):
         pool.run(
             _infer_rows,

@@ -208,7 +208,7 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
     y = h[1:] if mask is None else np.empty((T, B, H), dtype)  # unmasked, the output is h_1..h_T
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 4)
-    P = panels(U, rows)
+    P = panels(U, rows, T)
     with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
         pool.run(
             input_projection,
@@ -247,7 +247,8 @@ def backward(dy, dstate, cache):
     dz = buffers.empty((T, B, 4 * H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
     dhr = np.empty((B, H) if rd.size else (0, 0), dtype)
     rows = blocks_for(B, T, D, H, 4)
-    Ut, Pt = transposed_if_small(U, rows), panels(U, rows, transpose=True)
+    Pt = panels(U, rows, T, transpose=True)
+    Ut = transposed_if_small(U, rows, Pt)
     with one_blas_thread():
         pool.run(
             _backward_rows, [(dy, gates, c, U, Ut, Pt, m8, rd, dz, dh, dc, dhr, *codes, r0, r1) for r0, r1 in rows]
@@ -284,7 +285,7 @@ def infer(
     x, W, U, b, state, m8, codes, rows = plan
     B, T, D = x.shape
     steps = input_steps(T, D)
-    P = panels(U, rows)
+    P = panels(U, rows, T)
     with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
             args = (x, W, U, P, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)

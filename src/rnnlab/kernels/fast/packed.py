@@ -16,11 +16,15 @@ The tile's shape is chosen from the CPU's features when the matrix is packed
 (`panel_width`), and the compiled loops read it back from P's shape, so cached code
 serves any CPU: with AVX-512 (32 vector registers of 64 bytes) a panel row is four
 vectors and MR = 6 (24 accumulators); with AVX2 (16 registers of 32 bytes) two
-vectors and MR = 6 (12 accumulators). The vector code is written in LLVM IR
-(`_make_tile`) because numba keeps no register tile of its own (it compiled the
-same loop in numba to scalar code, 3.2–3.7× slower, PERFORMANCE.md).
+vectors and MR = 6 (12 accumulators). A block of one or two rows would leave most
+registers idle on those panels, and its product waits on each accumulator's latency;
+it gets wider panels instead, 16 or 8 vectors (AVX-512) and 6 or 4 (AVX2), so that
+its one or two rows still keep 12–16 accumulators busy (`ROW_LAYOUTS`). The vector
+code is written in LLVM IR (`_make_tile`) because numba keeps no register tile of its
+own (it compiled the same loop in numba to scalar code, 3.2–3.7× slower, PERFORMANCE.md).
 """
 
+import math
 import os
 
 import llvmlite.binding as llvm
@@ -37,6 +41,11 @@ MR = 6  # rows of A per tile
 WIDE, NARROW = 64, 32  # bytes per vector: AVX-512, AVX2
 WIDE_VECTORS, NARROW_VECTORS = 4, 2  # vectors per panel row (NR = vectors · lanes)
 WIDE_ROW = WIDE_VECTORS * WIDE  # bytes of a panel row with AVX-512's tile
+NARROW_ROW = NARROW_VECTORS * NARROW
+# blocks of one and of two rows: vectors per panel row, (1 row, 2 rows), for each vector width;
+# each bytes-per-panel-row is distinct, so P's shape alone tells the compiled loops its layout
+ROW_LAYOUTS = {WIDE: (16, 8), NARROW: (6, 4)}
+LINE = 64  # bytes of a cache line
 L1_PANEL = 32 * 1024  # bytes of a panel's k-block, kept in L1 while the tiles of all rows use it
 
 _I64 = ir.IntType(64)
@@ -111,12 +120,40 @@ def _make_tile(mr, vectors, vector_bytes):
 
 _W1, _W2, _W3, _W4, _W5, _W6 = (_make_tile(mr, WIDE_VECTORS, WIDE) for mr in range(1, MR + 1))
 _N1, _N2, _N3, _N4, _N5, _N6 = (_make_tile(mr, NARROW_VECTORS, NARROW) for mr in range(1, MR + 1))
+_W1_ROW, _W1_PAIR, _W2_PAIR = (_make_tile(mr, v, WIDE) for mr, v in ((1, 16), (1, 8), (2, 8)))
+_N1_ROW, _N1_PAIR, _N2_PAIR = (_make_tile(mr, v, NARROW) for mr, v in ((1, 6), (1, 4), (2, 4)))
+WIDE_ONE_ROW, WIDE_TWO_ROWS = 16 * WIDE, 8 * WIDE  # bytes of their panel rows
+NARROW_ONE_ROW, NARROW_TWO_ROWS = 6 * NARROW, 4 * NARROW
 
 
 @njit(**JIT)
-def _tile(wide, mr, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc):
-    """The microkernel for mr rows (1..MR) and the panel width of P (wide: AVX-512's, else AVX2's)."""
-    if wide:
+def most_rows(row_bytes):
+    """The rows of A one tile takes on panels of row_bytes bytes a row: MR, 2 or 1."""
+    if row_bytes == WIDE_ONE_ROW or row_bytes == NARROW_ONE_ROW:
+        return 1
+    if row_bytes == WIDE_TWO_ROWS or row_bytes == NARROW_TWO_ROWS:
+        return 2
+    return MR
+
+
+@njit(**JIT)
+def _tile(row_bytes, mr, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc):
+    """The microkernel for mr rows (1..most_rows) on panels of row_bytes bytes a row."""
+    if row_bytes == WIDE_ONE_ROW:
+        _W1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+    elif row_bytes == WIDE_TWO_ROWS:
+        if mr == 2:
+            _W2_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+        else:
+            _W1_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+    elif row_bytes == NARROW_ONE_ROW:
+        _N1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+    elif row_bytes == NARROW_TWO_ROWS:
+        if mr == 2:
+            _N2_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+        else:
+            _N1_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+    elif row_bytes == WIDE_ROW:
         if mr == 6:
             _W6(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
         elif mr == 5:
@@ -166,36 +203,51 @@ def tile_is_wide():
     return vector_bytes() == WIDE
 
 
-def panel_width(dtype, vector_bytes):
-    """NR, the columns of one panel: the vectors of a panel row times the lanes of a vector."""
-    vectors = WIDE_VECTORS if vector_bytes == WIDE else NARROW_VECTORS
-    return vectors * vector_bytes // np.dtype(dtype).itemsize
+def panel_width(dtype, vector_bytes, rows=MR):
+    """NR, the columns of one panel for blocks of at most `rows` rows: vectors of a panel row × lanes;
+    MR-row tiles' panels for three rows or more, ROW_LAYOUTS' for one or two. dtype: a NumPy dtype."""
+    lanes = vector_bytes // dtype.itemsize
+    if rows > 2:
+        return (WIDE_VECTORS if vector_bytes == WIDE else NARROW_VECTORS) * lanes
+    return ROW_LAYOUTS[vector_bytes][rows - 1] * lanes
 
 
 @njit(**JIT)
 def _pack(M, transpose, P):
-    """P[p, k, j] = M[k, p·NR + j] (or Mᵀ's with transpose), zero past the last column."""
+    """P[p, k, j] = M[k, p·NR + j] (or Mᵀ's with transpose), zero past the last column.
+
+    Transposed, M is read along its rows sixteen values at a time, which land in sixteen rows
+    of the panel that stay in L1 (reading M down its columns took 2–3× as long)."""
     n_panels, K, NR = P.shape
     N = M.shape[0] if transpose else M.shape[1]
     for p in range(n_panels):
-        for k in range(K):
-            for j in range(NR):
-                col = p * NR + j
-                if col >= N:
+        j0 = p * NR
+        cols = min(NR, N - j0)
+        for k0 in range(0, K, 16):
+            for k in range(k0, min(k0 + 16, K)):
+                for j in range(cols, NR):
                     P[p, k, j] = 0.0
-                elif transpose:
-                    P[p, k, j] = M[col, k]
-                else:
-                    P[p, k, j] = M[k, col]
+            if transpose:
+                for j in range(cols):
+                    for k in range(k0, min(k0 + 16, K)):
+                        P[p, k, j] = M[j0 + j, k]
+            else:
+                for k in range(k0, min(k0 + 16, K)):
+                    for j in range(cols):
+                        P[p, k, j] = M[k, j0 + j]
 
 
-def pack(M, transpose=False, width=None):
+def pack(M, transpose=False, width=None, rows=MR):
     """M (K, N) (or Mᵀ with transpose) packed into panels: P (⌈N/NR⌉, K, NR), NR = panel_width.
 
-    width: the vector bytes to lay the panels out for (WIDE or NARROW); default vector_bytes()."""
+    width: the vector bytes to lay the panels out for (WIDE or NARROW); default vector_bytes().
+    rows: the most rows of A a call of product() will take (one block's)."""
     K, N = (M.shape[1], M.shape[0]) if transpose else M.shape
-    NR = panel_width(M.dtype, vector_bytes() if width is None else width)
-    P = np.empty((-(-N // NR), K, NR), M.dtype)
+    NR = panel_width(M.dtype, vector_bytes() if width is None else width, rows)
+    shape = (-(-N // NR), K, NR)
+    raw = np.empty(math.prod(shape) * M.itemsize + LINE, np.uint8)
+    start = -raw.ctypes.data % LINE  # panel rows on cache lines: no vector load straddles two
+    P = raw[start : start + math.prod(shape) * M.itemsize].view(M.dtype).reshape(shape)
     _pack(M, transpose, P)
     return P
 
@@ -204,16 +256,18 @@ def pack(M, transpose=False, width=None):
 def product(A, a0, lda, n, P, C, c0, ldc, N):
     """C[c0 + m·ldc + j] += Σ_k A[a0 + m·lda + k] M[k, j] for rows m < n and columns j < N; P packs M (K, N).
 
-    The loops run over k-blocks whose panel rows fit L1 (outer), panels, then tiles of MR rows
-    (inner), so one k-block of a panel serves the tiles of all n rows from L1. A panel cut by
-    N (the last, when N is not a multiple of NR) is computed on a tile of its own and copied back.
-    C is C-contiguous (its offsets count elements).
+    The loops run over k-blocks whose panel rows fit L1 (outer), panels, then tiles of up to
+    most_rows rows (inner), so one k-block of a panel serves the tiles of all n rows from L1;
+    rows that fit one tile take each panel whole, as no other tile will reuse it. A panel cut
+    by N (the last, when N is not a multiple of NR) is computed on a tile of its own and copied
+    back. C is C-contiguous (its offsets count elements).
     """
     n_panels, K, NR = P.shape
-    wide = NR * P.itemsize == WIDE_ROW
-    kc = max(1, L1_PANEL // (NR * P.itemsize))
+    row_bytes = NR * P.itemsize
+    tile_rows = most_rows(row_bytes)
+    kc = max(1, L1_PANEL // row_bytes) if n > tile_rows else K
     if N % NR:  # only a panel cut by N needs a tile of its own: nothing is allocated at the other steps
-        work = np.empty((MR, NR), P.dtype)
+        work = np.empty((tile_rows, NR), P.dtype)
     for k0 in range(0, K, kc):
         kb = min(kc, K - k0)
         for p in range(n_panels):
@@ -221,17 +275,17 @@ def product(A, a0, lda, n, P, C, c0, ldc, N):
             cols = min(NR, N - j0)
             m = 0
             while m < n:
-                mr = min(MR, n - m)
+                mr = min(tile_rows, n - m)
                 a = a0 + m * lda + k0
                 pk = (p * K + k0) * NR
                 if cols == NR:
-                    _tile(wide, mr, A, a, lda, 1, P, pk, NR, kb, C, c0 + m * ldc + j0, ldc)
+                    _tile(row_bytes, mr, A, a, lda, 1, P, pk, NR, kb, C, c0 + m * ldc + j0, ldc)
                 else:
                     flat = C.reshape(-1)  # C is C-contiguous, as the offsets assume
                     for i in range(mr):
                         for j in range(NR):
                             work[i, j] = flat[c0 + (m + i) * ldc + j0 + j] if j < cols else 0.0
-                    _tile(wide, mr, A, a, lda, 1, P, pk, NR, kb, work, 0, NR)
+                    _tile(row_bytes, mr, A, a, lda, 1, P, pk, NR, kb, work, 0, NR)
                     for i in range(mr):
                         for j in range(cols):
                             flat[c0 + (m + i) * ldc + j0 + j] = work[i, j]
@@ -250,7 +304,8 @@ def at_b(A, a_stride, B, C, c0, c1, wide):
     """
     N, G = B.shape
     M = C.shape[0]
-    NR = (WIDE_ROW if wide else NARROW_VECTORS * NARROW) // B.itemsize
+    row_bytes = WIDE_ROW if wide else NARROW_ROW
+    NR = row_bytes // B.itemsize
     kc = max(1, L1_PANEL // (NR * B.itemsize))
     C[:, c0:c1] = 0.0
     stripe = np.zeros((kc, NR), B.dtype)  # the last, partial panel's k-block
@@ -268,12 +323,12 @@ def at_b(A, a_stride, B, C, c0, c1, wide):
                 mr = min(MR, M - m)
                 a = k0 * a_stride + m
                 if cols == NR:
-                    _tile(wide, mr, A, a, 1, a_stride, B, k0 * G + j0, G, kb, C, m * G + j0, G)
+                    _tile(row_bytes, mr, A, a, 1, a_stride, B, k0 * G + j0, G, kb, C, m * G + j0, G)
                 else:
                     for i in range(mr):
                         for j in range(NR):
                             work[i, j] = flat[(m + i) * G + j0 + j] if j < cols else 0.0
-                    _tile(wide, mr, A, a, 1, a_stride, stripe, 0, NR, kb, work, 0, NR)
+                    _tile(row_bytes, mr, A, a, 1, a_stride, stripe, 0, NR, kb, work, 0, NR)
                     for i in range(mr):
                         for j in range(cols):
                             flat[(m + i) * G + j0 + j] = work[i, j]

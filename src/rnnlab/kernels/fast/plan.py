@@ -100,9 +100,10 @@ def calls_blas(D, rows):
     return D > SMALL_ROWS or -(-rows[-1][1] // len(rows)) > SMALL_ROWS  # no block of split() exceeds ⌈B / blocks⌉
 
 
-def transposed_if_small(U, rows):
-    """Uᵀ in C order when some block has at most SMALL_ROWS rows (their loops read it), else empty."""
-    if min(r1 - r0 for r0, r1 in rows) <= SMALL_ROWS:
+def transposed_if_small(U, rows, P):
+    """Uᵀ in C order when U is not packed (P, Uᵀ's panels, empty) and some block has at most SMALL_ROWS
+    rows (their loops read it), else empty."""
+    if P.shape[0] == 0 and min(r1 - r0 for r0, r1 in rows) <= SMALL_ROWS:
         return np.ascontiguousarray(U.T)
     return empty(2, U.dtype)
 
@@ -119,19 +120,33 @@ def product_path():
     return path
 
 
-def panels(U, rows, transpose=False):
-    """U (or Uᵀ) packed for the tiled product (packed.pack) when some block of rows will use it, else an
-    empty stand-in: those blocks then call OpenBLAS (empty too for an empty U, the GRU's U_h under
-    reset_after). Auto packs whenever a block has more than SMALL_ROWS
-    rows: packing reads U once per call, and the packed product took 0.6–1.03× OpenBLAS's time per step,
-    1.03 only at one thread's 128 rows at H = 1024 (docs/PERFORMANCE.md, "The product of one step, on one
-    core"); two paths split by a threshold fitted to one machine were not worth 3 %."""
+# blocks of one or two rows are packed only for sequences of this many steps or more, and only
+# when U is this large: packing U took 5–10 µs at H = 64, and the wide panels saved nothing
+# measurable where U fits in L2 with room to spare (an LSTM's 64 KiB at H = 64: 0.94–1.06× the
+# loops' time), and 13–25 % at 256 KiB and more (docs/PERFORMANCE.md, "One or two rows")
+ROW_PANEL_STEPS = 32
+ROW_PANEL_BYTES = 256 * 1024
+
+
+def panels(U, rows, steps, transpose=False):
+    """U (or Uᵀ) packed for the tiled product (packed.pack), laid out for the largest block of rows
+    (steps: the sequence's length); else an empty stand-in, and the blocks then call OpenBLAS or loops
+    (empty too for an empty U, the GRU's U_h under reset_after).
+
+    Auto packs unless the CPU lacks FMA: packing reads U once per call, and the packed product took
+    0.6–1.03× OpenBLAS's time per step for three rows or more, 1.03 only at one thread's 128 rows at
+    H = 1024 (docs/PERFORMANCE.md, "The product of one step, on one core"); two paths split by a
+    threshold fitted to one machine were not worth 3 %. Blocks of one or two rows keep their loops
+    for short sequences, a small U (ROW_PANEL_*) and a U with fewer columns than one of their panels."""
     path = product_path()
-    if (
-        U.size == 0
-        or max(r1 - r0 for r0, r1 in rows) <= SMALL_ROWS
-        or path == "blas"
-        or (path == "auto" and not packed.HAS_FMA)
+    if U.size == 0 or path == "blas" or (path == "auto" and not packed.HAS_FMA):
+        return empty(3, U.dtype)
+    most = max(r1 - r0 for r0, r1 in rows)
+    width = packed.vector_bytes()
+    if most <= SMALL_ROWS and (
+        steps < ROW_PANEL_STEPS
+        or U.nbytes < ROW_PANEL_BYTES
+        or U.shape[0 if transpose else 1] < packed.panel_width(U.dtype, width, most)
     ):
         return empty(3, U.dtype)
-    return packed.pack(U, transpose)
+    return packed.pack(U, transpose, width, most)

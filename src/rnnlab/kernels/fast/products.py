@@ -1,8 +1,8 @@
 """Matrix products of the fast kernels, on blocks of batch rows.
 
-The recurrent products (h_{t-1} U forward, dz_t Uᵀ backward) of blocks of three
-rows or more run on U packed once per call (packed.py) when the call was handed
-packed panels (plan.panels), else on OpenBLAS (blas.py, one thread per block);
+The recurrent products (h_{t-1} U forward, dz_t Uᵀ backward) run on U packed once
+per call (packed.py) when the call was handed packed panels (plan.panels); else
+blocks of three rows or more call OpenBLAS (blas.py, one thread per block), and
 one or two rows go to plain loops, which beat a BLAS call there (OpenBLAS spends
 microseconds per call and is slow for a one- or two-row operand: 1×64×256 took
 4.1 µs against 1.3 µs for the loop). The large products before and after the
@@ -65,11 +65,11 @@ def recurrent_product(h_t, U, P, rdrop, hp, z_t, r0, r1):
             for j in range(H):
                 hp[r, j] = h_t[r, j] * rdrop[r, j]
         hs = hp
-    if n <= SMALL_ROWS:
+    if P.shape[0] > 0:
+        packed.product(hs, r0 * H, H, n, P, z_t, r0 * G, G, G)
+    elif n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(hs[r], U, z_t[r])
-    elif P.shape[0] > 0:
-        packed.product(hs, r0 * H, H, n, P, z_t, r0 * G, G, G)
     else:
         gemm(False, False, n, G, H, 1.0, hs[r0:], H, U, G, 1.0, z_t[r0:], G)
 
@@ -79,11 +79,11 @@ def step_product(h, U, P, z, s, r0, r1):
     """z[r, s] += h[r] U for rows r0:r1 of a batch-first z (B, T, G): one step of every row; P as above."""
     n, H = r1 - r0, U.shape[0]
     T, G = z.shape[1], z.shape[2]
-    if n <= SMALL_ROWS:
+    if P.shape[0] > 0:  # rows of z_t lie T·G apart
+        packed.product(h, r0 * H, H, n, P, z, (r0 * T + s) * G, T * G, G)
+    elif n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(h[r], U, z[r, s])
-    elif P.shape[0] > 0:  # rows of z_t lie T·G apart
-        packed.product(h, r0 * H, H, n, P, z, (r0 * T + s) * G, T * G, G)
     else:  # C starts at z[r0, s]; its rows lie T·G apart
         gemm(False, False, n, G, H, 1.0, h[r0:], H, U, G, 1.0, z[r0, s], T * G)
 
@@ -92,18 +92,18 @@ def step_product(h, U, P, z, s, r0, r1):
 def recurrent_grad(dz, U, Ut, Pt, rdrop, dh, dhr, r0, r1):
     """dh_{t-1} += dz_t Uᵀ, times rdrop under recurrent dropout; rows r0:r1.
 
-    Ut is Uᵀ in C order for blocks of one or two rows (a loop then beats a BLAS call), else empty;
-    Pt is Uᵀ packed (packed.pack(U, transpose=True)), else empty.
+    Pt is Uᵀ packed (packed.pack(U, transpose=True)), else empty; Ut is Uᵀ in C order when Pt is
+    empty and a block has one or two rows (a loop then beats a BLAS call), else empty.
     """
     n, H, G = r1 - r0, U.shape[0], U.shape[1]
     out = dh if rdrop.shape[0] == 0 else dhr
     if rdrop.shape[0] > 0:
         out[r0:r1] = 0.0
-    if n <= SMALL_ROWS:
+    if Pt.shape[0] > 0:
+        packed.product(dz, r0 * G, G, n, Pt, out, r0 * H, H, H)
+    elif n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(dz[r], Ut, out[r])
-    elif Pt.shape[0] > 0:
-        packed.product(dz, r0 * G, G, n, Pt, out, r0 * H, H, H)
     else:
         gemm(False, True, n, H, G, 1.0, dz[r0:], G, U, G, 1.0, out[r0:], H)
     if rdrop.shape[0] > 0:

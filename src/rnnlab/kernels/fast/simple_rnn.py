@@ -119,7 +119,7 @@ def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
     y = hn if mask is None else np.empty((T, B, H), dtype)
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 1)
-    P = panels(U, rows)
+    P = panels(U, rows, T)
     with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
         pool.run(
             input_projection,
@@ -155,7 +155,8 @@ def backward(dy, dstate, cache):
     dz = buffers.empty((T, B, H), dtype)  # ∂L/∂(x_t W + h_{t-1} U + b)
     dhr = np.empty((B, H) if rd.size else (0, 0), dtype)
     rows = blocks_for(B, T, D, H, 1)
-    Ut, Pt = transposed_if_small(U, rows), panels(U, rows, transpose=True)
+    Pt = panels(U, rows, T, transpose=True)
+    Ut = transposed_if_small(U, rows, Pt)
     with one_blas_thread():
         pool.run(_backward_rows, [(dy, hn, U, Ut, Pt, m8, rd, dz, dh, dhr, code, r0, r1) for r0, r1 in rows])
         dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows))
@@ -177,7 +178,7 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     x, W, U, b, state, m8, (code,), rows = plan
     B, T, D = x.shape
     steps = input_steps(T, D)
-    P = panels(U, rows)
+    P = panels(U, rows, T)
     with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
             y, h = pool.run(_infer_batch, [(x, W, U, P, b, state[0], m8, go_backwards, code, sequences, steps)])[0]
