@@ -11,29 +11,30 @@ With --split: one step's product of all rows on two threads, the rows split betw
 thread: half the rows against all of U, as the kernels do) against the gate columns split (each
 thread: all rows against half of U, packed apart), the threads started for each product.
 
-With --small-blocks: whole calls of each cell's layer at B = 1 and 2 (one block of one or two
-rows), inference and a training step, with those blocks on their wide panels (RNNLAB_PRODUCT=auto)
-against their row loops (=blas, which leaves blocks of one or two rows to the loops), alternating
-in rounds of at least 10 ms, in an order that rotates; medians, and ONNX Runtime's inference
-beside them when installed.
+With --small-blocks: the fast kernels of each cell at B = 1 and 2 (one block of one or two rows),
+inference and a training step (forward and backward), with those blocks on their wide panels
+(RNNLAB_PRODUCT=auto) against their row loops (=blas, which leaves blocks of one or two rows to
+the loops), alternating in 10 × --rounds rounds of at least 5 ms each, in an order that rotates; medians,
+and ONNX Runtime's inference beside them when installed.
 
     python benchmarks/packed_product.py [--rounds 9] [--quick] [--split] [--small-blocks]
 """
 
 import argparse
+import importlib
 import os
 import threading
 import time
 
 import numpy as np
 
-from rnnlab.bench.contenders import OnnxRuntime, Rnnlab, problem
+from rnnlab.bench.contenders import OnnxRuntime, problem
 from rnnlab.bench.speed import machine
 from rnnlab.kernels.fast import packed, products
 from rnnlab.kernels.fast.blas import one_blas_thread
 
 SHAPES = [(32, 64), (32, 128), (32, 256), (32, 512), (64, 1024), (128, 1024), (7, 64)]  # rows, H
-SMALL_BLOCKS = [(100, 1, 1, 64), (100, 1, 1, 128), (100, 2, 1, 128), (100, 1, 1, 256), (100, 2, 1, 256)]  # T, B, D, H
+SMALL_BLOCKS = [(100, 1, 1, 64), (100, 2, 1, 64), (100, 1, 1, 128), (100, 2, 1, 128), (100, 1, 1, 256)]  # T, B, D, H
 
 
 def _per_call(fn, seconds):
@@ -105,10 +106,22 @@ def measure_split(rows, H, rounds, calls=10):
     return {name: np.median(t) for name, t in times.items()}
 
 
-def measure_small(cell, shape, rounds, seconds=0.01):
-    """Median µs of each call: inference and training with packed panels and with loops, ONNX Runtime's."""
+def measure_small(cell, shape, rounds, seconds=5e-3):
+    """Median µs of each call: the fast kernel's inference and training step (forward and backward)
+    with panels and with loops, and ONNX Runtime's inference."""
     p = problem(cell, *shape)
-    layer = Rnnlab(cell, p)
+    kernel = importlib.import_module(f"rnnlab.kernels.fast.{cell}")
+    params = {k: p[k] for k in ("W", "U", "b")}
+    B, H = p["x"].shape[0], p["U"].shape[0]
+    state = tuple(np.zeros((B, H), np.float32) for _ in range(2 if cell == "lstm" else 1))
+    xt, dyt = (np.ascontiguousarray(a.transpose(1, 0, 2)) for a in (p["x"], p["dy"]))
+
+    def infer():
+        return kernel.infer(p["x"], params, state)
+
+    def train():
+        _, _, cache = kernel.forward(xt, params, state)
+        return kernel.backward(dyt, (None,) * len(state), cache)
 
     def on(path, fn):
         def call():
@@ -118,10 +131,10 @@ def measure_small(cell, shape, rounds, seconds=0.01):
         return call
 
     calls = {
-        "infer packed": on("auto", layer.infer),
-        "infer loops": on("blas", layer.infer),
-        "train packed": on("auto", layer.train),
-        "train loops": on("blas", layer.train),
+        "infer packed": on("auto", infer),
+        "infer loops": on("blas", infer),
+        "train packed": on("auto", train),
+        "train loops": on("blas", train),
     }
     try:
         calls["ONNX Runtime"] = OnnxRuntime(cell, p).infer
@@ -178,7 +191,7 @@ def main(argv=None):
         print("|---|---|---|---|---|")
         for cell in ("lstm", "gru", "simple_rnn"):
             for shape in SMALL_BLOCKS[: 1 if args.quick else len(SMALL_BLOCKS)]:
-                t = measure_small(cell, shape, 3 if args.quick else 2 * args.rounds + 3)
+                t = measure_small(cell, shape, 3 if args.quick else 10 * args.rounds)
                 ort = f"{t['infer packed'] / t['ONNX Runtime']:.2f}" if "ONNX Runtime" in t else "-"
                 infer, train = t["infer packed"] / t["infer loops"], t["train packed"] / t["train loops"]
                 print(f"| {cell} | {', '.join(map(str, shape))} | {infer:.2f} | {train:.2f} | {ort} |")

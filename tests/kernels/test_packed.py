@@ -77,15 +77,23 @@ def path(request, monkeypatch):
     monkeypatch.setenv("RNNLAB_TILE", {"wide": "avx512", "narrow": "avx2"}.get(width, ""))
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(fast_plan, "ROW_PANEL_STEPS", 0)  # one or two rows on panels however short the sequence
-    monkeypatch.setattr(fast_plan, "ROW_PANEL_BYTES", 0)  # and however small U
     return request.param
 
 
 # (T, B, D, H): blocks of 3 to 11 rows, H filling no tile, a tile exactly, or panels and a part;
 # then blocks of one and two rows (on two threads: 1 and 1, 1 and 2), on their own panels where
-# U has the columns of one (AVX-512: 256 for one row, 128 for two), else on their loops
+# U's columns fill whole ones (AVX-512: 256 for one row, 128 for two; AVX2: 48 and 32), else on
+# their loops; each cell's U and Uᵀ meet both cases on each tile
 SHAPES = [(5, 7, 3, 13), (4, 9, 5, 16), (3, 11, 2, 37), (6, 8, 4, 64), (3, 6, 3, 150)]
-SMALL_BLOCK_SHAPES = [(4, 1, 3, 70), (5, 2, 2, 40), (3, 3, 2, 90), (3, 1, 2, 260)]
+SMALL_BLOCK_SHAPES = [
+    (4, 1, 3, 64),
+    (3, 1, 2, 256),
+    (4, 1, 3, 24),
+    (3, 1, 2, 48),
+    (5, 2, 2, 32),
+    (3, 2, 2, 128),
+    (3, 3, 2, 64),
+]
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -115,7 +123,7 @@ def test_each_path_is_taken_when_forced(monkeypatch):
     assert fast_plan.panels(U, [(0, 3)], 1).shape[0] > 0
     monkeypatch.setattr(packed, "HAS_FMA", True)
     monkeypatch.setenv("RNNLAB_PRODUCT", "auto")
-    wide_U = np.ones((256, 256), np.float32)  # 256 KiB: large enough for one or two rows on panels
+    wide_U = np.ones((8, 768), np.float32)  # whole panels for one row and for two, on either tile
     for tile, widths in (("avx2", (16, 32, 48)), ("avx512", (64, 128, 256))):
         monkeypatch.setenv("RNNLAB_TILE", tile)
         many, two, one = widths
@@ -123,8 +131,7 @@ def test_each_path_is_taken_when_forced(monkeypatch):
         assert fast_plan.panels(wide_U, [(0, 2), (2, 3)], 100).shape[2] == two
         assert fast_plan.panels(wide_U, [(0, 1)], 100).shape[2] == one
         assert fast_plan.panels(wide_U, [(0, 1)], fast_plan.ROW_PANEL_STEPS - 1).shape[0] == 0  # short: loops
-        assert fast_plan.panels(wide_U[:, :128], [(0, 1)], 100).shape[0] == 0  # 128 KiB: loops
-        assert fast_plan.panels(np.ones((2048, 32), np.float32), [(0, 1)], 100).shape[0] == 0  # 32 columns: loops
+        assert fast_plan.panels(wide_U[:, :100], [(0, 1)], 100).shape[0] == 0  # a panel cut: loops
 
 
 @pytest.mark.parametrize("name, value", [("RNNLAB_PRODUCT", "fastest"), ("RNNLAB_TILE", "sse")])

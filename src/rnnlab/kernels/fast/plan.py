@@ -120,12 +120,9 @@ def product_path():
     return path
 
 
-# blocks of one or two rows are packed only for sequences of this many steps or more, and only
-# when U is this large: packing U took 5–10 µs at H = 64, and the wide panels saved nothing
-# measurable where U fits in L2 with room to spare (an LSTM's 64 KiB at H = 64: 0.94–1.06× the
-# loops' time), and 13–25 % at 256 KiB and more (docs/PERFORMANCE.md, "One or two rows")
+# blocks of one or two rows are packed only for sequences of this many steps or more: packing U
+# took 5–10 µs at H = 64, where the wide panels save 0.3–0.5 µs a step
 ROW_PANEL_STEPS = 32
-ROW_PANEL_BYTES = 256 * 1024
 
 
 def panels(U, rows, steps, transpose=False):
@@ -137,16 +134,16 @@ def panels(U, rows, steps, transpose=False):
     0.6–1.03× OpenBLAS's time per step for three rows or more, 1.03 only at one thread's 128 rows at
     H = 1024 (docs/PERFORMANCE.md, "The product of one step, on one core"); two paths split by a
     threshold fitted to one machine were not worth 3 %. Blocks of one or two rows keep their loops
-    for short sequences, a small U (ROW_PANEL_*) and a U with fewer columns than one of their panels."""
+    for short sequences (ROW_PANEL_STEPS) and unless U's columns fill whole panels of theirs: a
+    panel cut by the last column costs them a tile of 8–16 vectors for its few columns, and an LSTM
+    at H = 70 took 1.3× the loops' time."""
     path = product_path()
     if U.size == 0 or path == "blas" or (path == "auto" and not packed.HAS_FMA):
         return empty(3, U.dtype)
     most = max(r1 - r0 for r0, r1 in rows)
     width = packed.vector_bytes()
     if most <= SMALL_ROWS and (
-        steps < ROW_PANEL_STEPS
-        or U.nbytes < ROW_PANEL_BYTES
-        or U.shape[0 if transpose else 1] < packed.panel_width(U.dtype, width, most)
+        steps < ROW_PANEL_STEPS or U.shape[0 if transpose else 1] % packed.panel_width(U.dtype, width, most)
     ):
         return empty(3, U.dtype)
     return packed.pack(U, transpose, width, most)
