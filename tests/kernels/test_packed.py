@@ -39,7 +39,7 @@ def test_product_on_packed_panels_equals_numpy(dtype, width):
         K, N, n = int(rng.integers(1, 300)), int(rng.integers(1, 600)), int(rng.integers(1, 20))
         rows = [packed.MR, 2, 1][trial % 3]  # the layout for blocks of this many rows
         if trial < 6:  # sizes that fill whole panels and tiles, and ones that cross a k-block
-            K, N, n = [(64, 256, 12), (513, 128, 6), (7, 64, 1), (300, 512, 2), (64, 256, 1), (200, 300, 3)][trial]
+            K, N, n = [(64, 256, 12), (513, 128, 6), (7, 64, 1), (300, 512, 2), (64, 256, 1), (200, 384, 3)][trial]
         if rows < 3 and trial % 2 == 0:  # the rows the layout was made for (else more: tiles in turn)
             n = min(n, rows)
         M = rng.standard_normal((K, N)).astype(dtype)
@@ -82,8 +82,8 @@ def path(request, monkeypatch):
 
 # (T, B, D, H): blocks of 3 to 11 rows, H filling no tile, a tile exactly, or panels and a part;
 # then blocks of one and two rows (on two threads: 1 and 1, 1 and 2), on their own panels where
-# U's columns fill whole ones (AVX-512: 256 for one row, 128 for two; AVX2: 48 and 32), else on
-# their loops; each cell's U and Uᵀ meet both cases on each tile
+# U's columns fill whole ones (AVX-512: 256 or 192 for one row, 128 for two; AVX2: 48 and 32),
+# else on their loops; each cell's U and Uᵀ meet both cases on each tile
 SHAPES = [(5, 7, 3, 13), (4, 9, 5, 16), (3, 11, 2, 37), (6, 8, 4, 64), (3, 6, 3, 150)]
 SMALL_BLOCK_SHAPES = [
     (4, 1, 3, 64),
@@ -132,6 +132,8 @@ def test_each_path_is_taken_when_forced(monkeypatch):
         assert fast_plan.panels(wide_U, [(0, 1)], 100).shape[2] == one
         assert fast_plan.panels(wide_U, [(0, 1)], fast_plan.ROW_PANEL_STEPS - 1).shape[0] == 0  # short: loops
         assert fast_plan.panels(wide_U[:, :100], [(0, 1)], 100).shape[0] == 0  # a panel cut: loops
+    gru_U = np.ones((8, 384), np.float32)  # 3H at H = 128: whole panels of 12 vectors, not of 16
+    assert fast_plan.panels(gru_U, [(0, 1)], 100).shape[2] == 192
 
 
 @pytest.mark.parametrize("name, value", [("RNNLAB_PRODUCT", "fastest"), ("RNNLAB_TILE", "sse")])

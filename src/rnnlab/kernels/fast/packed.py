@@ -18,8 +18,8 @@ serves any CPU: with AVX-512 (32 vector registers of 64 bytes) a panel row is fo
 vectors and MR = 6 (24 accumulators); with AVX2 (16 registers of 32 bytes) two
 vectors and MR = 6 (12 accumulators). A block of one or two rows would leave most
 registers idle on those panels, and its product waits on each accumulator's latency;
-it gets wider panels instead, 16 or 8 vectors (AVX-512) and 6 or 4 (AVX2), so that
-its one or two rows still keep 12–16 accumulators busy (`ROW_LAYOUTS`). The vector
+it gets wider panels instead, 16 (or 12) and 8 vectors (AVX-512), 6 and 4 (AVX2), so
+that its one or two rows still keep 12–16 accumulators busy (`ROW_LAYOUTS`). The vector
 code is written in LLVM IR (`_make_tile`) because numba keeps no register tile of its
 own (it compiled the same loop in numba to scalar code, 3.2–3.7× slower, PERFORMANCE.md).
 """
@@ -42,9 +42,11 @@ WIDE, NARROW = 64, 32  # bytes per vector: AVX-512, AVX2
 WIDE_VECTORS, NARROW_VECTORS = 4, 2  # vectors per panel row (NR = vectors · lanes)
 WIDE_ROW = WIDE_VECTORS * WIDE  # bytes of a panel row with AVX-512's tile
 NARROW_ROW = NARROW_VECTORS * NARROW
-# blocks of one and of two rows: vectors per panel row, (1 row, 2 rows), for each vector width;
-# each bytes-per-panel-row is distinct, so P's shape alone tells the compiled loops its layout
-ROW_LAYOUTS = {WIDE: (16, 8), NARROW: (6, 4)}
+# blocks of one and of two rows: vectors per panel row, (one row's in order of preference, two
+# rows'), for each vector width; one row takes 12 vectors where its matrix's columns fill whole
+# panels of 12 and not of 16 (a GRU's 3H); each bytes-per-panel-row is distinct, so P's shape
+# alone tells the compiled loops its layout
+ROW_LAYOUTS = {WIDE: ((16, 12), 8), NARROW: ((6,), 4)}
 LINE = 64  # bytes of a cache line
 L1_PANEL = 32 * 1024  # bytes of a panel's k-block, kept in L1 while the tiles of all rows use it
 
@@ -120,16 +122,16 @@ def _make_tile(mr, vectors, vector_bytes):
 
 _W1, _W2, _W3, _W4, _W5, _W6 = (_make_tile(mr, WIDE_VECTORS, WIDE) for mr in range(1, MR + 1))
 _N1, _N2, _N3, _N4, _N5, _N6 = (_make_tile(mr, NARROW_VECTORS, NARROW) for mr in range(1, MR + 1))
-_W1_ROW, _W1_PAIR, _W2_PAIR = (_make_tile(mr, v, WIDE) for mr, v in ((1, 16), (1, 8), (2, 8)))
+_W1_ROW, _W1_ROW12, _W1_PAIR, _W2_PAIR = (_make_tile(mr, v, WIDE) for mr, v in ((1, 16), (1, 12), (1, 8), (2, 8)))
 _N1_ROW, _N1_PAIR, _N2_PAIR = (_make_tile(mr, v, NARROW) for mr, v in ((1, 6), (1, 4), (2, 4)))
-WIDE_ONE_ROW, WIDE_TWO_ROWS = 16 * WIDE, 8 * WIDE  # bytes of their panel rows
+WIDE_ONE_ROW, WIDE_ONE_ROW12, WIDE_TWO_ROWS = 16 * WIDE, 12 * WIDE, 8 * WIDE  # bytes of their panel rows
 NARROW_ONE_ROW, NARROW_TWO_ROWS = 6 * NARROW, 4 * NARROW
 
 
 @njit(**JIT)
 def most_rows(row_bytes):
     """The rows of A one tile takes on panels of row_bytes bytes a row: MR, 2 or 1."""
-    if row_bytes == WIDE_ONE_ROW or row_bytes == NARROW_ONE_ROW:
+    if row_bytes == WIDE_ONE_ROW or row_bytes == WIDE_ONE_ROW12 or row_bytes == NARROW_ONE_ROW:
         return 1
     if row_bytes == WIDE_TWO_ROWS or row_bytes == NARROW_TWO_ROWS:
         return 2
@@ -141,6 +143,8 @@ def _tile(row_bytes, mr, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc):
     """The microkernel for mr rows (1..most_rows) on panels of row_bytes bytes a row."""
     if row_bytes == WIDE_ONE_ROW:
         _W1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+    elif row_bytes == WIDE_ONE_ROW12:
+        _W1_ROW12(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
     elif row_bytes == WIDE_TWO_ROWS:
         if mr == 2:
             _W2_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
@@ -203,13 +207,20 @@ def tile_is_wide():
     return vector_bytes() == WIDE
 
 
-def panel_width(dtype, vector_bytes, rows=MR):
+def panel_width(dtype, vector_bytes, rows=MR, columns=None):
     """NR, the columns of one panel for blocks of at most `rows` rows: vectors of a panel row × lanes;
-    MR-row tiles' panels for three rows or more, ROW_LAYOUTS' for one or two. dtype: a NumPy dtype."""
+    MR-row tiles' panels for three rows or more, ROW_LAYOUTS' for one or two, one row's first
+    width that `columns` (the matrix's) fills whole panels of, else its widest. dtype: a NumPy dtype."""
     lanes = vector_bytes // dtype.itemsize
     if rows > 2:
         return (WIDE_VECTORS if vector_bytes == WIDE else NARROW_VECTORS) * lanes
-    return ROW_LAYOUTS[vector_bytes][rows - 1] * lanes
+    one, two = ROW_LAYOUTS[vector_bytes]
+    if rows == 2:
+        return two * lanes
+    for vectors in one:
+        if columns is not None and columns % (vectors * lanes) == 0:
+            return vectors * lanes
+    return one[0] * lanes
 
 
 @njit(**JIT)
@@ -243,7 +254,7 @@ def pack(M, transpose=False, width=None, rows=MR):
     width: the vector bytes to lay the panels out for (WIDE or NARROW); default vector_bytes().
     rows: the most rows of A a call of product() will take (one block's)."""
     K, N = (M.shape[1], M.shape[0]) if transpose else M.shape
-    NR = panel_width(M.dtype, vector_bytes() if width is None else width, rows)
+    NR = panel_width(M.dtype, vector_bytes() if width is None else width, rows, N)
     shape = (-(-N // NR), K, NR)
     raw = np.empty(math.prod(shape) * M.itemsize + LINE, np.uint8)
     start = -raw.ctypes.data % LINE  # panel rows on cache lines: no vector load straddles two

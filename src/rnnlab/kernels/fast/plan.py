@@ -142,8 +142,7 @@ def panels(U, rows, steps, transpose=False):
         return empty(3, U.dtype)
     most = max(r1 - r0 for r0, r1 in rows)
     width = packed.vector_bytes()
-    if most <= SMALL_ROWS and (
-        steps < ROW_PANEL_STEPS or U.shape[0 if transpose else 1] % packed.panel_width(U.dtype, width, most)
-    ):
+    N = U.shape[0 if transpose else 1]  # the columns of the matrix packed
+    if most <= SMALL_ROWS and (steps < ROW_PANEL_STEPS or N % packed.panel_width(U.dtype, width, most, N)):
         return empty(3, U.dtype)
     return packed.pack(U, transpose, width, most)
