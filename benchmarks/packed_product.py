@@ -149,8 +149,11 @@ def measure_small(cell, shape, rounds, seconds=5e-3):
         for r in range(rounds):  # the order rotates: a call right after a training step met colder caches
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 times[name].append(_per_call(calls[name], seconds))
-    finally:
-        os.environ.pop("RNNLAB_PRODUCT") if before is None else os.environ.update(RNNLAB_PRODUCT=before)
+    finally:  # the option as it was
+        if before is None:
+            os.environ.pop("RNNLAB_PRODUCT")
+        else:
+            os.environ["RNNLAB_PRODUCT"] = before
     return {name: np.median(t) * 1e6 for name, t in times.items()}
 
 

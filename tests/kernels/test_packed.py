@@ -45,7 +45,8 @@ def test_product_on_packed_panels_equals_numpy(dtype, width):
         M = rng.standard_normal((K, N)).astype(dtype)
         transpose = trial % 2 == 1  # pack Mᵀ's transpose: M again
         P = packed.pack(np.ascontiguousarray(M.T) if transpose else M, transpose, vector_bytes, rows)
-        assert P.shape == (-(-N // packed.panel_width(np.dtype(dtype), vector_bytes, rows)), K, P.shape[2])
+        NR = packed.panel_width(np.dtype(dtype), vector_bytes, rows, N)
+        assert P.shape == (-(-N // NR), K, NR)
         assert P.ctypes.data % 64 == 0, "panels start on a cache line"
         lda, ldc = K + int(rng.integers(0, 3)), N + int(rng.integers(0, 3))
         a0, c0 = int(rng.integers(0, 5)), int(rng.integers(0, 5))

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import math
 import os
 import warnings
 from collections.abc import Callable
@@ -26,6 +25,7 @@ import numpy as np
 
 from .. import interrupts
 from . import fast, gru, lstm, lstm_variants, simple_rnn
+from .memory import aligned_empty  # noqa: F401  (layers reach it through the switch)
 
 # cell -> its reference module; "lstm_variants" (peepholes, projection) has no fast module: the fast
 # backend runs its reference (docs/PERFORMANCE.md)
@@ -189,20 +189,6 @@ def all_finite(x):
                 return bool(np.isfinite(x).all())
         return bool(_compiled_finite(x.reshape(-1)))
     return bool(np.isfinite(x).all())
-
-
-def aligned_empty(shape, dtype, boundary=64):
-    """An uninitialised C-order array whose data (if any) start at a multiple of `boundary` bytes.
-
-    From a cache line boundary no vector load straddles two lines; what np.empty
-    returns below 128 KB often starts 16, 32 or 48 bytes past one. The array is a
-    view into a byte buffer `boundary` bytes larger, which it keeps alive.
-    """
-    dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
-    raw = np.empty(nbytes + boundary, np.uint8)
-    start = -raw.ctypes.data % boundary
-    return raw[start : start + nbytes].view(dtype).reshape(shape)
 
 
 def release_buffers():

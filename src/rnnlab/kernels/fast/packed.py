@@ -24,7 +24,6 @@ code is written in LLVM IR (`_make_tile`) because numba keeps no register tile o
 own (it compiled the same loop in numba to scalar code, 3.2–3.7× slower, PERFORMANCE.md).
 """
 
-import math
 import os
 
 import llvmlite.binding as llvm
@@ -34,6 +33,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ..memory import aligned_empty
 from . import numba_cache  # noqa: F401  (installs the cache locators before anything compiles)
 from .ops import JIT
 
@@ -47,7 +47,6 @@ NARROW_ROW = NARROW_VECTORS * NARROW
 # panels of 12 and not of 16 (a GRU's 3H); each bytes-per-panel-row is distinct, so P's shape
 # alone tells the compiled loops its layout
 ROW_LAYOUTS = {WIDE: ((16, 12), 8), NARROW: ((6,), 4)}
-LINE = 64  # bytes of a cache line
 L1_PANEL = 32 * 1024  # bytes of a panel's k-block, kept in L1 while the tiles of all rows use it
 
 _I64 = ir.IntType(64)
@@ -207,7 +206,7 @@ def tile_is_wide():
     return vector_bytes() == WIDE
 
 
-def panel_width(dtype, vector_bytes, rows=MR, columns=None):
+def panel_width(dtype, vector_bytes, rows, columns):
     """NR, the columns of one panel for blocks of at most `rows` rows: vectors of a panel row × lanes;
     MR-row tiles' panels for three rows or more, ROW_LAYOUTS' for one or two, one row's first
     width that `columns` (the matrix's) fills whole panels of, else its widest. dtype: a NumPy dtype."""
@@ -218,7 +217,7 @@ def panel_width(dtype, vector_bytes, rows=MR, columns=None):
     if rows == 2:
         return two * lanes
     for vectors in one:
-        if columns is not None and columns % (vectors * lanes) == 0:
+        if columns % (vectors * lanes) == 0:
             return vectors * lanes
     return one[0] * lanes
 
@@ -255,10 +254,7 @@ def pack(M, transpose=False, width=None, rows=MR):
     rows: the most rows of A a call of product() will take (one block's)."""
     K, N = (M.shape[1], M.shape[0]) if transpose else M.shape
     NR = panel_width(M.dtype, vector_bytes() if width is None else width, rows, N)
-    shape = (-(-N // NR), K, NR)
-    raw = np.empty(math.prod(shape) * M.itemsize + LINE, np.uint8)
-    start = -raw.ctypes.data % LINE  # panel rows on cache lines: no vector load straddles two
-    P = raw[start : start + math.prod(shape) * M.itemsize].view(M.dtype).reshape(shape)
+    P = aligned_empty((-(-N // NR), K, NR), M.dtype)  # panel rows on cache lines: no load straddles two
     _pack(M, transpose, P)
     return P
 
@@ -317,7 +313,7 @@ def at_b(A, a_stride, B, C, c0, c1, wide):
     M = C.shape[0]
     row_bytes = WIDE_ROW if wide else NARROW_ROW
     NR = row_bytes // B.itemsize
-    kc = max(1, L1_PANEL // (NR * B.itemsize))
+    kc = max(1, L1_PANEL // row_bytes)
     C[:, c0:c1] = 0.0
     stripe = np.zeros((kc, NR), B.dtype)  # the last, partial panel's k-block
     work = np.empty((MR, NR), B.dtype)
