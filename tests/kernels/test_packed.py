@@ -38,8 +38,9 @@ def test_product_on_packed_panels_equals_numpy(dtype, width):
     for trial in range(60):
         K, N, n = int(rng.integers(1, 300)), int(rng.integers(1, 600)), int(rng.integers(1, 20))
         rows = [packed.MR, 2, 1][trial % 3]  # the layout for blocks of this many rows
-        if trial < 6:  # sizes that fill whole panels and tiles, and ones that cross a k-block
-            K, N, n = [(64, 256, 12), (513, 128, 6), (7, 64, 1), (300, 512, 2), (64, 256, 1), (200, 384, 3)][trial]
+        if trial < 9:  # sizes that fill whole panels and tiles, ones that cross a k-block, one panel exactly
+            fixed = [(64, 256, 12), (513, 128, 6), (7, 64, 1), (300, 512, 2), (64, 256, 1), (200, 384, 3)]
+            K, N, n = (fixed + [(5, 64, 7), (33, 128, 2), (64, 256, 1)])[trial]
         if rows < 3 and trial % 2 == 0:  # the rows the layout was made for (else more: tiles in turn)
             n = min(n, rows)
         M = rng.standard_normal((K, N)).astype(dtype)
@@ -47,7 +48,10 @@ def test_product_on_packed_panels_equals_numpy(dtype, width):
         P = packed.pack(np.ascontiguousarray(M.T) if transpose else M, transpose, vector_bytes, rows)
         NR = packed.panel_width(np.dtype(dtype), vector_bytes, rows, N)
         assert P.shape == (-(-N // NR), K, NR)
-        assert P.ctypes.data % 64 == 0, "panels start on a cache line"
+        if packed.own_panel(M, transpose, NR):  # M is one whole panel: P is M, not a copy
+            assert np.shares_memory(P, M)
+        else:
+            assert P.ctypes.data % 64 == 0, "panels start on a cache line"
         lda, ldc = K + int(rng.integers(0, 3)), N + int(rng.integers(0, 3))
         a0, c0 = int(rng.integers(0, 5)), int(rng.integers(0, 5))
         A = rng.standard_normal(a0 + n * lda).astype(dtype)
@@ -68,6 +72,29 @@ def test_packed_panels_hold_the_matrix_and_zeros_past_it(K):
     assert np.array_equal(packed.pack(np.ascontiguousarray(M.T), transpose=True, width=packed.NARROW), P)
     one_row = packed.pack(M, width=packed.NARROW, rows=1)  # 48 columns a panel
     assert one_row.shape == (1, K, 48) and np.array_equal(one_row[0, :, :20], M) and not one_row[0, :, 20:].any()
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+def test_a_large_matrix_is_packed_by_every_thread_alike(transpose, monkeypatch):
+    M = np.random.default_rng(3).standard_normal((70, 45)).astype(np.float32)
+    alone = packed.pack(M, transpose)
+    monkeypatch.setenv("RNNLAB_NUM_THREADS", "3")
+    monkeypatch.setattr(packed, "PARALLEL_PACK", 0)  # every matrix counts as large
+    assert np.array_equal(packed.pack(M, transpose), alone)
+
+
+def test_a_matrix_of_one_panel_is_its_own(monkeypatch):
+    U = np.ones((8, 256), np.float32)  # one panel of 16 AVX-512 vectors for a one-row block
+    P = packed.pack(U, width=packed.WIDE, rows=1)
+    assert P.shape == (1, 8, 256) and np.shares_memory(P, U)
+    for other in (np.ones((256, 8), np.float32).T, np.ones((8, 512), np.float32)[:, ::2]):  # not in C order
+        assert not np.shares_memory(packed.pack(other, width=packed.WIDE, rows=1), other)
+    Ut = np.ones((256, 8), np.float32)  # its transpose: Uᵀ's panel is a copy
+    assert not np.shares_memory(packed.pack(Ut, True, packed.WIDE, 1), Ut)
+    monkeypatch.setenv("RNNLAB_TILE", "avx512")
+    monkeypatch.setattr(packed, "HAS_FMA", True)
+    assert np.shares_memory(fast_plan.panels(U, [(0, 1)], 1), U)  # no pack to pay for, however short the sequence
+    assert fast_plan.panels(np.ones((8, 512), np.float32), [(0, 1)], 1).shape[0] == 0  # a pack would not pay
 
 
 @pytest.fixture(params=["packed-wide", "packed-narrow", "blas"])

@@ -22,7 +22,7 @@ from .. import gru as reference
 from .. import inference
 from . import buffers, packed, pool
 from .blas import one_blas_thread
-from .ops import JIT, activate, dact, gemm
+from .ops import JIT, activate, copy, dact, gemm
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
 from .products import (
     SMALL_ROWS,
@@ -89,7 +89,7 @@ def _forward_rows(
     for t in range(x.shape[0]):
         if reset_after:
             for r in range(r0, r1):
-                hu[r, :] = b_rec  # b', then + h_{t-1} U
+                copy(b_rec, hu[r])  # b', then + h_{t-1} U
             recurrent_product(h[t], U, P, rdrop, hp, hu, r0, r1)
             for r in range(r0, r1):
                 _cell_after(gates[t, r], b, hu[r], h[t, r], h[t + 1, r], hU_h[t, r], code_a, code_r)
@@ -105,9 +105,9 @@ def _forward_rows(
         if mask.shape[0] > 0:  # y is its own array only under a mask (else h[1:])
             for r in range(r0, r1):
                 if mask[t, r]:
-                    y[t, r, :] = h[t + 1, r]
+                    copy(h[t + 1, r], y[t, r])
                 else:  # state carried over, output zero
-                    h[t + 1, r, :] = h[t, r]
+                    copy(h[t, r], h[t + 1, r])
                     y[t, r, :] = 0.0
 
 
@@ -244,7 +244,7 @@ def _infer_rows(
             step_input(x, W, z, s, r0, r1)
         if reset_after:
             for r in range(r0, r1):
-                hu[r, :] = b_rec
+                copy(b_rec, hu[r])
             recurrent_product(h, U, P, none, none, hu, r0, r1)  # h_{t-1} U + b'
             for r in range(r0, r1):
                 _cell_after(z[r, q], b, hu[r], h[r], hn[r], hUh[r], code_a, code_r)
@@ -260,7 +260,7 @@ def _infer_rows(
         for r in range(r0, r1):
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero
-                h[r, :] = hn[r]
+                copy(hn[r], h[r])
             if y.shape[0] > 0:
                 for j in range(H):
                     y[r, t, j] = h[r, j] if keep else 0.0

@@ -22,7 +22,7 @@ from .. import inference
 from .. import lstm as reference
 from . import buffers, pool
 from .blas import one_blas_thread
-from .ops import JIT, SIGMOID, TANH, act, activate, dact, sigmoid_fraction, tanh, tanh_fraction
+from .ops import JIT, SIGMOID, TANH, act, activate, copy, dact, sigmoid_fraction, tanh, tanh_fraction
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
 from .products import input_projection, recurrent_grad, recurrent_product, step_input, step_product, weight_grads
 
@@ -35,10 +35,10 @@ def _forward_rows(x, U, P, b, h, c, gates, y, mask, rdrop, hp, code_a, code_r, r
         for r in range(r0, r1):
             _cell_forward(gates[t, r], b, c[t, r], c[t + 1, r], h[t + 1, r], code_a, code_r)
             if mask.shape[0] > 0:  # y is its own array only under a mask (else h[1:])
-                y[t, r, :] = h[t + 1, r]
+                copy(h[t + 1, r], y[t, r])
                 if not mask[t, r]:  # state carried over, output zero
-                    h[t + 1, r, :] = h[t, r]
-                    c[t + 1, r, :] = c[t, r]
+                    copy(h[t, r], h[t + 1, r])
+                    copy(c[t, r], c[t + 1, r])
                     y[t, r, :] = 0.0
 
 
@@ -168,8 +168,8 @@ def _infer_rows(x, W, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, 
                     _cell_infer(z[r, q], b, c[r], cn, hn)
                 else:
                     _cell_forward(z[r, q], b, c[r], cn, hn, code_a, code_r)
-                c[r, :] = cn
-                h[r, :] = hn
+                copy(cn, c[r])
+                copy(hn, h[r])
             if y.shape[0] > 0:
                 for j in range(H):
                     y[r, t, j] = h[r, j] if keep else 0.0

@@ -34,7 +34,10 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ..memory import aligned_empty
-from . import numba_cache  # noqa: F401  (installs the cache locators before anything compiles)
+from . import (
+    numba_cache,  # noqa: F401  (installs the cache locators before anything compiles)
+    pool,
+)
 from .ops import JIT
 
 MR = 6  # rows of A per tile
@@ -48,6 +51,10 @@ NARROW_ROW = NARROW_VECTORS * NARROW
 # alone tells the compiled loops its layout
 ROW_LAYOUTS = {WIDE: ((16, 12), 8), NARROW: ((6,), 4)}
 L1_PANEL = 32 * 1024  # bytes of a panel's k-block, kept in L1 while the tiles of all rows use it
+CACHE_LINE = 64
+# matrices of this many bytes or more are packed by all the kernel threads: two threads took 0.68–0.85×
+# the time of one for an LSTM's U at H = 512 and 1024 (4 and 16 MiB), 1.3× at H = 256 (1 MiB)
+PARALLEL_PACK = 2 << 20
 
 _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
@@ -223,39 +230,66 @@ def panel_width(dtype, vector_bytes, rows, columns):
 
 
 @njit(**JIT)
-def _pack(M, transpose, P):
-    """P[p, k, j] = M[k, p·NR + j] (or Mᵀ's with transpose), zero past the last column.
+def _pack(M, transpose, P, p0, p1):
+    """P[p, k, j] = M[k, p·NR + j] (or Mᵀ's with transpose) for panels p0:p1, zero past the last column.
 
-    Transposed, M is read along its rows sixteen values at a time, which land in sixteen rows
-    of the panel that stay in L1 (reading M down its columns took 2–3× as long)."""
-    n_panels, K, NR = P.shape
+    Both orders work on blocks of 16 rows of P, which stay in L1. Plain, a block's 16 rows of M are
+    read once and handed out to each panel in turn (panel by panel, each over all of M's rows, took
+    twice as long at H = 1024: every row of M its own page). Transposed, M is read along its rows
+    sixteen values at a time, which land in sixteen rows of the panel (reading M down its columns
+    took 2–3× as long)."""
+    _, K, NR = P.shape
     N = M.shape[0] if transpose else M.shape[1]
-    for p in range(n_panels):
-        j0 = p * NR
-        cols = min(NR, N - j0)
-        for k0 in range(0, K, 16):
-            for k in range(k0, min(k0 + 16, K)):
+    if transpose:
+        for p in range(p0, p1):
+            j0 = p * NR
+            cols = min(NR, N - j0)
+            for k0 in range(0, K, 16):
+                k1 = min(k0 + 16, K)
+                for j in range(cols):
+                    for k in range(k0, k1):
+                        P[p, k, j] = M[j0 + j, k]
+                for k in range(k0, k1):
+                    for j in range(cols, NR):
+                        P[p, k, j] = 0.0
+        return
+    for k0 in range(0, K, 16):
+        k1 = min(k0 + 16, K)
+        for p in range(p0, p1):
+            j0 = p * NR
+            cols = min(NR, N - j0)
+            for k in range(k0, k1):
+                for j in range(cols):
+                    P[p, k, j] = M[k, j0 + j]
                 for j in range(cols, NR):
                     P[p, k, j] = 0.0
-            if transpose:
-                for j in range(cols):
-                    for k in range(k0, min(k0 + 16, K)):
-                        P[p, k, j] = M[j0 + j, k]
-            else:
-                for k in range(k0, min(k0 + 16, K)):
-                    for j in range(cols):
-                        P[p, k, j] = M[k, j0 + j]
+
+
+def own_panel(M, transpose, NR):
+    """Whether M (K, N), not transposed, is already a panel of NR columns: N = NR, in C order.
+
+    Its rows start on cache lines when M does, as the layers' weights do (memory.aligned_empty);
+    the address is not checked, which costs as much as a pack of a small M (some microseconds)."""
+    return not transpose and M.shape[1] == NR and M.flags.c_contiguous
 
 
 def pack(M, transpose=False, width=None, rows=MR):
     """M (K, N) (or Mᵀ with transpose) packed into panels: P (⌈N/NR⌉, K, NR), NR = panel_width.
 
     width: the vector bytes to lay the panels out for (WIDE or NARROW); default vector_bytes().
-    rows: the most rows of A a call of product() will take (one block's)."""
+    rows: the most rows of A a call of product() will take (one block's).
+    A matrix of one whole panel (N = NR, own_panel) is its own: P is then a view of M, nothing
+    copied. A large one is packed by all the kernel threads, each its share of
+    the panels (PARALLEL_PACK)."""
     K, N = (M.shape[1], M.shape[0]) if transpose else M.shape
     NR = panel_width(M.dtype, vector_bytes() if width is None else width, rows, N)
-    P = aligned_empty((-(-N // NR), K, NR), M.dtype)  # panel rows on cache lines: no load straddles two
-    _pack(M, transpose, P)
+    if own_panel(M, transpose, NR):
+        return M.reshape(1, K, NR)
+    P = aligned_empty((-(-N // NR), K, NR), M.dtype, CACHE_LINE)  # panel rows on cache lines: no load straddles two
+    if M.nbytes < PARALLEL_PACK:
+        _pack(M, transpose, P, 0, P.shape[0])
+    else:
+        pool.run(_pack, [(M, transpose, P, p0, p1) for p0, p1 in pool.split(P.shape[0], pool.num_threads())])
     return P
 
 

@@ -136,13 +136,15 @@ def panels(U, rows, steps, transpose=False):
     threshold fitted to one machine were not worth 3 %. Blocks of one or two rows keep their loops
     for short sequences (ROW_PANEL_STEPS) and unless U's columns fill whole panels of theirs: a
     panel cut by the last column costs them a tile of 8–16 vectors for its few columns, and an LSTM
-    at H = 70 took 1.3× the loops' time."""
+    at H = 70 took 1.3× the loops' time. A U that is its own panel (packed.own_panel) costs no pack."""
     path = product_path()
     if U.size == 0 or path == "blas" or (path == "auto" and not packed.HAS_FMA):
         return empty(3, U.dtype)
     most = max(r1 - r0 for r0, r1 in rows)
     width = packed.vector_bytes()
     N = U.shape[0 if transpose else 1]  # the columns of the matrix packed
-    if most <= SMALL_ROWS and (steps < ROW_PANEL_STEPS or N % packed.panel_width(U.dtype, width, most, N)):
+    NR = packed.panel_width(U.dtype, width, most, N)
+    short = steps < ROW_PANEL_STEPS and not packed.own_panel(U, transpose, NR)  # a pack would cost more than it saves
+    if most <= SMALL_ROWS and (short or N % NR):
         return empty(3, U.dtype)
     return packed.pack(U, transpose, width, most)

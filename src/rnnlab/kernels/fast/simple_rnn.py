@@ -16,7 +16,7 @@ from .. import inference
 from .. import simple_rnn as reference
 from . import buffers, pool
 from .blas import one_blas_thread
-from .ops import JIT, TANH, activate, dact
+from .ops import JIT, TANH, activate, copy, dact
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
 from .products import input_projection, recurrent_grad, recurrent_product, step_input, step_product, weight_grads
 
@@ -30,10 +30,10 @@ def _forward_rows(x, U, P, b, h, hn, y, mask, rdrop, hp, code, r0, r1):
             activate(code, hn[t, r], b)  # h_t = φ(x_t W + h_{t-1} U + b)
             if mask.shape[0] > 0:  # h, hn and y are separate arrays only under a mask
                 if mask[t, r]:
-                    h[t + 1, r, :] = hn[t, r]
-                    y[t, r, :] = hn[t, r]
+                    copy(hn[t, r], h[t + 1, r])
+                    copy(hn[t, r], y[t, r])
                 else:  # state carried over, output zero
-                    h[t + 1, r, :] = h[t, r]
+                    copy(h[t, r], h[t + 1, r])
                     y[t, r, :] = 0.0
 
 
@@ -85,7 +85,7 @@ def _infer_rows(x, W, U, P, b, h, y, mask, backwards, code, z, r0, r1):
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero
                 activate(code, z[r, q], b)  # h_t = φ(x_t W + h_{t-1} U + b)
-                h[r, :] = z[r, q]
+                copy(z[r, q], h[r])
             if y.shape[0] > 0:
                 for j in range(H):
                     y[r, t, j] = h[r, j] if keep else 0.0
