@@ -17,7 +17,11 @@ inference and a training step (forward and backward), with those blocks on their
 the loops), alternating in 10 × --rounds rounds of at least 5 ms each, in an order that rotates; medians,
 and ONNX Runtime's inference beside them when installed.
 
-    python benchmarks/packed_product.py [--rounds 9] [--quick] [--split] [--small-blocks]
+With --pack: the pack of an LSTM's U (each call's, for the forward pass and inference) and of Uᵀ
+(backward's) on one thread and on the kernel threads (RNNLAB_NUM_THREADS, which a U of
+packed.PARALLEL_PACK bytes or more uses), beside a plain copy of U, alternating, medians.
+
+    python benchmarks/packed_product.py [--rounds 9] [--quick] [--split] [--small-blocks] [--pack]
 """
 
 import argparse
@@ -30,7 +34,7 @@ import numpy as np
 
 from rnnlab.bench.contenders import OnnxRuntime, problem
 from rnnlab.bench.speed import machine
-from rnnlab.kernels.fast import packed, products
+from rnnlab.kernels.fast import packed, pool, products
 from rnnlab.kernels.fast.blas import one_blas_thread
 
 SHAPES = [(32, 64), (32, 128), (32, 256), (32, 512), (64, 1024), (128, 1024), (7, 64)]  # rows, H
@@ -157,12 +161,46 @@ def measure_small(cell, shape, rounds, seconds=5e-3):
     return {name: np.median(t) * 1e6 for name, t in times.items()}
 
 
+def measure_pack(H, rounds, seconds=0.05):
+    """Median ms of a copy of U (H, 4H) and of its pack and its transpose's, on one thread and on the
+    kernel threads."""
+    U = np.random.default_rng(0).standard_normal((H, 4 * H)).astype(np.float32)
+    copy = np.empty_like(U)
+    threads = os.environ.get("RNNLAB_NUM_THREADS")
+
+    def on(n, transpose):
+        def call():
+            os.environ["RNNLAB_NUM_THREADS"] = n
+            return packed.pack(U, transpose)
+
+        return call
+
+    calls = {"copy": lambda: np.copyto(copy, U)}
+    for transpose in (False, True):
+        for name, n in (("1", "1"), ("all", threads or str(pool.num_threads()))):
+            calls[f"{'Uᵀ' if transpose else 'U'} {name}"] = on(n, transpose)
+    try:
+        for fn in calls.values():
+            _per_call(fn, seconds)  # warm-up (and compilation)
+        times = {name: [] for name in calls}
+        for _ in range(rounds):
+            for name, fn in calls.items():
+                times[name].append(_per_call(fn, seconds))
+    finally:  # the option as it was
+        if threads is None:
+            os.environ.pop("RNNLAB_NUM_THREADS")
+        else:
+            os.environ["RNNLAB_NUM_THREADS"] = threads
+    return {name: np.median(t) * 1e3 for name, t in times.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--quick", action="store_true", help="two small shapes, three rounds")
     parser.add_argument("--split", action="store_true", help="rows or gate columns split across two threads")
     parser.add_argument("--small-blocks", action="store_true", help="whole calls at B = 1 and 2: wide panels or loops")
+    parser.add_argument("--pack", action="store_true", help="the pack of U and of Uᵀ, on one thread and on all")
     args = parser.parse_args(argv)
     shapes, rounds = (SHAPES[:2], 3) if args.quick else (SHAPES, args.rounds)
     m = machine()
@@ -198,6 +236,15 @@ def main(argv=None):
                 ort = f"{t['infer packed'] / t['ONNX Runtime']:.2f}" if "ONNX Runtime" in t else "-"
                 infer, train = t["infer packed"] / t["infer loops"], t["train packed"] / t["train loops"]
                 print(f"| {cell} | {', '.join(map(str, shape))} | {infer:.2f} | {train:.2f} | {ort} |")
+    if args.pack:
+        print()
+        print("| H | U, MiB | copy of U, ms | pack U, ms (1 thread / all) | pack Uᵀ, ms (1 thread / all) |")
+        print("|---|---|---|---|---|")
+        for H in (64, 256, 512, 1024)[: 2 if args.quick else 4]:
+            t = measure_pack(H, 3 if args.quick else args.rounds)
+            mib = H * 4 * H * 4 / 2**20
+            U, Ut = (f"{t[m + ' 1']:.3f} / {t[m + ' all']:.3f}" for m in ("U", "Uᵀ"))
+            print(f"| {H} | {mib:g} | {t['copy']:.3f} | {U} | {Ut} |")
 
 
 if __name__ == "__main__":

@@ -38,9 +38,9 @@ def test_product_on_packed_panels_equals_numpy(dtype, width):
     for trial in range(60):
         K, N, n = int(rng.integers(1, 300)), int(rng.integers(1, 600)), int(rng.integers(1, 20))
         rows = [packed.MR, 2, 1][trial % 3]  # the layout for blocks of this many rows
-        if trial < 9:  # sizes that fill whole panels and tiles, ones that cross a k-block, one panel exactly
-            fixed = [(64, 256, 12), (513, 128, 6), (7, 64, 1), (300, 512, 2), (64, 256, 1), (200, 384, 3)]
-            K, N, n = (fixed + [(5, 64, 7), (33, 128, 2), (64, 256, 1)])[trial]
+        if trial < 10:  # sizes that fill whole panels and tiles, one panel exactly, ones that cross a k-block
+            fixed = [(64, 256, 12), (513, 128, 7), (7, 64, 1), (300, 512, 2), (64, 256, 1), (200, 384, 3)]
+            K, N, n = (fixed + [(5, 64, 7), (33, 128, 2), (64, 256, 1), (2100, 40, 7)])[trial]
         if rows < 3 and trial % 2 == 0:  # the rows the layout was made for (else more: tiles in turn)
             n = min(n, rows)
         M = rng.standard_normal((K, N)).astype(dtype)

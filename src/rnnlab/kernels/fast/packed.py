@@ -50,7 +50,10 @@ NARROW_ROW = NARROW_VECTORS * NARROW
 # panels of 12 and not of 16 (a GRU's 3H); each bytes-per-panel-row is distinct, so P's shape
 # alone tells the compiled loops its layout
 ROW_LAYOUTS = {WIDE: ((16, 12), 8), NARROW: ((6,), 4)}
-L1_PANEL = 32 * 1024  # bytes of a panel's k-block, kept in L1 while the tiles of all rows use it
+L1_PANEL = 32 * 1024  # bytes of a k-block of the gradient products' columns (at_b), kept in L1 for all rows
+# bytes of a panel's k-block in the recurrent product, read from L2 by the tiles of all rows: 1.0–1.10×
+# faster than k-blocks that fit L1 (32 KiB), whose sums each tile loads and stores once per k-block
+K_BLOCK = 128 * 1024
 CACHE_LINE = 64
 # matrices of this many bytes or more are packed by all the kernel threads: two threads took 0.68–0.85×
 # the time of one for an LSTM's U at H = 512 and 1024 (4 and 16 MiB), 1.3× at H = 256 (1 MiB)
@@ -297,8 +300,8 @@ def pack(M, transpose=False, width=None, rows=MR):
 def product(A, a0, lda, n, P, C, c0, ldc, N):
     """C[c0 + m·ldc + j] += Σ_k A[a0 + m·lda + k] M[k, j] for rows m < n and columns j < N; P packs M (K, N).
 
-    The loops run over k-blocks whose panel rows fit L1 (outer), panels, then tiles of up to
-    most_rows rows (inner), so one k-block of a panel serves the tiles of all n rows from L1;
+    The loops run over k-blocks of K_BLOCK bytes of a panel (outer), panels, then tiles of up to
+    most_rows rows (inner), so one k-block of a panel serves the tiles of all n rows from L2;
     rows that fit one tile take each panel whole, as no other tile will reuse it. A panel cut
     by N (the last, when N is not a multiple of NR) is computed on a tile of its own and copied
     back. C is C-contiguous (its offsets count elements).
@@ -306,7 +309,7 @@ def product(A, a0, lda, n, P, C, c0, ldc, N):
     n_panels, K, NR = P.shape
     row_bytes = NR * P.itemsize
     tile_rows = most_rows(row_bytes)
-    kc = max(1, L1_PANEL // row_bytes) if n > tile_rows else K
+    kc = max(1, K_BLOCK // row_bytes) if n > tile_rows else K
     if N % NR:  # only a panel cut by N needs a tile of its own: nothing is allocated at the other steps
         work = np.empty((tile_rows, NR), P.dtype)
     for k0 in range(0, K, kc):
