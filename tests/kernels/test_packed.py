@@ -12,6 +12,7 @@ from test_fast import assert_close, compare, compare_infer, random_case
 
 import rnnlab as rl
 from rnnlab import kernels
+from rnnlab.kernels.memory import aligned_empty
 
 pytestmark = pytest.mark.skipif(not kernels.fast_available(), reason="needs numba: pip install rnnlab[fast]")
 
@@ -84,13 +85,19 @@ def test_a_large_matrix_is_packed_by_every_thread_alike(transpose, monkeypatch):
 
 
 def test_a_matrix_of_one_panel_is_its_own(monkeypatch):
-    U = np.ones((8, 256), np.float32)  # one panel of 16 AVX-512 vectors for a one-row block
+    U = aligned_empty((8, 256), np.float32)  # one panel of 16 AVX-512 vectors for a one-row block
+    U[:] = 1.0
     P = packed.pack(U, width=packed.WIDE, rows=1)
     assert P.shape == (1, 8, 256) and np.shares_memory(P, U)
-    for other in (np.ones((256, 8), np.float32).T, np.ones((8, 512), np.float32)[:, ::2]):  # not in C order
-        assert not np.shares_memory(packed.pack(other, width=packed.WIDE, rows=1), other)
+    off_line = aligned_empty((8 * 256 + 1,), np.float32)[1:].reshape(8, 256)  # 4 bytes past a cache line
+    not_c_order = (aligned_empty((256, 8), np.float32).T, aligned_empty((8, 512), np.float32)[:, ::2])
+    for other in (off_line, *not_c_order):
+        other[...] = 1.0
+        P = packed.pack(other, width=packed.WIDE, rows=1)
+        assert not np.shares_memory(P, other) and np.array_equal(P[0], other)
     Ut = np.ones((256, 8), np.float32)  # its transpose: Uᵀ's panel is a copy
     assert not np.shares_memory(packed.pack(Ut, True, packed.WIDE, 1), Ut)
+    monkeypatch.setenv("RNNLAB_PRODUCT", "auto")
     monkeypatch.setenv("RNNLAB_TILE", "avx512")
     monkeypatch.setattr(packed, "HAS_FMA", True)
     assert np.shares_memory(fast_plan.panels(U, [(0, 1)], 1), U)  # no pack to pay for, however short the sequence
