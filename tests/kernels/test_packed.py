@@ -39,9 +39,9 @@ def test_product_on_packed_panels_equals_numpy(dtype, width):
     for trial in range(60):
         K, N, n = int(rng.integers(1, 300)), int(rng.integers(1, 600)), int(rng.integers(1, 20))
         rows = [packed.MR, 2, 1][trial % 3]  # the layout for blocks of this many rows
-        if trial < 10:  # sizes that fill whole panels and tiles, one panel exactly, ones that cross a k-block
+        if trial < 11:  # sizes that fill whole panels and tiles, one panel exactly, ones that cross a k-block
             fixed = [(64, 256, 12), (513, 128, 7), (7, 64, 1), (300, 512, 2), (64, 256, 1), (200, 384, 3)]
-            K, N, n = (fixed + [(5, 64, 7), (33, 128, 2), (64, 256, 1), (2100, 40, 7)])[trial]
+            K, N, n = (fixed + [(5, 64, 7), (33, 128, 2), (64, 256, 1), (2100, 40, 7), (50, 192, 2)])[trial]
         if rows < 3 and trial % 2 == 0:  # the rows the layout was made for (else more: tiles in turn)
             n = min(n, rows)
         M = rng.standard_normal((K, N)).astype(dtype)
@@ -111,14 +111,15 @@ def path(request, monkeypatch):
     monkeypatch.setenv("RNNLAB_PRODUCT", product)
     monkeypatch.setenv("RNNLAB_TILE", {"wide": "avx512", "narrow": "avx2"}.get(width, ""))
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(fast_plan, "MIN_SPLIT_ROWS", 1)  # blocks of any size, on every thread
     monkeypatch.setattr(fast_plan, "ROW_PANEL_STEPS", 0)  # one or two rows on panels however short the sequence
     return request.param
 
 
 # (T, B, D, H): blocks of 3 to 11 rows, H filling no tile, a tile exactly, or panels and a part;
 # then blocks of one and two rows (on two threads: 1 and 1, 1 and 2), on their own panels where
-# U's columns fill whole ones (AVX-512: 256 or 192 for one row, 128 for two; AVX2: 48 and 32),
-# else on their loops; each cell's U and Uᵀ meet both cases on each tile
+# U's columns fill whole ones (AVX-512: 256 or 192 for one row, 128 for two, else one row's for
+# each of the two; AVX2: 48 and 32), else on their loops; each cell's U and Uᵀ meet both cases on each tile
 SHAPES = [(5, 7, 3, 13), (4, 9, 5, 16), (3, 11, 2, 37), (6, 8, 4, 64), (3, 6, 3, 150)]
 SMALL_BLOCK_SHAPES = [
     (4, 1, 3, 64),
@@ -128,6 +129,7 @@ SMALL_BLOCK_SHAPES = [
     (5, 2, 2, 32),
     (3, 2, 2, 128),
     (3, 3, 2, 64),
+    (4, 2, 3, 64),
 ]
 
 
@@ -169,6 +171,22 @@ def test_each_path_is_taken_when_forced(monkeypatch):
         assert fast_plan.panels(wide_U[:, :100], [(0, 1)], 100).shape[0] == 0  # a panel cut: loops
     gru_U = np.ones((8, 384), np.float32)  # 3H at H = 128: whole panels of 12 vectors, not of 16
     assert fast_plan.panels(gru_U, [(0, 1)], 100).shape[2] == 192
+    gru_U = np.ones((8, 192), np.float32)  # 3H at H = 64: no whole panel of two rows' 8 vectors; one row's 12
+    assert fast_plan.panels(gru_U, [(0, 2)], 100).shape[2] == 192
+
+
+@pytest.mark.parametrize("threads", [2, 16])
+def test_the_batch_splits_into_blocks_of_three_rows_or_more(threads, monkeypatch):
+    """Each block reads all of U at every step: blocks of one or two rows would only repeat that reading."""
+    monkeypatch.setenv("RNNLAB_NUM_THREADS", str(threads))
+    T, D, H = 100, 1, 256  # work enough to split
+    for B in (1, 2, 3, 4, 5, 6, 7, 32, 64):
+        blocks = fast_plan.blocks_for(B, T, D, H, 4)
+        sizes = [r1 - r0 for r0, r1 in blocks]
+        assert blocks[0][0] == 0 and blocks[-1][1] == B and all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+        assert len(blocks) == min(threads, max(1, B // fast_plan.MIN_SPLIT_ROWS)), B
+        assert len(blocks) == 1 or min(sizes) >= fast_plan.MIN_SPLIT_ROWS, B
+    assert fast_plan.blocks_for(64, 2, 1, 4, 4) == [(0, 64)]  # too little work to split
 
 
 @pytest.mark.parametrize("name, value", [("RNNLAB_PRODUCT", "fastest"), ("RNNLAB_TILE", "sse")])
@@ -186,6 +204,7 @@ def test_three_training_steps_repack_the_changed_weights(cell, monkeypatch):
     reference kernels; then set_weights, and one more step."""
     monkeypatch.setenv("RNNLAB_PRODUCT", "packed")
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
+    monkeypatch.setattr(fast_plan, "MIN_SPLIT_ROWS", 1)  # blocks of any size, on every thread
     rng = np.random.default_rng(3)
     x = rng.normal(size=(12, 6, 5)).astype(np.float32)
     target = rng.normal(size=(12, 1)).astype(np.float32)

@@ -217,19 +217,21 @@ def tile_is_wide():
 
 
 def panel_width(dtype, vector_bytes, rows, columns):
-    """NR, the columns of one panel for blocks of at most `rows` rows: vectors of a panel row × lanes;
-    MR-row tiles' panels for three rows or more, ROW_LAYOUTS' for one or two, one row's first
-    width that `columns` (the matrix's) fills whole panels of, else its widest. dtype: a NumPy dtype."""
+    """NR, the columns of one panel for blocks of at most `rows` rows: vectors of a panel row × lanes.
+
+    MR-row tiles' panels for three rows or more; for one or two, the first of ROW_LAYOUTS' widths
+    (two rows: theirs, then one row's) that `columns` (the matrix's) fills whole panels of, else the
+    first. Two rows on one row's panels take a tile each: a GRU's 3H = 192 at H = 64 fills no panel
+    of two rows' 128 columns, but one of 192. dtype: a NumPy dtype."""
     lanes = vector_bytes // dtype.itemsize
     if rows > 2:
         return (WIDE_VECTORS if vector_bytes == WIDE else NARROW_VECTORS) * lanes
     one, two = ROW_LAYOUTS[vector_bytes]
-    if rows == 2:
-        return two * lanes
-    for vectors in one:
+    widths = ((two,) if rows == 2 else ()) + one
+    for vectors in widths:
         if columns % (vectors * lanes) == 0:
             return vectors * lanes
-    return one[0] * lanes
+    return widths[0] * lanes
 
 
 @njit(**JIT)

@@ -13,6 +13,11 @@ from .products import SMALL_ROWS
 # the other thread two to four times, some tens of microseconds each, which would eat
 # most of what a second core saves on a sequence of a millisecond or less
 MIN_SPLIT_WORK = 2_000_000
+# nor into blocks of fewer rows than this: every block reads all of U at every step, and one or two
+# rows do too little arithmetic on it to hide the reading, which a second thread repeats whole; LSTM
+# inference at B = 2 and 4 took 1.06–1.6× as long on two threads as on one, from three rows a block
+# on 0.63–0.95× (docs/PERFORMANCE.md, "Blocks of three rows or more")
+MIN_SPLIT_ROWS = 3
 
 
 def empty(ndim, dtype):
@@ -82,10 +87,11 @@ def infer_plan(x, params, state, mask, names):
 
 
 def blocks_for(B, T, D, H, gates):
-    """Row blocks of the batch, one per thread, when the sequence is worth splitting."""
+    """Row blocks of the batch, one per thread, when the sequence is worth splitting: enough work,
+    and MIN_SPLIT_ROWS rows or more in every block."""
     if T * B * (D + H) * gates * H < MIN_SPLIT_WORK:
         return [(0, B)]
-    return pool.split(B, pool.num_threads())
+    return pool.split(B, min(pool.num_threads(), max(1, B // MIN_SPLIT_ROWS)))
 
 
 def input_steps(T, D):
