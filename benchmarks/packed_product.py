@@ -21,7 +21,13 @@ With --pack: the pack of an LSTM's U (each call's, for the forward pass and infe
 (backward's) on one thread and on the kernel threads (RNNLAB_NUM_THREADS, which a U of
 packed.PARALLEL_PACK bytes or more uses), beside a plain copy of U, alternating, medians.
 
-    python benchmarks/packed_product.py [--rounds 9] [--quick] [--split] [--small-blocks] [--pack]
+With --few-rows: the fast kernels of each cell at B = 2–32, inference and a training
+step, with the batch split into two blocks however few their rows (plan.MIN_SPLIT_ROWS and
+MIN_BLOCK_WORK set aside)
+against one block on one thread, alternating in 10 × --rounds rounds, medians: the measurement
+behind those two.
+
+    python benchmarks/packed_product.py [--rounds 9] [--quick] [--split] [--small-blocks] [--pack] [--few-rows]
 """
 
 import argparse
@@ -34,10 +40,12 @@ import numpy as np
 
 from rnnlab.bench.contenders import OnnxRuntime, problem
 from rnnlab.bench.speed import machine
-from rnnlab.kernels.fast import packed, pool, products
+from rnnlab.kernels.fast import packed, plan, pool, products
 from rnnlab.kernels.fast.blas import one_blas_thread
+from rnnlab.kernels.memory import aligned_empty
 
 SHAPES = [(32, 64), (32, 128), (32, 256), (32, 512), (64, 1024), (128, 1024), (7, 64)]  # rows, H
+FEW_ROWS = [(100, B, 1, H) for H in (64, 128, 256) for B in (2, 4, 6, 8)] + [(100, 16, 1, 64), (100, 32, 1, 32)]
 SMALL_BLOCKS = [(100, 1, 1, 64), (100, 2, 1, 64), (100, 1, 1, 128), (100, 2, 1, 128), (100, 1, 1, 256)]  # T, B, D, H
 
 
@@ -161,6 +169,53 @@ def measure_small(cell, shape, rounds, seconds=5e-3):
     return {name: np.median(t) * 1e6 for name, t in times.items()}
 
 
+def measure_few_rows(cell, shape, rounds, seconds=5e-3):
+    """Median µs of the fast kernel's inference and training step on one thread, and the ratio of
+    two threads (each its block of rows, however few) to one."""
+    p = problem(cell, *shape)
+    kernel = importlib.import_module(f"rnnlab.kernels.fast.{cell}")
+    params = {k: aligned_empty(p[k].shape, p[k].dtype) for k in ("W", "U", "b")}  # as a layer's weights
+    for k, a in params.items():
+        a[...] = p[k]
+    B, H = p["x"].shape[0], p["U"].shape[0]
+    state = tuple(np.zeros((B, H), np.float32) for _ in range(2 if cell == "lstm" else 1))
+    xt, dyt = (np.ascontiguousarray(a.transpose(1, 0, 2)) for a in (p["x"], p["dy"]))
+
+    def infer():
+        return kernel.infer(p["x"], params, state)
+
+    def train():
+        _, _, cache = kernel.forward(xt, params, state)
+        return kernel.backward(dyt, (None,) * len(state), cache)
+
+    def on(threads, fn):
+        def call():
+            os.environ["RNNLAB_NUM_THREADS"] = threads
+            return fn()
+
+        return call
+
+    calls = {(step, n): on(n, fn) for step, fn in (("infer", infer), ("train", train)) for n in ("1", "2")}
+    before, rules = os.environ.get("RNNLAB_NUM_THREADS"), (plan.MIN_SPLIT_ROWS, plan.MIN_BLOCK_WORK)
+    plan.MIN_SPLIT_ROWS, plan.MIN_BLOCK_WORK = 1, 0  # two threads split even two rows
+    try:
+        for fn in calls.values():
+            _per_call(fn, seconds)  # warm-up (and compilation)
+        times = {name: [] for name in calls}
+        names = list(calls)
+        for r in range(rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                times[name].append(_per_call(calls[name], seconds))
+    finally:  # the options as they were
+        plan.MIN_SPLIT_ROWS, plan.MIN_BLOCK_WORK = rules
+        if before is None:
+            os.environ.pop("RNNLAB_NUM_THREADS")
+        else:
+            os.environ["RNNLAB_NUM_THREADS"] = before
+    t = {name: np.median(v) * 1e6 for name, v in times.items()}
+    return {step: (t[(step, "1")], t[(step, "2")] / t[(step, "1")]) for step in ("infer", "train")}
+
+
 def measure_pack(H, rounds, seconds=0.05):
     """Median ms of a copy of U (H, 4H) and of its pack and its transpose's, on one thread and on the
     kernel threads."""
@@ -201,6 +256,7 @@ def main(argv=None):
     parser.add_argument("--split", action="store_true", help="rows or gate columns split across two threads")
     parser.add_argument("--small-blocks", action="store_true", help="whole calls at B = 1 and 2: wide panels or loops")
     parser.add_argument("--pack", action="store_true", help="the pack of U and of Uᵀ, on one thread and on all")
+    parser.add_argument("--few-rows", action="store_true", help="B = 2–8 on one thread or split into two blocks")
     args = parser.parse_args(argv)
     shapes, rounds = (SHAPES[:2], 3) if args.quick else (SHAPES, args.rounds)
     m = machine()
@@ -245,6 +301,17 @@ def main(argv=None):
             mib = H * 4 * H * 4 / 2**20
             U, Ut = (f"{t[m + ' 1']:.3f} / {t[m + ' all']:.3f}" for m in ("U", "Uᵀ"))
             print(f"| {H} | {mib:g} | {t['copy']:.3f} | {U} | {Ut} |")
+    if args.few_rows:
+        print()
+        columns = ["cell", "T, B, D, H", "rows a block on two threads", "infer µs, 1 thread", "2 threads / 1"]
+        print("| " + " | ".join(columns + ["train µs, 1 thread", "2 threads / 1"]) + " |")
+        print("|---|---|---|---|---|---|---|")
+        for cell in ("lstm", "gru", "simple_rnn"):
+            for shape in FEW_ROWS[: 2 if args.quick else len(FEW_ROWS)]:
+                t = measure_few_rows(cell, shape, 3 if args.quick else 10 * args.rounds)
+                (i1, i2), (t1, t2) = t["infer"], t["train"]
+                figures = f"{i1:.0f} | {i2:.2f} | {t1:.0f} | {t2:.2f}"
+                print(f"| {cell} | {', '.join(map(str, shape))} | {shape[1] // 2} | {figures} |")
 
 
 if __name__ == "__main__":

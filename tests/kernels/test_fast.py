@@ -97,6 +97,7 @@ def split(request, monkeypatch):
     monkeypatch.setenv("RNNLAB_NUM_THREADS", str(request.param))
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_ROWS", 1)  # blocks of any size, on every thread
+    monkeypatch.setattr(fast_plan, "MIN_BLOCK_WORK", 0)
     return request.param
 
 
@@ -273,6 +274,7 @@ def test_a_forked_child_runs_the_fast_kernels(monkeypatch):
     monkeypatch.setenv("RNNLAB_NUM_THREADS", "2")
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_ROWS", 1)  # blocks of any size, on every thread
+    monkeypatch.setattr(fast_plan, "MIN_BLOCK_WORK", 0)
     assert _run_in_child()  # the parent's kernel threads now exist
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.apply_async(_run_in_child).get(timeout=120)

@@ -63,6 +63,7 @@ def test_subnormals_of_the_reference_are_zeros_of_the_fast_kernels(cell, threads
     monkeypatch.setenv("RNNLAB_NUM_THREADS", str(threads))
     monkeypatch.setattr(plan, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(plan, "MIN_SPLIT_ROWS", 1)  # blocks of any size, on every thread
+    monkeypatch.setattr(plan, "MIN_BLOCK_WORK", 0)
     ref, fast = {"lstm": ref_lstm, "gru": ref_gru, "simple_rnn": ref_rnn}[cell], kernels.get(cell, "fast")
     x, params, state, dstate = fading_case(cell, B=4)
     _, _, cache_r = ref.forward(x, params, state)

@@ -112,6 +112,7 @@ def path(request, monkeypatch):
     monkeypatch.setenv("RNNLAB_TILE", {"wide": "avx512", "narrow": "avx2"}.get(width, ""))
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_ROWS", 1)  # blocks of any size, on every thread
+    monkeypatch.setattr(fast_plan, "MIN_BLOCK_WORK", 0)
     monkeypatch.setattr(fast_plan, "ROW_PANEL_STEPS", 0)  # one or two rows on panels however short the sequence
     return request.param
 
@@ -176,17 +177,19 @@ def test_each_path_is_taken_when_forced(monkeypatch):
 
 
 @pytest.mark.parametrize("threads", [2, 16])
-def test_the_batch_splits_into_blocks_of_three_rows_or_more(threads, monkeypatch):
-    """Each block reads all of U at every step: blocks of one or two rows would only repeat that reading."""
+def test_the_batch_splits_only_into_blocks_worth_a_thread(threads, monkeypatch):
+    """Each block reads all of U at every step: blocks of one row, or with too little arithmetic a step,
+    would only repeat that reading on another core."""
     monkeypatch.setenv("RNNLAB_NUM_THREADS", str(threads))
-    T, D, H = 100, 1, 256  # work enough to split
-    for B in (1, 2, 3, 4, 5, 6, 7, 32, 64):
-        blocks = fast_plan.blocks_for(B, T, D, H, 4)
-        sizes = [r1 - r0 for r0, r1 in blocks]
-        assert blocks[0][0] == 0 and blocks[-1][1] == B and all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
-        assert len(blocks) == min(threads, max(1, B // fast_plan.MIN_SPLIT_ROWS)), B
-        assert len(blocks) == 1 or min(sizes) >= fast_plan.MIN_SPLIT_ROWS, B
-    assert fast_plan.blocks_for(64, 2, 1, 4, 4) == [(0, 64)]  # too little work to split
+    # (gates, H, the fewest rows a block may have): two, or enough for MIN_BLOCK_WORK multiply-adds a step, or eight
+    for gates, H, fewest in ((4, 256, 2), (4, 128, 2), (4, 64, 3), (3, 64, 3), (1, 256, 2), (1, 128, 3), (1, 32, 8)):
+        for B in (1, 2, 3, 4, 5, 6, 7, 9, 18, 32, 64):
+            blocks = fast_plan.blocks_for(B, 1000, 1, H, gates)  # work enough to split, in all
+            sizes = [r1 - r0 for r0, r1 in blocks]
+            assert blocks[0][0] == 0 and blocks[-1][1] == B and all(a[1] == b[0] for a, b in zip(blocks, blocks[1:]))
+            assert len(blocks) == min(threads, max(1, B // fewest)), (gates, H, B)
+            assert len(blocks) == 1 or min(sizes) >= fewest, (gates, H, B)
+    assert fast_plan.blocks_for(64, 2, 1, 4, 4) == [(0, 64)]  # too little work to split in all
 
 
 @pytest.mark.parametrize("name, value", [("RNNLAB_PRODUCT", "fastest"), ("RNNLAB_TILE", "sse")])
@@ -205,6 +208,7 @@ def test_three_training_steps_repack_the_changed_weights(cell, monkeypatch):
     monkeypatch.setenv("RNNLAB_PRODUCT", "packed")
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_ROWS", 1)  # blocks of any size, on every thread
+    monkeypatch.setattr(fast_plan, "MIN_BLOCK_WORK", 0)
     rng = np.random.default_rng(3)
     x = rng.normal(size=(12, 6, 5)).astype(np.float32)
     target = rng.normal(size=(12, 1)).astype(np.float32)

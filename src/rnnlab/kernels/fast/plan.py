@@ -13,11 +13,16 @@ from .products import SMALL_ROWS
 # the other thread two to four times, some tens of microseconds each, which would eat
 # most of what a second core saves on a sequence of a millisecond or less
 MIN_SPLIT_WORK = 2_000_000
-# nor into blocks of fewer rows than this: every block reads all of U at every step, and one or two
-# rows do too little arithmetic on it to hide the reading, which a second thread repeats whole; LSTM
-# inference at B = 2 and 4 took 1.06–1.6× as long on two threads as on one, from three rows a block
-# on 0.63–0.95× (docs/PERFORMANCE.md, "Blocks of three rows or more")
-MIN_SPLIT_ROWS = 3
+# nor into blocks too small to be worth a thread: every block reads all of U and runs the loop's fixed
+# work at every step, and a second thread pays only when its rows do enough on top of that: at least
+# MIN_SPLIT_ROWS rows, and MIN_BLOCK_WORK multiply-adds a step (rows · G·H · H) or ENOUGH_ROWS rows.
+# Two threads took 0.94–1.6× one's time with blocks of one row, with blocks of two at H = 64 (an
+# LSTM's 32768 multiply-adds a step) and a SimpleRNN's of four at H = 64; 0.55–0.91× with blocks of
+# two from H = 128, of three from H = 64 (a GRU's 36864) and a SimpleRNN's of eight or more
+# (docs/PERFORMANCE.md, "Few rows")
+MIN_SPLIT_ROWS = 2
+MIN_BLOCK_WORK = 35_000
+ENOUGH_ROWS = 8
 
 
 def empty(ndim, dtype):
@@ -87,11 +92,12 @@ def infer_plan(x, params, state, mask, names):
 
 
 def blocks_for(B, T, D, H, gates):
-    """Row blocks of the batch, one per thread, when the sequence is worth splitting: enough work,
-    and MIN_SPLIT_ROWS rows or more in every block."""
+    """Row blocks of the batch, one per thread, when the sequence is worth splitting: enough work in
+    all, and enough in every block (MIN_SPLIT_ROWS, MIN_BLOCK_WORK, ENOUGH_ROWS); gates: U's columns over H."""
     if T * B * (D + H) * gates * H < MIN_SPLIT_WORK:
         return [(0, B)]
-    return pool.split(B, min(pool.num_threads(), max(1, B // MIN_SPLIT_ROWS)))
+    rows = max(MIN_SPLIT_ROWS, min(ENOUGH_ROWS, -(-MIN_BLOCK_WORK // (gates * H * H))))  # the fewest a block may have
+    return pool.split(B, min(pool.num_threads(), max(1, B // rows)))
 
 
 def input_steps(T, D):
