@@ -55,8 +55,8 @@ L1_PANEL = 32 * 1024  # bytes of a k-block of the gradient products' columns (at
 # faster than k-blocks that fit L1 (32 KiB), whose sums each tile loads and stores once per k-block
 K_BLOCK = 128 * 1024
 CACHE_LINE = 64
-# matrices of this many bytes or more are packed by all the kernel threads: two threads took 0.68–0.85×
-# the time of one for an LSTM's U at H = 512 and 1024 (4 and 16 MiB), 1.3× at H = 256 (1 MiB)
+# matrices of this many bytes or more are packed by all the kernel threads: two threads took 0.51–0.85×
+# the time of one for an LSTM's U and Uᵀ at H = 512 and 1024 (4 and 16 MiB), 0.96–1.3× at H = 256 (1 MiB)
 PARALLEL_PACK = 2 << 20
 
 _I64 = ir.IntType(64)
@@ -289,8 +289,8 @@ def pack(M, transpose=False, width=None, rows=MR):
     width: the vector bytes to lay the panels out for (WIDE or NARROW); default vector_bytes().
     rows: the most rows of A a call of product() will take (one block's).
     A matrix of one whole panel (N = NR, own_panel) is its own: P is then a view of M, nothing
-    copied. A large one is packed by all the kernel threads, each its share of
-    the panels (PARALLEL_PACK)."""
+    copied. A large one (PARALLEL_PACK) is packed by all the kernel threads, each its share of the
+    panels."""
     K, N = (M.shape[1], M.shape[0]) if transpose else M.shape
     NR = panel_width(M.dtype, vector_bytes() if width is None else width, rows, N)
     if own_panel(M, transpose, NR):

@@ -14,12 +14,12 @@ from .products import SMALL_ROWS
 # most of what a second core saves on a sequence of a millisecond or less
 MIN_SPLIT_WORK = 2_000_000
 # nor into blocks too small to be worth a thread: every block reads all of U and runs the loop's fixed
-# work at every step, and a second thread pays only when its rows do enough on top of that: at least
-# MIN_SPLIT_ROWS rows, and MIN_BLOCK_WORK multiply-adds a step (rows · G·H · H) or ENOUGH_ROWS rows.
-# Two threads took 0.94–1.6× one's time with blocks of one row, with blocks of two at H = 64 (an
-# LSTM's 32768 multiply-adds a step) and a SimpleRNN's of four at H = 64; 0.55–0.91× with blocks of
-# two from H = 128, of three from H = 64 (a GRU's 36864) and a SimpleRNN's of eight or more
-# (docs/PERFORMANCE.md, "Few rows")
+# work at every step, which a second thread repeats; it pays only when its rows do enough arithmetic on
+# top: at least MIN_SPLIT_ROWS rows, and MIN_BLOCK_WORK multiply-adds a step (rows · G·H · H) or
+# ENOUGH_ROWS rows. Two threads took 0.95–1.9× one's time with blocks of one row, 1.0–1.25× with an
+# LSTM's or a GRU's of two at H = 64 (32768 multiply-adds a step for the LSTM), 1.08–1.32× with a
+# SimpleRNN's of four at H = 64; 0.54–0.91× from two rows at H = 128, three at H = 64 (36864 for a GRU)
+# and eight for a SimpleRNN (docs/PERFORMANCE.md, "Few rows: a block must be worth a thread")
 MIN_SPLIT_ROWS = 2
 MIN_BLOCK_WORK = 35_000
 ENOUGH_ROWS = 8
