@@ -118,63 +118,12 @@ def measure_split(rows, H, rounds, calls=10):
     return {name: np.median(t) for name, t in times.items()}
 
 
-def measure_small(cell, shape, rounds, seconds=5e-3):
-    """Median µs of each call: the fast kernel's inference and training step (forward and backward)
-    with panels and with loops, and ONNX Runtime's inference."""
+def _kernel_steps(cell, shape):
+    """The problem and the fast kernel's inference and training step (forward and backward) on it,
+    (infer, train, p), its weights on cache lines as a layer's are."""
     p = problem(cell, *shape)
     kernel = importlib.import_module(f"rnnlab.kernels.fast.{cell}")
-    params = {k: p[k] for k in ("W", "U", "b")}
-    B, H = p["x"].shape[0], p["U"].shape[0]
-    state = tuple(np.zeros((B, H), np.float32) for _ in range(2 if cell == "lstm" else 1))
-    xt, dyt = (np.ascontiguousarray(a.transpose(1, 0, 2)) for a in (p["x"], p["dy"]))
-
-    def infer():
-        return kernel.infer(p["x"], params, state)
-
-    def train():
-        _, _, cache = kernel.forward(xt, params, state)
-        return kernel.backward(dyt, (None,) * len(state), cache)
-
-    def on(path, fn):
-        def call():
-            os.environ["RNNLAB_PRODUCT"] = path
-            return fn()
-
-        return call
-
-    calls = {
-        "infer packed": on("auto", infer),
-        "infer loops": on("blas", infer),
-        "train packed": on("auto", train),
-        "train loops": on("blas", train),
-    }
-    try:
-        calls["ONNX Runtime"] = OnnxRuntime(cell, p).infer
-    except ImportError:
-        pass
-    before = os.environ.get("RNNLAB_PRODUCT")
-    try:
-        for fn in calls.values():
-            _per_call(fn, seconds)  # warm-up (and compilation)
-        times = {name: [] for name in calls}
-        names = list(calls)
-        for r in range(rounds):  # the order rotates: a call right after a training step met colder caches
-            for name in names[r % len(names) :] + names[: r % len(names)]:
-                times[name].append(_per_call(calls[name], seconds))
-    finally:  # the option as it was
-        if before is None:
-            os.environ.pop("RNNLAB_PRODUCT")
-        else:
-            os.environ["RNNLAB_PRODUCT"] = before
-    return {name: np.median(t) * 1e6 for name, t in times.items()}
-
-
-def measure_few_rows(cell, shape, rounds, seconds=5e-3):
-    """Median µs of the fast kernel's inference and training step on one thread, and the ratio of
-    two threads (each its block of rows, however few) to one."""
-    p = problem(cell, *shape)
-    kernel = importlib.import_module(f"rnnlab.kernels.fast.{cell}")
-    params = {k: aligned_empty(p[k].shape, p[k].dtype) for k in ("W", "U", "b")}  # as a layer's weights
+    params = {k: aligned_empty(p[k].shape, p[k].dtype) for k in ("W", "U", "b")}
     for k, a in params.items():
         a[...] = p[k]
     B, H = p["x"].shape[0], p["U"].shape[0]
@@ -188,32 +137,73 @@ def measure_few_rows(cell, shape, rounds, seconds=5e-3):
         _, _, cache = kernel.forward(xt, params, state)
         return kernel.backward(dyt, (None,) * len(state), cache)
 
-    def on(threads, fn):
-        def call():
-            os.environ["RNNLAB_NUM_THREADS"] = threads
-            return fn()
+    return infer, train, p
 
-        return call
 
-    calls = {(step, n): on(n, fn) for step, fn in (("infer", infer), ("train", train)) for n in ("1", "2")}
-    before, rules = os.environ.get("RNNLAB_NUM_THREADS"), (plan.MIN_SPLIT_ROWS, plan.MIN_BLOCK_WORK)
-    plan.MIN_SPLIT_ROWS, plan.MIN_BLOCK_WORK = 1, 0  # two threads split even two rows
+def _with_option(name, value, fn):
+    """fn, called with the environment variable `name` set to value."""
+
+    def call():
+        os.environ[name] = value
+        return fn()
+
+    return call
+
+
+def _rounds(calls, rounds, seconds, options):
+    """Median seconds of each call ({name: fn}) over `rounds` rounds of calls for at least `seconds`,
+    after a warm-up (and compilation), in an order that rotates (a call right after a training step
+    met colder caches); the environment variables named in `options` are put back as they were."""
+    before = {name: os.environ.get(name) for name in options}
     try:
         for fn in calls.values():
-            _per_call(fn, seconds)  # warm-up (and compilation)
+            _per_call(fn, seconds)
         times = {name: [] for name in calls}
         names = list(calls)
         for r in range(rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
                 times[name].append(_per_call(calls[name], seconds))
-    finally:  # the options as they were
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return {name: np.median(t) for name, t in times.items()}
+
+
+def measure_small(cell, shape, rounds, seconds=5e-3):
+    """Median µs of each call: the fast kernel's inference and training step (forward and backward)
+    with panels and with loops, and ONNX Runtime's inference."""
+    infer, train, p = _kernel_steps(cell, shape)
+    calls = {
+        f"{step} {path}": _with_option("RNNLAB_PRODUCT", option, fn)
+        for step, fn in (("infer", infer), ("train", train))
+        for path, option in (("packed", "auto"), ("loops", "blas"))
+    }
+    try:
+        calls["ONNX Runtime"] = OnnxRuntime(cell, p).infer
+    except ImportError:
+        pass
+    return {name: t * 1e6 for name, t in _rounds(calls, rounds, seconds, ["RNNLAB_PRODUCT"]).items()}
+
+
+def measure_few_rows(cell, shape, rounds, seconds=5e-3):
+    """Median µs of the fast kernel's inference and training step on one thread, and the ratio of
+    two threads (each its block of rows, however few) to one."""
+    infer, train, _ = _kernel_steps(cell, shape)
+    calls = {
+        (step, n): _with_option("RNNLAB_NUM_THREADS", n, fn)
+        for step, fn in (("infer", infer), ("train", train))
+        for n in ("1", "2")
+    }
+    rules = plan.MIN_SPLIT_ROWS, plan.MIN_BLOCK_WORK
+    plan.MIN_SPLIT_ROWS, plan.MIN_BLOCK_WORK = 1, 0  # two threads split even two rows
+    try:
+        t = _rounds(calls, rounds, seconds, ["RNNLAB_NUM_THREADS"])
+    finally:
         plan.MIN_SPLIT_ROWS, plan.MIN_BLOCK_WORK = rules
-        if before is None:
-            os.environ.pop("RNNLAB_NUM_THREADS")
-        else:
-            os.environ["RNNLAB_NUM_THREADS"] = before
-    t = {name: np.median(v) * 1e6 for name, v in times.items()}
-    return {step: (t[(step, "1")], t[(step, "2")] / t[(step, "1")]) for step in ("infer", "train")}
+    return {step: (t[(step, "1")] * 1e6, t[(step, "2")] / t[(step, "1")]) for step in ("infer", "train")}
 
 
 def measure_pack(H, rounds, seconds=0.05):
@@ -221,32 +211,14 @@ def measure_pack(H, rounds, seconds=0.05):
     kernel threads."""
     U = np.random.default_rng(0).standard_normal((H, 4 * H)).astype(np.float32)
     copy = np.empty_like(U)
-    threads = os.environ.get("RNNLAB_NUM_THREADS")
-
-    def on(n, transpose):
-        def call():
-            os.environ["RNNLAB_NUM_THREADS"] = n
-            return packed.pack(U, transpose)
-
-        return call
-
+    threads = os.environ.get("RNNLAB_NUM_THREADS") or str(pool.num_threads())
     calls = {"copy": lambda: np.copyto(copy, U)}
     for transpose in (False, True):
-        for name, n in (("1", "1"), ("all", threads or str(pool.num_threads()))):
-            calls[f"{'Uᵀ' if transpose else 'U'} {name}"] = on(n, transpose)
-    try:
-        for fn in calls.values():
-            _per_call(fn, seconds)  # warm-up (and compilation)
-        times = {name: [] for name in calls}
-        for _ in range(rounds):
-            for name, fn in calls.items():
-                times[name].append(_per_call(fn, seconds))
-    finally:  # the option as it was
-        if threads is None:
-            os.environ.pop("RNNLAB_NUM_THREADS")
-        else:
-            os.environ["RNNLAB_NUM_THREADS"] = threads
-    return {name: np.median(t) * 1e3 for name, t in times.items()}
+        for name, n in (("1", "1"), ("all", threads)):
+            calls[f"{'Uᵀ' if transpose else 'U'} {name}"] = _with_option(
+                "RNNLAB_NUM_THREADS", n, lambda transpose=transpose: packed.pack(U, transpose)
+            )
+    return {name: t * 1e3 for name, t in _rounds(calls, rounds, seconds, ["RNNLAB_NUM_THREADS"]).items()}
 
 
 def main(argv=None):
