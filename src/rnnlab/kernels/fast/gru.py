@@ -58,8 +58,8 @@ def _cell_after_infer(g, bx, hu, h_prev, h_new):
     """reset_after=True with σ gates and tanh, one row, in inference: h_t from g (3H) = x_t W and
     hu (3H) = h_{t-1} U + b'; nothing kept, g and hu left as they are.
 
-    One fused loop instead of _cell_after's four passes over the row (0.6× its time at H = 64 and
-    256, docs/PERFORMANCE.md), the gates kept as fractions n/d (ops.sigmoid_fraction,
+    One fused loop instead of _cell_after's four passes over the row (0.60–0.66× its time at H = 64
+    and 256, docs/PERFORMANCE.md), the gates kept as fractions n/d (ops.sigmoid_fraction,
     tanh_fraction) as in lstm._cell_infer: (1 − z_t) ⊙ h̃_t divides once; z_t divides on its own,
     so that a large h_{t-1} (an initial state) is never multiplied by a denominator. The sums run
     in _cell_after's order.

@@ -223,7 +223,7 @@ def _dact_impl(code, y):
 @njit(**JIT)
 def copy(src, dst):
     """dst[j] = src[j] over a row. numba's `dst[:] = src` goes through its broadcasting assignment,
-    which took 3–4× as long for rows of 64–1024 values."""
+    which took 3–10× as long for rows of 64–1024 values (0.36–0.58 against 0.05–0.13 ns a value)."""
     for j in range(dst.shape[0]):
         dst[j] = src[j]
 
