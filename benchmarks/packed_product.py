@@ -15,7 +15,7 @@ With --small-blocks: the fast kernels of each cell at B = 1 and 2 (one block of 
 inference and a training step (forward and backward), with those blocks on their wide panels
 (RNNLAB_PRODUCT=auto) against their row loops (=blas, which leaves blocks of one or two rows to
 the loops), alternating in 10 × --rounds rounds of at least 5 ms each, in an order that rotates; medians,
-and ONNX Runtime's inference beside them when installed.
+and the layer's inference (the kernel behind its checks) and ONNX Runtime's beside them.
 
 With --pack: the pack of an LSTM's U (each call's, for the forward pass and inference) and of Uᵀ
 (backward's) on one thread and on the kernel threads (RNNLAB_NUM_THREADS, which a U of
@@ -27,7 +27,13 @@ MIN_BLOCK_WORK set aside)
 against one block on one thread, alternating in 10 × --rounds rounds, medians: the measurement
 behind those two.
 
+With --from-end: 1000 steps of the product alone (z_t = h_{t-1} U, h_t = z_t clipped to ±1), on one
+thread, U of an LSTM (4H columns) or a GRU (3H) packed for the block's rows, every other step
+run from the end of U (packed.product's from_end, as the kernels do) against every step from its
+start, alternating in 10 × --rounds rounds, medians per step: the measurement behind from_end.
+
     python benchmarks/packed_product.py [--rounds 9] [--quick] [--split] [--small-blocks] [--pack] [--few-rows]
+                                        [--from-end]
 """
 
 import argparse
@@ -37,8 +43,9 @@ import threading
 import time
 
 import numpy as np
+from numba import njit
 
-from rnnlab.bench.contenders import OnnxRuntime, problem
+from rnnlab.bench.contenders import OnnxRuntime, Rnnlab, problem
 from rnnlab.bench.speed import machine
 from rnnlab.kernels.fast import packed, plan, pool, products
 from rnnlab.kernels.fast.blas import one_blas_thread
@@ -46,6 +53,7 @@ from rnnlab.kernels.memory import aligned_empty
 
 SHAPES = [(32, 64), (32, 128), (32, 256), (32, 512), (64, 1024), (128, 1024), (7, 64)]  # rows, H
 FEW_ROWS = [(100, B, 1, H) for H in (64, 128, 256) for B in (2, 4, 6, 8)] + [(100, 16, 1, 64), (100, 32, 1, 32)]
+FROM_END = [(1, 4, 64), (1, 3, 64), (1, 4, 128), (1, 3, 128), (2, 4, 64), (4, 4, 64), (32, 4, 256)]  # rows, G, H
 SMALL_BLOCKS = [(100, 1, 1, 64), (100, 2, 1, 64), (100, 1, 1, 128), (100, 2, 1, 128), (100, 1, 1, 256)]  # T, B, D, H
 
 
@@ -68,7 +76,8 @@ def measure(rows, H, rounds, seconds=0.1):
     none = np.empty((0, 0), np.float32)
     paths = {"packed": packed.pack(U), "OpenBLAS": np.empty((0, 0, 0), np.float32)}
     calls = {
-        name: (lambda P=P: products.recurrent_product(h, U, P, none, none, z, 0, rows)) for name, P in paths.items()
+        name: (lambda P=P: products.recurrent_product(h, U, P, none, none, z, 0, rows, False))
+        for name, P in paths.items()
     }
     times = {name: [] for name in calls}
     for fn in calls.values():
@@ -94,10 +103,10 @@ def measure_split(rows, H, rounds, calls=10):
 
     def by_rows(k):
         r0, r1 = (0, half) if k == 0 else (half, rows)
-        packed.product(h, r0 * H, H, r1 - r0, P, z, r0 * 4 * H, 4 * H, 4 * H)
+        packed.product(h, r0 * H, H, r1 - r0, P, z, r0 * 4 * H, 4 * H, 4 * H, False)
 
     def by_columns(k):
-        packed.product(h, 0, H, rows, halves[k], z_halves[k], 0, 2 * H, 2 * H)
+        packed.product(h, 0, H, rows, halves[k], z_halves[k], 0, 2 * H, 2 * H, False)
 
     def two_threads(part):
         for _ in range(calls):
@@ -174,13 +183,14 @@ def _rounds(calls, rounds, seconds, options):
 
 def measure_small(cell, shape, rounds, seconds=5e-3):
     """Median µs of each call: the fast kernel's inference and training step (forward and backward)
-    with panels and with loops, and ONNX Runtime's inference."""
+    with panels and with loops, the layer's inference, and ONNX Runtime's."""
     infer, train, p = _kernel_steps(cell, shape)
     calls = {
         f"{step} {path}": _with_option("RNNLAB_PRODUCT", option, fn)
         for step, fn in (("infer", infer), ("train", train))
         for path, option in (("packed", "auto"), ("loops", "blas"))
     }
+    calls["layer infer"] = Rnnlab(cell, p).infer  # the same kernel through the layer, its checks included
     try:
         calls["ONNX Runtime"] = OnnxRuntime(cell, p).infer
     except ImportError:
@@ -206,6 +216,41 @@ def measure_few_rows(cell, shape, rounds, seconds=5e-3):
     return {step: (t[(step, "1")] * 1e6, t[(step, "2")] / t[(step, "1")]) for step in ("infer", "train")}
 
 
+@njit(nogil=True)
+def _steps(h, P, z, steps, alternate):
+    """`steps` steps of z_t = h_{t-1} U (P: U packed), h_t = z_t[:, :H] clipped to ±1 (bounded, never
+    subnormal), so that each step waits on the one before; every other step from the end of U with
+    `alternate`, else none."""
+    rows, H = h.shape
+    N = z.shape[1]
+    for t in range(steps):
+        for r in range(rows):
+            for j in range(N):
+                z[r, j] = 0.0
+        packed.product(h, 0, H, rows, P, z, 0, N, N, alternate and t % 2 == 1)
+        for r in range(rows):
+            for j in range(H):
+                h[r, j] = min(max(z[r, j], -1.0), 1.0)
+
+
+def measure_from_end(rows, G, H, rounds, steps=1000):
+    """Median ns per step of the product loop (_steps): every step from the start of U, and every other
+    step from its end."""
+    rng = np.random.default_rng(0)
+    U = aligned_empty((H, G * H), np.float32)  # on a cache line, as a layer's: one panel is its own
+    U[...] = rng.standard_normal((H, G * H)) / np.sqrt(H)
+    P = packed.pack(U, rows=rows)
+    h0 = rng.standard_normal((rows, H)).astype(np.float32)
+    h, z = h0.copy(), np.zeros((rows, G * H), np.float32)
+
+    def run(alternate):
+        h[...] = h0
+        _steps(h, P, z, steps, alternate)
+
+    calls = {"from the start": lambda: run(False), "every other from the end": lambda: run(True)}
+    return {name: t / steps * 1e9 for name, t in _rounds(calls, rounds, 0.0, []).items()}
+
+
 def measure_pack(H, rounds, seconds=0.05):
     """Median ms of a copy of U (H, 4H) and of its pack and its transpose's, on one thread and on the
     kernel threads."""
@@ -229,6 +274,7 @@ def main(argv=None):
     parser.add_argument("--small-blocks", action="store_true", help="whole calls at B = 1 and 2: wide panels or loops")
     parser.add_argument("--pack", action="store_true", help="the pack of U and of Uᵀ, on one thread and on all")
     parser.add_argument("--few-rows", action="store_true", help="B = 2–8 on one thread or split into two blocks")
+    parser.add_argument("--from-end", action="store_true", help="every other step's product from the end of U, or none")
     args = parser.parse_args(argv)
     shapes, rounds = (SHAPES[:2], 3) if args.quick else (SHAPES, args.rounds)
     m = machine()
@@ -256,14 +302,18 @@ def main(argv=None):
                 print(f"| {rows}, {H} | {rows_us:.0f} | {columns_us:.0f} | {columns_us / rows_us:.2f} |")
     if args.small_blocks:
         print()
-        print("| cell | T, B, D, H | infer packed / loops | train packed / loops | infer packed / ONNX Runtime |")
-        print("|---|---|---|---|---|")
+        columns = "infer packed / loops | train packed / loops | infer packed / ONNX Runtime | layer / ONNX Runtime"
+        print(f"| cell | T, B, D, H | {columns} |")
+        print("|---|---|---|---|---|---|")
         for cell in ("lstm", "gru", "simple_rnn"):
             for shape in SMALL_BLOCKS[: 1 if args.quick else len(SMALL_BLOCKS)]:
                 t = measure_small(cell, shape, 3 if args.quick else 10 * args.rounds)
-                ort = f"{t['infer packed'] / t['ONNX Runtime']:.2f}" if "ONNX Runtime" in t else "-"
+                ort, layer = (
+                    f"{t[k] / t['ONNX Runtime']:.2f}" if "ONNX Runtime" in t else "-"
+                    for k in ("infer packed", "layer infer")
+                )
                 infer, train = t["infer packed"] / t["infer loops"], t["train packed"] / t["train loops"]
-                print(f"| {cell} | {', '.join(map(str, shape))} | {infer:.2f} | {train:.2f} | {ort} |")
+                print(f"| {cell} | {', '.join(map(str, shape))} | {infer:.2f} | {train:.2f} | {ort} | {layer} |")
     if args.pack:
         print()
         print("| H | U, MiB | copy of U, ms | pack U, ms (1 thread / all) | pack Uᵀ, ms (1 thread / all) |")
@@ -284,6 +334,17 @@ def main(argv=None):
                 (i1, i2), (t1, t2) = t["infer"], t["train"]
                 figures = f"{i1:.0f} | {i2:.2f} | {t1:.0f} | {t2:.2f}"
                 print(f"| {cell} | {', '.join(map(str, shape))} | {shape[1] // 2} | {figures} |")
+
+    if args.from_end:
+        print()
+        print("| rows, G·H, H | U, KiB | ns a step, from the start | every other from the end | ratio |")
+        print("|---|---|---|---|---|")
+        with one_blas_thread():
+            for rows, G, H in FROM_END[: 2 if args.quick else len(FROM_END)]:
+                t = measure_from_end(rows, G, H, 3 if args.quick else 10 * args.rounds)
+                start, end = t["from the start"], t["every other from the end"]
+                kib = H * G * H * 4 // 1024
+                print(f"| {rows}, {G}·{H}, {H} | {kib} | {start:.0f} | {end:.0f} | {end / start:.2f} |")
 
 
 if __name__ == "__main__":

@@ -58,9 +58,12 @@ def test_product_on_packed_panels_equals_numpy(dtype, width):
         A = rng.standard_normal(a0 + n * lda).astype(dtype)
         C = rng.standard_normal(c0 + n * ldc + 3).astype(dtype)
         expected = numpy_product(A, a0, lda, n, M, C, c0, ldc)
-        packed.product(A, a0, lda, n, P, C, c0, ldc, N)
-        assert_close(C, expected.astype(dtype), dtype, f"K={K} N={N} n={n} rows={rows}")
-        assert np.array_equal(C[c0 + n * ldc :], expected[c0 + n * ldc :].astype(dtype)), "wrote past the rows"
+        for from_end in (False, True):  # k-blocks, panels and k forwards, and backwards
+            out = C.copy()
+            packed.product(A, a0, lda, n, P, out, c0, ldc, N, from_end)
+            assert_close(out, expected.astype(dtype), dtype, f"K={K} N={N} n={n} rows={rows} from_end={from_end}")
+            assert np.array_equal(out[:c0], C[:c0]), "wrote before the rows"
+            assert np.array_equal(out[c0 + n * ldc :], C[c0 + n * ldc :]), "wrote past the rows"
 
 
 @pytest.mark.parametrize("K", [3, 37])

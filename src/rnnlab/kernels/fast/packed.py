@@ -69,8 +69,8 @@ def _make_tile(mr, vectors, vector_bytes):
     For m < mr, g < vectors, v < V = vector_bytes / itemsize, k < K. A, P, C are arrays of
     one float dtype (any shape; offsets and strides count elements from their first). P is a
     packed panel (ldp = NR) or the columns of a row-major matrix (ldp its row length); A is read
-    along rows (ka = 1) or down columns (lda = 1). The mr·vectors accumulators live in registers
-    for the whole k loop.
+    along rows (ka = 1) or down columns (lda = 1); ka = -1 and ldp = -NR run down k from the
+    end (product's from_end). The mr·vectors accumulators live in registers for the whole k loop.
     """
 
     @intrinsic
@@ -304,7 +304,7 @@ def pack(M, transpose=False, width=None, rows=MR):
 
 
 @njit(**JIT)
-def product(A, a0, lda, n, P, C, c0, ldc, N):
+def product(A, a0, lda, n, P, C, c0, ldc, N, from_end):
     """C[c0 + m·ldc + j] += Σ_k A[a0 + m·lda + k] M[k, j] for rows m < n and columns j < N; P packs M (K, N).
 
     The loops run over k-blocks of K_BLOCK bytes of a panel (outer), panels, then tiles of up to
@@ -312,31 +312,41 @@ def product(A, a0, lda, n, P, C, c0, ldc, N):
     rows that fit one tile take each panel whole, as no other tile will reuse it. A panel cut
     by N (the last, when N is not a multiple of NR) is computed on a tile of its own and copied
     back. C is C-contiguous (its offsets count elements).
+
+    from_end: the k-blocks, the panels and k within each tile run backwards. The loops over time
+    pass it at every other step, so that the part of M one step read last, still in the caches,
+    is the part the next step reads first: a U somewhat larger than L1 is then mostly read from
+    L1 instead of L2 (an LSTM's U at H = 64 is 64 KiB; L1 holds 48 KiB).
     """
     n_panels, K, NR = P.shape
     row_bytes = NR * P.itemsize
     tile_rows = most_rows(row_bytes)
     kc = max(1, K_BLOCK // row_bytes) if n > tile_rows else K
+    n_blocks = -(-K // kc)
+    dk = -1 if from_end else 1  # the tiles' step along k, in A and in P
     if N % NR:  # only a panel cut by N needs a tile of its own: nothing is allocated at the other steps
         work = np.empty((tile_rows, NR), P.dtype)
-    for k0 in range(0, K, kc):
+    for kq in range(n_blocks):
+        k0 = (n_blocks - 1 - kq if from_end else kq) * kc
         kb = min(kc, K - k0)
-        for p in range(n_panels):
+        first = k0 + kb - 1 if from_end else k0  # the k a tile starts from
+        for q in range(n_panels):
+            p = n_panels - 1 - q if from_end else q
             j0 = p * NR
             cols = min(NR, N - j0)
             m = 0
             while m < n:
                 mr = min(tile_rows, n - m)
-                a = a0 + m * lda + k0
-                pk = (p * K + k0) * NR
+                a = a0 + m * lda + first
+                pk = (p * K + first) * NR
                 if cols == NR:
-                    _tile(row_bytes, mr, A, a, lda, 1, P, pk, NR, kb, C, c0 + m * ldc + j0, ldc)
+                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, C, c0 + m * ldc + j0, ldc)
                 else:
                     flat = C.reshape(-1)  # C is C-contiguous, as the offsets assume
                     for i in range(mr):
                         for j in range(NR):
                             work[i, j] = flat[c0 + (m + i) * ldc + j0 + j] if j < cols else 0.0
-                    _tile(row_bytes, mr, A, a, lda, 1, P, pk, NR, kb, work, 0, NR)
+                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, work, 0, NR)
                     for i in range(mr):
                         for j in range(cols):
                             flat[c0 + (m + i) * ldc + j0 + j] = work[i, j]

@@ -5,8 +5,9 @@ per call (packed.py) when the call was handed packed panels (plan.panels); else
 blocks of three rows or more call OpenBLAS (blas.py, one thread per block), and
 one or two rows go to plain loops, which beat a BLAS call there (OpenBLAS spends
 microseconds per call and is slow for a one- or two-row operand: 1×64×256 took
-4.1 µs against 1.3 µs for the loop). The large products before and after the
-loop over time stay on OpenBLAS.
+4.1 µs against 1.3 µs for the loop). On packed panels every other step reads U
+from its end (packed.product's from_end): the loops over time pass `t % 2 == 1`.
+The large products before and after the loop over time stay on OpenBLAS.
 """
 
 import numpy as np
@@ -56,8 +57,9 @@ def step_input(x, W, z, s, r0, r1):
 
 
 @njit(**JIT)
-def recurrent_product(h_t, U, P, rdrop, hp, z_t, r0, r1):
-    """z_t[r] += (h_t[r] ⊙ rdrop[r]) U for rows r0:r1 (no rdrop: an empty array); P: U packed, or empty."""
+def recurrent_product(h_t, U, P, rdrop, hp, z_t, r0, r1, from_end):
+    """z_t[r] += (h_t[r] ⊙ rdrop[r]) U for rows r0:r1 (no rdrop: an empty array); P: U packed, or empty;
+    from_end: as packed.product's."""
     n, H, G = r1 - r0, U.shape[0], U.shape[1]
     hs = h_t
     if rdrop.shape[0] > 0:  # h_{t-1} ⊙ rdrop
@@ -66,7 +68,7 @@ def recurrent_product(h_t, U, P, rdrop, hp, z_t, r0, r1):
                 hp[r, j] = h_t[r, j] * rdrop[r, j]
         hs = hp
     if P.shape[0] > 0:
-        packed.product(hs, r0 * H, H, n, P, z_t, r0 * G, G, G)
+        packed.product(hs, r0 * H, H, n, P, z_t, r0 * G, G, G, from_end)
     elif n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(hs[r], U, z_t[r])
@@ -75,12 +77,12 @@ def recurrent_product(h_t, U, P, rdrop, hp, z_t, r0, r1):
 
 
 @njit(**JIT)
-def step_product(h, U, P, z, s, r0, r1):
-    """z[r, s] += h[r] U for rows r0:r1 of a batch-first z (B, T, G): one step of every row; P as above."""
+def step_product(h, U, P, z, s, r0, r1, from_end):
+    """z[r, s] += h[r] U for rows r0:r1 of a batch-first z (B, T, G): one step of every row; P, from_end as above."""
     n, H = r1 - r0, U.shape[0]
     T, G = z.shape[1], z.shape[2]
     if P.shape[0] > 0:  # rows of z_t lie T·G apart
-        packed.product(h, r0 * H, H, n, P, z, (r0 * T + s) * G, T * G, G)
+        packed.product(h, r0 * H, H, n, P, z, (r0 * T + s) * G, T * G, G, from_end)
     elif n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(h[r], U, z[r, s])
@@ -89,18 +91,19 @@ def step_product(h, U, P, z, s, r0, r1):
 
 
 @njit(**JIT)
-def recurrent_grad(dz, U, Ut, Pt, rdrop, dh, dhr, r0, r1):
+def recurrent_grad(dz, U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end):
     """dh_{t-1} += dz_t Uᵀ, times rdrop under recurrent dropout; rows r0:r1.
 
     Pt is Uᵀ packed (packed.pack(U, transpose=True)), else empty; Ut is Uᵀ in C order when Pt is
-    empty and a block has one or two rows (a loop then beats a BLAS call), else empty.
+    empty and a block has one or two rows (a loop then beats a BLAS call), else empty. from_end: as
+    packed.product's.
     """
     n, H, G = r1 - r0, U.shape[0], U.shape[1]
     out = dh if rdrop.shape[0] == 0 else dhr
     if rdrop.shape[0] > 0:
         out[r0:r1] = 0.0
     if Pt.shape[0] > 0:
-        packed.product(dz, r0 * G, G, n, Pt, out, r0 * H, H, H)
+        packed.product(dz, r0 * G, G, n, Pt, out, r0 * H, H, H, from_end)
     elif n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(dz[r], Ut, out[r])
