@@ -190,7 +190,8 @@ def measure_small(cell, shape, rounds, seconds=5e-3):
         for step, fn in (("infer", infer), ("train", train))
         for path, option in (("packed", "auto"), ("loops", "blas"))
     }
-    calls["layer infer"] = Rnnlab(cell, p).infer  # the same kernel through the layer, its checks included
+    # the same kernel through the layer, its checks included, on the panels as "infer packed"
+    calls["layer infer"] = _with_option("RNNLAB_PRODUCT", "auto", Rnnlab(cell, p).infer)
     try:
         calls["ONNX Runtime"] = OnnxRuntime(cell, p).infer
     except ImportError:
