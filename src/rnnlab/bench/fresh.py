@@ -9,8 +9,8 @@ which imports only its library (and NumPy): the rnnlab child imports numba with 
 call; the PyTorch and ONNX Runtime children import rnnlab's benchmark module for the
 contender's code, which does not import numba, and report the modules they hold. The parent
 writes each problem to a .npz file, and then, round after round in rotating order, asks one
-child at a time to time one call (after `warm` seconds of untimed calls, as in
-speed.interleaved); the children not asked wait on a pipe. Each figure is the median of
+child at a time for its time per call (after `warm` seconds of untimed calls, as in
+speed.interleaved and timing.warm_then_time); the children not asked wait on a pipe. Each figure is the median of
 its rounds, each ratio the median of the per-round ratios, as in the default method.
 
 Protocol: one JSON object per line on the child's stdin, one reply per line on its stdout

@@ -3,8 +3,9 @@
 For each cell (LSTM, SimpleRNN) and shape (T, B, D, H) of the grid, a training
 step (forward + backward through the whole sequence) and an inference pass are
 timed for every contender in turn, round after round (so that a slow patch of a
-shared machine hits all of them alike), each timed call after 0.1 s of untimed
-calls of the same contender; each figure is the median of the rounds.
+shared machine hits all of them alike), each timed after 0.1 s of untimed calls
+of the same contender, over as many calls as fill about 2 ms (bench/timing.py);
+each figure is the median of the rounds.
 GFLOP/s count the matrix products only (contenders.flops); the peak is a large
 float32 NumPy matrix product measured in the same run. Memory: bench/memory.py.
 """
@@ -63,8 +64,8 @@ def sgemm_peak(n=2048, repeats=5):
 def interleaved(fns, repeats, warm=0.1):
     """{name: [seconds per round]}: rounds in rotating order; each contender runs untimed for `warm` s first.
 
-    Before its timed call a contender calls itself back to back for at least
-    `warm` seconds (at least once), as in a loop that uses one library. Timed right
+    Before its timed calls (timing.warm_then_time) a contender calls itself back to back for
+    at least `warm` seconds (at least once), as in a loop that uses one library. Timed right
     after another library, a call ran slow: ONNX Runtime's and PyTorch's threads
     keep spinning for a while after their call returns (rnnlab's layer came up to
     1.7x slower at mid shapes here, and with the rotation it always came right after
