@@ -204,7 +204,7 @@ def _backward_rows(
             recurrent_grad(da_rec[t], U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end)  # + (da_rec_t Uᵀ) ⊙ rdrop
             continue
         drh[r0:r1] = 0.0
-        recurrent_grad(dah, Uh, Uht, Pht, rdrop[:0], drh, dhr[:0], r0, r1, from_end)  # ∂L/∂(r_t ⊙ h_{t-1}) = da_h Uᵀ_h
+        recurrent_grad(dah, Uh, Uht, Pht, rdrop[:0], drh, dhr[:0], r0, r1, from_end)  # ∂L/∂(r_t ⊙ h_{t-1}) = da_h U_hᵀ
         for r in range(r0, r1):
             if mask.shape[0] > 0 and not mask[t, r]:
                 continue
