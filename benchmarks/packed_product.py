@@ -267,6 +267,13 @@ def measure_pack(H, rounds, seconds=0.05):
     return {name: t * 1e3 for name, t in _rounds(calls, rounds, seconds, ["RNNLAB_NUM_THREADS"]).items()}
 
 
+def _table(columns):
+    """Print a blank line and the head of a Markdown table with these columns."""
+    print()
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=9)
@@ -283,8 +290,7 @@ def main(argv=None):
     print(
         f"Machine: {m['cpu']}; SIMD: {' '.join(m['simd'])}; BLAS: {blas}; tile: {packed.vector_bytes() * 8}-bit vectors"
     )
-    print("| rows, H | packed µs | GFLOP/s | OpenBLAS µs | GFLOP/s | packed / OpenBLAS (quartiles) |")
-    print("|---|---|---|---|---|---|")
+    _table(["rows, H", "packed µs", "GFLOP/s", "OpenBLAS µs", "GFLOP/s", "packed / OpenBLAS (quartiles)"])
     with one_blas_thread():
         for rows, H in shapes:
             result, ratio = measure(rows, H, rounds)
@@ -293,19 +299,15 @@ def main(argv=None):
             ratios = f"{q2:.2f} ({q1:.2f}–{q3:.2f})"
             print(f"| {rows}, {H} | {tp * 1e6:.1f} | {gp:.0f} | {tb * 1e6:.1f} | {gb:.0f} | {ratios} |")
     if args.split:
-        print()
-        print("| rows, H | rows split, µs | gate columns split, µs | columns / rows |")
-        print("|---|---|---|---|")
+        _table(["rows, H", "rows split, µs", "gate columns split, µs", "columns / rows"])
         with one_blas_thread():
             for rows, H in [(64, 256), (128, 512), (128, 1024)][: 1 if args.quick else 3]:
                 t = measure_split(rows, H, rounds)
                 rows_us, columns_us = t["rows"] * 1e6, t["columns"] * 1e6
                 print(f"| {rows}, {H} | {rows_us:.0f} | {columns_us:.0f} | {columns_us / rows_us:.2f} |")
     if args.small_blocks:
-        print()
-        columns = "infer packed / loops | train packed / loops | infer packed / ONNX Runtime | layer / ONNX Runtime"
-        print(f"| cell | T, B, D, H | {columns} |")
-        print("|---|---|---|---|---|---|")
+        ratios = ["infer packed / loops", "train packed / loops", "infer packed / ONNX Runtime", "layer / ONNX Runtime"]
+        _table(["cell", "T, B, D, H", *ratios])
         for cell in ("lstm", "gru", "simple_rnn"):
             for shape in SMALL_BLOCKS[: 1 if args.quick else len(SMALL_BLOCKS)]:
                 t = measure_small(cell, shape, 3 if args.quick else 10 * args.rounds)
@@ -316,30 +318,23 @@ def main(argv=None):
                 infer, train = t["infer packed"] / t["infer loops"], t["train packed"] / t["train loops"]
                 print(f"| {cell} | {', '.join(map(str, shape))} | {infer:.2f} | {train:.2f} | {ort} | {layer} |")
     if args.pack:
-        print()
-        print("| H | U, MiB | copy of U, ms | pack U, ms (1 thread / all) | pack Uᵀ, ms (1 thread / all) |")
-        print("|---|---|---|---|---|")
+        _table(["H", "U, MiB", "copy of U, ms", "pack U, ms (1 thread / all)", "pack Uᵀ, ms (1 thread / all)"])
         for H in (64, 256, 512, 1024)[: 2 if args.quick else 4]:
             t = measure_pack(H, 3 if args.quick else args.rounds)
             mib = H * 4 * H * 4 / 2**20
             U, Ut = (f"{t[m + ' 1']:.3f} / {t[m + ' all']:.3f}" for m in ("U", "Uᵀ"))
             print(f"| {H} | {mib:g} | {t['copy']:.3f} | {U} | {Ut} |")
     if args.few_rows:
-        print()
-        columns = ["cell", "T, B, D, H", "rows a block on two threads", "infer µs, 1 thread", "2 threads / 1"]
-        print("| " + " | ".join(columns + ["train µs, 1 thread", "2 threads / 1"]) + " |")
-        print("|---|---|---|---|---|---|---|")
+        infer, train = ["infer µs, 1 thread", "2 threads / 1"], ["train µs, 1 thread", "2 threads / 1"]
+        _table(["cell", "T, B, D, H", "rows a block on two threads", *infer, *train])
         for cell in ("lstm", "gru", "simple_rnn"):
             for shape in FEW_ROWS[: 2 if args.quick else len(FEW_ROWS)]:
                 t = measure_few_rows(cell, shape, 3 if args.quick else 10 * args.rounds)
                 (i1, i2), (t1, t2) = t["infer"], t["train"]
                 figures = f"{i1:.0f} | {i2:.2f} | {t1:.0f} | {t2:.2f}"
                 print(f"| {cell} | {', '.join(map(str, shape))} | {shape[1] // 2} | {figures} |")
-
     if args.from_end:
-        print()
-        print("| rows, G·H, H | U, KiB | ns a step, from the start | every other from the end | ratio |")
-        print("|---|---|---|---|---|")
+        _table(["rows, G·H, H", "U, KiB", "ns a step, from the start", "every other from the end", "ratio"])
         with one_blas_thread():
             for rows, G, H in FROM_END[: 2 if args.quick else len(FROM_END)]:
                 t = measure_from_end(rows, G, H, 3 if args.quick else 10 * args.rounds)
