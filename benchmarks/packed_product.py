@@ -159,6 +159,16 @@ def _with_option(name, value, fn):
     return call
 
 
+def _with_product(path, fn):
+    """fn, called with the recurrent product's path set to `path` (plan.PRODUCT, which RNNLAB_PRODUCT sets)."""
+
+    def call():
+        plan.PRODUCT = path
+        return fn()
+
+    return call
+
+
 def _rounds(calls, rounds, seconds, options):
     """Median seconds of each call ({name: fn}) over `rounds` rounds of calls for at least `seconds`,
     after a warm-up (and compilation), in an order that rotates (a call right after a training step
@@ -186,17 +196,21 @@ def measure_small(cell, shape, rounds, seconds=5e-3):
     with panels and with loops, the layer's inference, and ONNX Runtime's."""
     infer, train, p = _kernel_steps(cell, shape)
     calls = {
-        f"{step} {path}": _with_option("RNNLAB_PRODUCT", option, fn)
+        f"{step} {path}": _with_product(option, fn)
         for step, fn in (("infer", infer), ("train", train))
         for path, option in (("packed", "auto"), ("loops", "blas"))
     }
     # the same kernel through the layer, its checks included, on the panels as "infer packed"
-    calls["layer infer"] = _with_option("RNNLAB_PRODUCT", "auto", Rnnlab(cell, p).infer)
+    calls["layer infer"] = _with_product("auto", Rnnlab(cell, p).infer)
     try:
         calls["ONNX Runtime"] = OnnxRuntime(cell, p).infer
     except ImportError:
         pass
-    return {name: t * 1e6 for name, t in _rounds(calls, rounds, seconds, ["RNNLAB_PRODUCT"]).items()}
+    before = plan.PRODUCT
+    try:
+        return {name: t * 1e6 for name, t in _rounds(calls, rounds, seconds, []).items()}
+    finally:
+        plan.PRODUCT = before
 
 
 def measure_few_rows(cell, shape, rounds, seconds=5e-3):

@@ -1,10 +1,15 @@
 """The recurrent product on packed weights (kernels/fast/packed.py) equals OpenBLAS's and the reference.
 
-Both tile widths (AVX-512's and AVX2's, forced with RNNLAB_TILE: either runs on any x86 CPU,
-the compiler splitting or joining vectors) and both product paths (RNNLAB_PRODUCT=packed or
-blas) are run through every cell's forward, backward and infer, with sizes that do not fill
-a tile (odd H, rows not a multiple of the tile's). Tolerances as in test_fast.py.
+Both tile widths (AVX-512's and AVX2's, forced with packed.TILE, which RNNLAB_TILE sets: either
+runs on any x86 CPU, the compiler splitting or joining vectors) and both product paths
+(plan.PRODUCT, which RNNLAB_PRODUCT sets: packed or blas) are run through every cell's forward,
+backward and infer, with sizes that do not fill a tile (odd H, rows not a multiple of the tile's).
+Tolerances as in test_fast.py.
 """
+
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -100,8 +105,8 @@ def test_a_matrix_of_one_panel_is_its_own(monkeypatch):
         assert not np.shares_memory(P, other) and np.array_equal(P[0], other)
     Ut = np.ones((256, 8), np.float32)  # its transpose: Uᵀ's panel is a copy
     assert not np.shares_memory(packed.pack(Ut, True, packed.WIDE, 1), Ut)
-    monkeypatch.setenv("RNNLAB_PRODUCT", "auto")
-    monkeypatch.setenv("RNNLAB_TILE", "avx512")
+    monkeypatch.setattr(fast_plan, "PRODUCT", "auto")
+    monkeypatch.setattr(packed, "TILE", "avx512")
     monkeypatch.setattr(packed, "HAS_FMA", True)
     assert np.shares_memory(fast_plan.panels(U, [(0, 1)], 1), U)  # no pack to pay for, however short the sequence
     assert fast_plan.panels(np.ones((8, 512), np.float32), [(0, 1)], 1).shape[0] == 0  # a pack would not pay
@@ -111,8 +116,8 @@ def test_a_matrix_of_one_panel_is_its_own(monkeypatch):
 def path(request, monkeypatch):
     """The recurrent product forced to one path; the batch split however little the work."""
     product, _, width = request.param.partition("-")
-    monkeypatch.setenv("RNNLAB_PRODUCT", product)
-    monkeypatch.setenv("RNNLAB_TILE", {"wide": "avx512", "narrow": "avx2"}.get(width, ""))
+    monkeypatch.setattr(fast_plan, "PRODUCT", product)
+    monkeypatch.setattr(packed, "TILE", {"wide": "avx512", "narrow": "avx2"}.get(width, ""))
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_ROWS", 1)  # blocks of any size, on every thread
     monkeypatch.setattr(fast_plan, "MIN_BLOCK_WORK", 0)
@@ -151,22 +156,22 @@ def test_cells_on_each_product_path_equal_the_reference(cell, dtype, threads, pa
 def test_each_path_is_taken_when_forced(monkeypatch):
     """The option reaches the kernels, and each block size gets its layout of panels."""
     U = np.ones((8, 32), np.float32)
-    monkeypatch.setenv("RNNLAB_PRODUCT", "packed")
+    monkeypatch.setattr(fast_plan, "PRODUCT", "packed")
     assert fast_plan.panels(U, [(0, 3)], 1).shape[0] > 0
     assert fast_plan.panels(U, [(0, 2), (2, 4)], 100).shape[0] == 0  # fewer columns than a two-row panel: loops
-    monkeypatch.setenv("RNNLAB_PRODUCT", "blas")
+    monkeypatch.setattr(fast_plan, "PRODUCT", "blas")
     assert fast_plan.panels(U, [(0, 3)], 1).shape[0] == 0
-    monkeypatch.setenv("RNNLAB_PRODUCT", "auto")
+    monkeypatch.setattr(fast_plan, "PRODUCT", "auto")
     assert fast_plan.panels(U, [(0, 3)], 1).shape[0] > 0
     monkeypatch.setattr(packed, "HAS_FMA", False)  # an x86 CPU without FMA: auto keeps OpenBLAS's product
     assert fast_plan.panels(U, [(0, 3)], 1).shape[0] == 0
-    monkeypatch.setenv("RNNLAB_PRODUCT", "packed")
+    monkeypatch.setattr(fast_plan, "PRODUCT", "packed")
     assert fast_plan.panels(U, [(0, 3)], 1).shape[0] > 0
     monkeypatch.setattr(packed, "HAS_FMA", True)
-    monkeypatch.setenv("RNNLAB_PRODUCT", "auto")
+    monkeypatch.setattr(fast_plan, "PRODUCT", "auto")
     wide_U = np.ones((8, 768), np.float32)  # whole panels for one row and for two, on either tile
     for tile, widths in (("avx2", (16, 32, 48)), ("avx512", (64, 128, 256))):
-        monkeypatch.setenv("RNNLAB_TILE", tile)
+        monkeypatch.setattr(packed, "TILE", tile)
         many, two, one = widths
         assert fast_plan.panels(U, [(0, 3)], 1).shape[2] == many
         assert fast_plan.panels(wide_U, [(0, 2), (2, 3)], 100).shape[2] == two
@@ -195,11 +200,33 @@ def test_the_batch_splits_only_into_blocks_worth_a_thread(threads, monkeypatch):
     assert fast_plan.blocks_for(64, 2, 1, 4, 4) == [(0, 64)]  # too little work to split in all
 
 
-@pytest.mark.parametrize("name, value", [("RNNLAB_PRODUCT", "fastest"), ("RNNLAB_TILE", "sse")])
-def test_a_misspelt_option_is_refused_by_name(name, value, monkeypatch):
-    monkeypatch.setenv(name, value)
-    with pytest.raises(ValueError, match=name):
-        fast_plan.panels(np.ones((4, 16), np.float32), [(0, 4)], 1)
+_OPTIONS_CHILD = """
+import numpy as np
+from rnnlab.kernels.fast import packed, plan
+try:
+    print(plan.product_path(), packed.vector_bytes(), plan.panels(np.ones((4, 16), np.float32), [(0, 4)], 1).shape)
+except ValueError as err:
+    print(err)
+"""
+
+
+@pytest.mark.parametrize(
+    "environment, printed",
+    [
+        ({"RNNLAB_PRODUCT": "blas", "RNNLAB_TILE": "avx2"}, "blas 32 (0, 0, 0)"),
+        ({"RNNLAB_PRODUCT": "packed", "RNNLAB_TILE": "avx512"}, "packed 64 (1, 4, 64)"),
+        ({"RNNLAB_PRODUCT": "fastest"}, "RNNLAB_PRODUCT expected one of auto, packed, blas, got 'fastest'"),
+        ({"RNNLAB_TILE": "sse"}, "RNNLAB_TILE expected 'avx512' or 'avx2', got 'sse'"),
+    ],
+)
+def test_the_options_are_read_from_the_environment_when_the_kernels_load(environment, printed):
+    """In a fresh process: each reaches the kernels, and a misspelt one is refused by name at the first call."""
+    env = {key: value for key, value in os.environ.items() if key not in ("RNNLAB_PRODUCT", "RNNLAB_TILE")}
+    out = subprocess.run(
+        [sys.executable, "-c", _OPTIONS_CHILD], env={**env, **environment}, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == printed
 
 
 @pytest.mark.parametrize("cell", [rl.LSTM, rl.GRU, rl.SimpleRNN])
@@ -208,7 +235,7 @@ def test_three_training_steps_repack_the_changed_weights(cell, monkeypatch):
 
     Three Adam steps on the fast kernels with packed products, against the same steps on the
     reference kernels; then set_weights, and one more step."""
-    monkeypatch.setenv("RNNLAB_PRODUCT", "packed")
+    monkeypatch.setattr(fast_plan, "PRODUCT", "packed")
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_ROWS", 1)  # blocks of any size, on every thread
     monkeypatch.setattr(fast_plan, "MIN_BLOCK_WORK", 0)

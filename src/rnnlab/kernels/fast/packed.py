@@ -199,15 +199,19 @@ _HOST = WIDE if _FEATURES.get("avx512f") else NARROW
 HAS_FMA = bool(_FEATURES.get("fma")) or not any(name.startswith(("sse", "avx")) for name in _FEATURES)
 
 
+# RNNLAB_TILE=avx512 or avx2 forces the tiles' vector width (any x86 CPU with FMA runs either), read when the
+# kernels load: os.environ.get of an unset name raises and catches a KeyError, 1–2 µs at every call of a layer
+TILE = os.environ.get("RNNLAB_TILE", "")
+
+
 def vector_bytes():
-    """Vector width the packed panels are laid out for: RNNLAB_TILE=avx512 or avx2 forces one, else the CPU's."""
-    forced = os.environ.get("RNNLAB_TILE", "")
-    if forced == "avx512":
+    """Vector width the packed panels are laid out for: TILE ("avx512" or "avx2") forces one, else the CPU's."""
+    if TILE == "avx512":
         return WIDE
-    if forced == "avx2":
+    if TILE == "avx2":
         return NARROW
-    if forced:
-        raise ValueError(f"RNNLAB_TILE expected 'avx512' or 'avx2', got {forced!r}")
+    if TILE:
+        raise ValueError(f"RNNLAB_TILE expected 'avx512' or 'avx2', got {TILE!r}")
     return _HOST
 
 

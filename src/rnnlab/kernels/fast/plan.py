@@ -121,15 +121,16 @@ def transposed_if_small(U, rows, P):
 
 
 PRODUCTS = ("auto", "packed", "blas")
+# RNNLAB_PRODUCT, read when the kernels load, as packed.TILE (and for the same reason)
+PRODUCT = os.environ.get("RNNLAB_PRODUCT", "auto") or "auto"
 
 
 def product_path():
-    """How blocks of more than SMALL_ROWS rows make the recurrent product: RNNLAB_PRODUCT=packed or blas
-    forces one (read at every call), else auto."""
-    path = os.environ.get("RNNLAB_PRODUCT", "auto") or "auto"
-    if path not in PRODUCTS:
-        raise ValueError(f"RNNLAB_PRODUCT expected one of {', '.join(PRODUCTS)}, got {path!r}")
-    return path
+    """How blocks of more than SMALL_ROWS rows make the recurrent product: PRODUCT ("packed" or "blas")
+    forces one, else auto."""
+    if PRODUCT not in PRODUCTS:
+        raise ValueError(f"RNNLAB_PRODUCT expected one of {', '.join(PRODUCTS)}, got {PRODUCT!r}")
+    return PRODUCT
 
 
 # blocks of one or two rows are packed only for sequences of this many steps or more: packing U
