@@ -22,7 +22,7 @@ from .. import inference
 from .. import lstm as reference
 from . import buffers, pool
 from .blas import one_blas_thread
-from .ops import JIT, SIGMOID, TANH, act, activate, copy, dact, sigmoid_fraction, tanh, tanh_fraction
+from .ops import JIT, SIGMOID, TANH, act, activate, copy, dact, sigmoid_fraction, tanh, tanh_fraction, wide_vectors
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
 from .products import input_projection, recurrent_grad, recurrent_product, step_input, step_product, weight_grads
 
@@ -80,6 +80,7 @@ def _cell_infer(z, b, c_prev, c_new, h_new):
     n/d (ops.sigmoid_fraction, tanh_fraction) and i_t ⊙ C̃_t and o_t ⊙ tanh(C_t) each divide
     once. f_t divides on its own, so that a large C_{t-1} is never multiplied by a denominator.
     """
+    wide_vectors()  # its arithmetic, not memory, bounds this loop: 512-bit vectors where the CPU has them
     H = c_prev.shape[0]
     for j in range(H):
         ni, di = sigmoid_fraction(z[j] + b[j])  # i_t = σ(x_t W_i + h_{t-1} U_i + b_i) = ni/di

@@ -15,7 +15,7 @@ import math
 import llvmlite.binding as llvm
 import numpy as np
 from numba import njit, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from . import numba_cache  # noqa: F401  (installs the cache locators before anything compiles)
 from .blas import blas
@@ -218,6 +218,23 @@ def _dact_impl(code, y):
         return one
 
     return impl
+
+
+@intrinsic
+def wide_vectors(typingctx):
+    """Called first in a compiled function: its loops may be vectorised with 512-bit vectors where the CPU
+    has them. LLVM prefers 256-bit ones on CPUs with AVX-512 unless a function asks otherwise
+    ("prefer-vector-width"), and numba sets that only for the whole process (NUMBA_CPU_FEATURES). It
+    pays in the LSTM's inference cell, bound by its arithmetic: 0.84–0.90× its time in L1 at H = 64–1024,
+    0.94–0.97× a whole call at H = 64–256 (docs/PERFORMANCE.md). The attribute is a string LLVM reads and
+    llvmlite's list of known attributes lacks, so it is added to the function's set directly; a CPU without
+    AVX-512 ignores it."""
+
+    def codegen(context, builder, signature, args):
+        set.add(builder.function.attributes, '"prefer-vector-width"="512"')  # past llvmlite's check of the name
+        return context.get_dummy_value()
+
+    return types.void(), codegen
 
 
 @njit(**JIT)
