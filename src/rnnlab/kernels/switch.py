@@ -55,22 +55,26 @@ def register_cell(cell: str, reference: ModuleType, fast: Callable[[], ModuleTyp
         _FAST[cell] = fast
 
 
+_BUILT_IN = ("reference", "fast", "auto")
+
+
 def register(name, cells):
     """Add a backend: `cells` maps cell names ("simple_rnn", "lstm", ...) to modules with forward/backward."""
-    if name in ("reference", "fast", "auto"):
+    if name in _BUILT_IN:
         raise ValueError(f"register expected a new backend name, got the built-in {name!r}")
     _OTHERS[name] = dict(cells)
 
 
 def available():
     """Names accepted by set_backend."""
-    return sorted({"reference", "fast", "auto"} | set(_OTHERS))
+    return sorted({*_BUILT_IN} | set(_OTHERS))
 
 
 def _checked(name, what):
-    if name not in available():
-        raise ValueError(f"{what} expected one of {available()}, got {name!r}")
-    return name
+    """name, if a backend has it. Every layer call passes here: the sorted list is made only for the error."""
+    if name in _BUILT_IN or (isinstance(name, str) and name in _OTHERS):
+        return name
+    raise ValueError(f"{what} expected one of {available()}, got {name!r}")
 
 
 # ---- the choice -------------------------------------------------------------------------
