@@ -28,6 +28,7 @@ from .products import (
     SMALL_ROWS,
     at_b_small,
     bias_grad,
+    from_end,
     input_grad,
     input_projection,
     recurrent_grad,
@@ -107,20 +108,19 @@ def _forward_rows(
     bias, b_rec (3H) b' (reset_after); hu, rh, ah (B, ·) are work rows of this block.
     """
     for t in range(x.shape[0]):
-        from_end = t % 2 == 1  # every other step reads U from its end, where the last step left off
         if reset_after:
             for r in range(r0, r1):
                 copy(b_rec, hu[r])  # b', then + h_{t-1} U
-            recurrent_product(h[t], U, P, rdrop, hp, hu, r0, r1, from_end)
+            recurrent_product(h[t], U, P, rdrop, hp, hu, r0, r1, from_end(t))
             for r in range(r0, r1):
                 _cell_after(gates[t, r], b, hu[r], h[t, r], h[t + 1, r], hU_h[t, r], code_a, code_r)
         else:
             hu[r0:r1] = 0.0
-            recurrent_product(h[t], U, P, rdrop, hp, hu, r0, r1, from_end)  # h_{t-1} U_z, h_{t-1} U_r
+            recurrent_product(h[t], U, P, rdrop, hp, hu, r0, r1, from_end(t))  # h_{t-1} U_z, h_{t-1} U_r
             for r in range(r0, r1):
                 _cell_before_gates(gates[t, r], b, hu[r], hp[r] if rdrop.shape[0] > 0 else h[t, r], rh[r], code_r)
             ah[r0:r1] = 0.0
-            recurrent_product(rh, Uh, Ph, rdrop[:0], hp[:0], ah, r0, r1, from_end)  # (r_t ⊙ h_{t-1}) U_h
+            recurrent_product(rh, Uh, Ph, rdrop[:0], hp[:0], ah, r0, r1, from_end(t))  # (r_t ⊙ h_{t-1}) U_h
             for r in range(r0, r1):
                 _cell_before_state(gates[t, r], b, ah[r], h[t, r], h[t + 1, r], code_a)
         if mask.shape[0] > 0:  # y is its own array only under a mask (else h[1:])
@@ -170,7 +170,6 @@ def _backward_rows(
     H = h.shape[2]
     rd = rdrop.shape[0] > 0
     for t in range(T - 1, -1, -1):
-        from_end = t % 2 == 1  # every other step reads U from its end, where the last step left off
         for r in range(r0, r1):
             if mask.shape[0] > 0 and not mask[t, r]:  # no gradient; dh passes straight through
                 da[t, r, :] = 0.0
@@ -201,10 +200,11 @@ def _backward_rows(
                     dah[r, j] = da_h
                 dh[r, j] = dht * z  # through the carried term z_t ⊙ h_{t-1}; products added below
         if reset_after:
-            recurrent_grad(da_rec[t], U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end)  # + (da_rec_t Uᵀ) ⊙ rdrop
+            recurrent_grad(da_rec[t], U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end(t))  # + (da_rec_t Uᵀ) ⊙ rdrop
             continue
         drh[r0:r1] = 0.0
-        recurrent_grad(dah, Uh, Uht, Pht, rdrop[:0], drh, dhr[:0], r0, r1, from_end)  # ∂L/∂(r_t ⊙ h_{t-1}) = da_h U_hᵀ
+        end = from_end(t)
+        recurrent_grad(dah, Uh, Uht, Pht, rdrop[:0], drh, dhr[:0], r0, r1, end)  # ∂L/∂(r_t ⊙ h_{t-1}) = da_h U_hᵀ
         for r in range(r0, r1):
             if mask.shape[0] > 0 and not mask[t, r]:
                 continue
@@ -215,7 +215,7 @@ def _backward_rows(
                 da[t, r, H + j] = da_r
                 dzr[r, H + j] = da_r
                 dh[r, j] += drh[r, j] * rr * keep
-        recurrent_grad(dzr, U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end)  # + ([da_z, da_r] U_zrᵀ) ⊙ rdrop
+        recurrent_grad(dzr, U, Ut, Pt, rdrop, dh, dhr, r0, r1, end)  # + ([da_z, da_r] U_zrᵀ) ⊙ rdrop
 
 
 @njit(**JIT)
@@ -260,7 +260,6 @@ def _infer_rows(
     if every:
         input_projection(x.reshape(B * T, D), W, z.reshape(B * T, 3 * H), r0 * T, r1 * T)  # x_t W, every step
     for t in range(T):
-        from_end = t % 2 == 1  # every other step reads U from its end, where the last step left off
         s = T - 1 - t if backwards else t  # the input step read at processing step t
         q = s if every else 0
         if not every:
@@ -268,7 +267,7 @@ def _infer_rows(
         if reset_after:
             for r in range(r0, r1):
                 copy(b_rec, hu[r])
-            recurrent_product(h, U, P, none, none, hu, r0, r1, from_end)  # h_{t-1} U + b'
+            recurrent_product(h, U, P, none, none, hu, r0, r1, from_end(t))  # h_{t-1} U + b'
             for r in range(r0, r1):
                 if code_a == TANH and code_r == SIGMOID:
                     _cell_after_infer(z[r, q], b, hu[r], h[r], hn[r])
@@ -276,11 +275,11 @@ def _infer_rows(
                     _cell_after(z[r, q], b, hu[r], h[r], hn[r], hUh[r], code_a, code_r)
         else:
             hu[r0:r1] = 0.0
-            recurrent_product(h, U, P, none, none, hu, r0, r1, from_end)
+            recurrent_product(h, U, P, none, none, hu, r0, r1, from_end(t))
             for r in range(r0, r1):
                 _cell_before_gates(z[r, q], b, hu[r], h[r], rh[r], code_r)
             ah[r0:r1] = 0.0
-            recurrent_product(rh, Uh, Ph, none, none, ah, r0, r1, from_end)
+            recurrent_product(rh, Uh, Ph, none, none, ah, r0, r1, from_end(t))
             for r in range(r0, r1):
                 _cell_before_state(z[r, q], b, ah[r], h[r], hn[r], code_a)
         for r in range(r0, r1):

@@ -24,15 +24,22 @@ from . import buffers, pool
 from .blas import one_blas_thread
 from .ops import JIT, SIGMOID, TANH, act, activate, copy, dact, sigmoid_fraction, tanh, tanh_fraction, wide_vectors
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
-from .products import input_projection, recurrent_grad, recurrent_product, step_input, step_product, weight_grads
+from .products import (
+    from_end,
+    input_projection,
+    recurrent_grad,
+    recurrent_product,
+    step_input,
+    step_product,
+    weight_grads,
+)
 
 
 @njit(**JIT)
 def _forward_rows(x, U, P, b, h, c, gates, y, mask, rdrop, hp, code_a, code_r, r0, r1):
     """Steps 0..T-1 of batch rows r0:r1; h[0], c[0] set on entry, h, c, gates, y filled. P: U packed, or empty."""
     for t in range(x.shape[0]):  # z_t = x_t W is there already; the bias comes with the activation
-        from_end = t % 2 == 1  # every other step reads U from its end, where the last step left off
-        recurrent_product(h[t], U, P, rdrop, hp, gates[t], r0, r1, from_end)  # z_t += h_{t-1} U
+        recurrent_product(h[t], U, P, rdrop, hp, gates[t], r0, r1, from_end(t))  # z_t += h_{t-1} U
         for r in range(r0, r1):
             _cell_forward(gates[t, r], b, c[t, r], c[t + 1, r], h[t + 1, r], code_a, code_r)
             if mask.shape[0] > 0:  # y is its own array only under a mask (else h[1:])
@@ -102,7 +109,6 @@ def _backward_rows(dy, gates, c, U, Ut, Pt, mask, rdrop, dz, dh, dc, dhr, code_a
     T = gates.shape[0]
     H = U.shape[0]
     for t in range(T - 1, -1, -1):
-        from_end = t % 2 == 1  # every other step reads U from its end, where the last step left off
         for r in range(r0, r1):
             if mask.shape[0] > 0 and not mask[t, r]:  # no gradient; dh, dC pass straight through
                 dz[t, r, :] = 0.0
@@ -111,7 +117,7 @@ def _backward_rows(dy, gates, c, U, Ut, Pt, mask, rdrop, dz, dh, dc, dhr, code_a
                 for j in range(H):
                     dh[r, j] += dy[t, r, j]  # everything that reaches h_t
             _cell_backward(gates[t, r], c[t, r], c[t + 1, r], dh[r], dc[r], dz[t, r], code_a, code_r)
-        recurrent_grad(dz[t], U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end)  # dh_{t-1} += dz_t Uᵀ
+        recurrent_grad(dz[t], U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end(t))  # dh_{t-1} += dz_t Uᵀ
 
 
 @njit(**JIT)
@@ -158,12 +164,11 @@ def _infer_rows(x, W, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, 
     if every:
         input_projection(x.reshape(B * T, D), W, z.reshape(B * T, 4 * H), r0 * T, r1 * T)  # x_t W, every step
     for t in range(T):
-        from_end = t % 2 == 1  # every other step reads U from its end, where the last step left off
         s = T - 1 - t if backwards else t  # the input step read at processing step t
         q = s if every else 0  # where z_t is
         if not every:
             step_input(x, W, z, s, r0, r1)  # z_t = x_t W
-        step_product(h, U, P, z, q, r0, r1, from_end)  # z_t += h_{t-1} U
+        step_product(h, U, P, z, q, r0, r1, from_end(t))  # z_t += h_{t-1} U
         for r in range(r0, r1):
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero

@@ -6,7 +6,7 @@ blocks of three rows or more call OpenBLAS (blas.py, one thread per block), and
 one or two rows go to plain loops, which beat a BLAS call there (OpenBLAS spends
 microseconds per call and is slow for a one- or two-row operand: 1×64×256 took
 4.1 µs against 1.3 µs for the loop). On packed panels every other step reads U
-from its end (packed.product's from_end): the loops over time pass `t % 2 == 1`.
+from its end (packed.product's from_end): the loops over time pass `from_end(t)`.
 The large products before and after the loop over time stay on OpenBLAS.
 """
 
@@ -54,6 +54,13 @@ def step_input(x, W, z, s, r0, r1):
     for r in range(r0, r1):
         z[r, 0, :] = 0.0
         row_matmul_acc(x[r, s], W, z[r, 0])
+
+
+@njit(**JIT)
+def from_end(t):
+    """Whether step t's product reads U (or Uᵀ) from its end: every other step, so that it starts where
+    the step before left off, still in the caches (packed.product's from_end)."""
+    return t % 2 == 1
 
 
 @njit(**JIT)

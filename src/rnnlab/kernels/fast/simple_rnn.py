@@ -18,15 +18,22 @@ from . import buffers, pool
 from .blas import one_blas_thread
 from .ops import JIT, TANH, activate, copy, dact
 from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
-from .products import input_projection, recurrent_grad, recurrent_product, step_input, step_product, weight_grads
+from .products import (
+    from_end,
+    input_projection,
+    recurrent_grad,
+    recurrent_product,
+    step_input,
+    step_product,
+    weight_grads,
+)
 
 
 @njit(**JIT)
 def _forward_rows(x, U, P, b, h, hn, y, mask, rdrop, hp, code, r0, r1):
     """Steps 0..T-1 of batch rows r0:r1; h[0] set on entry, h, hn, y filled. P: U packed, or empty."""
     for t in range(x.shape[0]):  # z_t = x_t W is there already; the bias comes with the activation
-        from_end = t % 2 == 1  # every other step reads U from its end, where the last step left off
-        recurrent_product(h[t], U, P, rdrop, hp, hn[t], r0, r1, from_end)  # z_t += h_{t-1} U
+        recurrent_product(h[t], U, P, rdrop, hp, hn[t], r0, r1, from_end(t))  # z_t += h_{t-1} U
         for r in range(r0, r1):
             activate(code, hn[t, r], b)  # h_t = φ(x_t W + h_{t-1} U + b)
             if mask.shape[0] > 0:  # h, hn and y are separate arrays only under a mask
@@ -44,7 +51,6 @@ def _backward_rows(dy, hn, U, Ut, Pt, mask, rdrop, dz, dh, dhr, code, r0, r1):
     T = hn.shape[0]
     H = U.shape[0]
     for t in range(T - 1, -1, -1):
-        from_end = t % 2 == 1  # every other step reads U from its end, where the last step left off
         for r in range(r0, r1):
             if mask.shape[0] > 0 and not mask[t, r]:  # no gradient; dh passes straight through
                 dz[t, r, :] = 0.0
@@ -61,7 +67,7 @@ def _backward_rows(dy, hn, U, Ut, Pt, mask, rdrop, dz, dh, dhr, code, r0, r1):
                 for j in range(H):
                     d[j] = g[j] * dact(code, hr[j])  # ∂h_t/∂z_t = φ'(z_t)
                     g[j] = 0.0
-        recurrent_grad(dz[t], U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end)  # dh_{t-1} += dz_t Uᵀ
+        recurrent_grad(dz[t], U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end(t))  # dh_{t-1} += dz_t Uᵀ
 
 
 # ---- inference: no cache ------------------------------------------------------------
@@ -78,12 +84,11 @@ def _infer_rows(x, W, U, P, b, h, y, mask, backwards, code, z, r0, r1):
     if every:
         input_projection(x.reshape(B * T, D), W, z.reshape(B * T, H), r0 * T, r1 * T)  # x_t W, every step
     for t in range(T):
-        from_end = t % 2 == 1  # every other step reads U from its end, where the last step left off
         s = T - 1 - t if backwards else t  # the input step read at processing step t
         q = s if every else 0  # where z_t is
         if not every:
             step_input(x, W, z, s, r0, r1)  # z_t = x_t W
-        step_product(h, U, P, z, q, r0, r1, from_end)  # z_t += h_{t-1} U
+        step_product(h, U, P, z, q, r0, r1, from_end(t))  # z_t += h_{t-1} U
         for r in range(r0, r1):
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero
