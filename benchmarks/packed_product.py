@@ -103,10 +103,10 @@ def measure_split(rows, H, rounds, calls=10):
 
     def by_rows(k):
         r0, r1 = (0, half) if k == 0 else (half, rows)
-        packed.product(h, r0 * H, H, r1 - r0, P, z, r0 * 4 * H, 4 * H, 4 * H, False)
+        packed.product(h, r0 * H, H, r1 - r0, P, z, r0 * 4 * H, 4 * H, 4 * H, False, True)
 
     def by_columns(k):
-        packed.product(h, 0, H, rows, halves[k], z_halves[k], 0, 2 * H, 2 * H, False)
+        packed.product(h, 0, H, rows, halves[k], z_halves[k], 0, 2 * H, 2 * H, False, True)
 
     def two_threads(part):
         for _ in range(calls):
@@ -242,7 +242,7 @@ def _steps(h, P, z, steps, alternate):
         for r in range(rows):
             for j in range(N):
                 z[r, j] = 0.0
-        packed.product(h, 0, H, rows, P, z, 0, N, N, alternate and t % 2 == 1)
+        packed.product(h, 0, H, rows, P, z, 0, N, N, alternate and t % 2 == 1, True)
         for r in range(rows):
             for j in range(H):
                 h[r, j] = min(max(z[r, j], -1.0), 1.0)

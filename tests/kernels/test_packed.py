@@ -27,7 +27,7 @@ if kernels.fast_available():
 
 
 def numpy_product(A, a0, lda, n, M, C, c0, ldc):
-    """What packed.product must compute, in float64: C[c0 + m·ldc + j] += Σ_k A[a0 + m·lda + k] M[k, j]."""
+    """What packed.product must compute with add, in float64: C[c0 + m·ldc + j] += Σ_k A[a0 + m·lda + k] M[k, j]."""
     K, N = M.shape
     out = C.astype(np.float64)
     for m in range(n):
@@ -63,12 +63,67 @@ def test_product_on_packed_panels_equals_numpy(dtype, width):
         A = rng.standard_normal(a0 + n * lda).astype(dtype)
         C = rng.standard_normal(c0 + n * ldc + 3).astype(dtype)
         expected = numpy_product(A, a0, lda, n, M, C, c0, ldc)
-        for from_end in (False, True):  # k-blocks, panels and k forwards, and backwards
-            out = C.copy()
-            packed.product(A, a0, lda, n, P, out, c0, ldc, N, from_end)
-            assert_close(out, expected.astype(dtype), dtype, f"K={K} N={N} n={n} rows={rows} from_end={from_end}")
-            assert np.array_equal(out[:c0], C[:c0]), "wrote before the rows"
-            assert np.array_equal(out[c0 + n * ldc :], C[c0 + n * ldc :]), "wrote past the rows"
+        rows_of_c = np.zeros(C.shape, bool)  # where C's n rows of N lie
+        for m in range(n):
+            rows_of_c[c0 + m * ldc : c0 + m * ldc + N] = True
+        alone = numpy_product(A, a0, lda, n, M, np.where(rows_of_c, 0.0, C), c0, ldc)  # C = A M
+        for from_end, add in ((False, True), (True, True), (False, False), (True, False)):
+            out = C.copy() if add else np.where(rows_of_c, np.nan, C).astype(dtype)  # = never reads C's rows
+            packed.product(A, a0, lda, n, P, out, c0, ldc, N, from_end, add)
+            want = expected if add else alone
+            assert_close(out, want.astype(dtype), dtype, f"K={K} N={N} n={n} rows={rows} {from_end=} {add=}")
+            assert np.array_equal(out[~rows_of_c], C[~rows_of_c]), "wrote outside the rows"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("width", ["wide", "narrow"])
+def test_input_terms_on_packed_panels_equal_numpy(dtype, width):
+    """packed.project overwrites rows q0:q1 of C with A M: what C held is never read (NaN there stays out)."""
+    vector_bytes = packed.WIDE if width == "wide" else packed.NARROW
+    rng = np.random.default_rng(11)
+    k_block = packed.K_BLOCK // (
+        packed.panel_width(np.dtype(dtype), vector_bytes, packed.MR, 1) * np.dtype(dtype).itemsize
+    )
+    # (rows, K, N): whole panels, a panel cut by N, more rows than a block of PROJECT_ROWS, K across two k-blocks
+    cases = [(100, 128, 256), (7, 3, 40), (130, 64, 192), (61, 33, 100), (9, k_block + 5, 70), (1, 1, 1)]
+    for N_rows, K, N in cases:
+        A = rng.standard_normal((N_rows, K)).astype(dtype)
+        M = rng.standard_normal((K, N)).astype(dtype)
+        P = packed.pack(M, width=vector_bytes)
+        expected = (A.astype(np.float64) @ M.astype(np.float64)).astype(dtype)
+        for q0, q1 in ((0, N_rows), (N_rows // 3, N_rows - N_rows // 4)):
+            C = np.full((N_rows, N), np.nan, dtype)
+            packed.project(A, P, C, q0, q1)
+            assert_close(C[q0:q1], expected[q0:q1], dtype, f"rows={N_rows} K={K} N={N} q={q0}:{q1}")
+            assert np.isnan(C[:q0]).all() and np.isnan(C[q1:]).all(), "wrote outside rows q0:q1"
+
+
+def test_the_input_terms_are_packed_where_a_panel_fits_l1(monkeypatch):
+    """Auto packs W where all D rows of a panel fit packed.L1_PANEL and there are enough input rows (T·B);
+    "packed" for any D and rows; never for D ≤ 2."""
+    monkeypatch.setattr(packed, "HAS_FMA", True)
+    enough = fast_plan.INPUT_PANEL_ROWS
+    for tile, most in (("avx512", 128), ("avx2", 512)):
+        monkeypatch.setattr(packed, "TILE", tile)
+        for product, D, rows, packs in (
+            ("auto", most, enough, True),
+            ("auto", most + 1, enough, False),
+            ("auto", 3, enough, True),
+            ("auto", 3, enough - 1, False),
+            ("auto", 2, enough, False),
+            ("packed", most + 1, 1, True),
+            ("packed", 2, enough, False),
+            ("blas", 3, enough, False),
+        ):
+            monkeypatch.setattr(fast_plan, "PRODUCT", product)
+            W = np.ones((D, 40), np.float32)
+            PW = fast_plan.input_panels(W, rows)
+            assert (PW.shape[0] > 0) == packs, (tile, product, D, rows)
+            if packs:
+                assert np.array_equal(PW.transpose(1, 0, 2).reshape(D, -1)[:, :40], W)
+    monkeypatch.setattr(packed, "HAS_FMA", False)  # an x86 CPU without FMA: auto keeps OpenBLAS's product
+    monkeypatch.setattr(fast_plan, "PRODUCT", "auto")
+    assert fast_plan.input_panels(np.ones((8, 40), np.float32), enough).shape[0] == 0
 
 
 @pytest.mark.parametrize("K", [3, 37])

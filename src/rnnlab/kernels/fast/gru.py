@@ -23,7 +23,17 @@ from .. import inference
 from . import buffers, packed, pool
 from .blas import one_blas_thread
 from .ops import JIT, SIGMOID, TANH, activate, copy, dact, gemm, sigmoid_fraction, tanh_fraction
-from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
+from .plan import (
+    blocks_for,
+    calls_blas,
+    empty,
+    infer_plan,
+    input_panels,
+    input_steps,
+    panels,
+    supported,
+    transposed_if_small,
+)
 from .products import (
     SMALL_ROWS,
     at_b_small,
@@ -248,17 +258,17 @@ def _grads_block(x, hp, hh, da, da_rec, W, gW, gU, gb, gb_rec, dx, c0, c1, q0, q
 # ---- inference: no cache ------------------------------------------------------------
 @njit(**JIT)
 def _infer_rows(
-    x, W, U, P, Uh, Ph, b, b_rec, h, y, mask, backwards, reset_after, code_a, code_r, z, hu, rh, ah, hn, hUh, r0, r1
+    x, W, PW, U, P, Uh, Ph, b, b_rec, h, y, mask, backwards, reset_after, code_a, code_r, z, hu, rh, ah, hn, hUh, r0, r1
 ):
     """All steps of batch rows r0:r1, batch first. h (B, H) holds h_0 on entry and h_T on exit;
-    z (B, T or 1, 3H) the input terms (all steps first, or each at its step); P, Ph: U and U_h
-    packed, or empty; the rest work rows."""
+    z (B, T or 1, 3H) the input terms (all steps first, or each at its step); PW, P, Ph: W, U
+    and U_h packed, or empty; the rest work rows."""
     B, T, D = x.shape
     H = h.shape[1]
     every = z.shape[1] == T
     none = np.empty((0, 0), x.dtype)
     if every:
-        input_projection(x.reshape(B * T, D), W, z.reshape(B * T, 3 * H), r0 * T, r1 * T)  # x_t W, every step
+        input_projection(x.reshape(B * T, D), W, PW, z.reshape(B * T, 3 * H), r0 * T, r1 * T)  # x_t W, every step
     for t in range(T):
         s = T - 1 - t if backwards else t  # the input step read at processing step t
         q = s if every else 0
@@ -329,10 +339,14 @@ def forward(
     rh, ah = (empty(2, dtype), empty(2, dtype)) if reset_after else (np.empty((B, H), dtype), np.empty((B, H), dtype))
     rows = blocks_for(B, T, D, H, 3)
     P, Ph = panels(Ur, rows, T), panels(Uh, rows, T)  # U_h is empty under reset_after
+    PW = input_panels(W, T * B)
     with one_blas_thread():  # x_t W for all steps first, as one large product per thread
         pool.run(
             input_projection,
-            [(x.reshape(T * B, -1), W, gates.reshape(T * B, 3 * H), q0, q1) for q0, q1 in pool.split(T * B, len(rows))],
+            [
+                (x.reshape(T * B, -1), W, PW, gates.reshape(T * B, 3 * H), q0, q1)
+                for q0, q1 in pool.split(T * B, len(rows))
+            ],
         )
         pool.run(
             _forward_rows,
@@ -499,6 +513,7 @@ def infer(
     hu = np.empty((B, 3 * H if reset_after else 2 * H), dtype)
     rh, ah, hn, hUh = (np.empty((B, H), dtype) for _ in range(4))
     P, Ph = panels(Ur, rows, T), panels(Uh, rows, T)  # U_h is empty under reset_after
+    PW = input_panels(W, T * B)
     with one_blas_thread(calls_blas(D, rows)):
         pool.run(
             _infer_rows,
@@ -506,6 +521,7 @@ def infer(
                 (
                     x,
                     W,
+                    PW,
                     Ur,
                     P,
                     Uh,

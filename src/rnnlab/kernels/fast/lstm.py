@@ -23,7 +23,17 @@ from .. import lstm as reference
 from . import buffers, pool
 from .blas import one_blas_thread
 from .ops import JIT, SIGMOID, TANH, act, activate, copy, dact, sigmoid_fraction, tanh, tanh_fraction, wide_vectors
-from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
+from .plan import (
+    blocks_for,
+    calls_blas,
+    empty,
+    infer_plan,
+    input_panels,
+    input_steps,
+    panels,
+    supported,
+    transposed_if_small,
+)
 from .products import (
     from_end,
     input_projection,
@@ -150,19 +160,19 @@ def _cell_backward(g, c_prev, c_t, dh, dc, dz, code_a, code_r):
 
 # ---- inference: no cache ------------------------------------------------------------
 @njit(**JIT)
-def _infer_rows(x, W, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0, r1):
+def _infer_rows(x, W, PW, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0, r1):
     """All steps of batch rows r0:r1, batch first.
 
     h, c (B, H) hold h_0, C_0 on entry and h_T, C_T on exit; z and hc (B, 2H) are
     work (C_t and h_t are written apart from C_{t-1}, so that the cell loop
     vectorises). z is (B, T, 4H), every step's input term made first, or
-    (B, 1, 4H), each step's made at that step. P: U packed, or empty.
+    (B, 1, 4H), each step's made at that step. PW, P: W and U packed, or empty.
     """
     B, T, D = x.shape
     H = h.shape[1]
     every = z.shape[1] == T
     if every:
-        input_projection(x.reshape(B * T, D), W, z.reshape(B * T, 4 * H), r0 * T, r1 * T)  # x_t W, every step
+        input_projection(x.reshape(B * T, D), W, PW, z.reshape(B * T, 4 * H), r0 * T, r1 * T)  # x_t W, every step
     for t in range(T):
         s = T - 1 - t if backwards else t  # the input step read at processing step t
         q = s if every else 0  # where z_t is
@@ -185,7 +195,7 @@ def _infer_rows(x, W, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, 
 
 
 @njit(**JIT)
-def _infer_batch(x, W, U, P, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
+def _infer_batch(x, W, PW, U, P, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
     """_infer_rows on the whole batch, its arrays made here: (y or an empty array, h_T, C_T).
 
     Made in Python, the five arrays took a one-step call about 7 µs more: after a kernel
@@ -197,7 +207,7 @@ def _infer_batch(x, W, U, P, b, h0, c0, mask, backwards, code_a, code_r, sequenc
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
     z = np.empty((B, steps, 4 * H), x.dtype)
     hc = np.empty((B, 2 * H), x.dtype)
-    _infer_rows(x, W, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, 0, B)
+    _infer_rows(x, W, PW, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, 0, B)
     return y, h, c
 
 
@@ -217,11 +227,14 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
     y = h[1:] if mask is None else np.empty((T, B, H), dtype)  # unmasked, the output is h_1..h_T
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 4)
-    P = panels(U, rows, T)
+    P, PW = panels(U, rows, T), input_panels(W, T * B)
     with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
         pool.run(
             input_projection,
-            [(x.reshape(T * B, -1), W, gates.reshape(T * B, 4 * H), q0, q1) for q0, q1 in pool.split(T * B, len(rows))],
+            [
+                (x.reshape(T * B, -1), W, PW, gates.reshape(T * B, 4 * H), q0, q1)
+                for q0, q1 in pool.split(T * B, len(rows))
+            ],
         )
         pool.run(_forward_rows, [(x, U, P, b, h, c, gates, y, m8, rd, hp, *codes, r0, r1) for r0, r1 in rows])
     cache = dict(
@@ -294,10 +307,10 @@ def infer(
     x, W, U, b, state, m8, codes, rows = plan
     B, T, D = x.shape
     steps = input_steps(T, D)
-    P = panels(U, rows, T)
+    P, PW = panels(U, rows, T), input_panels(W, T * B)
     with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
-            args = (x, W, U, P, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
+            args = (x, W, PW, U, P, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
             y, h, c = pool.run(_infer_batch, [args])[0]
         else:  # blocks of rows in parallel, on arrays they share
             H = U.shape[0]
@@ -306,6 +319,6 @@ def infer(
             y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
             z = np.empty((B, steps, 4 * H), x.dtype)
             pool.run(
-                _infer_rows, [(x, W, U, P, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1) for r0, r1 in rows]
+                _infer_rows, [(x, W, PW, U, P, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1) for r0, r1 in rows]
             )
     return (y if sequences else None), (h, c)

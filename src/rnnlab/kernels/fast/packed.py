@@ -50,10 +50,15 @@ NARROW_ROW = NARROW_VECTORS * NARROW
 # panels of 12 and not of 16 (a GRU's 3H); each bytes-per-panel-row is distinct, so P's shape
 # alone tells the compiled loops its layout
 ROW_LAYOUTS = {WIDE: ((16, 12), 8), NARROW: ((6,), 4)}
-L1_PANEL = 32 * 1024  # bytes of a k-block of the gradient products' columns (at_b), kept in L1 for all rows
+# bytes of a panel kept in L1 for all rows: a k-block of the gradient products' columns (at_b), W's whole
+# panel for the input terms (plan.input_panels)
+L1_PANEL = 32 * 1024
 # bytes of a panel's k-block in the recurrent product, read from L2 by the tiles of all rows: 1.0–1.10×
 # faster than k-blocks that fit L1 (32 KiB), whose sums each tile loads and stores once per k-block
 K_BLOCK = 128 * 1024
+# rows of the input terms (project) for which the tiles run over all of W's panels: 24 and 48 took
+# 0.94–1.0× the time of 96 at K = 64–128, and 0.4–0.9× where K ≤ 32 (one thread)
+PROJECT_ROWS = 48
 CACHE_LINE = 64
 # matrices of this many bytes or more are packed by all the kernel threads: two threads took 0.51–0.85×
 # the time of one for an LSTM's U and Uᵀ at H = 512 and 1024 (4 and 16 MiB), 0.96–1.3× at H = 256 (1 MiB)
@@ -64,22 +69,23 @@ _I32 = ir.IntType(32)
 
 
 def _make_tile(mr, vectors, vector_bytes):
-    """An intrinsic: C[c0 + m·ldc + g·V + v] += Σ_k A[a0 + m·lda + k·ka] · P[p0 + k·ldp + g·V + v].
+    """An intrinsic: C[c0 + m·ldc + g·V + v] (+)= Σ_k A[a0 + m·lda + k·ka] · P[p0 + k·ldp + g·V + v].
 
     For m < mr, g < vectors, v < V = vector_bytes / itemsize, k < K. A, P, C are arrays of
     one float dtype (any shape; offsets and strides count elements from their first). P is a
     packed panel (ldp = NR) or the columns of a row-major matrix (ldp its row length); A is read
     along rows (ka = 1) or down columns (lda = 1); ka = -1 and ldp = -NR run down k from the
     end (product's from_end). The mr·vectors accumulators live in registers for the whole k loop.
+    add: they start from C's values (+=), else from zero, C never read (=).
     """
 
     @intrinsic
-    def tile(typingctx, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc):
+    def tile(typingctx, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add):
         i = types.intp
-        sig = types.void(A, i, i, i, P, i, i, i, C, i, i)
+        sig = types.void(A, i, i, i, P, i, i, i, C, i, i, types.boolean)
 
         def codegen(context, builder, signature, args):
-            A_, a0_, lda_, ka_, P_, p0_, ldp_, K_, C_, c0_, ldc_ = args
+            A_, a0_, lda_, ka_, P_, p0_, ldp_, K_, C_, c0_, ldc_, add_ = args
             dtype = signature.args[0].dtype
             lanes = vector_bytes // (4 if dtype == types.float32 else 8)
             vty = ir.VectorType(context.get_value_type(dtype), lanes)
@@ -99,9 +105,15 @@ def _make_tile(mr, vectors, vector_bytes):
                 return builder.bitcast(builder.gep(c, [offset]), vptr)
 
             acc = [[cgutils.alloca_once(builder, vty) for _ in range(vectors)] for _ in range(mr)]
-            for m in range(mr):
-                for g in range(vectors):
-                    builder.store(builder.load(c_vector(m, g), align=4), acc[m][g])
+            with builder.if_else(add_) as (from_c, from_zero):
+                with from_c:
+                    for m in range(mr):
+                        for g in range(vectors):
+                            builder.store(builder.load(c_vector(m, g), align=4), acc[m][g])
+                with from_zero:
+                    for m in range(mr):
+                        for g in range(vectors):
+                            builder.store(ir.Constant(vty, None), acc[m][g])  # zeroinitializer
             undef = ir.Constant(vty, ir.Undefined)
             splat = ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes)
             with cgutils.for_range(builder, K_) as loop:
@@ -148,49 +160,49 @@ def most_rows(row_bytes):
 
 
 @njit(**JIT)
-def _tile(row_bytes, mr, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc):
-    """The microkernel for mr rows (1..most_rows) on panels of row_bytes bytes a row."""
+def _tile(row_bytes, mr, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add):
+    """The microkernel for mr rows (1..most_rows) on panels of row_bytes bytes a row; add: += (else =)."""
     if row_bytes == WIDE_ONE_ROW:
-        _W1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+        _W1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
     elif row_bytes == WIDE_ONE_ROW12:
-        _W1_ROW12(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+        _W1_ROW12(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
     elif row_bytes == WIDE_TWO_ROWS:
         if mr == 2:
-            _W2_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+            _W2_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
         else:
-            _W1_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+            _W1_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
     elif row_bytes == NARROW_ONE_ROW:
-        _N1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+        _N1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
     elif row_bytes == NARROW_TWO_ROWS:
         if mr == 2:
-            _N2_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+            _N2_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
         else:
-            _N1_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+            _N1_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
     elif row_bytes == WIDE_ROW:
         if mr == 6:
-            _W6(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+            _W6(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
         elif mr == 5:
-            _W5(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+            _W5(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
         elif mr == 4:
-            _W4(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+            _W4(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
         elif mr == 3:
-            _W3(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+            _W3(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
         elif mr == 2:
-            _W2(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+            _W2(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
         else:
-            _W1(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+            _W1(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
     elif mr == 6:
-        _N6(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+        _N6(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
     elif mr == 5:
-        _N5(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+        _N5(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
     elif mr == 4:
-        _N4(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+        _N4(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
     elif mr == 3:
-        _N3(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+        _N3(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
     elif mr == 2:
-        _N2(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+        _N2(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
     else:
-        _N1(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc)
+        _N1(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
 
 
 _FEATURES = llvm.get_host_cpu_features()
@@ -308,8 +320,24 @@ def pack(M, transpose=False, width=None, rows=MR):
 
 
 @njit(**JIT)
-def product(A, a0, lda, n, P, C, c0, ldc, N, from_end):
-    """C[c0 + m·ldc + j] += Σ_k A[a0 + m·lda + k] M[k, j] for rows m < n and columns j < N; P packs M (K, N).
+def project(A, P, C, q0, q1):
+    """C[q] = A[q] M for rows q0:q1 of A (·, K) and C (·, N), both C-contiguous; P packs M (K, N).
+
+    The input terms x_t W of many steps at once, C overwritten (never read, as a BLAS product
+    with β = 0): the rows in blocks of PROJECT_ROWS, for each of which the tiles run over all of
+    M's panels. Where a panel of all K fits L1 (plan.input_panels) this took 0.55–0.8× OpenBLAS's
+    time from K = 8 to 128, one thread (docs/PERFORMANCE.md).
+    """
+    K, N = P.shape[1], C.shape[1]
+    for m in range(q0, q1, PROJECT_ROWS):
+        product(A, m * K, K, min(PROJECT_ROWS, q1 - m), P, C, m * N, N, N, False, False)
+
+
+@njit(**JIT)
+def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
+    """C[c0 + m·ldc + j] (+)= Σ_k A[a0 + m·lda + k] M[k, j] for rows m < n and columns j < N; P packs M (K, N).
+
+    add: C += A M; else C = A M, C never read (as a BLAS product's β = 1 or 0).
 
     The loops run over k-blocks of K_BLOCK bytes of a panel (outer), panels, then tiles of up to
     most_rows rows (inner), so one k-block of a panel serves the tiles of all n rows from L2;
@@ -334,6 +362,7 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end):
         k0 = (n_blocks - 1 - kq if from_end else kq) * kc
         kb = min(kc, K - k0)
         first = k0 + kb - 1 if from_end else k0  # the k a tile starts from
+        onto = add or kq > 0  # the k-blocks after the first add to what it wrote
         for q in range(n_panels):
             p = n_panels - 1 - q if from_end else q
             j0 = p * NR
@@ -344,13 +373,13 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end):
                 a = a0 + m * lda + first
                 pk = (p * K + first) * NR
                 if cols == NR:
-                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, C, c0 + m * ldc + j0, ldc)
+                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, C, c0 + m * ldc + j0, ldc, onto)
                 else:
                     flat = C.reshape(-1)  # C is C-contiguous, as the offsets assume
                     for i in range(mr):
                         for j in range(NR):
                             work[i, j] = flat[c0 + (m + i) * ldc + j0 + j] if j < cols else 0.0
-                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, work, 0, NR)
+                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, work, 0, NR, onto)
                     for i in range(mr):
                         for j in range(cols):
                             flat[c0 + (m + i) * ldc + j0 + j] = work[i, j]
@@ -388,12 +417,12 @@ def at_b(A, a_stride, B, C, c0, c1, wide):
                 mr = min(MR, M - m)
                 a = k0 * a_stride + m
                 if cols == NR:
-                    _tile(row_bytes, mr, A, a, 1, a_stride, B, k0 * G + j0, G, kb, C, m * G + j0, G)
+                    _tile(row_bytes, mr, A, a, 1, a_stride, B, k0 * G + j0, G, kb, C, m * G + j0, G, True)
                 else:
                     for i in range(mr):
                         for j in range(NR):
                             work[i, j] = flat[(m + i) * G + j0 + j] if j < cols else 0.0
-                    _tile(row_bytes, mr, A, a, 1, a_stride, stripe, 0, NR, kb, work, 0, NR)
+                    _tile(row_bytes, mr, A, a, 1, a_stride, stripe, 0, NR, kb, work, 0, NR, True)
                     for i in range(mr):
                         for j in range(cols):
                             flat[(m + i) * G + j0 + j] = work[i, j]

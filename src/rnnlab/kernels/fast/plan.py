@@ -120,6 +120,11 @@ def transposed_if_small(U, rows, P):
     return empty(2, U.dtype)
 
 
+# the fewest input rows (T·B) whose terms are made on W packed: below, the pack's fixed cost (some 5 µs)
+# outweighs the faster product; layers took 1.05–1.11× the time at 100 rows, 0.99–1.03× at 400, 0.96–0.98×
+# at 800 (T = 100, D = 8 and 32, H = 64)
+INPUT_PANEL_ROWS = 512
+
 PRODUCTS = ("auto", "packed", "blas")
 # RNNLAB_PRODUCT, read when the kernels load, as packed.TILE (and for the same reason)
 PRODUCT = os.environ.get("RNNLAB_PRODUCT", "auto") or "auto"
@@ -161,3 +166,22 @@ def panels(U, rows, steps, transpose=False):
     if most <= SMALL_ROWS and (short or N % NR):
         return empty(3, U.dtype)
     return packed.pack(U, transpose, width, most)
+
+
+def input_panels(W, rows):
+    """W (D, G) packed for the input terms of all steps (packed.project), or an empty stand-in: then
+    OpenBLAS's product, or loops for one or two features (products.input_projection). rows: T·B.
+
+    Auto packs where a panel of all D rows fits L1 (packed.L1_PANEL: D ≤ 128 on AVX-512's tile, 512 on
+    AVX2's) and there are INPUT_PANEL_ROWS rows or more: there AVX-512's tiles took 0.55–0.8× OpenBLAS's
+    time from D = 8 to 128, about the same from 160 to 512 (docs/PERFORMANCE.md); "packed" packs for
+    any D and rows, "blas" never."""
+    path = product_path()
+    D = W.shape[0]
+    if D <= SMALL_ROWS or path == "blas" or (path == "auto" and not packed.HAS_FMA):
+        return empty(3, W.dtype)
+    width = packed.vector_bytes()
+    panel_row = packed.WIDE_ROW if width == packed.WIDE else packed.NARROW_ROW  # bytes of an MR-row tile's panel row
+    if path == "auto" and (D * panel_row > packed.L1_PANEL or rows < INPUT_PANEL_ROWS):
+        return empty(3, W.dtype)
+    return packed.pack(W, width=width)

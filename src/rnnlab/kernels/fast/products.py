@@ -7,7 +7,9 @@ one or two rows go to plain loops, which beat a BLAS call there (OpenBLAS spends
 microseconds per call and is slow for a one- or two-row operand: 1×64×256 took
 4.1 µs against 1.3 µs for the loop). On packed panels every other step reads U
 from its end (packed.product's from_end): the loops over time pass `from_end(t)`.
-The large products before and after the loop over time stay on OpenBLAS.
+The input terms x_t W of all steps run on W packed where its panels fit L1
+(plan.input_panels), else on OpenBLAS; the products after the loop over time
+stay on OpenBLAS but for one or two features (packed.at_b).
 """
 
 import numpy as np
@@ -37,10 +39,14 @@ def row_matmul_acc(a, M, out):
 
 
 @njit(**JIT)
-def input_projection(x, W, z, q0, q1):
-    """z[q] = x[q] W for rows q0:q1 of x (N, D): every step's input term in one product per block."""
+def input_projection(x, W, PW, z, q0, q1):
+    """z[q] = x[q] W for rows q0:q1 of x (N, D): every step's input term in one product per block.
+
+    PW: W packed (plan.input_panels), or empty; then OpenBLAS, or loops for one or two features."""
     D, G = W.shape
-    if D <= SMALL_ROWS:  # one or two input features: a sum of scaled rows of W
+    if PW.shape[0] > 0:
+        packed.project(x, PW, z, q0, q1)
+    elif D <= SMALL_ROWS:  # one or two input features: a sum of scaled rows of W
         for q in range(q0, q1):
             z[q, :] = 0.0
             row_matmul_acc(x[q], W, z[q])
@@ -75,7 +81,7 @@ def recurrent_product(h_t, U, P, rdrop, hp, z_t, r0, r1, from_end):
                 hp[r, j] = h_t[r, j] * rdrop[r, j]
         hs = hp
     if P.shape[0] > 0:
-        packed.product(hs, r0 * H, H, n, P, z_t, r0 * G, G, G, from_end)
+        packed.product(hs, r0 * H, H, n, P, z_t, r0 * G, G, G, from_end, True)
     elif n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(hs[r], U, z_t[r])
@@ -89,7 +95,7 @@ def step_product(h, U, P, z, s, r0, r1, from_end):
     n, H = r1 - r0, U.shape[0]
     T, G = z.shape[1], z.shape[2]
     if P.shape[0] > 0:  # rows of z_t lie T·G apart
-        packed.product(h, r0 * H, H, n, P, z, (r0 * T + s) * G, T * G, G, from_end)
+        packed.product(h, r0 * H, H, n, P, z, (r0 * T + s) * G, T * G, G, from_end, True)
     elif n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(h[r], U, z[r, s])
@@ -110,7 +116,7 @@ def recurrent_grad(dz, U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end):
     if rdrop.shape[0] > 0:
         out[r0:r1] = 0.0
     if Pt.shape[0] > 0:
-        packed.product(dz, r0 * G, G, n, Pt, out, r0 * H, H, H, from_end)
+        packed.product(dz, r0 * G, G, n, Pt, out, r0 * H, H, H, from_end, True)
     elif n <= SMALL_ROWS:
         for r in range(r0, r1):
             row_matmul_acc(dz[r], Ut, out[r])

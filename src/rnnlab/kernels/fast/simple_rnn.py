@@ -17,7 +17,17 @@ from .. import simple_rnn as reference
 from . import buffers, pool
 from .blas import one_blas_thread
 from .ops import JIT, TANH, activate, copy, dact
-from .plan import blocks_for, calls_blas, empty, infer_plan, input_steps, panels, supported, transposed_if_small
+from .plan import (
+    blocks_for,
+    calls_blas,
+    empty,
+    infer_plan,
+    input_panels,
+    input_steps,
+    panels,
+    supported,
+    transposed_if_small,
+)
 from .products import (
     from_end,
     input_projection,
@@ -72,17 +82,17 @@ def _backward_rows(dy, hn, U, Ut, Pt, mask, rdrop, dz, dh, dhr, code, r0, r1):
 
 # ---- inference: no cache ------------------------------------------------------------
 @njit(**JIT)
-def _infer_rows(x, W, U, P, b, h, y, mask, backwards, code, z, r0, r1):
+def _infer_rows(x, W, PW, U, P, b, h, y, mask, backwards, code, z, r0, r1):
     """All steps of batch rows r0:r1, batch first.
 
     h (B, H) holds h_0 on entry and h_T on exit; z is work: (B, T, H), every step's
-    input term made first, or (B, 1, H), each step's made at that step. P: U packed, or empty.
+    input term made first, or (B, 1, H), each step's made at that step. PW, P: W and U packed, or empty.
     """
     B, T, D = x.shape
     H = h.shape[1]
     every = z.shape[1] == T
     if every:
-        input_projection(x.reshape(B * T, D), W, z.reshape(B * T, H), r0 * T, r1 * T)  # x_t W, every step
+        input_projection(x.reshape(B * T, D), W, PW, z.reshape(B * T, H), r0 * T, r1 * T)  # x_t W, every step
     for t in range(T):
         s = T - 1 - t if backwards else t  # the input step read at processing step t
         q = s if every else 0  # where z_t is
@@ -100,14 +110,14 @@ def _infer_rows(x, W, U, P, b, h, y, mask, backwards, code, z, r0, r1):
 
 
 @njit(**JIT)
-def _infer_batch(x, W, U, P, b, h0, mask, backwards, code, sequences, steps):
+def _infer_batch(x, W, PW, U, P, b, h0, mask, backwards, code, sequences, steps):
     """_infer_rows on the whole batch, its arrays made here (see lstm.py): (y or an empty array, h_T)."""
     B, T, _ = x.shape
     H = h0.shape[1]
     h = h0.copy()  # becomes h_T
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
     z = np.empty((B, steps, H), x.dtype)
-    _infer_rows(x, W, U, P, b, h, y, mask, backwards, code, z, 0, B)
+    _infer_rows(x, W, PW, U, P, b, h, y, mask, backwards, code, z, 0, B)
     return y, h
 
 
@@ -127,11 +137,11 @@ def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
     y = hn if mask is None else np.empty((T, B, H), dtype)
     hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 1)
-    P = panels(U, rows, T)
+    P, PW = panels(U, rows, T), input_panels(W, T * B)
     with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
         pool.run(
             input_projection,
-            [(x.reshape(T * B, -1), W, hn.reshape(T * B, H), q0, q1) for q0, q1 in pool.split(T * B, len(rows))],
+            [(x.reshape(T * B, -1), W, PW, hn.reshape(T * B, H), q0, q1) for q0, q1 in pool.split(T * B, len(rows))],
         )
         pool.run(_forward_rows, [(x, U, P, b, h, hn, y, m8, rd, hp, code, r0, r1) for r0, r1 in rows])
     cache = dict(
@@ -186,14 +196,14 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     x, W, U, b, state, m8, (code,), rows = plan
     B, T, D = x.shape
     steps = input_steps(T, D)
-    P = panels(U, rows, T)
+    P, PW = panels(U, rows, T), input_panels(W, T * B)
     with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
-            y, h = pool.run(_infer_batch, [(x, W, U, P, b, state[0], m8, go_backwards, code, sequences, steps)])[0]
+            y, h = pool.run(_infer_batch, [(x, W, PW, U, P, b, state[0], m8, go_backwards, code, sequences, steps)])[0]
         else:  # blocks of rows in parallel, on arrays they share
             H = U.shape[0]
             h = np.array(state[0], dtype=x.dtype)  # becomes h_T
             y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
             z = np.empty((B, steps, H), x.dtype)
-            pool.run(_infer_rows, [(x, W, U, P, b, h, y, m8, go_backwards, code, z, r0, r1) for r0, r1 in rows])
+            pool.run(_infer_rows, [(x, W, PW, U, P, b, h, y, m8, go_backwards, code, z, r0, r1) for r0, r1 in rows])
     return (y if sequences else None), (h,)
