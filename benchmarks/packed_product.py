@@ -32,8 +32,13 @@ thread, U of an LSTM (4H columns) or a GRU (3H) packed for the block's rows, eve
 run from the end of U (packed.product's from_end, as the kernels do) against every step from its
 start, alternating in 10 × --rounds rounds, medians per step: the measurement behind from_end.
 
+With --input: the input terms x_t W of all steps at once, T·B rows of D features against W (D, G),
+on one thread: on W packed (products.input_projection as plan.input_panels packs it, the pack in
+the time) against OpenBLAS's product, alternating in --rounds rounds of about 0.1 s, medians and
+the median of the per-round ratio: the measurement behind plan.input_panels.
+
     python benchmarks/packed_product.py [--rounds 9] [--quick] [--split] [--small-blocks] [--pack] [--few-rows]
-                                        [--from-end]
+                                        [--from-end] [--input]
 """
 
 import argparse
@@ -54,6 +59,8 @@ from rnnlab.kernels.memory import aligned_empty
 SHAPES = [(32, 64), (32, 128), (32, 256), (32, 512), (64, 1024), (128, 1024), (7, 64)]  # rows, H
 FEW_ROWS = [(100, B, 1, H) for H in (64, 128, 256) for B in (2, 4, 6, 8)] + [(100, 16, 1, 64), (100, 32, 1, 32)]
 FROM_END = [(1, 4, 64), (1, 3, 64), (1, 4, 128), (1, 3, 128), (2, 4, 64), (4, 4, 64), (32, 4, 256)]  # rows, G, H
+# rows T·B, D, G: an LSTM's 4H at H = 256 for D = 8 to 512, then the input terms of the benchmark's last three shapes
+INPUT = [(6400, D, 1024) for D in (8, 32, 64, 128, 160, 192, 256, 512)] + [(3200, 256, 2048), (3200, 512, 4096)]
 SMALL_BLOCKS = [(100, 1, 1, 64), (100, 2, 1, 64), (100, 1, 1, 128), (100, 2, 1, 128), (100, 1, 1, 256)]  # T, B, D, H
 
 
@@ -266,6 +273,27 @@ def measure_from_end(rows, G, H, rounds, steps=1000):
     return {name: t / steps * 1e9 for name, t in _rounds(calls, rounds, 0.0, []).items()}
 
 
+def measure_input(N, D, G, rounds, seconds=0.1):
+    """Median seconds of the input terms of N rows on W (D, G) packed, the pack included, and on OpenBLAS;
+    and the per-round ratios packed / OpenBLAS."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((N, D)).astype(np.float32)
+    W = aligned_empty((D, G), np.float32)
+    W[...] = rng.standard_normal((D, G)) / np.sqrt(D)
+    z = np.empty((N, G), np.float32)
+    calls = {
+        "packed": lambda: products.input_projection(x, W, packed.pack(W), z, 0, N),
+        "OpenBLAS": lambda: products.input_projection(x, W, np.empty((0, 0, 0), np.float32), z, 0, N),
+    }
+    times = {name: [] for name in calls}
+    for fn in calls.values():
+        _per_call(fn, seconds)  # warm-up (and compilation)
+    for r in range(rounds):
+        for name in list(calls)[:: 1 if r % 2 else -1]:
+            times[name].append(_per_call(calls[name], seconds))
+    return {name: np.median(t) for name, t in times.items()}, np.array(times["packed"]) / np.array(times["OpenBLAS"])
+
+
 def measure_pack(H, rounds, seconds=0.05):
     """Median ms of a copy of U (H, 4H) and of its pack and its transpose's, on one thread and on the
     kernel threads."""
@@ -297,6 +325,7 @@ def main(argv=None):
     parser.add_argument("--pack", action="store_true", help="the pack of U and of Uᵀ, on one thread and on all")
     parser.add_argument("--few-rows", action="store_true", help="B = 2–8 on one thread or split into two blocks")
     parser.add_argument("--from-end", action="store_true", help="every other step's product from the end of U, or none")
+    parser.add_argument("--input", action="store_true", help="the input terms of all steps on W packed, or OpenBLAS")
     args = parser.parse_args(argv)
     shapes, rounds = (SHAPES[:2], 3) if args.quick else (SHAPES, args.rounds)
     m = machine()
@@ -355,6 +384,17 @@ def main(argv=None):
                 start, end = t["from the start"], t["every other from the end"]
                 kib = H * G * H * 4 // 1024
                 print(f"| {rows}, {G}·{H}, {H} | {kib} | {start:.0f} | {end:.0f} | {end / start:.2f} |")
+
+    if args.input:
+        _table(["T·B, D, G", "packed ms", "GFLOP/s", "OpenBLAS ms", "GFLOP/s", "packed / OpenBLAS (quartiles)"])
+        with one_blas_thread():
+            for N, D, G in INPUT[: 2 if args.quick else len(INPUT)]:
+                t, ratio = measure_input(N, D, G, rounds)
+                flops = 2 * N * D * G
+                q1, q2, q3 = np.percentile(ratio, [25, 50, 75])
+                tp, tb = t["packed"], t["OpenBLAS"]
+                figures = f"{tp * 1e3:.2f} | {flops / tp / 1e9:.0f} | {tb * 1e3:.2f} | {flops / tb / 1e9:.0f}"
+                print(f"| {N}, {D}, {G} | {figures} | {q2:.2f} ({q1:.2f}–{q3:.2f}) |")
 
 
 if __name__ == "__main__":

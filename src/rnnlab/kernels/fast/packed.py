@@ -22,6 +22,8 @@ it gets wider panels instead, 16 (or 12) and 8 vectors (AVX-512), 6 and 4 (AVX2)
 that its one or two rows still keep 12–16 accumulators busy (`ROW_LAYOUTS`). The vector
 code is written in LLVM IR (`_make_tile`) because numba keeps no register tile of its
 own (it compiled the same loop in numba to scalar code, 3.2–3.7× slower, PERFORMANCE.md).
+The same tiles make the input terms x_t W of all steps from W packed (`project`), overwriting
+their result instead of adding to it.
 """
 
 import os
@@ -56,8 +58,8 @@ L1_PANEL = 32 * 1024
 # bytes of a panel's k-block in the recurrent product, read from L2 by the tiles of all rows: 1.0–1.10×
 # faster than k-blocks that fit L1 (32 KiB), whose sums each tile loads and stores once per k-block
 K_BLOCK = 128 * 1024
-# rows of the input terms (project) for which the tiles run over all of W's panels: 24 and 48 took
-# 0.94–1.0× the time of 96 at K = 64–128, and 0.4–0.9× where K ≤ 32 (one thread)
+# rows of the input terms (project) for which the tiles run over all of W's panels: 48 took 0.4–0.5× the
+# time of 96 at K ≤ 32 and 0.85–1.04× at K = 64–512, 24 about as long as 48 (one thread)
 PROJECT_ROWS = 48
 CACHE_LINE = 64
 # matrices of this many bytes or more are packed by all the kernel threads: two threads took 0.51–0.85×
@@ -325,8 +327,9 @@ def project(A, P, C, q0, q1):
 
     The input terms x_t W of many steps at once, C overwritten (never read, as a BLAS product
     with β = 0): the rows in blocks of PROJECT_ROWS, for each of which the tiles run over all of
-    M's panels. Where a panel of all K fits L1 (plan.input_panels) this took 0.55–0.8× OpenBLAS's
-    time from K = 8 to 128, one thread (docs/PERFORMANCE.md).
+    M's panels. Where a panel of all K fits L1 (plan.input_panels) this took 0.53–0.89× OpenBLAS's
+    time from K = 8 to 64 and 0.94–1.01× at 128, one thread, the pack included (benchmarks/packed_product.py
+    --input, two runs).
     """
     K, N = P.shape[1], C.shape[1]
     for m in range(q0, q1, PROJECT_ROWS):

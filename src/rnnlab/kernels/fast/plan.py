@@ -120,9 +120,9 @@ def transposed_if_small(U, rows, P):
     return empty(2, U.dtype)
 
 
-# the fewest input rows (T·B) whose terms are made on W packed: below, the pack's fixed cost (some 5 µs)
-# outweighs the faster product; layers took 1.05–1.11× the time at 100 rows, 0.99–1.03× at 400, 0.96–0.98×
-# at 800 (T = 100, D = 8 and 32, H = 64)
+# the fewest input rows (T·B) whose terms are made on W packed: the pack costs some 5 µs, and layers took
+# 1.00–1.11× the time at 100 rows (T = 100, B = 1, D = 8, H = 64), 0.94–1.04× at 400 and 800 (B = 4 and 8,
+# D = 32), 0.93–1.03× at 6400 (B = 64, D = 128, H = 256; LSTM inference 0.96–0.99×)
 INPUT_PANEL_ROWS = 512
 
 PRODUCTS = ("auto", "packed", "blas")
@@ -173,9 +173,9 @@ def input_panels(W, rows):
     OpenBLAS's product, or loops for one or two features (products.input_projection). rows: T·B.
 
     Auto packs where a panel of all D rows fits L1 (packed.L1_PANEL: D ≤ 128 on AVX-512's tile, 512 on
-    AVX2's) and there are INPUT_PANEL_ROWS rows or more: there AVX-512's tiles took 0.55–0.8× OpenBLAS's
-    time from D = 8 to 128, about the same from 160 to 512 (docs/PERFORMANCE.md); "packed" packs for
-    any D and rows, "blas" never."""
+    AVX2's) and there are INPUT_PANEL_ROWS rows or more: there AVX-512's tiles took 0.53–0.89× OpenBLAS's
+    time from D = 8 to 64, 0.94–1.01× at 128, and 0.93–1.12× from 160 to 512 (docs/PERFORMANCE.md); "packed"
+    packs for any D and rows, "blas" never."""
     path = product_path()
     D = W.shape[0]
     if D <= SMALL_ROWS or path == "blas" or (path == "auto" and not packed.HAS_FMA):
