@@ -1,10 +1,11 @@
-"""The recurrent product on packed weights (kernels/fast/packed.py) equals OpenBLAS's and the reference.
+"""The products on packed weights (kernels/fast/packed.py) equal OpenBLAS's and the reference: the
+recurrent product on U, and the input terms of all steps on W (packed.project).
 
 Both tile widths (AVX-512's and AVX2's, forced with packed.TILE, which RNNLAB_TILE sets: either
 runs on any x86 CPU, the compiler splitting or joining vectors) and both product paths
-(plan.PRODUCT, which RNNLAB_PRODUCT sets: packed or blas) are run through every cell's forward,
-backward and infer, with sizes that do not fill a tile (odd H, rows not a multiple of the tile's).
-Tolerances as in test_fast.py.
+(plan.PRODUCT, which RNNLAB_PRODUCT sets: packed, which packs U and W, or blas) are run through
+every cell's forward, backward and infer, with sizes that do not fill a tile (odd H, rows not a
+multiple of the tile's). Tolerances as in test_fast.py.
 """
 
 import os
