@@ -13,9 +13,9 @@ def test_bench_speed_quick_writes_table_and_json(tmp_path, capsys):
     out = tmp_path / "speed.json"
     assert main(["bench", "speed", "--quick", "--cells", "lstm", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| lstm | 20, 1, 1, 8 | train |" in printed and "sgemm peak" in printed
+    assert "| lstm | 20, 1, 1, 8 | train |" in printed and "sgemm peak" in printed and "after the grid" in printed
     result = json.loads(out.read_text())
-    assert result["peak_gflops"]["default_threads"] > 0
+    assert result["peak_gflops"]["default_threads"] > 0 and result["peak_gflops_after"]["default_threads"] > 0
     assert result["first_call"]["first_call_s"] > 0
     rows = result["rows"]
     assert [(r["T"], r["B"], r["mode"]) for r in rows] == [
@@ -69,3 +69,25 @@ def test_ratios_pair_the_rounds():
     assert row["ratio_torch"] == pytest.approx(np.median([0.25, 2 / 3, 1.5, 4.0]))
     assert speed._ratio(row, "torch") == f"{row['ratio_torch']:.2f} (0.56–2.12)"  # the quartiles 0.5625, 2.125
     assert speed._ratio(row, "onnxruntime") == "-"
+
+
+def test_cores_that_did_not_add_up_are_named():
+    """The table says so when the sgemm peak on all cores, before or after the grid, was little more than one's."""
+    result = {
+        "machine": {"cores": 2},
+        "peak_gflops": {"default_threads": 200.0, "one_thread": 100.0},
+        "peak_gflops_after": {"default_threads": 190.0, "one_thread": 100.0},
+    }
+    assert speed.cores_note(result) is None
+    result["peak_gflops_after"] = {"default_threads": 130.0, "one_thread": 100.0}
+    assert "1.30× the one-thread peak after the grid" in speed.cores_note(result)
+    assert "before" not in speed.cores_note(result)
+    result["peak_gflops"] = {"default_threads": 120.0, "one_thread": 100.0}
+    both = "1.20× the one-thread peak before the grid and 1.30× the one-thread peak after the grid"
+    assert both in speed.cores_note(result)
+    result["machine"]["cores"] = 1  # one core: nothing to add up
+    assert speed.cores_note(result) is None
+    result["machine"]["cores"] = 2
+    result["peak_gflops"] = {"default_threads": 120.0}  # no one-thread figure (no OpenBLAS to hold to one)
+    del result["peak_gflops_after"]
+    assert speed.cores_note(result) is None

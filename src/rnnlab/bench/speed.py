@@ -7,7 +7,9 @@ shared machine hits all of them alike), each timed after 0.1 s of untimed calls
 of the same contender, over as many calls as fill about 2 ms (bench/timing.py);
 each figure is the median of the rounds.
 GFLOP/s count the matrix products only (contenders.flops); the peak is a large
-float32 NumPy matrix product measured in the same run. Memory: bench/memory.py.
+float32 NumPy matrix product measured in the same run, before the grid and again
+after it; where all the cores together made little more than one, the table says so
+(`cores_note`). Memory: bench/memory.py.
 """
 
 import json
@@ -34,6 +36,9 @@ GRID = [
     (25, 128, 512, 1024),
 ]
 QUICK_GRID = [(20, 1, 1, 8), (20, 4, 2, 16)]
+# the sgemm peak on all cores below this many times the one-thread peak: the cores did not add up as on a
+# free machine (the 2-core development machine read 1.9–2.0× at its quietest, 1.04–1.7× in busy hours)
+FEW_CORES_WORTH = 1.5
 
 
 def sgemm_peak(n=2048, repeats=5):
@@ -222,7 +227,27 @@ def _run(grid, cells, repeats, with_memory, say, fresh_processes, threads):
             session.close()
     result["rows"] = rows
     result["load_after"] = os.getloadavg()
+    say("sgemm peak again ...")
+    result["peak_gflops_after"] = sgemm_peak()
     return result
+
+
+def cores_note(result):
+    """A line saying that the cores did not add up (the sgemm peak on all of them, before or after the
+    grid, below FEW_CORES_WORTH times the one-thread peak), or None."""
+    if (result["machine"].get("cores") or 1) < 2:
+        return None
+    low = []
+    for when, key in (("before", "peak_gflops"), ("after", "peak_gflops_after")):
+        peak = result.get(key) or {}
+        if peak.get("one_thread") and peak["default_threads"] < FEW_CORES_WORTH * peak["one_thread"]:
+            low.append(f"{peak['default_threads'] / peak['one_thread']:.2f}× the one-thread peak {when} the grid")
+    if not low:
+        return None
+    return (
+        f"The cores did not add up: the sgemm peak on all of them was {' and '.join(low)} (other work on the "
+        "machine, or a lower clock with more cores busy); times and % peak are not a free machine's."
+    )
 
 
 def _in_this_process(cell, shape, p, repeats, peak, threads):
@@ -288,14 +313,23 @@ def table(result):
     each = "each library's default threads" if threads is None else f"{threads} thread(s) for every library"
     lines.append(f"Method: {result['method']}, {result['repeats']} rounds, {each}.")
     lines.append(f"Machine: {m['cpu']}, {m['cores']} cores; SIMD: {' '.join(m['simd']) or '-'}; BLAS: {cores or '-'}.")
+    after = result.get("peak_gflops_after")
+    again = (
+        ""
+        if after is None
+        else f", after the grid {after['default_threads']:.0f} (one thread: {_fmt(after.get('one_thread'), '.0f')})"
+    )
     lines.append(
         f"sgemm peak {peak['default_threads']:.0f} GFLOP/s (one thread: "
-        f"{_fmt(peak.get('one_thread'), '.0f')}); first call in a fresh process: import "
+        f"{_fmt(peak.get('one_thread'), '.0f')}){again}; first call in a fresh process: import "
         f"{fc['import_s']:.2f} s, first LSTM forward+backward {fc['first_call_s']:.2f} s "
         f"({fc['backend']} kernels; {bare['first_call_s']:.2f} s without SciPy installed); "
         f"load average {result['load_before'][0]:.1f} before, "
         f"{result['load_after'][0]:.1f} after"
     )
+    note = cores_note(result)
+    if note:
+        lines.append(note)
     return "\n".join(lines)
 
 
