@@ -138,6 +138,12 @@ def product_path():
     return PRODUCT
 
 
+def _tiled_path():
+    """product_path(), or None where the tiles do not run: "blas", or auto on an x86 CPU without FMA."""
+    path = product_path()
+    return None if path == "blas" or (path == "auto" and not packed.HAS_FMA) else path
+
+
 # blocks of one or two rows are packed only for sequences of this many steps or more: packing U
 # took 5–10 µs at H = 64, where the wide panels save 0.3–0.5 µs a step
 ROW_PANEL_STEPS = 32
@@ -155,8 +161,7 @@ def panels(U, rows, steps, transpose=False):
     for short sequences (ROW_PANEL_STEPS) and unless U's columns fill whole panels of theirs: a
     panel cut by the last column costs them a tile of 8–16 vectors for its few columns, and an LSTM
     at H = 70 took 1.3× the loops' time. A U that is its own panel (packed.own_panel) costs no pack."""
-    path = product_path()
-    if U.size == 0 or path == "blas" or (path == "auto" and not packed.HAS_FMA):
+    if U.size == 0 or _tiled_path() is None:
         return empty(3, U.dtype)
     most = max(r1 - r0 for r0, r1 in rows)
     width = packed.vector_bytes()
@@ -176,12 +181,12 @@ def input_panels(W, rows):
     AVX2's) and there are INPUT_PANEL_ROWS rows or more: there AVX-512's tiles took 0.53–0.89× OpenBLAS's
     time from D = 8 to 64, 0.94–1.01× at 128, and 0.93–1.12× from 160 to 512 (docs/PERFORMANCE.md); "packed"
     packs for any D and rows, "blas" never."""
-    path = product_path()
-    D = W.shape[0]
-    if D <= SMALL_ROWS or path == "blas" or (path == "auto" and not packed.HAS_FMA):
+    path = _tiled_path()
+    D, G = W.shape
+    if D <= SMALL_ROWS or path is None:
         return empty(3, W.dtype)
     width = packed.vector_bytes()
-    panel_row = packed.WIDE_ROW if width == packed.WIDE else packed.NARROW_ROW  # bytes of an MR-row tile's panel row
-    if path == "auto" and (D * panel_row > packed.L1_PANEL or rows < INPUT_PANEL_ROWS):
+    panel = D * packed.panel_width(W.dtype, width, packed.MR, G) * W.itemsize  # bytes of one panel, as pack lays it
+    if path == "auto" and (panel > packed.L1_PANEL or rows < INPUT_PANEL_ROWS):
         return empty(3, W.dtype)
     return packed.pack(W, width=width)
