@@ -78,6 +78,28 @@ def test_product_on_packed_panels_equals_numpy(dtype, width):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("width", ["wide", "narrow"])
+def test_product_with_its_k_blocks_prefetched_equals_numpy(dtype, width):
+    """K-blocks of a panel larger than L1 (packed.L1_PANEL), whose rows the tiles prefetch ahead, the
+    prefetch reaching past P's end, and ones just within it, which they do not: the same sums either way."""
+    vector_bytes = packed.WIDE if width == "wide" else packed.NARROW
+    rng = np.random.default_rng(5)
+    row_bytes = packed.panel_width(np.dtype(dtype), vector_bytes, packed.MR, 1) * np.dtype(dtype).itemsize
+    within = packed.L1_PANEL // row_bytes  # rows of a k-block that fits
+    for K in (within, within + 1, within + packed.PREFETCH_ROWS + 3):
+        n, N = packed.MR + 3, 3 * row_bytes // np.dtype(dtype).itemsize - 5  # two tiles of rows, a cut panel
+        M = rng.standard_normal((K, N)).astype(dtype)
+        A = rng.standard_normal(n * K).astype(dtype)
+        C = rng.standard_normal(n * N).astype(dtype)
+        P = packed.pack(M, width=vector_bytes)
+        expected = numpy_product(A, 0, K, n, M, C, 0, N)
+        for from_end in (False, True):
+            out = C.copy()
+            packed.product(A, 0, K, n, P, out, 0, N, N, from_end, True)
+            assert_close(out, expected.astype(dtype), dtype, f"K={K} {from_end=}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("width", ["wide", "narrow"])
 def test_input_terms_on_packed_panels_equal_numpy(dtype, width):
     """packed.project overwrites rows q0:q1 of C with A M: what C held is never read (NaN there stays out)."""
     vector_bytes = packed.WIDE if width == "wide" else packed.NARROW

@@ -53,7 +53,7 @@ NARROW_ROW = NARROW_VECTORS * NARROW
 # alone tells the compiled loops its layout
 ROW_LAYOUTS = {WIDE: ((16, 12), 8), NARROW: ((6,), 4)}
 # bytes of a panel kept in L1 for all rows: a k-block of the gradient products' columns (at_b), W's whole
-# panel for the input terms (plan.input_panels)
+# panel for the input terms (plan.input_panels); a larger k-block of the product is prefetched (PREFETCH_ROWS)
 L1_PANEL = 32 * 1024
 # bytes of a panel's k-block in the recurrent product, read from L2 by the tiles of all rows: 1.0–1.10×
 # faster than k-blocks that fit L1 (32 KiB), whose sums each tile loads and stores once per k-block
@@ -62,6 +62,12 @@ K_BLOCK = 128 * 1024
 # time of 96 at K ≤ 32 and 0.85–1.04× at K = 64–512, 24 about as long as 48 (one thread)
 PROJECT_ROWS = 48
 CACHE_LINE = 64
+# rows ahead of the one in use that the tiles of MR rows prefetch from a panel into L1 (product, where a
+# k-block exceeds L1_PANEL and every tile reads it from L2): the loop of products took 0.88–0.98× the
+# time at H = 256–1024 against none, 0.99–1.01× at H = 128 (where the k-block fits L1 and nothing is
+# fetched); 2–16 rows ahead all gained, 8 about the most. The tiles of one or two rows took 1.03–1.18×
+# the time of LSTM and GRU calls at B = 1 and 2 with it, so theirs have none (docs/PERFORMANCE.md)
+PREFETCH_ROWS = 8
 # matrices of this many bytes or more are packed by all the kernel threads: two threads took 0.51–0.85×
 # the time of one for an LSTM's U and Uᵀ at H = 512 and 1024 (4 and 16 MiB), 0.96–1.3× at H = 256 (1 MiB)
 PARALLEL_PACK = 2 << 20
@@ -70,7 +76,7 @@ _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
 
 
-def _make_tile(mr, vectors, vector_bytes):
+def _make_tile(mr, vectors, vector_bytes, ahead=0):
     """An intrinsic: C[c0 + m·ldc + g·V + v] (+)= Σ_k A[a0 + m·lda + k·ka] · P[p0 + k·ldp + g·V + v].
 
     For m < mr, g < vectors, v < V = vector_bytes / itemsize, k < K. A, P, C are arrays of
@@ -79,15 +85,18 @@ def _make_tile(mr, vectors, vector_bytes):
     along rows (ka = 1) or down columns (lda = 1); ka = -1 and ldp = -NR run down k from the
     end (product's from_end). The mr·vectors accumulators live in registers for the whole k loop.
     add: they start from C's values (+=), else from zero, C never read (=).
+    fetch: at each k, P's row k + ahead (in the direction of k) is prefetched into L1, a cache line at a
+    time (two k loops are compiled, with and without); a tile made with ahead = 0 has one loop and
+    ignores fetch.
     """
 
     @intrinsic
-    def tile(typingctx, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add):
+    def tile(typingctx, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch):
         i = types.intp
-        sig = types.void(A, i, i, i, P, i, i, i, C, i, i, types.boolean)
+        sig = types.void(A, i, i, i, P, i, i, i, C, i, i, types.boolean, types.boolean)
 
         def codegen(context, builder, signature, args):
-            A_, a0_, lda_, ka_, P_, p0_, ldp_, K_, C_, c0_, ldc_, add_ = args
+            A_, a0_, lda_, ka_, P_, p0_, ldp_, K_, C_, c0_, ldc_, add_, fetch_ = args
             dtype = signature.args[0].dtype
             lanes = vector_bytes // (4 if dtype == types.float32 else 8)
             vty = ir.VectorType(context.get_value_type(dtype), lanes)
@@ -118,21 +127,40 @@ def _make_tile(mr, vectors, vector_bytes):
                             builder.store(ir.Constant(vty, None), acc[m][g])  # zeroinitializer
             undef = ir.Constant(vty, ir.Undefined)
             splat = ir.Constant(ir.VectorType(_I32, lanes), [0] * lanes)
-            with cgutils.for_range(builder, K_) as loop:
-                k = loop.index
-                row = builder.gep(p, [builder.mul(k, ldp_)])  # P's row k
-                b = [
-                    builder.load(builder.bitcast(builder.gep(row, [ir.Constant(_I64, g * lanes)]), vptr), align=4)
-                    for g in range(vectors)
-                ]
-                for m in range(mr):
-                    at = builder.add(builder.mul(ir.Constant(_I64, m), lda_), builder.mul(k, ka_))
-                    value = builder.load(builder.gep(a, [at]))
-                    am = builder.shuffle_vector(
-                        builder.insert_element(undef, value, ir.Constant(_I32, 0)), undef, splat
-                    )
-                    for g in range(vectors):
-                        builder.store(builder.call(fma, [am, b[g], builder.load(acc[m][g])]), acc[m][g])
+            byte_ptr = ir.IntType(8).as_pointer()
+            prefetch_type = ir.FunctionType(ir.VoidType(), [byte_ptr, _I32, _I32, _I32])
+
+            def k_loop(fetching):
+                with cgutils.for_range(builder, K_) as loop:
+                    k = loop.index
+                    row = builder.gep(p, [builder.mul(k, ldp_)])  # P's row k
+                    if fetching:  # a read (0), kept in all levels (3), of data (1): P's row k + ahead, line by line
+                        prefetch = cgutils.get_or_insert_function(builder.module, prefetch_type, "llvm.prefetch.p0i8")
+                        later = builder.gep(row, [builder.mul(ir.Constant(_I64, ahead), ldp_)])
+                        for offset in range(0, vectors * vector_bytes, CACHE_LINE):
+                            line = builder.gep(builder.bitcast(later, byte_ptr), [ir.Constant(_I64, offset)])
+                            builder.call(prefetch, [line, *(ir.Constant(_I32, v) for v in (0, 3, 1))])
+                    b = [
+                        builder.load(builder.bitcast(builder.gep(row, [ir.Constant(_I64, g * lanes)]), vptr), align=4)
+                        for g in range(vectors)
+                    ]
+                    for m in range(mr):
+                        at = builder.add(builder.mul(ir.Constant(_I64, m), lda_), builder.mul(k, ka_))
+                        value = builder.load(builder.gep(a, [at]))
+                        am = builder.shuffle_vector(
+                            builder.insert_element(undef, value, ir.Constant(_I32, 0)), undef, splat
+                        )
+                        for g in range(vectors):
+                            builder.store(builder.call(fma, [am, b[g], builder.load(acc[m][g])]), acc[m][g])
+
+            if ahead:
+                with builder.if_else(fetch_) as (with_fetch, without):
+                    with with_fetch:
+                        k_loop(True)
+                    with without:
+                        k_loop(False)
+            else:
+                k_loop(False)
             for m in range(mr):
                 for g in range(vectors):
                     builder.store(builder.load(acc[m][g]), c_vector(m, g), align=4)
@@ -143,8 +171,13 @@ def _make_tile(mr, vectors, vector_bytes):
     return tile
 
 
-_W1, _W2, _W3, _W4, _W5, _W6 = (_make_tile(mr, WIDE_VECTORS, WIDE) for mr in range(1, MR + 1))
-_N1, _N2, _N3, _N4, _N5, _N6 = (_make_tile(mr, NARROW_VECTORS, NARROW) for mr in range(1, MR + 1))
+# only the tiles of MR rows prefetch: a block's rows past its last whole tile read a panel after those
+_W1, _W2, _W3, _W4, _W5, _W6 = (
+    _make_tile(mr, WIDE_VECTORS, WIDE, PREFETCH_ROWS * (mr == MR)) for mr in range(1, MR + 1)
+)
+_N1, _N2, _N3, _N4, _N5, _N6 = (
+    _make_tile(mr, NARROW_VECTORS, NARROW, PREFETCH_ROWS * (mr == MR)) for mr in range(1, MR + 1)
+)
 _W1_ROW, _W1_ROW12, _W1_PAIR, _W2_PAIR = (_make_tile(mr, v, WIDE) for mr, v in ((1, 16), (1, 12), (1, 8), (2, 8)))
 _N1_ROW, _N1_PAIR, _N2_PAIR = (_make_tile(mr, v, NARROW) for mr, v in ((1, 6), (1, 4), (2, 4)))
 WIDE_ONE_ROW, WIDE_ONE_ROW12, WIDE_TWO_ROWS = 16 * WIDE, 12 * WIDE, 8 * WIDE  # bytes of their panel rows
@@ -162,49 +195,50 @@ def most_rows(row_bytes):
 
 
 @njit(**JIT)
-def _tile(row_bytes, mr, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add):
-    """The microkernel for mr rows (1..most_rows) on panels of row_bytes bytes a row; add: += (else =)."""
+def _tile(row_bytes, mr, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch):
+    """The microkernel for mr rows (1..most_rows) on panels of row_bytes bytes a row; add: += (else =);
+    fetch: prefetch P's rows ahead (the tiles of MR rows on MR-row panels; the others have no prefetch)."""
     if row_bytes == WIDE_ONE_ROW:
-        _W1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+        _W1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     elif row_bytes == WIDE_ONE_ROW12:
-        _W1_ROW12(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+        _W1_ROW12(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     elif row_bytes == WIDE_TWO_ROWS:
         if mr == 2:
-            _W2_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+            _W2_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
         else:
-            _W1_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+            _W1_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     elif row_bytes == NARROW_ONE_ROW:
-        _N1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+        _N1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     elif row_bytes == NARROW_TWO_ROWS:
         if mr == 2:
-            _N2_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+            _N2_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
         else:
-            _N1_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+            _N1_PAIR(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     elif row_bytes == WIDE_ROW:
         if mr == 6:
-            _W6(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+            _W6(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
         elif mr == 5:
-            _W5(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+            _W5(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
         elif mr == 4:
-            _W4(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+            _W4(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
         elif mr == 3:
-            _W3(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+            _W3(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
         elif mr == 2:
-            _W2(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+            _W2(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
         else:
-            _W1(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+            _W1(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     elif mr == 6:
-        _N6(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+        _N6(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     elif mr == 5:
-        _N5(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+        _N5(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     elif mr == 4:
-        _N4(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+        _N4(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     elif mr == 3:
-        _N3(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+        _N3(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     elif mr == 2:
-        _N2(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+        _N2(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     else:
-        _N1(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add)
+        _N1(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
 
 
 _FEATURES = llvm.get_host_cpu_features()
@@ -344,7 +378,8 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
 
     The loops run over k-blocks of K_BLOCK bytes of a panel (outer), panels, then tiles of up to
     most_rows rows (inner), so one k-block of a panel serves the tiles of all n rows from L2;
-    rows that fit one tile take each panel whole, as no other tile will reuse it. A panel cut
+    rows that fit one tile take each panel whole, as no other tile will reuse it. Where a k-block
+    exceeds L1 (L1_PANEL), the tiles of MR rows prefetch its rows PREFETCH_ROWS ahead. A panel cut
     by N (the last, when N is not a multiple of NR) is computed on a tile of its own and copied
     back. C is C-contiguous (its offsets count elements).
 
@@ -366,6 +401,7 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
         kb = min(kc, K - k0)
         first = k0 + kb - 1 if from_end else k0  # the k a tile starts from
         onto = add or kq > 0  # the k-blocks after the first add to what it wrote
+        fetch = kb * row_bytes > L1_PANEL  # a k-block read from L2 by every tile: its next rows prefetched
         for q in range(n_panels):
             p = n_panels - 1 - q if from_end else q
             j0 = p * NR
@@ -376,13 +412,13 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
                 a = a0 + m * lda + first
                 pk = (p * K + first) * NR
                 if cols == NR:
-                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, C, c0 + m * ldc + j0, ldc, onto)
+                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, C, c0 + m * ldc + j0, ldc, onto, fetch)
                 else:
                     flat = C.reshape(-1)  # C is C-contiguous, as the offsets assume
                     for i in range(mr):
                         for j in range(NR):
                             work[i, j] = flat[c0 + (m + i) * ldc + j0 + j] if j < cols else 0.0
-                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, work, 0, NR, onto)
+                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, work, 0, NR, onto, fetch)
                     for i in range(mr):
                         for j in range(cols):
                             flat[c0 + (m + i) * ldc + j0 + j] = work[i, j]
@@ -420,12 +456,12 @@ def at_b(A, a_stride, B, C, c0, c1, wide):
                 mr = min(MR, M - m)
                 a = k0 * a_stride + m
                 if cols == NR:
-                    _tile(row_bytes, mr, A, a, 1, a_stride, B, k0 * G + j0, G, kb, C, m * G + j0, G, True)
+                    _tile(row_bytes, mr, A, a, 1, a_stride, B, k0 * G + j0, G, kb, C, m * G + j0, G, True, False)
                 else:
                     for i in range(mr):
                         for j in range(NR):
                             work[i, j] = flat[(m + i) * G + j0 + j] if j < cols else 0.0
-                    _tile(row_bytes, mr, A, a, 1, a_stride, stripe, 0, NR, kb, work, 0, NR, True)
+                    _tile(row_bytes, mr, A, a, 1, a_stride, stripe, 0, NR, kb, work, 0, NR, True, False)
                     for i in range(mr):
                         for j in range(cols):
                             flat[(m + i) * G + j0 + j] = work[i, j]
