@@ -173,10 +173,10 @@ def _make_tile(mr, vectors, vector_bytes, ahead=0):
 
 # only the tiles of MR rows prefetch: a block's rows past its last whole tile read a panel after those
 _W1, _W2, _W3, _W4, _W5, _W6 = (
-    _make_tile(mr, WIDE_VECTORS, WIDE, PREFETCH_ROWS * (mr == MR)) for mr in range(1, MR + 1)
+    _make_tile(mr, WIDE_VECTORS, WIDE, PREFETCH_ROWS if mr == MR else 0) for mr in range(1, MR + 1)
 )
 _N1, _N2, _N3, _N4, _N5, _N6 = (
-    _make_tile(mr, NARROW_VECTORS, NARROW, PREFETCH_ROWS * (mr == MR)) for mr in range(1, MR + 1)
+    _make_tile(mr, NARROW_VECTORS, NARROW, PREFETCH_ROWS if mr == MR else 0) for mr in range(1, MR + 1)
 )
 _W1_ROW, _W1_ROW12, _W1_PAIR, _W2_PAIR = (_make_tile(mr, v, WIDE) for mr, v in ((1, 16), (1, 12), (1, 8), (2, 8)))
 _N1_ROW, _N1_PAIR, _N2_PAIR = (_make_tile(mr, v, NARROW) for mr, v in ((1, 6), (1, 4), (2, 4)))
