@@ -207,7 +207,8 @@ def _infer_batch(x, W, PW, U, P, b, h0, c0, mask, backwards, code_a, code_r, seq
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
     z = np.empty((B, steps, 4 * H), x.dtype)
     hc = np.empty((B, 2 * H), x.dtype)
-    _infer_rows(x, W, PW, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, 0, B)
+    r0 = np.intp(0)  # not the literal 0: numba would compile _infer_rows once more for this call
+    _infer_rows(x, W, PW, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0, B)
     return y, h, c
 
 

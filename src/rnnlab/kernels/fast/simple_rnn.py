@@ -117,7 +117,8 @@ def _infer_batch(x, W, PW, U, P, b, h0, mask, backwards, code, sequences, steps)
     h = h0.copy()  # becomes h_T
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
     z = np.empty((B, steps, H), x.dtype)
-    _infer_rows(x, W, PW, U, P, b, h, y, mask, backwards, code, z, 0, B)
+    r0 = np.intp(0)  # not the literal 0: numba would compile _infer_rows once more for this call
+    _infer_rows(x, W, PW, U, P, b, h, y, mask, backwards, code, z, r0, B)
     return y, h
 
 
