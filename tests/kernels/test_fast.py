@@ -393,6 +393,28 @@ def test_infer_keeps_nan():
         assert np.isnan(y_f).any()
 
 
+@pytest.mark.parametrize("cell, G, S", [("lstm", 4, 2), ("simple_rnn", 1, 1)])
+def test_inference_on_the_whole_batch_runs_the_loop_compiled_for_blocks_of_rows(cell, G, S, monkeypatch):
+    """numba compiles a function again for each literal argument it is given: the whole batch's path
+    hands the loop of rows a plain integer as its first row, so that one compiled loop serves both."""
+    import numba
+    from numba.core import types
+
+    monkeypatch.setenv("RNNLAB_NUM_THREADS", "1")  # one block of rows: the whole batch's path
+    rng = np.random.default_rng(0)
+    B, T, D, H = 3, 5, 2, 4
+    x = rng.normal(size=(B, T, D)).astype(np.float32)
+    params = {"W": rng.normal(size=(D, G * H)), "U": rng.normal(size=(H, G * H)), "b": np.zeros(G * H)}
+    params = {k: v.astype(np.float32) for k, v in params.items()}
+    module = fast_module(cell)
+    module.infer(x, params, tuple(np.zeros((B, H), np.float32) for _ in range(S)))
+    # loaded from the cache, the whole batch's loop types nothing: a copy of it outside the cache is typed here
+    batch = numba.njit(module._infer_batch.py_func)
+    batch.compile(module._infer_batch.signatures[0])
+    assert module._infer_rows.signatures
+    assert not any(isinstance(t, types.Literal) for sig in module._infer_rows.signatures for t in sig)
+
+
 _SAME_BITS_CHILD = """
 import sys
 import numpy as np
