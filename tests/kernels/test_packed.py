@@ -342,22 +342,42 @@ def test_three_training_steps_repack_the_changed_weights(cell, monkeypatch):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("wide", [True, False], ids=["wide", "narrow"])
-def test_weight_gradient_product_and_column_sums_equal_numpy(dtype, wide):
-    """at_b: C[:, c0:c1] = Aᵀ B[:, c0:c1], B read in place, other columns of C untouched; with A a single
-    1.0 read at every row (stride 0), the column sums of B (the bias gradient)."""
+def test_weight_gradient_products_and_column_sums_equal_numpy(dtype, wide):
+    """at_b: each C[:, c0:c1] = Aᵀ B[:, c0:c1] in one pass over B, read in place, other columns of each C
+    untouched: one source, and three, the last a single 1.0 read at every row (stride 0), which gives the
+    column sums of B (the bias gradient)."""
     rng = np.random.default_rng(11)
     for _ in range(30):
-        N, M, G = int(rng.integers(1, 400)), int(rng.integers(1, 20)), int(rng.integers(1, 300))
+        N, G = int(rng.integers(1, 400)), int(rng.integers(1, 300))
+        M1, M2 = int(rng.integers(1, 20)), int(rng.integers(1, 20))
         c0 = int(rng.integers(0, G))
         c1 = int(rng.integers(c0, G + 1))
-        A, B = rng.standard_normal((N, M)).astype(dtype), rng.standard_normal((N, G)).astype(dtype)
-        C = rng.standard_normal((M, G)).astype(dtype)
-        before = C.copy()
-        packed.at_b(A, M, B, C, c0, c1, wide)
-        expected = A.T.astype(np.float64) @ B[:, c0:c1].astype(np.float64)
-        assert_close(C[:, c0:c1], expected.astype(dtype), dtype, f"N={N} M={M} columns {c0}:{c1}")
-        assert np.array_equal(C[:, :c0], before[:, :c0]) and np.array_equal(C[:, c1:], before[:, c1:])
-        sums = np.full((1, G), 7.0, dtype)
-        packed.at_b(np.ones(1, dtype), 0, B, sums, c0, c1, wide)
-        assert_close(sums[0, c0:c1], B[:, c0:c1].astype(np.float64).sum(0).astype(dtype), dtype, "column sums")
-        assert (sums[0, :c0] == 7).all() and (sums[0, c1:] == 7).all()
+        A1, A2 = (rng.standard_normal((N, M)).astype(dtype) for M in (M1, M2))
+        ones = np.ones((1, 1), dtype)
+        B = rng.standard_normal((N, G)).astype(dtype)
+        what = f"N={N} M={M1},{M2} columns {c0}:{c1}"
+        expected = [A.T.astype(np.float64) @ B[:, c0:c1].astype(np.float64) for A in (A1, A2)]
+        expected.append(B[:, c0:c1].astype(np.float64).sum(0, keepdims=True))
+        for sources, strides, wanted in (((A1,), (M1,), expected[:1]), ((A1, A2, ones), (M1, M2, 0), expected)):
+            Cs = tuple(rng.standard_normal((e.shape[0], G)).astype(dtype) for e in wanted)
+            before = [C.copy() for C in Cs]
+            packed.at_b(sources, strides, B, Cs, c0, c1, wide)
+            for C, old, e in zip(Cs, before, wanted):
+                assert_close(C[:, c0:c1], e.astype(dtype), dtype, what)
+                assert np.array_equal(C[:, :c0], old[:, :c0]) and np.array_equal(C[:, c1:], old[:, c1:])
+
+
+def test_the_weight_gradients_take_one_pass_where_the_tiles_run_and_few_columns_feed_them(monkeypatch):
+    """grads_in_one_pass: up to GRAD_TILE_COLUMNS features and units, with the tiles on; OpenBLAS beyond,
+    under "blas", and on an x86 CPU without FMA."""
+    limit = fast_plan.GRAD_TILE_COLUMNS
+    monkeypatch.setattr(packed, "HAS_FMA", True)
+    for product in ("auto", "packed"):
+        monkeypatch.setattr(fast_plan, "PRODUCT", product)
+        assert fast_plan.grads_in_one_pass(1, limit - 1) and fast_plan.grads_in_one_pass(limit - 64, 64)
+        assert not fast_plan.grads_in_one_pass(1, limit) and not fast_plan.grads_in_one_pass(limit, 64)
+    monkeypatch.setattr(fast_plan, "PRODUCT", "blas")
+    assert not fast_plan.grads_in_one_pass(1, 64)
+    monkeypatch.setattr(fast_plan, "PRODUCT", "auto")
+    monkeypatch.setattr(packed, "HAS_FMA", False)
+    assert not fast_plan.grads_in_one_pass(1, 64)

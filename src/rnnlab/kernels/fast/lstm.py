@@ -27,6 +27,7 @@ from .plan import (
     blocks_for,
     calls_blas,
     empty,
+    grads_in_one_pass,
     infer_plan,
     input_panels,
     input_steps,
@@ -276,7 +277,7 @@ def backward(dy, dstate, cache):
         pool.run(
             _backward_rows, [(dy, gates, c, U, Ut, Pt, m8, rd, dz, dh, dc, dhr, *codes, r0, r1) for r0, r1 in rows]
         )
-        dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows))
+        dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows), grads_in_one_pass(D, H))
     spare = [dz]
     del dz
     buffers.give_back(spare)

@@ -426,24 +426,24 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
 
 
 @njit(**JIT)
-def at_b(A, a_stride, B, C, c0, c1, wide):
-    """C[:, c0:c1] = Aᵀ B[:, c0:c1] for A (N, M), B (N, G), C (M, G), all C-contiguous; B is read in place.
+def at_b(As, strides, B, Cs, c0, c1, wide):
+    """Cs[s][:, c0:c1] = As[s]ᵀ B[:, c0:c1] for each source s, in one pass over B (N, G), read in place.
 
-    The weight gradients Σ_t x_tᵀ dz_t and Σ_t h_{t-1}ᵀ dz_t over all steps at once (N = T·B):
-    the microkernel reads A down its columns (lda = 1, ka = M) and B's rows as they lie
-    (ldp = G), k-block by k-block so that a k-block of B's columns stays in L1 for all rows of
-    C. a_stride = 0 with A a single 1.0 gives the column sums of B (M = 1): the bias gradient.
-    Columns past the last whole panel go through a zero-padded copy of their stripe.
+    As: a tuple of matrices A (N, M), each with its C (M, G) in the tuple Cs and its row length in
+    strides; all C-contiguous. The weight gradients Σ_t x_tᵀ dz_t, Σ_t h_{t-1}ᵀ dz_t and Σ_t dz_t over all
+    steps at once (N = T·B): the microkernel reads A down its columns (lda = 1, ka = M) and B's rows
+    as they lie (ldp = G), k-block by k-block so that a k-block of B's columns stays in L1 for the
+    tiles of every source. A stride of 0 with A a single 1.0 gives the column sums of B (M = 1): the
+    bias gradient. Columns past the last whole panel go through a zero-padded copy of their stripe.
     """
     N, G = B.shape
-    M = C.shape[0]
     row_bytes = WIDE_ROW if wide else NARROW_ROW
     NR = row_bytes // B.itemsize
     kc = max(1, L1_PANEL // row_bytes)
-    C[:, c0:c1] = 0.0
+    for s in range(len(Cs)):
+        Cs[s][:, c0:c1] = 0.0
     stripe = np.zeros((kc, NR), B.dtype)  # the last, partial panel's k-block
     work = np.empty((MR, NR), B.dtype)
-    flat = C.reshape(-1)
     for k0 in range(0, N, kc):
         kb = min(kc, N - k0)
         for j0 in range(c0, c1, NR):
@@ -452,16 +452,19 @@ def at_b(A, a_stride, B, C, c0, c1, wide):
                 for k in range(kb):
                     for j in range(cols):
                         stripe[k, j] = B[k0 + k, j0 + j]
-            for m in range(0, M, MR):
-                mr = min(MR, M - m)
-                a = k0 * a_stride + m
-                if cols == NR:
-                    _tile(row_bytes, mr, A, a, 1, a_stride, B, k0 * G + j0, G, kb, C, m * G + j0, G, True, False)
-                else:
-                    for i in range(mr):
-                        for j in range(NR):
-                            work[i, j] = flat[(m + i) * G + j0 + j] if j < cols else 0.0
-                    _tile(row_bytes, mr, A, a, 1, a_stride, stripe, 0, NR, kb, work, 0, NR, True, False)
-                    for i in range(mr):
-                        for j in range(cols):
-                            flat[(m + i) * G + j0 + j] = work[i, j]
+            for s in range(len(As)):
+                A, a_stride, C = As[s], strides[s], Cs[s]
+                flat = C.reshape(-1)
+                for m in range(0, C.shape[0], MR):
+                    mr = min(MR, C.shape[0] - m)
+                    a = k0 * a_stride + m
+                    if cols == NR:
+                        _tile(row_bytes, mr, A, a, 1, a_stride, B, k0 * G + j0, G, kb, C, m * G + j0, G, True, False)
+                    else:
+                        for i in range(mr):
+                            for j in range(NR):
+                                work[i, j] = flat[(m + i) * G + j0 + j] if j < cols else 0.0
+                        _tile(row_bytes, mr, A, a, 1, a_stride, stripe, 0, NR, kb, work, 0, NR, True, False)
+                        for i in range(mr):
+                            for j in range(cols):
+                                flat[(m + i) * G + j0 + j] = work[i, j]

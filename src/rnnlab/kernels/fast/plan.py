@@ -173,6 +173,19 @@ def panels(U, rows, steps, transpose=False):
     return packed.pack(U, transpose, width, most)
 
 
+# features plus units up to which the tiles make the weight gradients in one pass over dz (products.grads_block):
+# on one thread that took 0.77–0.99× the time of the separate passes (OpenBLAS's products, the tiles' for the
+# bias and for one or two features) from D + H = 65 to 160, LSTM and SimpleRNN, T·B = 3200 and 6400 steps;
+# 1.04–1.10× at 161 and 192, where OpenBLAS, which packs both operands, makes the faster product
+GRAD_TILE_COLUMNS = 160
+
+
+def grads_in_one_pass(D, H):
+    """Whether the tiles make ∂L/∂W, ∂L/∂U and ∂L/∂b in one pass over dz (products.grads_block): up to
+    GRAD_TILE_COLUMNS features and units, where the tiles run (not under "blas", nor on a CPU without FMA)."""
+    return _tiled_path() is not None and D + H <= GRAD_TILE_COLUMNS
+
+
 def input_panels(W, rows):
     """W (D, G) packed for the input terms of all steps (packed.project), or an empty stand-in: then
     OpenBLAS's product, or loops for one or two features (products.input_projection). rows: T·B.

@@ -132,7 +132,7 @@ def recurrent_grad(dz, U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end):
 def at_b_small(A, Bm, C, c0, c1, wide):
     """C[:, c0:c1] = Aᵀ Bm[:, c0:c1] for an A (N, K) of one or two columns, by the tiled product
     (OpenBLAS is slow there; a loop took 5.4 ms at N = 6400, 256 columns, the tiles 0.4)."""
-    packed.at_b(A, A.shape[1], Bm, C, c0, c1, wide)
+    packed.at_b((A,), (A.shape[1],), Bm, (C,), c0, c1, wide)
 
 
 @njit(nogil=True, cache=True, fastmath={"contract", "reassoc"}, error_model="numpy")
@@ -151,7 +151,7 @@ def bias_grad(dz, gb, c0, c1, wide):
     The tiled product with A a single 1.0 read at every n: its vector registers hold the sums
     (a loop over n and j, with the sums in memory, took 2.8 ms at N = 6400, 256 columns, the tiles 0.4).
     """
-    packed.at_b(np.ones(1, dz.dtype), 0, dz, gb.reshape(1, -1), c0, c1, wide)
+    packed.at_b((np.ones((1, 1), dz.dtype),), (0,), dz, (gb.reshape(1, -1),), c0, c1, wide)
 
 
 @njit(**JIT)
@@ -170,15 +170,20 @@ def input_grad(dz, W, dx, q0, q1):
 
 
 @njit(**JIT)
-def grads_block(x, hp, dz, W, gW, gU, gb, dx, c0, c1, q0, q1, wide):
+def grads_block(x, hp, dz, W, gW, gU, gb, dx, c0, c1, q0, q1, one_pass, wide):
     """Columns c0:c1 of ∂L/∂W = Σ x_tᵀ dz_t, ∂L/∂U = Σ h_{t-1}ᵀ dz_t, ∂L/∂b; rows q0:q1 of dx = dz Wᵀ.
 
-    x (N, D), hp (N, H), dz (N, G): the steps of all rows stacked (N = T·B). wide: the tiles' width
-    (packed.tile_is_wide).
+    x (N, D), hp (N, H), dz (N, G): the steps of all rows stacked (N = T·B). one_pass: the tiles make
+    all three in one pass over dz (plan.grads_in_one_pass), else OpenBLAS the products of more than
+    SMALL_ROWS columns, the tiles the others and the bias, each in a pass of its own. wide: the tiles'
+    width (packed.tile_is_wide).
     """
     N = x.shape[0]
     G = dz.shape[1]
-    if c1 > c0:
+    if c1 > c0 and one_pass:
+        ones = np.ones((1, 1), dz.dtype)  # read at every step (stride 0): Σ_t 1 · dz_t = ∂L/∂b
+        packed.at_b((x, hp, ones), (x.shape[1], hp.shape[1], 0), dz, (gW, gU, gb.reshape(1, -1)), c0, c1, wide)
+    elif c1 > c0:
         for A, C in ((x, gW), (hp, gU)):
             K = A.shape[1]
             if K <= SMALL_ROWS:
@@ -189,8 +194,9 @@ def grads_block(x, hp, dz, W, gW, gU, gb, dx, c0, c1, q0, q1, wide):
     input_grad(dz, W, dx, q0, q1)
 
 
-def weight_grads(x, h, rdrop, dz, W, U, b, parts):
-    """(dx (T, B, D), grads W, U, b) from dz (T, B, G), in `parts` threads (one BLAS thread each)."""
+def weight_grads(x, h, rdrop, dz, W, U, b, parts, one_pass):
+    """(dx (T, B, D), grads W, U, b) from dz (T, B, G), in `parts` threads (one BLAS thread each);
+    one_pass: as grads_block's."""
     T, B, D = x.shape
     H, G = U.shape
     hp = h[:-1] if rdrop.size == 0 else h[:-1] * rdrop  # h_{t-1} as the recurrent product saw it
@@ -215,6 +221,7 @@ def weight_grads(x, h, rdrop, dz, W, U, b, parts):
                 dx.reshape(N, D),
                 *cols,
                 *rows,
+                one_pass,
                 packed.tile_is_wide(),
             )
             for cols, rows in blocks

@@ -21,6 +21,7 @@ from .plan import (
     blocks_for,
     calls_blas,
     empty,
+    grads_in_one_pass,
     infer_plan,
     input_panels,
     input_steps,
@@ -178,7 +179,7 @@ def backward(dy, dstate, cache):
     Ut = transposed_if_small(U, rows, Pt)
     with one_blas_thread():
         pool.run(_backward_rows, [(dy, hn, U, Ut, Pt, m8, rd, dz, dh, dhr, code, r0, r1) for r0, r1 in rows])
-        dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows))
+        dx, grads = weight_grads(x, h, rd, dz, W, U, b, len(rows), grads_in_one_pass(D, H))
     spare = [dz]
     del dz
     buffers.give_back(spare)
