@@ -52,7 +52,10 @@ def _forward_rows(x, U, P, b, h, c, gates, y, mask, rdrop, hp, code_a, code_r, r
     for t in range(x.shape[0]):  # z_t = x_t W is there already; the bias comes with the activation
         recurrent_product(h[t], U, P, rdrop, hp, gates[t], r0, r1, from_end(t))  # z_t += h_{t-1} U
         for r in range(r0, r1):
-            _cell_forward(gates[t, r], b, c[t, r], c[t + 1, r], h[t + 1, r], code_a, code_r)
+            if code_a == TANH and code_r == SIGMOID:  # the usual LSTM: its fused loop, inlined here
+                _cell_forward_usual(gates[t, r], b, c[t, r], c[t + 1, r], h[t + 1, r])
+            else:
+                _cell_forward(gates[t, r], b, c[t, r], c[t + 1, r], h[t + 1, r], code_a, code_r)
             if mask.shape[0] > 0:  # y is its own array only under a mask (else h[1:])
                 copy(h[t + 1, r], y[t, r])
                 if not mask[t, r]:  # state carried over, output zero
@@ -63,31 +66,40 @@ def _forward_rows(x, U, P, b, h, c, gates, y, mask, rdrop, hp, code_a, code_r, r
 
 @njit(**JIT)
 def _cell_forward(z, b, c_prev, c_new, h_new, code_a, code_r):
-    """One row: z (4H) → i, f, C̃, o in place; C_t and h_t written.
+    """One row, any activations: z (4H) → i, f, C̃, o in place; C_t and h_t written.
 
-    Loops over one gate at a time, each over two or three arrays, vectorise; one fused
-    loop over all of them did not (too many arrays for the compiler's overlap checks):
-    25% slower per unit, measured (6.0 against 4.4 ns at H = 256), and the process that
-    compiled it rounded C_t 1 ulp apart from the processes that loaded it from the cache.
-    """
+    A loop per gate, so that the branch on each code sits outside it (the usual σ and tanh:
+    _cell_forward_usual)."""
     H = c_prev.shape[0]
-    if code_a == TANH and code_r == SIGMOID:  # the usual LSTM: the same loops, the codes known
-        activate(SIGMOID, z[: 2 * H], b[: 2 * H])  # i_t, f_t = σ(x_t W + h_{t-1} U + b)
-        activate(TANH, z[2 * H : 3 * H], b[2 * H : 3 * H])  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
-        activate(SIGMOID, z[3 * H :], b[3 * H :])  # o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
-        for j in range(H):
-            cn = z[H + j] * c_prev[j] + z[j] * z[2 * H + j]  # C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t
-            c_new[j] = cn
-            h_new[j] = z[3 * H + j] * tanh(cn)  # h_t = o_t ⊙ tanh(C_t)
-        return
-    activate(code_r, z[:H], b[:H])
-    activate(code_r, z[H : 2 * H], b[H : 2 * H])
-    activate(code_a, z[2 * H : 3 * H], b[2 * H : 3 * H])
-    activate(code_r, z[3 * H :], b[3 * H :])
+    activate(code_r, z[:H], b[:H])  # i_t = σ(x_t W_i + h_{t-1} U_i + b_i)
+    activate(code_r, z[H : 2 * H], b[H : 2 * H])  # f_t = σ(x_t W_f + h_{t-1} U_f + b_f)
+    activate(code_a, z[2 * H : 3 * H], b[2 * H : 3 * H])  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
+    activate(code_r, z[3 * H :], b[3 * H :])  # o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
     for j in range(H):
-        cn = z[H + j] * c_prev[j] + z[j] * z[2 * H + j]
+        cn = z[H + j] * c_prev[j] + z[j] * z[2 * H + j]  # C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t
         c_new[j] = cn
-        h_new[j] = z[3 * H + j] * act(code_a, cn)
+        h_new[j] = z[3 * H + j] * act(code_a, cn)  # h_t = o_t ⊙ tanh(C_t)
+
+
+@njit(inline="always", **JIT)
+def _cell_forward_usual(z, b, c_prev, c_new, h_new):
+    """_cell_forward for the usual LSTM (σ gates, tanh): one fused loop over the units, inlined.
+
+    Its arithmetic bounds it, as _cell_infer's: 512-bit vectors where the CPU has them. A loop per
+    gate took 1.15–1.3× its time at H = 64 and 256; a call per row instead of the inlined loop,
+    1.16× the time of the loop over time at (100, 32, 1, 64): numba counts a reference to each
+    array view it hands to a function that is not inlined (docs/PERFORMANCE.md)."""
+    wide_vectors()
+    H = c_prev.shape[0]
+    for j in range(H):
+        i = act(SIGMOID, z[j] + b[j])  # i_t = σ(x_t W_i + h_{t-1} U_i + b_i)
+        f = act(SIGMOID, z[H + j] + b[H + j])  # f_t = σ(x_t W_f + h_{t-1} U_f + b_f)
+        g = tanh(z[2 * H + j] + b[2 * H + j])  # C̃_t = tanh(x_t W_c + h_{t-1} U_c + b_c)
+        o = act(SIGMOID, z[3 * H + j] + b[3 * H + j])  # o_t = σ(x_t W_o + h_{t-1} U_o + b_o)
+        z[j], z[H + j], z[2 * H + j], z[3 * H + j] = i, f, g, o  # kept for backward
+        cn = f * c_prev[j] + i * g  # C_t = f_t ⊙ C_{t-1} + i_t ⊙ C̃_t
+        c_new[j] = cn
+        h_new[j] = o * tanh(cn)  # h_t = o_t ⊙ tanh(C_t)
 
 
 @njit(**JIT)
@@ -131,19 +143,22 @@ def _backward_rows(dy, gates, c, U, Ut, Pt, mask, rdrop, dz, dh, dc, dhr, code_a
         recurrent_grad(dz[t], U, Ut, Pt, rdrop, dh, dhr, r0, r1, from_end(t))  # dh_{t-1} += dz_t Uᵀ
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _cell_backward(g, c_prev, c_t, dh, dc, dz, code_a, code_r):
-    """One row: gradients at z_t from dh_t, dC_t; dh zeroed, dc becomes ∂L/∂C_{t-1}."""
+    """One row: gradients at z_t from dh_t, dC_t; dh zeroed, dc becomes ∂L/∂C_{t-1}.
+
+    Inlined into the loop over rows, as _cell_forward_usual: called, it took 1.19× the time of the
+    loop over time at (100, 32, 1, 64)."""
     H = dh.shape[0]
-    if code_a == TANH and code_r == SIGMOID:
+    if code_a == TANH and code_r == SIGMOID:  # the usual LSTM: the same loop, the codes known
         for j in range(H):
             i, f, gt, o = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
             tc = tanh(c_t[j])  # tanh(C_t), recomputed
-            dC = dc[j] + dh[j] * o * (1.0 - tc * tc)  # through h_t = o_t ⊙ tanh(C_t)
-            dz[j] = dC * gt * (i * (1.0 - i))  # ∂C_t/∂i_t = C̃_t
-            dz[H + j] = dC * c_prev[j] * (f * (1.0 - f))  # ∂C_t/∂f_t = C_{t-1}
-            dz[2 * H + j] = dC * i * (1.0 - gt * gt)  # ∂C_t/∂C̃_t = i_t
-            dz[3 * H + j] = dh[j] * tc * (o * (1.0 - o))  # ∂h_t/∂o_t = tanh(C_t)
+            dC = dc[j] + dh[j] * o * dact(TANH, tc)  # through h_t = o_t ⊙ tanh(C_t)
+            dz[j] = dC * gt * dact(SIGMOID, i)  # ∂C_t/∂i_t = C̃_t
+            dz[H + j] = dC * c_prev[j] * dact(SIGMOID, f)  # ∂C_t/∂f_t = C_{t-1}
+            dz[2 * H + j] = dC * i * dact(TANH, gt)  # ∂C_t/∂C̃_t = i_t
+            dz[3 * H + j] = dh[j] * tc * dact(SIGMOID, o)  # ∂h_t/∂o_t = tanh(C_t)
             dc[j] = dC * f  # ∂C_t/∂C_{t-1} = f_t
             dh[j] = 0.0
         return
