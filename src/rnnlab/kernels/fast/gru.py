@@ -52,6 +52,7 @@ from .products import (
 def _cell_after(g, bx, hu, h_prev, h_new, hU_h, code_a, code_r):
     """reset_after=True, one row: g (3H) holds x_t W, hu (3H) h_{t-1} U + b'; g becomes z, r, h̃."""
     H = h_prev.shape[0]
+    one = h_new.dtype.type(1.0)  # 1 in the arrays' precision: a bare 1.0 would make float32 rows compute in float64
     for j in range(2 * H):
         g[j] += hu[j]
     activate(code_r, g[: 2 * H], bx[: 2 * H])  # z_t, r_t = σ(x_t W + h_{t-1} U + b + b')
@@ -61,7 +62,7 @@ def _cell_after(g, bx, hu, h_prev, h_new, hU_h, code_a, code_r):
     activate(code_a, g[2 * H :], bx[2 * H :])  # h̃_t = tanh(· + b_h)
     for j in range(H):
         z = g[j]
-        h_new[j] = z * h_prev[j] + (1.0 - z) * g[2 * H + j]  # h_t = z_t ⊙ h_{t-1} + (1 − z_t) ⊙ h̃_t
+        h_new[j] = z * h_prev[j] + (one - z) * g[2 * H + j]  # h_t = z_t ⊙ h_{t-1} + (1 − z_t) ⊙ h̃_t
 
 
 @njit(**JIT)
@@ -99,12 +100,13 @@ def _cell_before_gates(g, b, hu, hp, rh, code_r):
 def _cell_before_state(g, b, ah, h_prev, h_new, code_a):
     """reset_after=False, one row, second half: h̃ from ah = (r_t ⊙ h_{t-1}) U_h; h_t."""
     H = h_prev.shape[0]
+    one = h_new.dtype.type(1.0)  # 1 in the arrays' precision: a bare 1.0 would make float32 rows compute in float64
     for j in range(H):
         g[2 * H + j] += ah[j]
     activate(code_a, g[2 * H :], b[2 * H :])  # h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
     for j in range(H):
         z = g[j]
-        h_new[j] = z * h_prev[j] + (1.0 - z) * g[2 * H + j]  # h_t = z_t ⊙ h_{t-1} + (1 − z_t) ⊙ h̃_t
+        h_new[j] = z * h_prev[j] + (one - z) * g[2 * H + j]  # h_t = z_t ⊙ h_{t-1} + (1 − z_t) ⊙ h̃_t
 
 
 # ---- training forward ---------------------------------------------------------------
@@ -179,6 +181,7 @@ def _backward_rows(
     T = gates.shape[0]
     H = h.shape[2]
     rd = rdrop.shape[0] > 0
+    one = h.dtype.type(1.0)  # 1 in the arrays' precision: a bare 1.0 would make float32 rows compute in float64
     for t in range(T - 1, -1, -1):
         for r in range(r0, r1):
             if mask.shape[0] > 0 and not mask[t, r]:  # no gradient; dh passes straight through
@@ -196,7 +199,7 @@ def _backward_rows(
             for j in range(H):
                 z, rr, ht, dht = g[j], g[H + j], g[2 * H + j], dh[r, j]
                 da_z = dht * (h[t, r, j] - ht) * dact(code_r, z)  # ∂h_t/∂z_t = h_{t-1} − h̃_t
-                da_h = dht * (1.0 - z) * dact(code_a, ht)  # ∂h_t/∂h̃_t = 1 − z_t
+                da_h = dht * (one - z) * dact(code_a, ht)  # ∂h_t/∂h̃_t = 1 − z_t
                 da[t, r, j] = da_z
                 da[t, r, 2 * H + j] = da_h
                 if reset_after:

@@ -72,7 +72,7 @@ def _backward_rows(dy, hn, U, Ut, Pt, mask, rdrop, dz, dh, dhr, code, r0, r1):
                     g[j] += dy[t, r, j]  # everything that reaches h_t
             if code == TANH:
                 for j in range(H):
-                    d[j] = g[j] * (1.0 - hr[j] * hr[j])  # ∂h_t/∂z_t = 1 - h_t²
+                    d[j] = g[j] * dact(TANH, hr[j])  # ∂h_t/∂z_t = 1 - h_t²
                     g[j] = 0.0
             else:
                 for j in range(H):
