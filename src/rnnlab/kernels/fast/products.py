@@ -21,9 +21,13 @@ from .ops import JIT, gemm
 SMALL_ROWS = 2
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def row_matmul_acc(a, M, out):
-    """out += a M for one row a (K,), M (K, N) C-contiguous: a sum of scaled rows of M, four at a time."""
+    """out += a M for one row a (K,), M (K, N) C-contiguous: a sum of scaled rows of M, four at a time.
+
+    Inlined where it is called once per row: numba counts a reference to each array view handed to a
+    function that is not inlined, which took 0.29 against 0.18 ms for the input terms of 3200 rows at
+    D = 1, H = 64 (docs/PERFORMANCE.md)."""
     K, N = M.shape
     k = 0
     while k + 4 <= K:  # four rows per pass over out: a quarter of the loads and stores of out
@@ -38,6 +42,22 @@ def row_matmul_acc(a, M, out):
             out[j] += ak * Mk[j]
 
 
+@njit(inline="always", **JIT)
+def row_matmul_small(a, M, out):
+    """out = a M for a row a of one or two values, M (1 or 2, N): one pass over out, which is not read.
+
+    Zeroing out and then adding into it (row_matmul_acc) took 1.4× the time for the input terms of
+    3200 rows at D = 2, H = 128 and at D = 1, H = 256; as long at D = 1, H = 64."""
+    if M.shape[0] == 1:
+        a0, M0 = a[0], M[0]
+        for j in range(out.shape[0]):
+            out[j] = a0 * M0[j]
+    else:
+        a0, a1, M0, M1 = a[0], a[1], M[0], M[1]
+        for j in range(out.shape[0]):
+            out[j] = a0 * M0[j] + a1 * M1[j]
+
+
 @njit(**JIT)
 def input_projection(x, W, PW, z, q0, q1):
     """z[q] = x[q] W for rows q0:q1 of x (N, D): every step's input term in one product per block.
@@ -48,18 +68,16 @@ def input_projection(x, W, PW, z, q0, q1):
         packed.project(x, PW, z, q0, q1)
     elif D <= SMALL_ROWS:  # one or two input features: a sum of scaled rows of W
         for q in range(q0, q1):
-            z[q, :] = 0.0
-            row_matmul_acc(x[q], W, z[q])
+            row_matmul_small(x[q], W, z[q])
     elif q1 > q0:
         gemm(False, False, q1 - q0, G, D, 1.0, x[q0:], D, W, G, 0.0, z[q0:], G)
 
 
 @njit(**JIT)
 def step_input(x, W, z, s, r0, r1):
-    """z[r, 0] = x[r, s] W for rows r0:r1 of a batch-first x (B, T, D): one step's input term."""
+    """z[r, 0] = x[r, s] W for rows r0:r1 of a batch-first x (B, T, D ≤ SMALL_ROWS): one step's input term."""
     for r in range(r0, r1):
-        z[r, 0, :] = 0.0
-        row_matmul_acc(x[r, s], W, z[r, 0])
+        row_matmul_small(x[r, s], W, z[r, 0])
 
 
 @njit(**JIT)
