@@ -3,7 +3,8 @@
 The work is laid out as in lstm.py: the input term x_t W of every step first, as
 one large product per thread; one compiled loop over time per block of batch
 rows (one block per core); the gate activations and the state update fused per
-row, in place in the gates buffer; buffers reused from call to call.
+row, in place in the gates buffer, the cells of training inlined into the loops over rows
+(lstm._cell_forward_usual says why); buffers reused from call to call.
 What the GRU adds: the recurrent term is kept apart from the input term, since
 the reset gate multiplies part of it (reset_after=True: hu = h_{t-1} U + b' as
 one product per step; reset_after=False: h_{t-1} U_z, h_{t-1} U_r first, then
@@ -48,7 +49,7 @@ from .products import (
 
 
 # ---- one row of one step ------------------------------------------------------------
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _cell_after(g, bx, hu, h_prev, h_new, hU_h, code_a, code_r):
     """reset_after=True, one row: g (3H) holds x_t W, hu (3H) h_{t-1} U + b'; g becomes z, r, h̃."""
     H = h_prev.shape[0]
@@ -85,7 +86,7 @@ def _cell_after_infer(g, bx, hu, h_prev, h_new):
         h_new[j] = nz / dz * h_prev[j] + ((dz - nz) * nt) / (dz * dt)  # h_t = z_t ⊙ h_{t-1} + (1 − z_t) ⊙ h̃_t
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _cell_before_gates(g, b, hu, hp, rh, code_r):
     """reset_after=False, one row, first half: z, r from hu (2H) = h_{t-1} U_zr; rh = r_t ⊙ h_{t-1}."""
     H = hp.shape[0]
@@ -96,7 +97,7 @@ def _cell_before_gates(g, b, hu, hp, rh, code_r):
         rh[j] = g[H + j] * hp[j]  # r_t ⊙ h_{t-1}
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _cell_before_state(g, b, ah, h_prev, h_new, code_a):
     """reset_after=False, one row, second half: h̃ from ah = (r_t ⊙ h_{t-1}) U_h; h_t."""
     H = h_prev.shape[0]

@@ -245,9 +245,10 @@ def copy(src, dst):
         dst[j] = src[j]
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def activate(code, z, b):
-    """z[j] = f(z[j] + b[j]) over a row; the branch on code sits outside the loop."""
+    """z[j] = f(z[j] + b[j]) over a row; the branch on code sits outside the loop. Inlined, as it runs
+    once per row (products.row_matmul_acc says why)."""
     n = z.shape[0]
     if code == TANH:
         for j in range(n):
