@@ -5,10 +5,11 @@ What differs from the reference is only how the work is laid out:
 - then one compiled loop over time per block of batch rows; the blocks (one
   per core) run the whole sequence in parallel, since rows never interact;
 - gate activations and the cell update fused per row, in place in the gates
-  buffer; float32 stays float32 (tanh32 vectorises);
+  buffer, inlined into the loop over rows; float32 stays float32 (tanh32 vectorises);
 - tanh(C_t) recomputed in backward instead of stored (a T·B·H buffer less);
-- the weight gradients as a few large products after the loop, split by
-  output columns across the cores, dx by rows (products.weight_grads);
+- the weight gradients after the loop, in one pass over dz where few features and
+  units feed them, else as large products; split by output columns across the
+  cores, dx by rows (products.weight_grads);
 - buffers reused from call to call (buffers.py).
 infer() runs batch first in a loop of its own, which fills no cache.
 The cache keeps the reference's keys (x, W, U, h, c, gates, mask, rdrop, …)
