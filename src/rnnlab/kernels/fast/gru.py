@@ -101,7 +101,7 @@ def _cell_before_gates(g, b, hu, hp, rh, code_r):
 def _cell_before_state(g, b, ah, h_prev, h_new, code_a):
     """reset_after=False, one row, second half: h̃ from ah = (r_t ⊙ h_{t-1}) U_h; h_t."""
     H = h_prev.shape[0]
-    one = h_new.dtype.type(1.0)  # 1 in the arrays' precision: a bare 1.0 would make float32 rows compute in float64
+    one = h_new.dtype.type(1.0)  # as in _cell_after
     for j in range(H):
         g[2 * H + j] += ah[j]
     activate(code_a, g[2 * H :], b[2 * H :])  # h̃_t = tanh(x_t W_h + (r_t ⊙ h_{t-1}) U_h + b_h)
@@ -182,7 +182,7 @@ def _backward_rows(
     T = gates.shape[0]
     H = h.shape[2]
     rd = rdrop.shape[0] > 0
-    one = h.dtype.type(1.0)  # 1 in the arrays' precision: a bare 1.0 would make float32 rows compute in float64
+    one = h.dtype.type(1.0)  # as in _cell_after
     for t in range(T - 1, -1, -1):
         for r in range(r0, r1):
             if mask.shape[0] > 0 and not mask[t, r]:  # no gradient; dh passes straight through
