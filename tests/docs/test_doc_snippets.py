@@ -14,8 +14,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 DOCS = ["README.md"] + sorted(
     os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md")) if not p.endswith("training.md")
 )
+# Debian's fortunes and fortunes-zh (apt-get install fortunes fortunes-zh), the corpora docs/TEXT.md prepares;
+# where they are not installed, the blocks that read them are left out and the next ones read _inputs' texts
+CORPORA = "/usr/share/games/fortunes"
 ENGLISH = "The cat sat on the mat. A dog sat on the log.\n-- Anonymous\n" * 40
-CHINESE = "《静夜思》\n作者：李白\n床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n\n" * 30
+CHINESE = "《静夜思》\n作者：李白\n床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n\n《春晓》\n春眠不觉晓，处处闻啼鸟。\n\n" * 30
 
 
 def blocks(path):
@@ -44,4 +47,17 @@ def test_every_block_runs(path, tmp_path, monkeypatch, reference_kernels):
     _inputs(tmp_path)
     namespace = {"__name__": "__doc__"}  # a block's `if __name__ == "__main__":` part is not run
     for k, block in enumerate(blocks(path), start=1):
+        if CORPORA in block and not os.path.isdir(CORPORA):
+            continue  # test_the_corpus_blocks_run covers it where the corpora are
         exec(compile(block, f"{path} python block {k}", "exec"), namespace)
+
+
+@pytest.mark.skipif(not os.path.isdir(CORPORA), reason=f"needs Debian's fortunes and fortunes-zh in {CORPORA}")
+def test_the_corpus_blocks_run_and_write_their_corpora(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    corpus_blocks = [(path, block) for path in DOCS for block in blocks(path) if CORPORA in block]
+    assert corpus_blocks
+    for path, block in corpus_blocks:
+        exec(compile(block, f"{path} corpus block", "exec"), {"__name__": "__doc__"})
+    written = sorted(tmp_path.glob("*.txt"))
+    assert written and all(p.stat().st_size > 10_000 for p in written), written
