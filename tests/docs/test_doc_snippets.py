@@ -18,7 +18,10 @@ DOCS = ["README.md"] + sorted(
 # where they are not installed, the blocks that read them are left out and the next ones read _inputs' texts
 CORPORA = "/usr/share/games/fortunes"
 ENGLISH = "The cat sat on the mat. A dog sat on the log.\n-- Anonymous\n" * 40
-CHINESE = "《静夜思》\n作者：李白\n床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n\n《春晓》\n春眠不觉晓，处处闻啼鸟。\n\n" * 30
+CHINESE = (
+    "《静夜思》\n作者：李白\n床前明月光，疑是地上霜。\n举头望明月，低头思故乡。\n\n"
+    "《春晓》\n春眠不觉晓，处处闻啼鸟。\n\n"  # 春: the character docs/TEXT.md samples from
+) * 30
 
 
 def blocks(path):
