@@ -51,7 +51,7 @@ def test_every_block_runs(path, tmp_path, monkeypatch, reference_kernels):
     namespace = {"__name__": "__doc__"}  # a block's `if __name__ == "__main__":` part is not run
     for k, block in enumerate(blocks(path), start=1):
         if CORPORA in block and not os.path.isdir(CORPORA):
-            continue  # test_the_corpus_blocks_run covers it where the corpora are
+            continue  # test_the_corpus_blocks_run_and_write_their_corpora runs it where they are
         exec(compile(block, f"{path} python block {k}", "exec"), namespace)
 
 

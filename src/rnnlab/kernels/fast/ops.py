@@ -224,10 +224,10 @@ def _dact_impl(code, y):
 def wide_vectors(typingctx):
     """Called first in a compiled function: its loops may be vectorised with 512-bit vectors where the CPU
     has them. LLVM prefers 256-bit ones on Intel's CPUs with AVX-512 (its tuning for AMD's Zen 4 already
-    prefers 512) unless a function asks otherwise ("prefer-vector-width"), and numba sets that only for the
-    whole process (NUMBA_CPU_FEATURES). It
-    pays in the LSTM's inference cell, bound by its arithmetic: 0.84–0.90× its time with its data in L1 at
-    H = 64–1024, 0.96–0.99× a whole inference call from B = 32 (docs/PERFORMANCE.md). The attribute is a
+    prefers 512) unless a function asks otherwise ("prefer-vector-width"), and numba sets that only for
+    the whole process (NUMBA_CPU_FEATURES). It pays in the LSTM's inference cell, bound by its
+    arithmetic: 0.84–0.90× its time with its data in L1 at H = 64–1024, 0.96–0.99× a whole inference
+    call from B = 32 (docs/PERFORMANCE.md). The attribute is a
     string LLVM reads and llvmlite's list of known attributes lacks, so it is added to the function's set
     directly; a CPU without AVX-512 ignores it."""
 
