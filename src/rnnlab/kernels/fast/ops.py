@@ -227,9 +227,9 @@ def wide_vectors(typingctx):
     prefers 512) unless a function asks otherwise ("prefer-vector-width"), and numba sets that only for
     the whole process (NUMBA_CPU_FEATURES). It pays in the LSTM's inference cell, bound by its
     arithmetic: 0.84–0.90× its time with its data in L1 at H = 64–1024, 0.96–0.99× a whole inference
-    call from B = 32 (docs/PERFORMANCE.md). The attribute is a
-    string LLVM reads and llvmlite's list of known attributes lacks, so it is added to the function's set
-    directly; a CPU without AVX-512 ignores it."""
+    call from B = 32 (docs/PERFORMANCE.md). The attribute is a string LLVM reads and llvmlite's list of
+    known attributes lacks, so it is added to the function's set directly; a CPU without AVX-512 ignores
+    it."""
 
     def codegen(context, builder, signature, args):
         set.add(builder.function.attributes, '"prefer-vector-width"="512"')  # past llvmlite's check of the name
