@@ -190,11 +190,15 @@ def test_a_matrix_of_one_panel_is_its_own(monkeypatch):
     assert fast_plan.panels(np.ones((8, 512), np.float32), [(0, 1)], 1).shape[0] == 0  # a pack would not pay
 
 
-@pytest.fixture(params=["packed-wide", "packed-narrow", "blas"])
+@pytest.fixture(params=["packed-wide", "packed-narrow", "stacked-wide", "stacked-narrow", "blas"])
 def path(request, monkeypatch):
-    """The recurrent product forced to one path; the batch split however little the work."""
+    """The recurrent product forced to one path; the batch split however little the work.
+
+    packed: U packed on its own, the input terms of all steps first; stacked: one product a step on
+    [W; U] packed wherever the rule allows it (plan.stacked_panels), however few the rows."""
     product, _, width = request.param.partition("-")
-    monkeypatch.setattr(fast_plan, "PRODUCT", product)
+    monkeypatch.setattr(fast_plan, "PRODUCT", "packed" if product == "stacked" else product)
+    monkeypatch.setattr(fast_plan, "INPUT_PANEL_ROWS", 0 if product == "stacked" else 1 << 60)
     monkeypatch.setattr(packed, "TILE", {"wide": "avx512", "narrow": "avx2"}.get(width, ""))
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_WORK", 0)
     monkeypatch.setattr(fast_plan, "MIN_SPLIT_ROWS", 1)  # blocks of any size, on every thread
@@ -260,6 +264,37 @@ def test_each_path_is_taken_when_forced(monkeypatch):
     assert fast_plan.panels(gru_U, [(0, 1)], 100).shape[2] == 192
     gru_U = np.ones((8, 192), np.float32)  # 3H at H = 64: no whole panel of two rows' 8 vectors; one row's 12
     assert fast_plan.panels(gru_U, [(0, 2)], 100).shape[2] == 192
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_stacked_panels_hold_w_over_u(rows, monkeypatch):
+    """[W; U] packed equals the packed concatenation, small or packed by every thread (PARALLEL_PACK)."""
+    monkeypatch.setenv("RNNLAB_NUM_THREADS", "2")
+    rng = np.random.default_rng(7)
+    for D, H, G in ((3, 5, 20), (5, 40, 300), (256, 512, 2048)):
+        W, U = rng.normal(size=(D, G)).astype(np.float32), rng.normal(size=(H, G)).astype(np.float32)
+        for width in (packed.WIDE, packed.NARROW):
+            P = packed.pack_stacked(W, U, width, rows)
+            assert np.array_equal(P, packed.pack(np.concatenate([W, U]), width=width, rows=rows))
+
+
+def test_one_product_a_step_where_u_is_packed_and_enough_rows_pay_for_w(monkeypatch):
+    """stacked_panels: more than two features, U packed (panels), T·B ≥ INPUT_PANEL_ROWS, and U more than one
+    panel; the decision reads shapes only, never where U lies in memory."""
+    monkeypatch.setattr(fast_plan, "PRODUCT", "auto")
+    monkeypatch.setattr(packed, "TILE", "avx512")
+    monkeypatch.setattr(packed, "HAS_FMA", True)
+    W, U = np.ones((16, 256), np.float32), np.ones((64, 256), np.float32)
+    many = fast_plan.INPUT_PANEL_ROWS
+    assert fast_plan.stacked_panels(W, U, [(0, 4), (4, 8)], many // 8).shape == (4, 80, 64)
+    assert fast_plan.stacked_panels(W, U, [(0, 4), (4, 8)], many // 8 - 1).shape[0] == 0  # too few rows
+    assert fast_plan.stacked_panels(W[:2], U, [(0, 8)], many).shape[0] == 0  # two features: a loop makes x_t W
+    assert fast_plan.stacked_panels(W, U, [(0, 1)], many).shape[0] == 0  # U (one row's panel) is its own
+    small_U = np.ones((16, 64), np.float32)  # one panel of the tiles of six rows, on a cache line or not
+    for U_here in (small_U, np.ones((16, 65), np.float32)[:, 1:]):
+        assert fast_plan.stacked_panels(W[:, :64], U_here, [(0, 8)], many).shape[0] == 0
+    monkeypatch.setattr(fast_plan, "PRODUCT", "blas")  # U not packed: nor is [W; U]
+    assert fast_plan.stacked_panels(W, U, [(0, 8)], many).shape[0] == 0
 
 
 @pytest.mark.parametrize("threads", [2, 16])

@@ -1,9 +1,12 @@
 """LSTM, compiled: the same forward/backward as kernels/lstm.py, which stays the spec.
 
 What differs from the reference is only how the work is laid out:
-- the input term x_t W of every step first, as one large product per thread;
-- then one compiled loop over time per block of batch rows; the blocks (one
-  per core) run the whole sequence in parallel, since rows never interact;
+- one compiled loop over time per block of batch rows; the blocks (one per
+  core) run the whole sequence in parallel, since rows never interact;
+- each step's z_t = [x_t, h_{t-1}] [W; U] as one product on W stacked over U,
+  packed once per call, where U is packed and x_t has more than two features
+  (plan.stacked_panels); else the input terms x_t W of all steps first, as one
+  large product per thread, and z_t += h_{t-1} U at each step;
 - gate activations and the cell update fused per row, in place in the gates
   buffer, inlined into the loop over rows; float32 stays float32 (tanh32 vectorises);
 - tanh(C_t) recomputed in backward instead of stored (a T·B·H buffer less);
@@ -33,14 +36,17 @@ from .plan import (
     input_panels,
     input_steps,
     panels,
+    stacked_panels,
     supported,
     transposed_if_small,
 )
 from .products import (
+    NO_DROP,
     from_end,
     input_projection,
     recurrent_grad,
     recurrent_product,
+    stacked_product,
     step_input,
     step_product,
     weight_grads,
@@ -48,10 +54,17 @@ from .products import (
 
 
 @njit(**JIT)
-def _forward_rows(x, U, P, b, h, c, gates, y, mask, rdrop, hp, code_a, code_r, r0, r1):
-    """Steps 0..T-1 of batch rows r0:r1; h[0], c[0] set on entry, h, c, gates, y filled. P: U packed, or empty."""
-    for t in range(x.shape[0]):  # z_t = x_t W is there already; the bias comes with the activation
-        recurrent_product(h[t], U, P, rdrop, hp, gates[t], r0, r1, from_end(t))  # z_t += h_{t-1} U
+def _forward_rows(x, U, P, WU, b, h, c, gates, y, mask, rdrop, hp, xh, code_a, code_r, r0, r1):
+    """Steps 0..T-1 of batch rows r0:r1; h[0], c[0] set on entry, h, c, gates, y filled.
+
+    WU: [W; U] packed (plan.stacked_panels), each step's terms one product with xh (B, D + H) its
+    work; else empty, z_t = x_t W already in gates, and P: U packed, or empty. The bias comes with
+    the activation."""
+    for t in range(x.shape[0]):
+        if WU.shape[0] > 0:  # z_t = [x_t, h_{t-1}] [W; U]
+            stacked_product(x[t], h[t], WU, rdrop, xh, gates[t], r0, r1, from_end(t))
+        else:
+            recurrent_product(h[t], U, P, rdrop, hp, gates[t], r0, r1, from_end(t))  # z_t += h_{t-1} U
         for r in range(r0, r1):
             if code_a == TANH and code_r == SIGMOID:  # the usual LSTM: its fused loop, inlined here
                 _cell_forward_usual(gates[t, r], b, c[t, r], c[t + 1, r], h[t + 1, r])
@@ -177,25 +190,31 @@ def _cell_backward(g, c_prev, c_t, dh, dc, dz, code_a, code_r):
 
 # ---- inference: no cache ------------------------------------------------------------
 @njit(**JIT)
-def _infer_rows(x, W, PW, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0, r1):
+def _infer_rows(x, W, PW, U, P, WU, b, h, c, y, mask, backwards, code_a, code_r, z, xh, hc, r0, r1):
     """All steps of batch rows r0:r1, batch first.
 
     h, c (B, H) hold h_0, C_0 on entry and h_T, C_T on exit; z and hc (B, 2H) are
     work (C_t and h_t are written apart from C_{t-1}, so that the cell loop
-    vectorises). z is (B, T, 4H), every step's input term made first, or
-    (B, 1, 4H), each step's made at that step. PW, P: W and U packed, or empty.
+    vectorises). WU: [W; U] packed (plan.stacked_panels), or empty. With WU, each
+    step's terms are one product (products.stacked_product) into z (B, 1, 4H), xh
+    (B, D + H) its work; else z is (B, T, 4H), every step's input term made first,
+    or (B, 1, 4H), each step's made at that step, and PW, P: W and U packed, or empty.
     """
     B, T, D = x.shape
     H = h.shape[1]
-    every = z.shape[1] == T
+    stacked = WU.shape[0] > 0
+    every = z.shape[1] == T and not stacked
     if every:
         input_projection(x.reshape(B * T, D), W, PW, z.reshape(B * T, 4 * H), r0 * T, r1 * T)  # x_t W, every step
     for t in range(T):
         s = T - 1 - t if backwards else t  # the input step read at processing step t
         q = s if every else 0  # where z_t is
-        if not every:
-            step_input(x, W, z, s, r0, r1)  # z_t = x_t W
-        step_product(h, U, P, z, q, r0, r1, from_end(t))  # z_t += h_{t-1} U
+        if stacked:  # z_t = [x_t, h_{t-1}] [W; U]
+            stacked_product(x[:, s], h, WU, NO_DROP, xh, z.reshape(B, 4 * H), r0, r1, from_end(t))
+        else:
+            if not every:
+                step_input(x, W, z, s, r0, r1)  # z_t = x_t W
+            step_product(h, U, P, z, q, r0, r1, from_end(t))  # z_t += h_{t-1} U
         for r in range(r0, r1):
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero
@@ -212,20 +231,21 @@ def _infer_rows(x, W, PW, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, 
 
 
 @njit(**JIT)
-def _infer_batch(x, W, PW, U, P, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
+def _infer_batch(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
     """_infer_rows on the whole batch, its arrays made here: (y or an empty array, h_T, C_T).
 
     Made in Python, the five arrays took a one-step call about 7 µs more: after a kernel
     has run, NumPy's code is out of the caches (docs/PERFORMANCE.md, "A short path").
     """
-    B, T, _ = x.shape
+    B, T, D = x.shape
     H = h0.shape[1]
     h, c = h0.copy(), c0.copy()  # become h_T, C_T
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
     z = np.empty((B, steps, 4 * H), x.dtype)
+    xh = np.empty((B, D + H) if WU.shape[0] > 0 else (0, 0), x.dtype)
     hc = np.empty((B, 2 * H), x.dtype)
     r0 = np.intp(0)  # not the literal 0: numba would compile _infer_rows once more for this call
-    _infer_rows(x, W, PW, U, P, b, h, c, y, mask, backwards, code_a, code_r, z, hc, r0, B)
+    _infer_rows(x, W, PW, U, P, WU, b, h, c, y, mask, backwards, code_a, code_r, z, xh, hc, r0, B)
     return y, h, c
 
 
@@ -243,18 +263,22 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
     h[0], c[0] = state
     gates = buffers.empty((T, B, 4 * H), dtype)  # i, f, C̃, o of every step
     y = h[1:] if mask is None else np.empty((T, B, H), dtype)  # unmasked, the output is h_1..h_T
-    hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 4)
-    P, PW = panels(U, rows, T), input_panels(W, T * B)
-    with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
-        pool.run(
-            input_projection,
-            [
-                (x.reshape(T * B, -1), W, PW, gates.reshape(T * B, 4 * H), q0, q1)
-                for q0, q1 in pool.split(T * B, len(rows))
-            ],
-        )
-        pool.run(_forward_rows, [(x, U, P, b, h, c, gates, y, m8, rd, hp, *codes, r0, r1) for r0, r1 in rows])
+    WU = stacked_panels(W, U, rows, T)
+    xh = np.empty((B, x.shape[2] + H) if WU.size else (0, 0), dtype)  # the rows [x_t, h_{t-1}] of the product
+    P = empty(3, dtype) if WU.size else panels(U, rows, T)
+    hp = np.empty((B, H) if rd.size and not WU.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop, for U's product alone
+    with one_blas_thread():
+        if WU.size == 0:  # z_t = x_t W for all steps first, as one large product per thread
+            PW = input_panels(W, T * B)
+            pool.run(
+                input_projection,
+                [
+                    (x.reshape(T * B, -1), W, PW, gates.reshape(T * B, 4 * H), q0, q1)
+                    for q0, q1 in pool.split(T * B, len(rows))
+                ],
+            )
+        pool.run(_forward_rows, [(x, U, P, WU, b, h, c, gates, y, m8, rd, hp, xh, *codes, r0, r1) for r0, r1 in rows])
     cache = dict(
         x=x,
         W=W,
@@ -324,11 +348,14 @@ def infer(
         )
     x, W, U, b, state, m8, codes, rows = plan
     B, T, D = x.shape
-    steps = input_steps(T, D)
-    P, PW = panels(U, rows, T), input_panels(W, T * B)
+    WU = stacked_panels(W, U, rows, T)
+    if WU.shape[0] > 0:  # one product a step
+        steps, P, PW = 1, empty(3, U.dtype), empty(3, W.dtype)
+    else:
+        steps, P, PW = input_steps(T, D), panels(U, rows, T), input_panels(W, T * B)
     with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
-            args = (x, W, PW, U, P, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
+            args = (x, W, PW, U, P, WU, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
             y, h, c = pool.run(_infer_batch, [args])[0]
         else:  # blocks of rows in parallel, on arrays they share
             H = U.shape[0]
@@ -336,7 +363,9 @@ def infer(
             hc = np.empty((B, 2 * H), x.dtype)
             y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
             z = np.empty((B, steps, 4 * H), x.dtype)
+            xh = np.empty((B, D + H) if WU.shape[0] > 0 else (0, 0), x.dtype)
             pool.run(
-                _infer_rows, [(x, W, PW, U, P, b, h, c, y, m8, go_backwards, *codes, z, hc, r0, r1) for r0, r1 in rows]
+                _infer_rows,
+                [(x, W, PW, U, P, WU, b, h, c, y, m8, go_backwards, *codes, z, xh, hc, r0, r1) for r0, r1 in rows],
             )
     return (y if sequences else None), (h, c)

@@ -23,7 +23,8 @@ that its one or two rows still keep 12–16 accumulators busy (`ROW_LAYOUTS`). T
 code is written in LLVM IR (`_make_tile`) because numba keeps no register tile of its
 own (it compiled the same loop in numba to scalar code, 3.2–3.7× slower, PERFORMANCE.md).
 The same tiles make the input terms x_t W of all steps from W packed (`project`), overwriting
-their result instead of adding to it.
+their result instead of adding to it, and a step's input and recurrent terms at once from W
+stacked over U (`pack_stacked`).
 """
 
 import os
@@ -348,11 +349,28 @@ def pack(M, transpose=False, width=None, rows=MR):
     if own_panel(M, transpose, NR):
         return M.reshape(1, K, NR)
     P = aligned_empty((-(-N // NR), K, NR), M.dtype, CACHE_LINE)  # panel rows on cache lines: no load straddles two
+    _fill(M, transpose, P)
+    return P
+
+
+def pack_stacked(W, U, width=None, rows=MR):
+    """W (D, N) stacked over U (H, N), [W; U], packed as pack() packs one matrix: P (⌈N/NR⌉, D + H, NR).
+
+    Each panel's first D rows are W's, the next H rows U's; nothing is concatenated first."""
+    D, N = W.shape
+    NR = panel_width(W.dtype, vector_bytes() if width is None else width, rows, N)
+    P = aligned_empty((-(-N // NR), D + U.shape[0], NR), W.dtype, CACHE_LINE)
+    _fill(W, False, P[:, :D])
+    _fill(U, False, P[:, D:])
+    return P
+
+
+def _fill(M, transpose, P):
+    """_pack of all of P's panels; by all the kernel threads for a large M (PARALLEL_PACK)."""
     if M.nbytes < PARALLEL_PACK:
         _pack(M, transpose, P, 0, P.shape[0])
     else:
         pool.run(_pack, [(M, transpose, P, p0, p1) for p0, p1 in pool.split(P.shape[0], pool.num_threads())])
-    return P
 
 
 @njit(**JIT)

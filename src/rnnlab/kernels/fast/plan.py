@@ -161,16 +161,45 @@ def panels(U, rows, steps, transpose=False):
     for short sequences (ROW_PANEL_STEPS) and unless U's columns fill whole panels of theirs: a
     panel cut by the last column costs them a tile of 8–16 vectors for its few columns, and an LSTM
     at H = 70 took 1.3× the loops' time. A U that is its own panel (packed.own_panel) costs no pack."""
-    if U.size == 0 or _tiled_path() is None:
+    most = _packed_rows(U, rows, steps, transpose)
+    if most is None:
         return empty(3, U.dtype)
+    return packed.pack(U, transpose, packed.vector_bytes(), most)
+
+
+def _packed_rows(U, rows, steps, transpose=False):
+    """The rows of the largest block, for which panels() packs U (or Uᵀ); None where it does not."""
+    if U.size == 0 or _tiled_path() is None:
+        return None
     most = max(r1 - r0 for r0, r1 in rows)
-    width = packed.vector_bytes()
     N = U.shape[0 if transpose else 1]  # the columns of the matrix packed
-    NR = packed.panel_width(U.dtype, width, most, N)
+    NR = packed.panel_width(U.dtype, packed.vector_bytes(), most, N)
     short = steps < ROW_PANEL_STEPS and not packed.own_panel(U, transpose, NR)  # a pack would cost more than it saves
     if most <= SMALL_ROWS and (short or N % NR):
+        return None
+    return most
+
+
+def stacked_panels(W, U, rows, steps):
+    """W stacked over U, [W; U] (D + H, G), packed (packed.pack_stacked) for one product a step of the input
+    and recurrent terms (products.stacked_product); else an empty stand-in, and the input terms of all steps
+    are made first (input_panels), U packed on its own (panels). steps: the sequence's length.
+
+    Stacked where panels() would pack U, there are more than SMALL_ROWS features and at least
+    INPUT_PANEL_ROWS input rows (T·B): LSTM inference took 0.85–0.97× the time from (100, 8, 16, 64) to
+    (25, 128, 512, 1024) on two threads and 0.88–0.94× on one, since the input terms of all steps made
+    first are read back from memory at each step; with fewer rows the pack of W costs more than that
+    saves (1.06–1.36× at T·B = 32–256 and H ≤ 256). Not where U's columns make one panel: a layer's U
+    (on a cache line, memory.aligned_empty) is then its own (packed.own_panel) and costs no pack, and
+    stacking took 1.07–1.17× the time. The rule reads shapes only, never where U lies: the path sets
+    the rounding (docs/PERFORMANCE.md, "One product a step")."""
+    most = _packed_rows(U, rows, steps)
+    D, G = W.shape
+    if most is None or D <= SMALL_ROWS or steps * (rows[-1][1] - rows[0][0]) < INPUT_PANEL_ROWS:
         return empty(3, U.dtype)
-    return packed.pack(U, transpose, width, most)
+    if G == packed.panel_width(U.dtype, packed.vector_bytes(), most, G):  # U is one panel: a layer's costs no pack
+        return empty(3, U.dtype)
+    return packed.pack_stacked(W, U, packed.vector_bytes(), most)
 
 
 # features plus units up to which the tiles make the weight gradients in one pass over dz (products.grads_block):

@@ -7,9 +7,12 @@ one or two rows go to plain loops, which beat a BLAS call there (OpenBLAS spends
 microseconds per call and is slow for a one- or two-row operand: 1×64×256 took
 4.1 µs against 1.3 µs for the loop). On packed panels every other step reads U
 from its end (packed.product's from_end): the loops over time pass `from_end(t)`.
-The input terms x_t W of all steps run on W packed where its panels fit L1
-(plan.input_panels), else on OpenBLAS; the products after the loop over time
-stay on OpenBLAS but for one or two features (packed.at_b).
+Where U is packed and there are more than SMALL_ROWS input features, a step's
+input and recurrent terms are one product on W stacked over U, packed
+(stacked_product, plan.stacked_panels); else the input terms x_t W of all
+steps run first, on W packed where its panels fit L1 (plan.input_panels), else
+on OpenBLAS. The products after the loop over time stay on OpenBLAS but for one
+or two features (packed.at_b).
 """
 
 import numpy as np
@@ -119,6 +122,32 @@ def step_product(h, U, P, z, s, r0, r1, from_end):
             row_matmul_acc(h[r], U, z[r, s])
     else:  # C starts at z[r0, s]; its rows lie T·G apart
         gemm(False, False, n, G, H, 1.0, h[r0:], H, U, G, 1.0, z[r0, s], T * G)
+
+
+NO_DROP = np.empty((0, 0), np.float32)  # stacked_product's rdrop in inference: none (its shape alone is read)
+
+
+@njit(**JIT)
+def stacked_product(x_t, h_t, WU, rdrop, xh, z_t, r0, r1, from_end):
+    """z_t[r] = [x_t[r], h_t[r] ⊙ rdrop[r]] [W; U] for rows r0:r1: a step's input and recurrent terms as one product.
+
+    x_t (B, D), h_t (B, H): the step's inputs and h_{t-1} (no rdrop: an empty array); WU: W stacked over U,
+    packed (plan.stacked_panels); xh (B, D + H): work, the rows [x_t, h_{t-1}]; z_t (B, G), C-contiguous,
+    overwritten. The step's terms are then still in the caches when its cells read them, where the input
+    terms of all steps made first are read back from memory (docs/PERFORMANCE.md, "One product a step").
+    """
+    D, H, G = x_t.shape[1], h_t.shape[1], z_t.shape[1]
+    K = D + H
+    for r in range(r0, r1):  # indexed in place: a view per row costs a reference count that the threads share
+        for d in range(D):
+            xh[r, d] = x_t[r, d]
+        if rdrop.shape[0] > 0:  # h_{t-1} ⊙ rdrop
+            for j in range(H):
+                xh[r, D + j] = h_t[r, j] * rdrop[r, j]
+        else:
+            for j in range(H):
+                xh[r, D + j] = h_t[r, j]
+    packed.product(xh, r0 * K, K, r1 - r0, WU, z_t, r0 * G, G, G, from_end, False)  # z_t = [x_t, h_{t-1}] [W; U]
 
 
 @njit(**JIT)

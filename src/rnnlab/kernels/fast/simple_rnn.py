@@ -3,8 +3,9 @@
     h_t = φ(x_t W + h_{t-1} U + b)
 
 The work is laid out as in lstm.py: one compiled loop over time per block of
-batch rows (one block per core), the activation applied in place after the
-step's products, the weight gradients as large products after the loop. The
+batch rows (one block per core), a step's terms one product on [W; U] where
+lstm.py's are, the activation applied in place after the step's products, the
+weight gradients as large products after the loop. The
 cache keeps the reference's keys (x, W, U, h, h_new, mask, rdrop, activation).
 infer() runs batch first in a loop of its own, which fills no cache.
 """
@@ -26,14 +27,17 @@ from .plan import (
     input_panels,
     input_steps,
     panels,
+    stacked_panels,
     supported,
     transposed_if_small,
 )
 from .products import (
+    NO_DROP,
     from_end,
     input_projection,
     recurrent_grad,
     recurrent_product,
+    stacked_product,
     step_input,
     step_product,
     weight_grads,
@@ -41,10 +45,16 @@ from .products import (
 
 
 @njit(**JIT)
-def _forward_rows(x, U, P, b, h, hn, y, mask, rdrop, hp, code, r0, r1):
-    """Steps 0..T-1 of batch rows r0:r1; h[0] set on entry, h, hn, y filled. P: U packed, or empty."""
-    for t in range(x.shape[0]):  # z_t = x_t W is there already; the bias comes with the activation
-        recurrent_product(h[t], U, P, rdrop, hp, hn[t], r0, r1, from_end(t))  # z_t += h_{t-1} U
+def _forward_rows(x, U, P, WU, b, h, hn, y, mask, rdrop, hp, xh, code, r0, r1):
+    """Steps 0..T-1 of batch rows r0:r1; h[0] set on entry, h, hn, y filled.
+
+    WU: [W; U] packed, each step's terms one product with xh its work (see lstm.py); else empty,
+    z_t = x_t W already in hn, and P: U packed, or empty. The bias comes with the activation."""
+    for t in range(x.shape[0]):
+        if WU.shape[0] > 0:  # z_t = [x_t, h_{t-1}] [W; U]
+            stacked_product(x[t], h[t], WU, rdrop, xh, hn[t], r0, r1, from_end(t))
+        else:
+            recurrent_product(h[t], U, P, rdrop, hp, hn[t], r0, r1, from_end(t))  # z_t += h_{t-1} U
         for r in range(r0, r1):
             activate(code, hn[t, r], b)  # h_t = φ(x_t W + h_{t-1} U + b)
             if mask.shape[0] > 0:  # h, hn and y are separate arrays only under a mask
@@ -83,23 +93,29 @@ def _backward_rows(dy, hn, U, Ut, Pt, mask, rdrop, dz, dh, dhr, code, r0, r1):
 
 # ---- inference: no cache ------------------------------------------------------------
 @njit(**JIT)
-def _infer_rows(x, W, PW, U, P, b, h, y, mask, backwards, code, z, r0, r1):
+def _infer_rows(x, W, PW, U, P, WU, b, h, y, mask, backwards, code, z, xh, r0, r1):
     """All steps of batch rows r0:r1, batch first.
 
-    h (B, H) holds h_0 on entry and h_T on exit; z is work: (B, T, H), every step's
-    input term made first, or (B, 1, H), each step's made at that step. PW, P: W and U packed, or empty.
+    h (B, H) holds h_0 on entry and h_T on exit. WU: [W; U] packed (plan.stacked_panels), or
+    empty. With WU, each step's terms are one product (products.stacked_product) into z (B, 1, H),
+    xh (B, D + H) its work; else z is (B, T, H), every step's input term made first, or (B, 1, H),
+    each step's made at that step, and PW, P: W and U packed, or empty.
     """
     B, T, D = x.shape
     H = h.shape[1]
-    every = z.shape[1] == T
+    stacked = WU.shape[0] > 0
+    every = z.shape[1] == T and not stacked
     if every:
         input_projection(x.reshape(B * T, D), W, PW, z.reshape(B * T, H), r0 * T, r1 * T)  # x_t W, every step
     for t in range(T):
         s = T - 1 - t if backwards else t  # the input step read at processing step t
         q = s if every else 0  # where z_t is
-        if not every:
-            step_input(x, W, z, s, r0, r1)  # z_t = x_t W
-        step_product(h, U, P, z, q, r0, r1, from_end(t))  # z_t += h_{t-1} U
+        if stacked:  # z_t = [x_t, h_{t-1}] [W; U]
+            stacked_product(x[:, s], h, WU, NO_DROP, xh, z.reshape(B, H), r0, r1, from_end(t))
+        else:
+            if not every:
+                step_input(x, W, z, s, r0, r1)  # z_t = x_t W
+            step_product(h, U, P, z, q, r0, r1, from_end(t))  # z_t += h_{t-1} U
         for r in range(r0, r1):
             keep = mask.shape[0] == 0 or mask[r, s]
             if keep:  # else state carried over, output zero
@@ -111,15 +127,16 @@ def _infer_rows(x, W, PW, U, P, b, h, y, mask, backwards, code, z, r0, r1):
 
 
 @njit(**JIT)
-def _infer_batch(x, W, PW, U, P, b, h0, mask, backwards, code, sequences, steps):
+def _infer_batch(x, W, PW, U, P, WU, b, h0, mask, backwards, code, sequences, steps):
     """_infer_rows on the whole batch, its arrays made here (see lstm.py): (y or an empty array, h_T)."""
-    B, T, _ = x.shape
+    B, T, D = x.shape
     H = h0.shape[1]
     h = h0.copy()  # becomes h_T
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
     z = np.empty((B, steps, H), x.dtype)
+    xh = np.empty((B, D + H) if WU.shape[0] > 0 else (0, 0), x.dtype)
     r0 = np.intp(0)  # not the literal 0: numba would compile _infer_rows once more for this call
-    _infer_rows(x, W, PW, U, P, b, h, y, mask, backwards, code, z, r0, B)
+    _infer_rows(x, W, PW, U, P, WU, b, h, y, mask, backwards, code, z, xh, r0, B)
     return y, h
 
 
@@ -137,15 +154,22 @@ def forward(x, params, state, mask=None, activation="tanh", rdrop=None):
     # the new state φ(·) of every step, and the output; without a mask both are h[1:]
     hn = h[1:] if mask is None else buffers.empty((T, B, H), dtype)
     y = hn if mask is None else np.empty((T, B, H), dtype)
-    hp = np.empty((B, H) if rd.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop
     rows = blocks_for(B, T, x.shape[2], H, 1)
-    P, PW = panels(U, rows, T), input_panels(W, T * B)
-    with one_blas_thread():  # z_t = x_t W for all steps first, as one large product per thread
-        pool.run(
-            input_projection,
-            [(x.reshape(T * B, -1), W, PW, hn.reshape(T * B, H), q0, q1) for q0, q1 in pool.split(T * B, len(rows))],
-        )
-        pool.run(_forward_rows, [(x, U, P, b, h, hn, y, m8, rd, hp, code, r0, r1) for r0, r1 in rows])
+    WU = stacked_panels(W, U, rows, T)
+    xh = np.empty((B, x.shape[2] + H) if WU.size else (0, 0), dtype)  # the rows [x_t, h_{t-1}] of the product
+    P = empty(3, dtype) if WU.size else panels(U, rows, T)
+    hp = np.empty((B, H) if rd.size and not WU.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop, for U's product alone
+    with one_blas_thread():
+        if WU.size == 0:  # z_t = x_t W for all steps first, as one large product per thread
+            PW = input_panels(W, T * B)
+            pool.run(
+                input_projection,
+                [
+                    (x.reshape(T * B, -1), W, PW, hn.reshape(T * B, H), q0, q1)
+                    for q0, q1 in pool.split(T * B, len(rows))
+                ],
+            )
+        pool.run(_forward_rows, [(x, U, P, WU, b, h, hn, y, m8, rd, hp, xh, code, r0, r1) for r0, r1 in rows])
     cache = dict(
         x=x,
         U=U,
@@ -197,15 +221,22 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
         return inference.via_forward(forward, x, params, state, mask, go_backwards, sequences, activation=activation)
     x, W, U, b, state, m8, (code,), rows = plan
     B, T, D = x.shape
-    steps = input_steps(T, D)
-    P, PW = panels(U, rows, T), input_panels(W, T * B)
+    WU = stacked_panels(W, U, rows, T)
+    if WU.shape[0] > 0:  # one product a step
+        steps, P, PW = 1, empty(3, U.dtype), empty(3, W.dtype)
+    else:
+        steps, P, PW = input_steps(T, D), panels(U, rows, T), input_panels(W, T * B)
     with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
-            y, h = pool.run(_infer_batch, [(x, W, PW, U, P, b, state[0], m8, go_backwards, code, sequences, steps)])[0]
+            args = (x, W, PW, U, P, WU, b, state[0], m8, go_backwards, code, sequences, steps)
+            y, h = pool.run(_infer_batch, [args])[0]
         else:  # blocks of rows in parallel, on arrays they share
             H = U.shape[0]
             h = np.array(state[0], dtype=x.dtype)  # becomes h_T
             y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
             z = np.empty((B, steps, H), x.dtype)
-            pool.run(_infer_rows, [(x, W, PW, U, P, b, h, y, m8, go_backwards, code, z, r0, r1) for r0, r1 in rows])
+            xh = np.empty((B, D + H) if WU.shape[0] > 0 else (0, 0), x.dtype)
+            pool.run(
+                _infer_rows, [(x, W, PW, U, P, WU, b, h, y, m8, go_backwards, code, z, xh, r0, r1) for r0, r1 in rows]
+            )
     return (y if sequences else None), (h,)
