@@ -37,6 +37,7 @@ from .plan import (
     input_steps,
     panels,
     stacked_panels,
+    step_terms,
     supported,
     transposed_if_small,
 )
@@ -264,20 +265,8 @@ def forward(x, params, state, mask=None, activation="tanh", recurrent_activation
     gates = buffers.empty((T, B, 4 * H), dtype)  # i, f, C̃, o of every step
     y = h[1:] if mask is None else np.empty((T, B, H), dtype)  # unmasked, the output is h_1..h_T
     rows = blocks_for(B, T, x.shape[2], H, 4)
-    WU = stacked_panels(W, U, rows, T)
-    xh = np.empty((B, x.shape[2] + H) if WU.size else (0, 0), dtype)  # the rows [x_t, h_{t-1}] of the product
-    P = empty(3, dtype) if WU.size else panels(U, rows, T)
-    hp = np.empty((B, H) if rd.size and not WU.size else (0, 0), dtype)  # h_{t-1} ⊙ rdrop, for U's product alone
     with one_blas_thread():
-        if WU.size == 0:  # z_t = x_t W for all steps first, as one large product per thread
-            PW = input_panels(W, T * B)
-            pool.run(
-                input_projection,
-                [
-                    (x.reshape(T * B, -1), W, PW, gates.reshape(T * B, 4 * H), q0, q1)
-                    for q0, q1 in pool.split(T * B, len(rows))
-                ],
-            )
+        WU, P, xh, hp = step_terms(x, W, U, rows, gates, rd)
         pool.run(_forward_rows, [(x, U, P, WU, b, h, c, gates, y, m8, rd, hp, xh, *codes, r0, r1) for r0, r1 in rows])
     cache = dict(
         x=x,

@@ -7,7 +7,7 @@ import numpy as np
 from .. import activations
 from . import packed, pool
 from .ops import CODES
-from .products import SMALL_ROWS
+from .products import SMALL_ROWS, input_projection
 
 # below this many multiply-adds per sequence the batch is not split: a call hands work to
 # the other thread two to four times, some tens of microseconds each, which would eat
@@ -232,3 +232,26 @@ def input_panels(W, rows):
     if path == "auto" and (panel > packed.L1_PANEL or rows < INPUT_PANEL_ROWS):
         return empty(3, W.dtype)
     return packed.pack(W, width=width)
+
+
+def step_terms(x, W, U, rows, z, rdrop):
+    """How a training forward makes each step's terms z_t = x_t W + h_{t-1} U, for the blocks of batch rows
+    `rows`: one product a step on [W; U] where stacked_panels packs it, else the input terms x_t W of all
+    steps first, written into z as one large product per thread, and h_{t-1} U added at each step.
+    Call with OpenBLAS on one thread (blas.one_blas_thread).
+
+    x (T, B, D), W (D, G), U (H, G), z (T, B, G), rdrop (B, H) or empty (no recurrent dropout).
+    Returns (WU, P, xh, hp): [W; U] packed or empty; U packed (panels) or empty; the rows [x_t, h_{t-1}]
+    of the stacked product (B, D + H) or (0, 0); h_{t-1} ⊙ rdrop for U's product alone (B, H) or (0, 0)."""
+    T, B, D = x.shape
+    H, G = U.shape
+    WU = stacked_panels(W, U, rows, T)
+    stacked = WU.size > 0
+    xh = np.empty((B, D + H) if stacked else (0, 0), x.dtype)
+    P = empty(3, x.dtype) if stacked else panels(U, rows, T)
+    hp = np.empty((B, H) if rdrop.size and not stacked else (0, 0), x.dtype)
+    if not stacked:  # z_t = x_t W for all steps first
+        PW = input_panels(W, T * B)
+        xs, zs = x.reshape(T * B, D), z.reshape(T * B, G)
+        pool.run(input_projection, [(xs, W, PW, zs, q0, q1) for q0, q1 in pool.split(T * B, len(rows))])
+    return WU, P, xh, hp
