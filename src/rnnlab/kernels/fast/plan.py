@@ -193,9 +193,11 @@ def stacked_panels(W, U, rows, steps):
     (on a cache line, memory.aligned_empty) is then its own (packed.own_panel) and costs no pack, and
     stacking took 1.07–1.17× the time. The rule reads shapes only, never where U lies: the path sets
     the rounding (docs/PERFORMANCE.md, "One product a step")."""
-    most = _packed_rows(U, rows, steps)
     D, G = W.shape
-    if most is None or D <= SMALL_ROWS or steps * (rows[-1][1] - rows[0][0]) < INPUT_PANEL_ROWS:
+    if D <= SMALL_ROWS or steps * (rows[-1][1] - rows[0][0]) < INPUT_PANEL_ROWS:  # shapes first, the cheaper
+        return empty(3, U.dtype)
+    most = _packed_rows(U, rows, steps)
+    if most is None:
         return empty(3, U.dtype)
     if G == packed.panel_width(U.dtype, packed.vector_bytes(), most, G):  # U is one panel: a layer's costs no pack
         return empty(3, U.dtype)
