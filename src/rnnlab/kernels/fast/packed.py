@@ -289,13 +289,14 @@ def panel_width(dtype, vector_bytes, rows, columns):
 
 @njit(**JIT)
 def _pack(M, transpose, P, p0, p1):
-    """P[p, k, j] = M[k, p·NR + j] (or Mᵀ's with transpose) for panels p0:p1, zero past the last column.
+    """P[p, k, j] = M[k, p·NR + j] (or Mᵀ's with transpose) for panels p0:p1, zero past the last column;
+    M C-contiguous, P's panel rows of unit stride (a slice of P's rows will do).
 
     Both orders work on blocks of 16 rows of P, which stay in L1. Plain, a block's 16 rows of M are
-    read once and handed out to each panel in turn (panel by panel, each over all of M's rows, took
-    twice as long at H = 1024: every row of M its own page). Transposed, M is read along its rows
-    sixteen values at a time, which land in sixteen rows of the panel (reading M down its columns
-    took 2–3× as long)."""
+    read once and handed out to each panel in turn, a panel's row of each as one copy (_move); panel
+    by panel, each over all of M's rows, took twice as long at H = 1024: every row of M its own page.
+    Transposed, M is read along its rows sixteen values at a time, which land in sixteen rows of the
+    panel (reading M down its columns took 2–3× as long)."""
     _, K, NR = P.shape
     N = M.shape[0] if transpose else M.shape[1]
     if transpose:
@@ -311,16 +312,35 @@ def _pack(M, transpose, P, p0, p1):
                     for j in range(cols, NR):
                         P[p, k, j] = 0.0
         return
+    lp, lk = P.strides[0] // P.itemsize, P.strides[1] // P.itemsize  # P may be a slice of rows (pack_stacked)
     for k0 in range(0, K, 16):
         k1 = min(k0 + 16, K)
         for p in range(p0, p1):
             j0 = p * NR
             cols = min(NR, N - j0)
             for k in range(k0, k1):
-                for j in range(cols):
-                    P[p, k, j] = M[k, j0 + j]
+                _move(P, p * lp + k * lk, M, k * N + j0, cols)  # P[p, k, :cols] = M[k, j0 : j0 + cols]
                 for j in range(cols, NR):
                     P[p, k, j] = 0.0
+
+
+@intrinsic
+def _move(typingctx, dst, d0, src, s0, n):
+    """n values from offset s0 of src's data to offset d0 of dst's (one dtype; offsets count elements), one memcpy.
+
+    The same copy as a loop over the row compiled to scalar moves (numba cannot tell LLVM that P and M
+    never overlap): packing took 3–5× as long (docs/PERFORMANCE.md)."""
+    sig = types.void(dst, types.intp, src, types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        dst_, d0_, src_, s0_, n_ = args
+        to = context.make_array(signature.args[0])(context, builder, dst_).data
+        of = context.make_array(signature.args[2])(context, builder, src_).data
+        size = context.get_abi_sizeof(context.get_value_type(signature.args[0].dtype))
+        cgutils.raw_memcpy(builder, builder.gep(to, [d0_]), builder.gep(of, [s0_]), n_, size)
+        return context.get_dummy_value()
+
+    return sig, codegen
 
 
 @njit(**JIT)
@@ -367,6 +387,7 @@ def pack_stacked(W, U, width=None, rows=MR):
 
 def _fill(M, transpose, P):
     """_pack of all of P's panels; by all the kernel threads for a large M (PARALLEL_PACK)."""
+    M = np.ascontiguousarray(M)  # rows of M as _pack copies them, N values apart
     if M.nbytes < PARALLEL_PACK:
         _pack(M, transpose, P, 0, P.shape[0])
     else:
