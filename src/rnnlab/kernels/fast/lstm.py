@@ -117,13 +117,16 @@ def _cell_forward_usual(z, b, c_prev, c_new, h_new):
         h_new[j] = o * tanh(cn)  # h_t = o_t ⊙ tanh(C_t)
 
 
-@njit(**JIT)
+@njit(inline="always", **JIT)
 def _cell_infer(z, b, c_prev, c_new, h_new):
     """One row of the usual LSTM (σ gates, tanh), in inference: C_t and h_t from z (4H), no gate kept.
 
     One fused loop with three divisions a unit instead of five: the gates are kept as fractions
     n/d (ops.sigmoid_fraction, tanh_fraction) and i_t ⊙ C̃_t and o_t ⊙ tanh(C_t) each divide
     once. f_t divides on its own, so that a large C_{t-1} is never multiplied by a denominator.
+    Inlined into the loop over rows, which then moves C_t and h_t into c and h in a loop of its own:
+    called, with a call to ops.copy for each, inference at (100, 32, 1, 64) took 1.03–1.04× the time
+    (the same bits; docs/PERFORMANCE.md).
     """
     wide_vectors()  # its arithmetic, not memory, bounds this loop: 512-bit vectors where the CPU has them
     H = c_prev.shape[0]
@@ -224,8 +227,9 @@ def _infer_rows(x, W, PW, U, P, WU, b, h, c, y, mask, backwards, code_a, code_r,
                     _cell_infer(z[r, q], b, c[r], cn, hn)
                 else:
                     _cell_forward(z[r, q], b, c[r], cn, hn, code_a, code_r)
-                copy(cn, c[r])
-                copy(hn, h[r])
+                for j in range(H):  # C_t, h_t become the next step's C_{t-1}, h_{t-1}
+                    c[r, j] = hc[r, j]
+                    h[r, j] = hc[r, H + j]
             if y.shape[0] > 0:
                 for j in range(H):
                     y[r, t, j] = h[r, j] if keep else 0.0
