@@ -178,7 +178,7 @@ def test_a_matrix_of_one_panel_is_its_own(monkeypatch):
     off_line = aligned_empty((8 * 256 + 1,), np.float32)[1:].reshape(8, 256)  # 4 bytes past a cache line
     not_c_order = (aligned_empty((256, 8), np.float32).T, aligned_empty((8, 512), np.float32)[:, ::2])
     for other in (off_line, *not_c_order):
-        other[...] = 1.0
+        other[...] = np.arange(other.size, dtype=np.float32).reshape(other.shape)  # distinct: a stride misread shows
         P = packed.pack(other, width=packed.WIDE, rows=1)
         assert not np.shares_memory(P, other) and np.array_equal(P[0], other)
     Ut = np.ones((256, 8), np.float32)  # its transpose: Uᵀ's panel is a copy
