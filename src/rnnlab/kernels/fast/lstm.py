@@ -33,10 +33,8 @@ from .plan import (
     empty,
     grads_in_one_pass,
     infer_plan,
-    input_panels,
-    input_steps,
+    infer_terms,
     panels,
-    stacked_panels,
     step_terms,
     supported,
     transposed_if_small,
@@ -341,11 +339,7 @@ def infer(
         )
     x, W, U, b, state, m8, codes, rows = plan
     B, T, D = x.shape
-    WU = stacked_panels(W, U, rows, T)
-    if WU.shape[0] > 0:  # one product a step
-        steps, P, PW = 1, empty(3, U.dtype), empty(3, W.dtype)
-    else:
-        steps, P, PW = input_steps(T, D), panels(U, rows, T), input_panels(W, T * B)
+    WU, P, PW, steps = infer_terms(W, U, rows, T, B)
     with one_blas_thread(calls_blas(D, rows)):
         if len(rows) == 1:
             args = (x, W, PW, U, P, WU, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)

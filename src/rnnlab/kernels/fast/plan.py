@@ -257,3 +257,17 @@ def step_terms(x, W, U, rows, z, rdrop):
         xs, zs = x.reshape(T * B, D), z.reshape(T * B, G)
         pool.run(input_projection, [(xs, W, PW, zs, q0, q1) for q0, q1 in pool.split(T * B, len(rows))])
     return WU, P, xh, hp
+
+
+def infer_terms(W, U, rows, T, B):
+    """How inference makes each step's terms, for the blocks of batch rows `rows` of a batch of B sequences
+    of T steps: one product a step on [W; U] where stacked_panels packs it, else the input terms x_t W
+    first (of all steps, or each at its step: input_steps) and h_{t-1} U added at each step.
+
+    W (D, G), U (H, G). Returns (WU, P, PW, steps): [W; U] packed or empty; U packed (panels) or empty;
+    W packed (input_panels) or empty; the steps whose input terms are held at once (the middle length
+    of the work array z)."""
+    WU = stacked_panels(W, U, rows, T)
+    if WU.shape[0] > 0:  # one product a step
+        return WU, empty(3, U.dtype), empty(3, W.dtype), 1
+    return WU, panels(U, rows, T), input_panels(W, T * B), input_steps(T, W.shape[0])
