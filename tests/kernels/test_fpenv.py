@@ -5,6 +5,8 @@ subnormal range; the reference keeps those numbers, the fast kernels flush them 
 (kernels/fast/fpenv.py). Both stay within the usual tolerance of each other.
 """
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -90,9 +92,23 @@ def test_flush_is_on_in_every_block_and_restored_after():
     inside = pool().run(env.mxcsr, [(), (), ()])  # three blocks: this thread and two workers
     assert all(m & FLUSH == FLUSH for m in inside)
     assert env.mxcsr() == before
-    workers = pool()._workers(2)
-    after = [workers.submit(env.mxcsr).result() for _ in range(8)]  # the workers, back in Python
-    assert all(m & FLUSH == 0 for m in after)
+
+    class Probe:  # what a worker holds back in Python, between blocks
+        def __init__(self):
+            self.seen = threading.Event()
+
+        def run(self):
+            self.mxcsr = env.mxcsr()
+            self.seen.set()
+
+    after = []
+    for worker in pool()._workers_for(2):
+        for _ in range(4):
+            probe = Probe()
+            worker.blocks.put(probe)
+            assert probe.seen.wait(timeout=60)
+            after.append(probe.mxcsr)
+    assert len(after) == 8 and all(m & FLUSH == 0 for m in after)
 
 
 @x86_only

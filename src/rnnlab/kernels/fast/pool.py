@@ -4,13 +4,34 @@ Each block runs the whole sequence in a compiled loop that releases the GIL, so
 the blocks run in parallel; every matrix product inside runs on the calling
 thread (blas.one_blas_thread). Set RNNLAB_NUM_THREADS to change the number of
 kernel threads.
+
+The calling thread runs the first block and hands each other block to a worker
+thread of its own. At the end of a call the threads wait for each other without
+sleeping, for a while (spin.py): a thread put to sleep took 20–40 µs to run again
+on a virtual machine whose idle cores halt, and a call of a millisecond lost
+3–4 % that way (docs/PERFORMANCE.md). The caller, its block done, watches the
+workers' flags; a worker, its flag set, waits for the caller to hold the GIL
+again before it asks for it (of two threads that ask, one sleeps).
 """
 
 import os
+import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
+
+from . import spin
 from .fpenv import flushing
+
+# a worker's flag: its block returned, or raised
+DONE, FAILED = 1, 2
+# the caller's flag (flags[0]): it holds the GIL again, or it has gone to sleep until the workers finish
+BACK, ASLEEP = 1, 2
+# pauses the caller waits for the workers before it sleeps (some 200 µs): a longer wait is rare, for blocks
+# of equal rows, and a core that watches a flag is a core no other program can use
+CALLER_PAUSES = 8000
+# pauses a worker waits for the caller's flag (some 100 µs); past them it asks for the GIL, and may sleep
+WORKER_PAUSES = 4000
 
 
 def _cores():
@@ -33,25 +54,64 @@ def num_threads():
     return _CORES
 
 
-_pool = None  # (executor, its number of workers, the process that made it)
-_pool_lock = threading.Lock()
-
-
-def _workers(n):
-    """An executor with at least n workers, made again after a fork (a child has none of its threads)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[1] < n or _pool[2] != os.getpid():
-            if _pool is not None and _pool[2] == os.getpid():
-                _pool[0].shutdown(wait=True)
-            _pool = (ThreadPoolExecutor(max_workers=n, thread_name_prefix="rnnlab-kernel"), n, os.getpid())
-        return _pool[0]
-
-
 def _flushed(fn, args):
     """fn(*args) with subnormals flushed to zero on this thread (fpenv.py)."""
     with flushing():
         return fn(*args)
+
+
+class _Block:
+    """One block handed to a worker: fn(*args), its result or error, and how the two threads meet after it.
+
+    flags: the call's int64 flags, flags[0] the caller's, flags[spin.LINE · k] this block's.
+    finished: a lock held until the worker is through with the block, for a caller that sleeps.
+    """
+
+    __slots__ = ("fn", "args", "flags", "k", "finished", "result", "error")
+
+    def __init__(self, fn, args, flags, k):
+        self.fn, self.args, self.flags, self.k = fn, args, flags, k
+        self.finished = threading.Lock()
+        self.finished.acquire()
+        self.result = self.error = None
+
+    def run(self):
+        """On the worker: the block, its flag, the wait for the caller's, then the lock let go."""
+        try:
+            self.result = _flushed(self.fn, self.args)
+            state = DONE
+        except BaseException as error:  # handed to the caller, which raises it
+            self.error = error
+            state = FAILED
+        spin.set_then_wait(self.flags, spin.LINE * self.k, state, 0, WORKER_PAUSES)
+        self.finished.release()
+
+
+class _Worker:
+    """A daemon thread that runs the blocks put in its queue, one after another."""
+
+    def __init__(self, name):
+        self.blocks = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name=name, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            self.blocks.get().run()
+
+
+_workers = ([], None)  # (the workers, the process that made them)
+_workers_lock = threading.Lock()
+
+
+def _workers_for(n):
+    """n workers, made again after a fork (a child has none of its parent's threads)."""
+    global _workers
+    with _workers_lock:
+        if _workers[1] != os.getpid():
+            _workers = ([], os.getpid())
+        while len(_workers[0]) < n:
+            _workers[0].append(_Worker(f"rnnlab-kernel-{len(_workers[0]) + 1}"))
+        return _workers[0][:n]
 
 
 def run(fn, blocks):
@@ -59,14 +119,28 @@ def run(fn, blocks):
 
     fn must release the GIL (a numba nogil function) for the blocks to overlap.
     Each block runs with subnormals flushed to zero on its thread (fpenv.py).
-    Returns the results in order.
+    Returns the results in order; an error raised in any block is raised here,
+    once every block has finished.
     """
     if len(blocks) == 1:
         return [_flushed(fn, blocks[0])]
-    pool = _workers(len(blocks) - 1)
-    futures = [pool.submit(_flushed, fn, args) for args in blocks[1:]]
-    first = _flushed(fn, blocks[0])
-    return [first] + [f.result() for f in futures]
+    flags = np.zeros(spin.LINE * len(blocks), np.int64)
+    handed = [_Block(fn, args, flags, k) for k, args in enumerate(blocks[1:], 1)]
+    for worker, block in zip(_workers_for(len(handed)), handed):
+        worker.blocks.put(block)
+    try:
+        first = _flushed(fn, blocks[0])
+    finally:  # the workers write into arrays this call shares: none may still run when it returns
+        if spin.all_set(flags, len(handed), CALLER_PAUSES):
+            flags[0] = BACK
+        else:
+            flags[0] = ASLEEP
+            for block in handed:
+                block.finished.acquire()
+    for block in handed:
+        if block.error is not None:
+            raise block.error
+    return [first] + [block.result for block in handed]
 
 
 def split(n, parts):
