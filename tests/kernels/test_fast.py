@@ -396,7 +396,7 @@ def test_infer_keeps_nan():
 @pytest.mark.parametrize("cell, G, S", [("lstm", 4, 2), ("simple_rnn", 1, 1)])
 def test_inference_on_the_whole_batch_runs_the_loop_compiled_for_blocks_of_rows(cell, G, S, monkeypatch):
     """numba compiles a function again for each literal argument it is given: the whole batch's path
-    hands the loop of rows a plain integer as its first row, so that one compiled loop serves both."""
+    hands the block and its loop of rows a plain integer as the first row, so that one compiled loop serves both."""
     import numba
     from numba.core import types
 
@@ -408,11 +408,11 @@ def test_inference_on_the_whole_batch_runs_the_loop_compiled_for_blocks_of_rows(
     params = {k: v.astype(np.float32) for k, v in params.items()}
     module = fast_module(cell)
     module.infer(x, params, tuple(np.zeros((B, H), np.float32) for _ in range(S)))
-    # loaded from the cache, the whole batch's loop types nothing: a copy of it outside the cache is typed here
-    batch = numba.njit(module._infer_batch.py_func)
-    batch.compile(module._infer_batch.signatures[0])
-    assert module._infer_rows.signatures
-    assert not any(isinstance(t, types.Literal) for sig in module._infer_rows.signatures for t in sig)
+    # loaded from the cache, a function types nothing it calls: copies outside the cache are typed here
+    for caller, callee in ((module._infer_batch, module._infer_block), (module._infer_block, module._infer_rows)):
+        numba.njit(caller.py_func).compile(caller.signatures[0])
+        assert callee.signatures
+        assert not any(isinstance(t, types.Literal) for sig in callee.signatures for t in sig), callee
 
 
 _SAME_BITS_CHILD = """

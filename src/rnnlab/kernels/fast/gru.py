@@ -305,6 +305,27 @@ def _infer_rows(
                     y[r, t, j] = h[r, j] if keep else 0.0
 
 
+@njit(**JIT)
+def _infer_block(
+    x, W, PW, U, P, Uh, Ph, b, b_rec, h0, mask, backwards, reset_after, code_a, code_r, steps, y, hT, r0, r1
+):
+    """_infer_rows on batch rows r0:r1, with state and work arrays of the block's own, made on its
+    thread (see lstm.py); writes y[r0:r1] (unless y is empty) and h_T into hT[r0:r1]."""
+    n = r1 - r0
+    H = h0.shape[1]
+    h = h0[r0:r1].copy()  # becomes h_T
+    z = np.empty((n, steps, 3 * H), x.dtype)
+    hu = np.empty((n, 3 * H if reset_after else 2 * H), x.dtype)
+    rh, ah = np.empty((n, H), x.dtype), np.empty((n, H), x.dtype)
+    hn, hUh = np.empty((n, H), x.dtype), np.empty((n, H), x.dtype)
+    work = (z, hu, rh, ah, hn, hUh)
+    xs, ys, ms = x[r0:r1], y[r0:r1], mask[r0:r1]
+    _infer_rows(
+        xs, W, PW, U, P, Uh, Ph, b, b_rec, h, ys, ms, backwards, reset_after, code_a, code_r, *work, np.intp(0), n
+    )
+    hT[r0:r1] = h
+
+
 def _split_U(U, reset_after):
     """(U, empty) under reset_after, else (U_zr (H, 2H), U_h (H, H)), each C order."""
     if reset_after:
@@ -511,43 +532,11 @@ def infer(
     Ur, Uh = _split_U(U, reset_after)
     steps = input_steps(T, D)
     dtype = x.dtype
-    h = np.array(state[0], dtype=dtype)  # becomes h_T
     y = np.empty((B, T, H), dtype) if sequences else empty(3, dtype)
-    z = np.empty((B, steps, 3 * H), dtype)
-    hu = np.empty((B, 3 * H if reset_after else 2 * H), dtype)
-    rh, ah, hn, hUh = (np.empty((B, H), dtype) for _ in range(4))
+    h = np.empty((B, H), dtype)  # h_T
     P, Ph = panels(Ur, rows, T), panels(Uh, rows, T)  # U_h is empty under reset_after
     PW = input_panels(W, T * B)
     with one_blas_thread(calls_blas(D, rows)):
-        pool.run(
-            _infer_rows,
-            [
-                (
-                    x,
-                    W,
-                    PW,
-                    Ur,
-                    P,
-                    Uh,
-                    Ph,
-                    b,
-                    b_rec,
-                    h,
-                    y,
-                    m8,
-                    go_backwards,
-                    reset_after,
-                    *codes,
-                    z,
-                    hu,
-                    rh,
-                    ah,
-                    hn,
-                    hUh,
-                    r0,
-                    r1,
-                )
-                for r0, r1 in rows
-            ],
-        )
+        args = (x, W, PW, Ur, P, Uh, Ph, b, b_rec, state[0], m8, go_backwards, reset_after, *codes, steps, y, h)
+        pool.run(_infer_block, [(*args, r0, r1) for r0, r1 in rows])  # each block on arrays of its own
     return (y if sequences else None), (h,)

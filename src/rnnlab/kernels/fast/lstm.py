@@ -234,21 +234,39 @@ def _infer_rows(x, W, PW, U, P, WU, b, h, c, y, mask, backwards, code_a, code_r,
 
 
 @njit(**JIT)
-def _infer_batch(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
-    """_infer_rows on the whole batch, its arrays made here: (y or an empty array, h_T, C_T).
+def _infer_block(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r, steps, y, hT, cT, r0, r1):
+    """_infer_rows on batch rows r0:r1, with state and work arrays of the block's own, made on its
+    thread; writes y[r0:r1] (unless y is empty), h_T into hT[r0:r1] and C_T into cT[r0:r1].
 
-    Made in Python, the five arrays took a one-step call about 7 µs more: after a kernel
+    Blocks on two threads that shared these arrays, each writing its own rows, took up to
+    1.45× the time: lines at the edge of a block's rows went back and forth between the cores
+    (docs/PERFORMANCE.md, "Blocks on arrays of their own").
+    """
+    n = r1 - r0
+    D = x.shape[2]
+    H = h0.shape[1]
+    h, c = h0[r0:r1].copy(), c0[r0:r1].copy()  # become h_T, C_T
+    z = np.empty((n, steps, 4 * H), x.dtype)
+    xh = np.empty((n, D + H) if WU.shape[0] > 0 else (0, 0), x.dtype)
+    hc = np.empty((n, 2 * H), x.dtype)
+    xs, ys, ms = x[r0:r1], y[r0:r1], mask[r0:r1]
+    _infer_rows(xs, W, PW, U, P, WU, b, h, c, ys, ms, backwards, code_a, code_r, z, xh, hc, np.intp(0), n)
+    hT[r0:r1] = h
+    cT[r0:r1] = c
+
+
+@njit(**JIT)
+def _infer_batch(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
+    """_infer_block on the whole batch, its outputs made here: (y or an empty array, h_T, C_T).
+
+    Made in Python, the arrays took a one-step call about 7 µs more: after a kernel
     has run, NumPy's code is out of the caches (docs/PERFORMANCE.md, "A short path").
     """
-    B, T, D = x.shape
+    B, T, _ = x.shape
     H = h0.shape[1]
-    h, c = h0.copy(), c0.copy()  # become h_T, C_T
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
-    z = np.empty((B, steps, 4 * H), x.dtype)
-    xh = np.empty((B, D + H) if WU.shape[0] > 0 else (0, 0), x.dtype)
-    hc = np.empty((B, 2 * H), x.dtype)
-    r0 = np.intp(0)  # not the literal 0: numba would compile _infer_rows once more for this call
-    _infer_rows(x, W, PW, U, P, WU, b, h, c, y, mask, backwards, code_a, code_r, z, xh, hc, r0, B)
+    h, c = np.empty((B, H), x.dtype), np.empty((B, H), x.dtype)
+    _infer_block(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r, steps, y, h, c, np.intp(0), B)
     return y, h, c
 
 
@@ -344,15 +362,12 @@ def infer(
         if len(rows) == 1:
             args = (x, W, PW, U, P, WU, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
             y, h, c = pool.run(_infer_batch, [args])[0]
-        else:  # blocks of rows in parallel, on arrays they share
+        else:  # blocks of rows in parallel, each on arrays of its own but for the outputs
             H = U.shape[0]
-            h, c = np.array(state[0], dtype=x.dtype), np.array(state[1], dtype=x.dtype)  # become h_T, C_T
-            hc = np.empty((B, 2 * H), x.dtype)
             y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
-            z = np.empty((B, steps, 4 * H), x.dtype)
-            xh = np.empty((B, D + H) if WU.shape[0] > 0 else (0, 0), x.dtype)
+            h, c = np.empty((B, H), x.dtype), np.empty((B, H), x.dtype)  # h_T, C_T
             pool.run(
-                _infer_rows,
-                [(x, W, PW, U, P, WU, b, h, c, y, m8, go_backwards, *codes, z, xh, hc, r0, r1) for r0, r1 in rows],
+                _infer_block,
+                [(x, W, PW, U, P, WU, b, *state, m8, go_backwards, *codes, steps, y, h, c, r0, r1) for r0, r1 in rows],
             )
     return (y if sequences else None), (h, c)

@@ -126,16 +126,27 @@ def _infer_rows(x, W, PW, U, P, WU, b, h, y, mask, backwards, code, z, xh, r0, r
 
 
 @njit(**JIT)
-def _infer_batch(x, W, PW, U, P, WU, b, h0, mask, backwards, code, sequences, steps):
-    """_infer_rows on the whole batch, its arrays made here (see lstm.py): (y or an empty array, h_T)."""
-    B, T, D = x.shape
+def _infer_block(x, W, PW, U, P, WU, b, h0, mask, backwards, code, steps, y, hT, r0, r1):
+    """_infer_rows on batch rows r0:r1, with state and work arrays of the block's own, made on its
+    thread (see lstm.py); writes y[r0:r1] (unless y is empty) and h_T into hT[r0:r1]."""
+    n = r1 - r0
+    D = x.shape[2]
     H = h0.shape[1]
-    h = h0.copy()  # becomes h_T
+    h = h0[r0:r1].copy()  # becomes h_T
+    z = np.empty((n, steps, H), x.dtype)
+    xh = np.empty((n, D + H) if WU.shape[0] > 0 else (0, 0), x.dtype)
+    _infer_rows(x[r0:r1], W, PW, U, P, WU, b, h, y[r0:r1], mask[r0:r1], backwards, code, z, xh, np.intp(0), n)
+    hT[r0:r1] = h
+
+
+@njit(**JIT)
+def _infer_batch(x, W, PW, U, P, WU, b, h0, mask, backwards, code, sequences, steps):
+    """_infer_block on the whole batch, its outputs made here (see lstm.py): (y or an empty array, h_T)."""
+    B, T, _ = x.shape
+    H = h0.shape[1]
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
-    z = np.empty((B, steps, H), x.dtype)
-    xh = np.empty((B, D + H) if WU.shape[0] > 0 else (0, 0), x.dtype)
-    r0 = np.intp(0)  # not the literal 0: numba would compile _infer_rows once more for this call
-    _infer_rows(x, W, PW, U, P, WU, b, h, y, mask, backwards, code, z, xh, r0, B)
+    h = np.empty((B, H), x.dtype)
+    _infer_block(x, W, PW, U, P, WU, b, h0, mask, backwards, code, steps, y, h, np.intp(0), B)
     return y, h
 
 
@@ -213,13 +224,12 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
         if len(rows) == 1:
             args = (x, W, PW, U, P, WU, b, state[0], m8, go_backwards, code, sequences, steps)
             y, h = pool.run(_infer_batch, [args])[0]
-        else:  # blocks of rows in parallel, on arrays they share
+        else:  # blocks of rows in parallel, each on arrays of its own but for the outputs
             H = U.shape[0]
-            h = np.array(state[0], dtype=x.dtype)  # becomes h_T
             y = np.empty((B, T, H), x.dtype) if sequences else empty(3, x.dtype)
-            z = np.empty((B, steps, H), x.dtype)
-            xh = np.empty((B, D + H) if WU.shape[0] > 0 else (0, 0), x.dtype)
+            h = np.empty((B, H), x.dtype)  # h_T
             pool.run(
-                _infer_rows, [(x, W, PW, U, P, WU, b, h, y, m8, go_backwards, code, z, xh, r0, r1) for r0, r1 in rows]
+                _infer_block,
+                [(x, W, PW, U, P, WU, b, state[0], m8, go_backwards, code, steps, y, h, r0, r1) for r0, r1 in rows],
             )
     return (y if sequences else None), (h,)
