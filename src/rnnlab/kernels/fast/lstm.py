@@ -239,7 +239,7 @@ def _infer_block(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r,
     thread; writes y[r0:r1] (unless y is empty), h_T into hT[r0:r1] and C_T into cT[r0:r1].
 
     Blocks on two threads that shared these arrays, each writing its own rows, took up to
-    1.45× the time: lines at the edge of a block's rows went back and forth between the cores
+    1.46× the time: lines at the edge of a block's rows went back and forth between the cores
     (docs/PERFORMANCE.md, "Blocks on arrays of their own").
     """
     n = r1 - r0
