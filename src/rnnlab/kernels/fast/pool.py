@@ -23,9 +23,10 @@ import numpy as np
 from . import spin
 from .fpenv import flushing
 
-# a worker's flag: its block returned, or raised
-DONE, FAILED = 1, 2
-# the caller's flag (flags[0]): it holds the GIL again, or it has gone to sleep until the workers finish
+# a worker's flag: its block is through (returned, or raised: the error is on the block)
+DONE = 1
+# the caller's flag (flags[0]), either of which ends a worker's wait: it holds the GIL again, or it has gone
+# to sleep until the workers let go of their locks
 BACK, ASLEEP = 1, 2
 # pauses the caller waits for the workers before it sleeps (some 200 µs): a longer wait is rare, for blocks
 # of equal rows, and a core that watches a flag is a core no other program can use
@@ -79,11 +80,9 @@ class _Block:
         """On the worker: the block, its flag, the wait for the caller's, then the lock let go."""
         try:
             self.result = _flushed(self.fn, self.args)
-            state = DONE
         except BaseException as error:  # handed to the caller, which raises it
             self.error = error
-            state = FAILED
-        spin.set_then_wait(self.flags, spin.LINE * self.k, state, 0, WORKER_PAUSES)
+        spin.set_then_wait(self.flags, spin.LINE * self.k, DONE, 0, WORKER_PAUSES)
         self.finished.release()
 
 
