@@ -250,6 +250,7 @@ def _infer_block(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r,
     xh = np.empty((n, D + H) if WU.shape[0] > 0 else (0, 0), x.dtype)
     hc = np.empty((n, 2 * H), x.dtype)
     xs, ys, ms = x[r0:r1], y[r0:r1], mask[r0:r1]
+    # np.intp(0), not the literal 0 (here and in _infer_batch): numba would compile the callee once more for it
     _infer_rows(xs, W, PW, U, P, WU, b, h, c, ys, ms, backwards, code_a, code_r, z, xh, hc, np.intp(0), n)
     hT[r0:r1] = h
     cT[r0:r1] = c
