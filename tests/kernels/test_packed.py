@@ -240,7 +240,10 @@ def test_each_path_is_taken_when_forced(monkeypatch):
     U = np.ones((8, 32), np.float32)
     monkeypatch.setattr(fast_plan, "PRODUCT", "packed")
     assert fast_plan.panels(U, [(0, 3)], 1).shape[0] > 0
-    assert fast_plan.panels(U, [(0, 2), (2, 4)], 100).shape[0] == 0  # fewer columns than a two-row panel: loops
+    for tile, columns in (("avx512", 32), ("avx2", 24)):  # fewer columns than a two-row panel (128, 32): loops
+        monkeypatch.setattr(packed, "TILE", tile)
+        assert fast_plan.panels(np.ones((8, columns), np.float32), [(0, 2), (2, 4)], 100).shape[0] == 0, tile
+    monkeypatch.setattr(packed, "TILE", "")
     monkeypatch.setattr(fast_plan, "PRODUCT", "blas")
     assert fast_plan.panels(U, [(0, 3)], 1).shape[0] == 0
     monkeypatch.setattr(fast_plan, "PRODUCT", "auto")
