@@ -63,7 +63,7 @@ K_BLOCK = 128 * 1024
 # time of 96 at K ≤ 32 and 0.85–1.04× at K = 64–512, 24 about as long as 48 (one thread)
 PROJECT_ROWS = 48
 CACHE_LINE = 64
-# rows ahead of the one in use that the tiles of MR rows prefetch from a panel into L1 (product, where a
+# rows ahead of the one in use that the tiles on MR-row panels prefetch from a panel into L1 (product, where a
 # k-block exceeds L1_PANEL and every tile reads it from L2): the loop of products took 0.88–0.98× the
 # time at H = 256–1024 against none, 0.99–1.01× at H = 128 (where the k-block fits L1 and nothing is
 # fetched); 2–16 rows ahead all gained, 8 about the most. The tiles of one or two rows took 1.03–1.18×
@@ -172,13 +172,10 @@ def _make_tile(mr, vectors, vector_bytes, ahead=0):
     return tile
 
 
-# only the tiles of MR rows prefetch: a block's rows past its last whole tile read a panel after those
-_W1, _W2, _W3, _W4, _W5, _W6 = (
-    _make_tile(mr, WIDE_VECTORS, WIDE, PREFETCH_ROWS if mr == MR else 0) for mr in range(1, MR + 1)
-)
-_N1, _N2, _N3, _N4, _N5, _N6 = (
-    _make_tile(mr, NARROW_VECTORS, NARROW, PREFETCH_ROWS if mr == MR else 0) for mr in range(1, MR + 1)
-)
+# every tile on MR-row panels prefetches: product() cuts a block's rows into tiles of nearly equal size, and
+# those of four and five rows read the panels from L2 as the tiles of six do
+_W1, _W2, _W3, _W4, _W5, _W6 = (_make_tile(mr, WIDE_VECTORS, WIDE, PREFETCH_ROWS) for mr in range(1, MR + 1))
+_N1, _N2, _N3, _N4, _N5, _N6 = (_make_tile(mr, NARROW_VECTORS, NARROW, PREFETCH_ROWS) for mr in range(1, MR + 1))
 _W1_ROW, _W1_ROW12, _W1_PAIR, _W2_PAIR = (_make_tile(mr, v, WIDE) for mr, v in ((1, 16), (1, 12), (1, 8), (2, 8)))
 _N1_ROW, _N1_PAIR, _N2_PAIR = (_make_tile(mr, v, NARROW) for mr, v in ((1, 6), (1, 4), (2, 4)))
 WIDE_ONE_ROW, WIDE_ONE_ROW12, WIDE_TWO_ROWS = 16 * WIDE, 12 * WIDE, 8 * WIDE  # bytes of their panel rows
@@ -198,7 +195,7 @@ def most_rows(row_bytes):
 @njit(**JIT)
 def _tile(row_bytes, mr, A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch):
     """The microkernel for mr rows (1..most_rows) on panels of row_bytes bytes a row; add: += (else =);
-    fetch: prefetch P's rows ahead (the tiles of MR rows on MR-row panels; the others have no prefetch)."""
+    fetch: prefetch P's rows ahead (the tiles on MR-row panels; those on one or two rows' have none)."""
     if row_bytes == WIDE_ONE_ROW:
         _W1_ROW(A, a0, lda, ka, P, p0, ldp, K, C, c0, ldc, add, fetch)
     elif row_bytes == WIDE_ONE_ROW12:
@@ -415,10 +412,13 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
 
     add: C += A M; else C = A M, C never read (as a BLAS product's β = 1 or 0).
 
-    The loops run over k-blocks of K_BLOCK bytes of a panel (outer), panels, then tiles of up to
-    most_rows rows (inner), so one k-block of a panel serves the tiles of all n rows from L2;
-    rows that fit one tile take each panel whole, as no other tile will reuse it. Where a k-block
-    exceeds L1 (L1_PANEL), the tiles of MR rows prefetch its rows PREFETCH_ROWS ahead. A panel cut
+    The loops run over k-blocks of K_BLOCK bytes of a panel (outer), panels, then tiles (inner), so
+    one k-block of a panel serves the tiles of all n rows from L2; rows that fit one tile take each
+    panel whole, as no other tile will reuse it. The n rows are cut into ⌈n / most_rows⌉ tiles of
+    nearly equal size: a tile of one or two rows has too few sums to hide the latency of its
+    multiply-adds, and 32 rows as five tiles of six and one of two took 1.06× the time of four of
+    five and two of six (8 rows as 6 + 2: 1.14× 4 + 4; AVX2, one thread, docs/PERFORMANCE.md). Where
+    a k-block exceeds L1 (L1_PANEL), the tiles prefetch its rows PREFETCH_ROWS ahead. A panel cut
     by N (the last, when N is not a multiple of NR) is computed on a tile of its own and copied
     back. C is C-contiguous (its offsets count elements).
 
@@ -430,6 +430,7 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
     n_panels, K, NR = P.shape
     row_bytes = NR * P.itemsize
     tile_rows = most_rows(row_bytes)
+    tiles = -(-n // tile_rows)
     kc = max(1, K_BLOCK // row_bytes) if n > tile_rows else K
     n_blocks = -(-K // kc)
     dk = -1 if from_end else 1  # the tiles' step along k, in A and in P
@@ -445,23 +446,22 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
             p = n_panels - 1 - q if from_end else q
             j0 = p * NR
             cols = min(NR, N - j0)
-            m = 0
-            while m < n:
-                mr = min(tile_rows, n - m)
+            for i in range(tiles):
+                m = n * i // tiles  # rows m:m + mr, the tiles' sizes at most one apart
+                mr = n * (i + 1) // tiles - m
                 a = a0 + m * lda + first
                 pk = (p * K + first) * NR
                 if cols == NR:
                     _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, C, c0 + m * ldc + j0, ldc, onto, fetch)
                 else:
                     flat = C.reshape(-1)  # C is C-contiguous, as the offsets assume
-                    for i in range(mr):
+                    for u in range(mr):
                         for j in range(NR):
-                            work[i, j] = flat[c0 + (m + i) * ldc + j0 + j] if j < cols else 0.0
+                            work[u, j] = flat[c0 + (m + u) * ldc + j0 + j] if j < cols else 0.0
                     _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, work, 0, NR, onto, fetch)
-                    for i in range(mr):
+                    for u in range(mr):
                         for j in range(cols):
-                            flat[c0 + (m + i) * ldc + j0 + j] = work[i, j]
-                m += mr
+                            flat[c0 + (m + u) * ldc + j0 + j] = work[u, j]
 
 
 @njit(**JIT)
@@ -494,16 +494,19 @@ def at_b(As, strides, B, Cs, c0, c1, wide):
             for s in range(len(As)):
                 A, a_stride, C = As[s], strides[s], Cs[s]
                 flat = C.reshape(-1)
-                for m in range(0, C.shape[0], MR):
-                    mr = min(MR, C.shape[0] - m)
+                M = C.shape[0]
+                tiles = -(-M // MR)
+                for i in range(tiles):
+                    m = M * i // tiles  # rows m:m + mr, the tiles' sizes at most one apart (as in product)
+                    mr = M * (i + 1) // tiles - m
                     a = k0 * a_stride + m
                     if cols == NR:
                         _tile(row_bytes, mr, A, a, 1, a_stride, B, k0 * G + j0, G, kb, C, m * G + j0, G, True, False)
                     else:
-                        for i in range(mr):
+                        for u in range(mr):
                             for j in range(NR):
-                                work[i, j] = flat[(m + i) * G + j0 + j] if j < cols else 0.0
+                                work[u, j] = flat[(m + u) * G + j0 + j] if j < cols else 0.0
                         _tile(row_bytes, mr, A, a, 1, a_stride, stripe, 0, NR, kb, work, 0, NR, True, False)
-                        for i in range(mr):
+                        for u in range(mr):
                             for j in range(cols):
-                                flat[(m + i) * G + j0 + j] = work[i, j]
+                                flat[(m + u) * G + j0 + j] = work[u, j]
