@@ -105,10 +105,8 @@ _CLAMP, _ONE32 = np.float32(9.0), np.float32(1.0)
 @njit(**JIT)
 def tanh32_fraction(x):
     """(n, d) with tanh32(x) = n / d before its clamp to [-1, 1]; d ≥ 1."""
-    if x > _CLAMP:  # written as compares so that a NaN passes through
-        x = _CLAMP
-    if x < -_CLAMP:
-        x = -_CLAMP
+    x = _CLAMP if _CLAMP < x else x  # min(9, x) and max(-9, x) as x86's minps and maxps: a NaN x passes through
+    x = -_CLAMP if x < -_CLAMP else x
     s = x * x
     p = ((((_P[5] * s + _P[4]) * s + _P[3]) * s + _P[2]) * s + _P[1]) * s + _P[0]
     q = ((_Q[3] * s + _Q[2]) * s + _Q[1]) * s + _Q[0]
