@@ -499,15 +499,23 @@ def test_all_finite_finds_every_nan_and_inf(backend, dtype):
         assert switch._compiled_finite is not None  # the compiled loop answered
 
 
-def test_calls_blas_sees_the_largest_block():
-    """OpenBLAS is held to one thread exactly when a loop will call it (a block over SMALL_ROWS rows, or D)."""
+def test_calls_blas_sees_the_largest_block_and_what_is_packed():
+    """OpenBLAS is held to one thread exactly when a loop will call it: the input terms of more than SMALL_ROWS
+    features on W neither packed nor stacked over U, or a product on an unpacked U in a block over SMALL_ROWS rows."""
     from rnnlab.kernels.fast import plan as fast_plan
     from rnnlab.kernels.fast import pool as threads
     from rnnlab.kernels.fast.products import SMALL_ROWS
 
+    none, some = np.empty((0, 0, 0), np.float32), np.ones((1, 1, 1), np.float32)
     for B in range(1, 40):
         for parts in range(1, 6):
             rows = threads.split(B, parts)
             widest = max(r1 - r0 for r0, r1 in rows)
-            assert fast_plan.calls_blas(1, rows) == (widest > SMALL_ROWS), (B, parts)
-            assert fast_plan.calls_blas(SMALL_ROWS + 1, rows)
+            for D in (1, SMALL_ROWS, SMALL_ROWS + 1):
+                wide_input = D > SMALL_ROWS
+                for PW in (none, some):
+                    for panels in ((none,), (some,), (some, none), (some, some)):
+                        unpacked = any(P.size == 0 for P in panels)
+                        expected = (wide_input and PW.size == 0) or (widest > SMALL_ROWS and unpacked)
+                        assert fast_plan.calls_blas(D, rows, panels, PW, none) == expected, (B, parts, D)
+                        assert not fast_plan.calls_blas(D, rows, panels, PW, some)  # one product a step on [W; U]

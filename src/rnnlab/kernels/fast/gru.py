@@ -536,7 +536,7 @@ def infer(
     h = np.empty((B, H), dtype)  # h_T
     P, Ph = panels(Ur, rows, T), panels(Uh, rows, T)  # U_h is empty under reset_after
     PW = input_panels(W, T * B)
-    with one_blas_thread(calls_blas(D, rows)):
+    with one_blas_thread(calls_blas(D, rows, (P,) if Uh.size == 0 else (P, Ph), PW, empty(3, dtype))):
         args = (x, W, PW, Ur, P, Uh, Ph, b, b_rec, state[0], m8, go_backwards, reset_after, *codes, steps, y, h)
         pool.run(_infer_block, [(*args, r0, r1) for r0, r1 in rows])  # each block on arrays of its own
     return (y if sequences else None), (h,)

@@ -359,7 +359,7 @@ def infer(
     x, W, U, b, state, m8, codes, rows = plan
     B, T, D = x.shape
     WU, P, PW, steps = infer_terms(W, U, rows, T, B)
-    with one_blas_thread(calls_blas(D, rows)):
+    with one_blas_thread(calls_blas(D, rows, (P,), PW, WU)):
         if len(rows) == 1:
             args = (x, W, PW, U, P, WU, b, state[0], state[1], m8, go_backwards, *codes, sequences, steps)
             y, h, c = pool.run(_infer_batch, [args])[0]

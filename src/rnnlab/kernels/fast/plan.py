@@ -107,9 +107,16 @@ def input_steps(T, D):
     return T if D > SMALL_ROWS else 1
 
 
-def calls_blas(D, rows):
-    """Whether the loops will call OpenBLAS: more than SMALL_ROWS input features or rows in a block."""
-    return D > SMALL_ROWS or -(-rows[-1][1] // len(rows)) > SMALL_ROWS  # no block of split() exceeds ⌈B / blocks⌉
+def calls_blas(D, rows, panels, PW, WU):
+    """Whether inference's loops will call OpenBLAS, which is then held to one thread (blas.one_blas_thread,
+    whose two settings took some 14 µs a call, docs/PERFORMANCE.md): for the input terms of more than
+    SMALL_ROWS features made neither on W stacked over U (WU) nor on W packed (PW), or for a recurrent
+    product whose matrix is not packed (an empty array in the tuple `panels`) in a block of more than
+    SMALL_ROWS rows (blocks: rows)."""
+    if WU.shape[0] > 0:  # every step one product on the panels of [W; U]
+        return False
+    widest = -(-rows[-1][1] // len(rows))  # no block of split() exceeds ⌈B / blocks⌉
+    return (D > SMALL_ROWS and PW.shape[0] == 0) or (widest > SMALL_ROWS and any(P.shape[0] == 0 for P in panels))
 
 
 def transposed_if_small(U, rows, P):

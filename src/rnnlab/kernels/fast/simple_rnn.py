@@ -220,7 +220,7 @@ def infer(x, params, state, mask=None, go_backwards=False, sequences=True, activ
     x, W, U, b, state, m8, (code,), rows = plan
     B, T, D = x.shape
     WU, P, PW, steps = infer_terms(W, U, rows, T, B)
-    with one_blas_thread(calls_blas(D, rows)):
+    with one_blas_thread(calls_blas(D, rows, (P,), PW, WU)):
         if len(rows) == 1:
             args = (x, W, PW, U, P, WU, b, state[0], m8, go_backwards, code, sequences, steps)
             y, h = pool.run(_infer_batch, [args])[0]
