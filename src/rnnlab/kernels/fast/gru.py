@@ -534,8 +534,8 @@ def infer(
     dtype = x.dtype
     y = np.empty((B, T, H), dtype) if sequences else empty(3, dtype)
     h = np.empty((B, H), dtype)  # h_T
-    P, Ph = panels(Ur, rows, T), panels(Uh, rows, T)  # U_h is empty under reset_after
-    PW = input_panels(W, T * B)
+    P, Ph = panels(Ur, rows, T, keep=True), panels(Uh, rows, T, keep=True)  # U_h is empty under reset_after
+    PW = input_panels(W, T * B, keep=True)
     with one_blas_thread(calls_blas(D, rows, (P,) if Uh.size == 0 else (P, Ph), PW, empty(3, dtype))):
         args = (x, W, PW, Ur, P, Uh, Ph, b, b_rec, state[0], m8, go_backwards, reset_after, *codes, steps, y, h)
         pool.run(_infer_block, [(*args, r0, r1) for r0, r1 in rows])  # each block on arrays of its own

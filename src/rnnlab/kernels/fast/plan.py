@@ -156,7 +156,7 @@ def _tiled_path():
 ROW_PANEL_STEPS = 32
 
 
-def panels(U, rows, steps, transpose=False):
+def panels(U, rows, steps, transpose=False, keep=False):
     """U (or Uᵀ) packed for the tiled product (packed.pack), laid out for the largest block of rows
     (steps: the sequence's length); else an empty stand-in, and the blocks then call OpenBLAS or loops
     (empty too for an empty U, the GRU's U_h under reset_after).
@@ -167,11 +167,12 @@ def panels(U, rows, steps, transpose=False):
     threshold fitted to one machine were not worth 3 %. Blocks of one or two rows keep their loops
     for short sequences (ROW_PANEL_STEPS) and unless U's columns fill whole panels of theirs: a
     panel cut by the last column costs them a tile of 8–16 vectors for its few columns, and an LSTM
-    at H = 70 took 1.3× the loops' time. A U that is its own panel (packed.own_panel) costs no pack."""
+    at H = 70 took 1.3× the loops' time. A U that is its own panel (packed.own_panel) costs no pack.
+    keep: inference's; the pack is kept for the next call on the same weights (packed.pack)."""
     most = _packed_rows(U, rows, steps, transpose)
     if most is None:
         return empty(3, U.dtype)
-    return packed.pack(U, transpose, packed.vector_bytes(), most)
+    return packed.pack(U, transpose, packed.vector_bytes(), most, keep)
 
 
 def _packed_rows(U, rows, steps, transpose=False):
@@ -187,7 +188,7 @@ def _packed_rows(U, rows, steps, transpose=False):
     return most
 
 
-def stacked_panels(W, U, rows, steps):
+def stacked_panels(W, U, rows, steps, keep=False):
     """W stacked over U, [W; U] (D + H, G), packed (packed.pack_stacked) for one product a step of the input
     and recurrent terms (products.stacked_product); else an empty stand-in, and the input terms of all steps
     are made first (input_panels), U packed on its own (panels). steps: the sequence's length.
@@ -199,7 +200,7 @@ def stacked_panels(W, U, rows, steps):
     saves (1.06–1.36× at T·B = 32–256 and H ≤ 256). Not where U's columns make one panel: a layer's U
     (on a cache line, memory.aligned_empty) is then its own (packed.own_panel) and costs no pack, and
     stacking took 1.07–1.17× the time. The rule reads shapes only, never where U lies: the path sets
-    the rounding (docs/PERFORMANCE.md, "One product a step")."""
+    the rounding (docs/PERFORMANCE.md, "One product a step"). keep: as panels()'s."""
     D, G = W.shape
     if D <= SMALL_ROWS or steps * (rows[-1][1] - rows[0][0]) < INPUT_PANEL_ROWS:  # shapes first, the cheaper
         return empty(3, U.dtype)
@@ -208,7 +209,7 @@ def stacked_panels(W, U, rows, steps):
         return empty(3, U.dtype)
     if G == packed.panel_width(U.dtype, packed.vector_bytes(), most, G):  # U is one panel: a layer's costs no pack
         return empty(3, U.dtype)
-    return packed.pack_stacked(W, U, packed.vector_bytes(), most)
+    return packed.pack_stacked(W, U, packed.vector_bytes(), most, keep)
 
 
 # features plus units up to which the tiles make the weight gradients in one pass over dz (products.grads_block):
@@ -224,14 +225,14 @@ def grads_in_one_pass(D, H):
     return _tiled_path() is not None and D + H <= GRAD_TILE_COLUMNS
 
 
-def input_panels(W, rows):
+def input_panels(W, rows, keep=False):
     """W (D, G) packed for the input terms of all steps (packed.project), or an empty stand-in: then
     OpenBLAS's product, or loops for one or two features (products.input_projection). rows: T·B.
 
     Auto packs where a panel of all D rows fits L1 (packed.L1_PANEL: D ≤ 128 on AVX-512's tile, 512 on
     AVX2's) and there are INPUT_PANEL_ROWS rows or more: there AVX-512's tiles took 0.53–0.89× OpenBLAS's
     time from D = 8 to 64, 0.94–1.01× at 128, and 0.93–1.12× from 160 to 512 (docs/PERFORMANCE.md); "packed"
-    packs for any D and rows, "blas" never."""
+    packs for any D and rows, "blas" never. keep: as panels()'s."""
     path = _tiled_path()
     D, G = W.shape
     if D <= SMALL_ROWS or path is None:
@@ -240,7 +241,7 @@ def input_panels(W, rows):
     panel = D * packed.panel_width(W.dtype, width, packed.MR, G) * W.itemsize  # bytes of one panel, as pack lays it
     if path == "auto" and (panel > packed.L1_PANEL or rows < INPUT_PANEL_ROWS):
         return empty(3, W.dtype)
-    return packed.pack(W, width=width)
+    return packed.pack(W, width=width, keep=keep)
 
 
 def step_terms(x, W, U, rows, z, rdrop):
@@ -274,7 +275,7 @@ def infer_terms(W, U, rows, T, B):
     W (D, G), U (H, G). Returns (WU, P, PW, steps): [W; U] packed or empty; U packed (panels) or empty;
     W packed (input_panels) or empty; the steps whose input terms are held at once (the middle length
     of the work array z)."""
-    WU = stacked_panels(W, U, rows, T)
+    WU = stacked_panels(W, U, rows, T, keep=True)
     if WU.shape[0] > 0:  # one product a step
         return WU, empty(3, U.dtype), empty(3, W.dtype), 1
-    return WU, panels(U, rows, T), input_panels(W, T * B), input_steps(T, W.shape[0])
+    return WU, panels(U, rows, T, keep=True), input_panels(W, T * B, keep=True), input_steps(T, W.shape[0])
