@@ -28,7 +28,6 @@ stacked over U (`pack_stacked`).
 """
 
 import os
-import weakref
 
 import llvmlite.binding as llvm
 import numpy as np
@@ -39,6 +38,7 @@ from numba.extending import intrinsic
 
 from ..memory import aligned_empty
 from . import (
+    kept,
     numba_cache,  # noqa: F401  (installs the cache locators before anything compiles)
     pool,
 )
@@ -362,19 +362,19 @@ def pack(M, transpose=False, width=None, rows=MR, keep=False):
     A matrix of one whole panel (N = NR, own_panel) is its own: P is then a view of M, nothing
     copied. A large one (PARALLEL_PACK) is packed by all the kernel threads, each its share of the
     panels. keep (not transposed, as inference asks): the pack is kept for the next call that asks for
-    M's with keep (_kept_pack)."""
+    M's with keep (kept.py)."""
     K, N = (M.shape[1], M.shape[0]) if transpose else M.shape
     NR = panel_width(M.dtype, vector_bytes() if width is None else width, rows, N)
     if own_panel(M, transpose, NR):
         return M.reshape(1, K, NR)
     if keep and transpose:
         raise ValueError("only a pack of M as it lies is kept")
-    key, P = _kept_pack((M,), ("pack", NR, M.shape, M.dtype.str)) if keep else (None, None)
+    key, P = kept.find((M,), ("pack", NR, M.shape, M.dtype.str)) if keep else (None, None)
     if P is None:
         P = aligned_empty((-(-N // NR), K, NR), M.dtype, CACHE_LINE)  # panel rows on cache lines: no load straddles two
         _fill(M, transpose, P)
         if keep:
-            _keep(key, (M,), P)
+            kept.keep(key, (M,), P)
     return P
 
 
@@ -384,102 +384,14 @@ def pack_stacked(W, U, width=None, rows=MR, keep=False):
     Each panel's first D rows are W's, the next H rows U's; nothing is concatenated first. keep: as pack()'s."""
     D, N = W.shape
     NR = panel_width(W.dtype, vector_bytes() if width is None else width, rows, N)
-    key, P = _kept_pack((W, U), ("stacked", NR, W.shape, U.shape, W.dtype.str)) if keep else (None, None)
+    key, P = kept.find((W, U), ("stacked", NR, W.shape, U.shape, W.dtype.str)) if keep else (None, None)
     if P is None:
         P = aligned_empty((-(-N // NR), D + U.shape[0], NR), W.dtype, CACHE_LINE)
         _fill(W, False, P[:, :D])
         _fill(U, False, P[:, D:])
         if keep:
-            _keep(key, (W, U), P)
+            kept.keep(key, (W, U), P)
     return P
-
-
-# inference's packs (pack(keep=True)), the last of each matrix or of W and U stacked, by the matrices'
-# identities and the layout, so that a call on weights unchanged since the last takes the pack instead of
-# making it again: making it took 27 of the 1150 µs of LSTM inference at (100, 32, 1, 64) and 4.4 of 250 ms at
-# (25, 128, 512, 1024), two threads (docs/PERFORMANCE.md). Whether the weights changed is read off the pack
-# itself, bit for bit (_holds), however they were changed (an optimizer's step, set_weights, a write into
-# layer.params). An entry goes with its matrices (weak references); a stale one before its successor is made.
-# Training does not keep its packs: its weights change at every step.
-_kept = {}
-
-
-def _kept_pack(Ms, layout):
-    """(key, P): the kept pack of the matrices Ms in this layout where they still hold its bits, else None."""
-    key = (tuple(id(M) for M in Ms), layout)
-    entry = _kept.get(key)
-    if entry is None:
-        return key, None
-    refs, P = entry
-    if all(ref() is M for ref, M in zip(refs, Ms)) and _holds(Ms, P):
-        return key, P
-    _kept.pop(key, None)
-    return key, None
-
-
-def _keep(key, Ms, P):
-    """P kept for the matrices Ms until they go (or until a call finds it stale)."""
-
-    def drop(_, key=key):
-        _kept.pop(key, None)
-
-    _kept[key] = (tuple(weakref.ref(M, drop) for M in Ms), P)
-
-
-def _holds(Ms, P):
-    """Whether P holds the matrices Ms (one, or W and U stacked) as _fill put them, bit for bit (a NaN
-    equals itself, −0 differs from +0); by all the kernel threads for a large P (PARALLEL_PACK)."""
-    n = P.shape[0]
-    k0 = 0
-    for M in Ms:
-        M = np.ascontiguousarray(M)
-        if P.nbytes >= PARALLEL_PACK:
-            same = all(pool.run(_same, [(M, P, k0, p0, p1) for p0, p1 in pool.split(n, pool.num_threads())]))
-        else:  # called directly: pool.run's setting of the floating-point state would cost more than the compare
-            same = _same(M, P, k0, 0, n)
-        if not same:
-            return False
-        k0 += M.shape[0]
-    return True
-
-
-@njit(**JIT)
-def _same(M, P, k0, p0, p1):
-    """Whether panels p0:p1 of P, from their row k0, hold M (K, N) as _pack put it: each panel row
-    against M's as one memcmp."""
-    _, _, NR = P.shape
-    K, N = M.shape
-    lp, lk = P.strides[0] // P.itemsize, P.strides[1] // P.itemsize
-    for k in range(K):
-        for p in range(p0, p1):
-            j0 = p * NR
-            if _differ(P, p * lp + (k0 + k) * lk, M, k * N + j0, min(NR, N - j0)):
-                return False
-    return True
-
-
-@intrinsic
-def _differ(typingctx, a, a0, b, b0, n):
-    """Whether n values from offset a0 of a's data differ from those at offset b0 of b's in any bit (memcmp)."""
-    sig = types.boolean(a, types.intp, b, types.intp, types.intp)
-
-    def codegen(context, builder, signature, args):
-        a_, a0_, b_, b0_, n_ = args
-        byte_ptr = ir.IntType(8).as_pointer()
-        size = context.get_abi_sizeof(context.get_value_type(signature.args[0].dtype))
-        memcmp = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(_I32, [byte_ptr, byte_ptr, _I64]), "memcmp"
-        )
-        pa = builder.bitcast(
-            builder.gep(context.make_array(signature.args[0])(context, builder, a_).data, [a0_]), byte_ptr
-        )
-        pb = builder.bitcast(
-            builder.gep(context.make_array(signature.args[2])(context, builder, b_).data, [b0_]), byte_ptr
-        )
-        order = builder.call(memcmp, [pa, pb, builder.mul(n_, ir.Constant(_I64, size))])
-        return builder.icmp_signed("!=", order, ir.Constant(_I32, 0))
-
-    return sig, codegen
 
 
 def _fill(M, transpose, P):
