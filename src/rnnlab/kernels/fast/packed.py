@@ -443,6 +443,7 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
     row_bytes = NR * P.itemsize
     tile_rows = most_rows(row_bytes)
     tiles = -(-n // tile_rows)
+    base, extra = divmod(n, max(tiles, 1))  # the first `extra` tiles take base + 1 rows, the others base
     kc = max(1, K_BLOCK // row_bytes) if n > tile_rows else K
     n_blocks = -(-K // kc)
     dk = -1 if from_end else 1  # the tiles' step along k, in A and in P
@@ -458,9 +459,9 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
             p = n_panels - 1 - q if from_end else q
             j0 = p * NR
             cols = min(NR, N - j0)
+            m = 0
             for i in range(tiles):
-                m = n * i // tiles  # rows m:m + mr, the tiles' sizes at most one apart
-                mr = n * (i + 1) // tiles - m
+                mr = base + 1 if i < extra else base
                 a = a0 + m * lda + first
                 pk = (p * K + first) * NR
                 if cols == NR:
@@ -474,6 +475,7 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
                     for u in range(mr):
                         for j in range(cols):
                             flat[c0 + (m + u) * ldc + j0 + j] = work[u, j]
+                m += mr
 
 
 @njit(**JIT)
@@ -506,11 +508,11 @@ def at_b(As, strides, B, Cs, c0, c1, wide):
             for s in range(len(As)):
                 A, a_stride, C = As[s], strides[s], Cs[s]
                 flat = C.reshape(-1)
-                M = C.shape[0]
-                tiles = -(-M // MR)
+                tiles = -(-C.shape[0] // MR)
+                base, extra = divmod(C.shape[0], max(tiles, 1))  # tiles of nearly equal size, as in product
+                m = 0
                 for i in range(tiles):
-                    m = M * i // tiles  # rows m:m + mr, the tiles' sizes at most one apart (as in product)
-                    mr = M * (i + 1) // tiles - m
+                    mr = base + 1 if i < extra else base
                     a = k0 * a_stride + m
                     if cols == NR:
                         _tile(row_bytes, mr, A, a, 1, a_stride, B, k0 * G + j0, G, kb, C, m * G + j0, G, True, False)
@@ -522,3 +524,4 @@ def at_b(As, strides, B, Cs, c0, c1, wide):
                         for u in range(mr):
                             for j in range(cols):
                                 flat[(m + u) * G + j0 + j] = work[u, j]
+                    m += mr
