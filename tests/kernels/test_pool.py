@@ -1,5 +1,6 @@
 """The kernel threads (kernels/fast/pool.py): blocks in parallel, results in order, an error raised, no block
-still running when a call returns, whether the caller waits for the workers by watching flags or asleep."""
+still running when a call returns, whether the caller waits for the workers by watching flags or asleep, and a
+worker that takes its next block once the next call's first block has marked that it began."""
 
 import threading
 import time
@@ -20,7 +21,7 @@ def pool():
 
 
 def test_the_first_block_runs_on_the_caller_the_others_on_workers_of_their_own(pool):
-    got = pool.run(lambda k: (k, threading.current_thread().name), [(k,) for k in range(4)])
+    got = pool.run(lambda begun, k: (k, threading.current_thread().name), [(k,) for k in range(4)])
     assert [k for k, _ in got] == [0, 1, 2, 3]
     assert got[0][1] == threading.current_thread().name
     workers = [name for _, name in got[1:]]
@@ -32,7 +33,7 @@ def test_the_first_block_runs_on_the_caller_the_others_on_workers_of_their_own(p
 def test_no_block_is_still_running_when_run_returns(pool, monkeypatch, caller_pauses, delay):
     monkeypatch.setattr(pool, "CALLER_PAUSES", caller_pauses)
 
-    def block(out, k):
+    def block(begun, out, k):
         if k > 0:
             time.sleep(delay * k)
         out[k] = k + 1
@@ -46,7 +47,7 @@ def test_no_block_is_still_running_when_run_returns(pool, monkeypatch, caller_pa
 def test_an_error_in_a_block_is_raised_once_every_block_has_finished(pool):
     out = np.zeros(3)
 
-    def block(k, failing):
+    def block(begun, k, failing):
         if k == failing:
             raise ValueError(f"block {k}")
         time.sleep(0.03 * k)
@@ -57,7 +58,7 @@ def test_an_error_in_a_block_is_raised_once_every_block_has_finished(pool):
         with pytest.raises(ValueError, match=f"block {failing}"):
             pool.run(block, [(0, failing), (1, failing), (2, failing)])
         assert out[2] == 1 and out.sum() == 2
-    assert pool.run(lambda k: k * k, [(1,), (2,), (3,)]) == [1, 4, 9]  # the workers serve on
+    assert pool.run(lambda begun, k: k * k, [(1,), (2,), (3,)]) == [1, 4, 9]  # the workers serve on
 
 
 def test_calls_from_several_threads_at_once_each_get_their_own_results(pool):
@@ -65,7 +66,7 @@ def test_calls_from_several_threads_at_once_each_get_their_own_results(pool):
 
     def calls(t):
         for i in range(100):
-            got = pool.run(lambda a, b: a * 1000 + b, [(t, i), (t, i + 1), (t, i + 2)])
+            got = pool.run(lambda begun, a, b: a * 1000 + b, [(t, i), (t, i + 1), (t, i + 2)])
             if got != [t * 1000 + i, t * 1000 + i + 1, t * 1000 + i + 2]:
                 wrong.append((t, i, got))
 
@@ -75,3 +76,38 @@ def test_calls_from_several_threads_at_once_each_get_their_own_results(pool):
     for thread in threads:
         thread.join(timeout=120)
     assert not any(thread.is_alive() for thread in threads) and wrong == []
+
+
+def test_only_the_first_block_is_given_the_calls_mark(pool):
+    got = pool.run(lambda begun, k: (k, begun.shape[0], begun[1] if begun.size else None), [(0,), (1,), (2,)])
+    assert [(k, size) for k, size, _ in got] == [(0, pool.spin.LINE), (1, 0), (2, 0)]
+    assert got[0][2] > 0  # the call's number
+    assert pool.run(lambda begun: begun.shape[0], [()]) == [0]  # one block: no worker waits for it
+
+
+def test_a_worker_takes_its_next_block_when_the_next_calls_first_block_has_begun(pool, monkeypatch):
+    from numba import njit
+
+    @njit(nogil=True)
+    def block(begun, out, k):
+        pool.spin.mark_begun(begun)
+        out[k] += 1
+
+    seen = []
+
+    def watch(*args):
+        seen.append(watch.of(*args))
+        return seen[-1]
+
+    watch.of = pool.spin.set_then_watch
+    monkeypatch.setattr(pool.spin, "set_then_watch", watch)
+    pauses = pool.WATCH_PAUSES
+    monkeypatch.setattr(pool, "CALLER_PAUSES", 10**9)  # no caller sleeps: the worker is freed by a mark only
+    monkeypatch.setattr(pool, "WATCH_PAUSES", 2 * 10**7)  # some seconds: a missed mark fails, not hangs
+    out = np.zeros(2)
+    for _ in range(3):
+        pool.run(block, [(out, 0), (out, 1)])
+    monkeypatch.setattr(pool, "WATCH_PAUSES", pauses)
+    pool.run(block, [(out, 0), (out, 1)])  # frees the worker still watching after the third call
+    assert list(out) == [4, 4]
+    assert seen[:3] == [pool.spin.BEGUN] * 3

@@ -42,10 +42,12 @@ from .products import (
     from_end,
     input_grad,
     input_projection,
+    projection_block,
     recurrent_grad,
     recurrent_product,
     step_input,
 )
+from .spin import mark_begun
 
 
 # ---- one row of one step ------------------------------------------------------------
@@ -113,13 +115,36 @@ def _cell_before_state(g, b, ah, h_prev, h_new, code_a):
 # ---- training forward ---------------------------------------------------------------
 @njit(**JIT)
 def _forward_rows(
-    x, U, P, Uh, Ph, b, b_rec, h, gates, hU_h, y, mask, rdrop, hp, hu, rh, ah, reset_after, code_a, code_r, r0, r1
+    begun,
+    x,
+    U,
+    P,
+    Uh,
+    Ph,
+    b,
+    b_rec,
+    h,
+    gates,
+    hU_h,
+    y,
+    mask,
+    rdrop,
+    hp,
+    hu,
+    rh,
+    ah,
+    reset_after,
+    code_a,
+    code_r,
+    r0,
+    r1,
 ):
     """Steps 0..T-1 of batch rows r0:r1; h[0] set on entry; h, gates, hU_h (reset_after), y filled.
 
     U is the whole U (reset_after) or U_zr; P, Ph: U and U_h packed, or empty; b (3H) the input
     bias, b_rec (3H) b' (reset_after); hu, rh, ah (B, ·) are work rows of this block.
     """
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     for t in range(x.shape[0]):
         if reset_after:
             for r in range(r0, r1):
@@ -148,6 +173,7 @@ def _forward_rows(
 # ---- backward -------------------------------------------------------------------------
 @njit(**JIT)
 def _backward_rows(
+    begun,
     dy,
     gates,
     h,
@@ -179,6 +205,7 @@ def _backward_rows(
     dzr (B, 2H), dah, drh (B, H) are work rows: ∂L/∂a_{z,r}, ∂L/∂a_h, ∂L/∂(r_t ⊙ h_{t-1}).
     Ut, Pt (Uht, Pht): Uᵀ (U_hᵀ) for the product's loops and packed panels (products.recurrent_grad).
     """
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     T = gates.shape[0]
     H = h.shape[2]
     rd = rdrop.shape[0] > 0
@@ -233,13 +260,14 @@ def _backward_rows(
 
 
 @njit(**JIT)
-def _grads_block(x, hp, hh, da, da_rec, W, gW, gU, gb, gb_rec, dx, c0, c1, q0, q1, wide):
+def _grads_block(begun, x, hp, hh, da, da_rec, W, gW, gU, gb, gb_rec, dx, c0, c1, q0, q1, wide):
     """Columns c0:c1 of ∂L/∂W = Σ x_tᵀ da_t, ∂L/∂U and ∂L/∂b (and ∂L/∂b'); rows q0:q1 of dx = da Wᵀ.
 
     ∂L/∂U = Σ hpᵀ da_rec over the z and r columns, Σ hhᵀ da_rec over the h̃ columns: hh = hp and
     da_rec = ∂L/∂(h_{t-1} U + b') under reset_after, hh = r_t ⊙ h_{t-1} and da_rec = da without it.
     x (N, D), hp, hh (N, H), da, da_rec (N, 3H): the steps of all rows stacked (N = T·B).
     """
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     N = x.shape[0]
     G = da.shape[1]
     split = 2 * (G // 3)  # the first column of the h̃ block
@@ -307,10 +335,11 @@ def _infer_rows(
 
 @njit(**JIT)
 def _infer_block(
-    x, W, PW, U, P, Uh, Ph, b, b_rec, h0, mask, backwards, reset_after, code_a, code_r, steps, y, hT, r0, r1
+    begun, x, W, PW, U, P, Uh, Ph, b, b_rec, h0, mask, backwards, reset_after, code_a, code_r, steps, y, hT, r0, r1
 ):
     """_infer_rows on batch rows r0:r1, with state and work arrays of the block's own, made on its
     thread (see lstm.py); writes y[r0:r1] (unless y is empty) and h_T into hT[r0:r1]."""
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     n = r1 - r0
     H = h0.shape[1]
     h = h0[r0:r1].copy()  # becomes h_T
@@ -367,7 +396,7 @@ def forward(
     PW = input_panels(W, T * B)
     with one_blas_thread():  # x_t W for all steps first, as one large product per thread
         pool.run(
-            input_projection,
+            projection_block,
             [
                 (x.reshape(T * B, -1), W, PW, gates.reshape(T * B, 3 * H), q0, q1)
                 for q0, q1 in pool.split(T * B, len(rows))

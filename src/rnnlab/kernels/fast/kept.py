@@ -22,6 +22,7 @@ from . import (
     pool,
 )
 from .ops import JIT
+from .spin import mark_begun
 
 # packs of this many bytes or more are compared by all the kernel threads, as packed.py packs them
 PARALLEL_COMPARE = 2 << 20
@@ -65,7 +66,7 @@ def holds(Ms, P):
         if P.nbytes >= PARALLEL_COMPARE:
             same = all(pool.run(_same, [(M, P, k0, p0, p1) for p0, p1 in pool.split(n, pool.num_threads())]))
         else:  # called directly: pool.run's setting of the floating-point state would cost more than the compare
-            same = _same(M, P, k0, 0, n)
+            same = _same(pool.NO_MARK, M, P, k0, 0, n)
         if not same:
             return False
         k0 += M.shape[0]
@@ -73,8 +74,9 @@ def holds(Ms, P):
 
 
 @njit(**JIT)
-def _same(M, P, k0, p0, p1):
+def _same(begun, M, P, k0, p0, p1):
     """Whether panels p0:p1 of P, from their row k0, hold M (K, N): each panel row against M's as one memcmp."""
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     _, _, NR = P.shape
     K, N = M.shape
     lp, lk = P.strides[0] // P.itemsize, P.strides[1] // P.itemsize

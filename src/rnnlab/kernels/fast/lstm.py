@@ -50,15 +50,17 @@ from .products import (
     step_product,
     weight_grads,
 )
+from .spin import mark_begun
 
 
 @njit(**JIT)
-def _forward_rows(x, U, P, WU, b, h, c, gates, y, mask, rdrop, hp, xh, code_a, code_r, r0, r1):
+def _forward_rows(begun, x, U, P, WU, b, h, c, gates, y, mask, rdrop, hp, xh, code_a, code_r, r0, r1):
     """Steps 0..T-1 of batch rows r0:r1; h[0], c[0] set on entry, h, c, gates, y filled.
 
     WU: [W; U] packed (plan.stacked_panels), each step's terms one product with xh (B, D + H) its
     work; else empty, z_t = x_t W already in gates, and P: U packed, or empty. The bias comes with
     the activation."""
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     for t in range(x.shape[0]):
         if WU.shape[0] > 0:  # z_t = [x_t, h_{t-1}] [W; U]
             stacked_product(x[t], h[t], WU, rdrop, xh, gates[t], r0, r1, from_end(t))
@@ -140,11 +142,12 @@ def _cell_infer(z, b, c_prev, c_new, h_new):
 
 
 @njit(**JIT)
-def _backward_rows(dy, gates, c, U, Ut, Pt, mask, rdrop, dz, dh, dc, dhr, code_a, code_r, r0, r1):
+def _backward_rows(begun, dy, gates, c, U, Ut, Pt, mask, rdrop, dz, dh, dc, dhr, code_a, code_r, r0, r1):
     """BPTT of rows r0:r1: dh, dc (B, H) hold dh_T, dC_T on entry, dh_0, dC_0 on exit; dz filled.
 
     Ut, Pt: Uᵀ for the product's loops and packed panels (products.recurrent_grad).
     """
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     T = gates.shape[0]
     H = U.shape[0]
     for t in range(T - 1, -1, -1):
@@ -234,7 +237,7 @@ def _infer_rows(x, W, PW, U, P, WU, b, h, c, y, mask, backwards, code_a, code_r,
 
 
 @njit(**JIT)
-def _infer_block(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r, steps, y, hT, cT, r0, r1):
+def _infer_block(begun, x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r, steps, y, hT, cT, r0, r1):
     """_infer_rows on batch rows r0:r1, with state and work arrays of the block's own, made on its
     thread; writes y[r0:r1] (unless y is empty), h_T into hT[r0:r1] and C_T into cT[r0:r1].
 
@@ -242,6 +245,7 @@ def _infer_block(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r,
     1.46× the time: lines at the edge of a block's rows went back and forth between the cores
     (docs/PERFORMANCE.md, "Blocks on arrays of their own").
     """
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     n = r1 - r0
     D = x.shape[2]
     H = h0.shape[1]
@@ -257,7 +261,7 @@ def _infer_block(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r,
 
 
 @njit(**JIT)
-def _infer_batch(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
+def _infer_batch(begun, x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r, sequences, steps):
     """_infer_block on the whole batch, its outputs made here: (y or an empty array, h_T, C_T).
 
     Made in Python, the arrays took a one-step call about 7 µs more: after a kernel
@@ -267,7 +271,7 @@ def _infer_batch(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r,
     H = h0.shape[1]
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
     h, c = np.empty((B, H), x.dtype), np.empty((B, H), x.dtype)
-    _infer_block(x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r, steps, y, h, c, np.intp(0), B)
+    _infer_block(begun, x, W, PW, U, P, WU, b, h0, c0, mask, backwards, code_a, code_r, steps, y, h, c, np.intp(0), B)
     return y, h, c
 
 

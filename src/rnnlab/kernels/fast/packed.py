@@ -43,6 +43,7 @@ from . import (
     pool,
 )
 from .ops import JIT
+from .spin import mark_begun
 
 MR = 6  # rows of A per tile
 WIDE, NARROW = 64, 32  # bytes per vector: AVX-512, AVX2
@@ -286,7 +287,7 @@ def panel_width(dtype, vector_bytes, rows, columns):
 
 
 @njit(**JIT)
-def _pack(M, transpose, P, p0, p1):
+def _pack(begun, M, transpose, P, p0, p1):
     """P[p, k, j] = M[k, p·NR + j] (or Mᵀ's with transpose) for panels p0:p1, zero past the last column;
     M C-contiguous, P's panel rows of unit stride (a slice of P's rows will do).
 
@@ -295,6 +296,7 @@ def _pack(M, transpose, P, p0, p1):
     by panel, each over all of M's rows, took twice as long at H = 1024: every row of M its own page.
     Transposed, M is read along its rows sixteen values at a time, which land in sixteen rows of the
     panel (reading M down its columns took 2–3× as long)."""
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     _, K, NR = P.shape
     N = M.shape[0] if transpose else M.shape[1]
     if transpose:
@@ -398,7 +400,7 @@ def _fill(M, transpose, P):
     """_pack of all of P's panels; by all the kernel threads for a large M (PARALLEL_PACK)."""
     M = np.ascontiguousarray(M)  # rows of M as _pack copies them, N values apart
     if M.nbytes < PARALLEL_PACK:
-        _pack(M, transpose, P, 0, P.shape[0])
+        _pack(pool.NO_MARK, M, transpose, P, 0, P.shape[0])
     else:
         pool.run(_pack, [(M, transpose, P, p0, p1) for p0, p1 in pool.split(P.shape[0], pool.num_threads())])
 

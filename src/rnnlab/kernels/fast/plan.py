@@ -7,7 +7,7 @@ import numpy as np
 from .. import activations
 from . import packed, pool
 from .ops import CODES
-from .products import SMALL_ROWS, input_projection
+from .products import SMALL_ROWS, projection_block
 
 # below this many multiply-adds per sequence the batch is not split: a call hands work to
 # the other thread two to four times, some tens of microseconds each, which would eat
@@ -263,7 +263,7 @@ def step_terms(x, W, U, rows, z, rdrop):
     if not stacked:  # z_t = x_t W for all steps first
         PW = input_panels(W, T * B)
         xs, zs = x.reshape(T * B, D), z.reshape(T * B, G)
-        pool.run(input_projection, [(xs, W, PW, zs, q0, q1) for q0, q1 in pool.split(T * B, len(rows))])
+        pool.run(projection_block, [(xs, W, PW, zs, q0, q1) for q0, q1 in pool.split(T * B, len(rows))])
     return WU, P, xh, hp
 
 

@@ -20,6 +20,7 @@ from numba import njit
 
 from . import packed, pool
 from .ops import JIT, gemm
+from .spin import mark_begun
 
 SMALL_ROWS = 2
 
@@ -74,6 +75,13 @@ def input_projection(x, W, PW, z, q0, q1):
             row_matmul_small(x[q], W, z[q])
     elif q1 > q0:
         gemm(False, False, q1 - q0, G, D, 1.0, x[q0:], D, W, G, 0.0, z[q0:], G)
+
+
+@njit(**JIT)
+def projection_block(begun, x, W, PW, z, q0, q1):
+    """input_projection as a block of pool.run, which passes `begun` (pool.py's protocol)."""
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
+    input_projection(x, W, PW, z, q0, q1)
 
 
 @njit(**JIT)
@@ -217,7 +225,7 @@ def input_grad(dz, W, dx, q0, q1):
 
 
 @njit(**JIT)
-def grads_block(x, hp, dz, W, gW, gU, gb, dx, c0, c1, q0, q1, one_pass, wide):
+def grads_block(begun, x, hp, dz, W, gW, gU, gb, dx, c0, c1, q0, q1, one_pass, wide):
     """Columns c0:c1 of ∂L/∂W = Σ x_tᵀ dz_t, ∂L/∂U = Σ h_{t-1}ᵀ dz_t, ∂L/∂b; rows q0:q1 of dx = dz Wᵀ.
 
     x (N, D), hp (N, H), dz (N, G): the steps of all rows stacked (N = T·B). one_pass: the tiles make
@@ -225,6 +233,7 @@ def grads_block(x, hp, dz, W, gW, gU, gb, dx, c0, c1, q0, q1, one_pass, wide):
     SMALL_ROWS columns, the tiles the others and the bias, each in a pass of its own. wide: the tiles'
     width (packed.tile_is_wide).
     """
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     N = x.shape[0]
     G = dz.shape[1]
     if c1 > c0 and one_pass:

@@ -41,14 +41,16 @@ from .products import (
     step_product,
     weight_grads,
 )
+from .spin import mark_begun
 
 
 @njit(**JIT)
-def _forward_rows(x, U, P, WU, b, h, hn, y, mask, rdrop, hp, xh, code, r0, r1):
+def _forward_rows(begun, x, U, P, WU, b, h, hn, y, mask, rdrop, hp, xh, code, r0, r1):
     """Steps 0..T-1 of batch rows r0:r1; h[0] set on entry, h, hn, y filled.
 
     WU: [W; U] packed, each step's terms one product with xh its work (see lstm.py); else empty,
     z_t = x_t W already in hn, and P: U packed, or empty. The bias comes with the activation."""
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     for t in range(x.shape[0]):
         if WU.shape[0] > 0:  # z_t = [x_t, h_{t-1}] [W; U]
             stacked_product(x[t], h[t], WU, rdrop, xh, hn[t], r0, r1, from_end(t))
@@ -66,8 +68,9 @@ def _forward_rows(x, U, P, WU, b, h, hn, y, mask, rdrop, hp, xh, code, r0, r1):
 
 
 @njit(**JIT)
-def _backward_rows(dy, hn, U, Ut, Pt, mask, rdrop, dz, dh, dhr, code, r0, r1):
+def _backward_rows(begun, dy, hn, U, Ut, Pt, mask, rdrop, dz, dh, dhr, code, r0, r1):
     """BPTT of rows r0:r1: dh (B, H) holds dh_T on entry and dh_0 on exit; dz filled (Ut, Pt: see lstm.py)."""
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     T = hn.shape[0]
     H = U.shape[0]
     for t in range(T - 1, -1, -1):
@@ -126,9 +129,10 @@ def _infer_rows(x, W, PW, U, P, WU, b, h, y, mask, backwards, code, z, xh, r0, r
 
 
 @njit(**JIT)
-def _infer_block(x, W, PW, U, P, WU, b, h0, mask, backwards, code, steps, y, hT, r0, r1):
+def _infer_block(begun, x, W, PW, U, P, WU, b, h0, mask, backwards, code, steps, y, hT, r0, r1):
     """_infer_rows on batch rows r0:r1, with state and work arrays of the block's own, made on its
     thread (see lstm.py); writes y[r0:r1] (unless y is empty) and h_T into hT[r0:r1]."""
+    mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     n = r1 - r0
     D = x.shape[2]
     H = h0.shape[1]
@@ -140,13 +144,13 @@ def _infer_block(x, W, PW, U, P, WU, b, h0, mask, backwards, code, steps, y, hT,
 
 
 @njit(**JIT)
-def _infer_batch(x, W, PW, U, P, WU, b, h0, mask, backwards, code, sequences, steps):
+def _infer_batch(begun, x, W, PW, U, P, WU, b, h0, mask, backwards, code, sequences, steps):
     """_infer_block on the whole batch, its outputs made here (see lstm.py): (y or an empty array, h_T)."""
     B, T, _ = x.shape
     H = h0.shape[1]
     y = np.empty((B, T, H) if sequences else (0, 0, 0), x.dtype)
     h = np.empty((B, H), x.dtype)
-    _infer_block(x, W, PW, U, P, WU, b, h0, mask, backwards, code, steps, y, h, np.intp(0), B)
+    _infer_block(begun, x, W, PW, U, P, WU, b, h0, mask, backwards, code, steps, y, h, np.intp(0), B)
     return y, h
 
 

@@ -3,7 +3,8 @@
 A thread that sleeps until the operating system wakes it took 20–40 µs to run again
 on the virtual machines of docs/PERFORMANCE.md, whose idle cores halt; one that
 watches a flag sees it set within a microsecond. pool.py waits this way at the end
-of a call, where the threads wait for each other some tens of microseconds.
+of a call, where the threads wait for each other some tens of microseconds, and a
+worker between calls, until the next call's first block has begun.
 
 Flags are int64 arrays, 0 until set. Each thread's flag has a cache line of its own
 (index LINE · k): a thread that sets its flag then does not take the line from under
@@ -101,14 +102,29 @@ def all_set(flags, n, pauses):
     return False
 
 
+# what set_then_watch saw: nothing within its pauses, a later call's first block begun, the other flag set
+TIMED_OUT, BEGUN, FLAGGED = 0, 1, 2
+
+
 @njit(**JIT)
-def set_then_wait(flags, i, value, j, pauses):
-    """flags[i] = value; then whether flags[j] is set within `pauses` pauses. The GIL is released first."""
+def mark_begun(begun):
+    """begun[0] = begun[1] (the number of a call), unless begun is empty: the first block of that call has
+    begun and its thread has let the GIL go (pool.py). begun: int64 (LINE,) or (0,)."""
+    if begun.shape[0] > 1:
+        _store(begun, 0, begun[1])
+
+
+@njit(**JIT)
+def set_then_watch(flags, i, value, j, begun, number, pauses):
+    """flags[i] = value; then, for up to `pauses` pauses, watch flags[j] and begun[0] (mark_begun) for a call
+    numbered above `number`. Returns FLAGGED, BEGUN (flags[j] first) or TIMED_OUT. The GIL is released first."""
     _store(flags, i, value)
     for p in range(pauses + 1):
         if _load(flags, j) != 0:
-            return True
+            return FLAGGED
+        if _load(begun, 0) > number:
+            return BEGUN
         _pause()
         if p % YIELD_EVERY == YIELD_EVERY - 1:
             _yield()
-    return False
+    return TIMED_OUT
