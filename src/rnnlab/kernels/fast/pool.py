@@ -37,10 +37,10 @@ from .fpenv import flushing
 DONE = 1
 # the caller's flag (flags[0]): it has gone to sleep until the workers let go of their locks
 ASLEEP = 1
-# pauses the caller waits for the workers before it sleeps (some 200 µs): a longer wait is rare, for blocks
+# pauses the caller waits for the workers before it sleeps (some 200–260 µs): a longer wait is rare, for blocks
 # of equal rows, and a core that watches a flag is a core no other program can use
 CALLER_PAUSES = 8000
-# pauses a worker, its block done, watches for the next call's first block (some 400 µs): the Python between
+# pauses a worker, its block done, watches for the next call's first block (some 400–520 µs): the Python between
 # two calls of a loop takes tens of microseconds; past them the worker asks for the GIL, and may sleep
 WATCH_PAUSES = 16000
 # what each call's first block marks (spin.mark_begun): [0] the number of the last call whose first block has
