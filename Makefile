@@ -31,8 +31,10 @@ cjk-font: $(VENV)/.demo
 		'from rnnlab.plots import fonts; print(fonts.INSTALL_HINT)')" >&2; \
 	fi
 
+# pytest-xdist: one worker per core, at most four; most of a first run is numba compiling the kernels,
+# one process on one core at a time, and each worker then loads what another has compiled from the cache
 test: $(VENV)/.test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --numprocesses auto --maxprocesses 4
 
 # ruff's rules are in pyproject.toml ([tool.ruff]); the notebook is generated from docs/tutorial.py
 LINTED := src tests benchmarks docs/tutorial.py docs/render_tutorial.py

@@ -415,6 +415,57 @@ def test_inference_on_the_whole_batch_runs_the_loop_compiled_for_blocks_of_rows(
         assert not any(isinstance(t, types.Literal) for sig in callee.signatures for t in sig), callee
 
 
+def _compiled_signatures():
+    """How many typed versions the fast kernels' compiled functions hold, all modules together."""
+    import sys
+
+    from numba.core.dispatcher import Dispatcher
+
+    modules = [m for name, m in list(sys.modules.items()) if m and name.startswith("rnnlab.kernels.fast")]
+    functions = {id(f): f for m in modules for f in vars(m).values() if isinstance(f, Dispatcher)}
+    return sum(len(f.signatures) for f in functions.values())
+
+
+@pytest.mark.parametrize("cell, G, S", [("lstm", 4, 2), ("simple_rnn", 1, 1), ("gru", 3, 1)])
+def test_read_only_and_strided_arrays_compile_no_loop_again(cell, G, S):
+    """A layer's kept zero states are read only, a caller's may be strided views: numba would type both
+    apart from writable C-order arrays and compile every loop again (a minute and more) for the same
+    arithmetic. The kernels take copies of such arrays instead, and give the same numbers."""
+    rng = np.random.default_rng(0)
+    B, T, D, H = 4, 6, 3, 5
+    x = rng.normal(size=(B, T, D)).astype(np.float32)
+    b = np.zeros((2, G * H) if cell == "gru" else G * H)  # the GRU's default reset_after: (2, 3H)
+    params = {"W": rng.normal(size=(D, G * H)), "U": rng.normal(size=(H, G * H)), "b": b}
+    params = {k: v.astype(np.float32) for k, v in params.items()}
+    wide = rng.normal(size=(S, B, 2 * H)).astype(np.float32)
+    mask = rng.random((B, T)) < 0.8
+    module = fast_module(cell)
+
+    def run(x, params, states, mask):
+        y, final = module.infer(x, params, states, mask)
+        xt = np.ascontiguousarray(x.transpose(1, 0, 2))
+        z, _, cache = module.forward(xt, params, states, np.ascontiguousarray(mask.T))
+        dx, _, grads = module.backward(np.ones_like(z), (None,) * S, cache)
+        return [y, *final, z, dx, *grads.values()]
+
+    def read_only(a):
+        a = a.copy()
+        a.flags.writeable = False
+        return a
+
+    expected = run(x, params, tuple(np.ascontiguousarray(w[:, ::2]) for w in wide), mask)
+    before = _compiled_signatures()
+    got = run(
+        read_only(x),
+        {k: read_only(v) for k, v in params.items()},
+        tuple(read_only(w)[:, ::2] for w in wide),  # read only and strided
+        read_only(mask),
+    )
+    assert _compiled_signatures() == before
+    for e, g in zip(expected, got):
+        np.testing.assert_array_equal(e, g)
+
+
 _SAME_BITS_CHILD = """
 import sys
 import numpy as np

@@ -54,19 +54,26 @@ def _same_float(arrays):
 _NO_MASK = empty(2, np.bool_)  # "no mask", shared: it has no element to write
 
 
+def _writable(a):
+    """a, or a copy of it where it is read only. numba compiles a loop again for each type of array it is
+    given, and a read-only array is a type of its own: a layer's kept zero states (read only) and a
+    caller's own would compile every loop twice, a minute and more each time, for the same arithmetic."""
+    return a if a.flags.writeable else a.copy()
+
+
 def supported(x, params, state, mask, rdrop, names):
     """Arrays in the layout the compiled loops take, or None when the reference must run.
 
     Returns (x, W, U, b, mask as bool or empty, rdrop or empty, activation codes).
     """
     codes = codes_of(names)
-    arrays = [np.ascontiguousarray(a) for a in (x, params["W"], params["U"], params["b"])]
+    arrays = [_writable(np.ascontiguousarray(a)) for a in (x, params["W"], params["U"], params["b"])]
     others = [np.asarray(s) for s in state] + ([] if rdrop is None else [np.asarray(rdrop)])
     if codes is None or _same_float(arrays + others) is None:
         return None
     T, B, _ = arrays[0].shape
-    m8 = _NO_MASK if mask is None else np.ascontiguousarray(mask, dtype=np.bool_).reshape(T, B)
-    rd = empty(2, arrays[0].dtype) if rdrop is None else np.ascontiguousarray(rdrop)
+    m8 = _NO_MASK if mask is None else _writable(np.ascontiguousarray(mask, dtype=np.bool_).reshape(T, B))
+    rd = empty(2, arrays[0].dtype) if rdrop is None else _writable(np.ascontiguousarray(rdrop))
     return (*arrays, m8, rd, codes)
 
 
@@ -78,16 +85,16 @@ def infer_plan(x, params, state, mask, names):
     """
     codes = codes_of(names)
     x, W, U, b = (
-        np.ascontiguousarray(x),
-        np.ascontiguousarray(params["W"]),
-        np.ascontiguousarray(params["U"]),
-        np.ascontiguousarray(params["b"]),
+        _writable(np.ascontiguousarray(x)),
+        _writable(np.ascontiguousarray(params["W"])),
+        _writable(np.ascontiguousarray(params["U"])),
+        _writable(np.ascontiguousarray(params["b"])),
     )
-    state = tuple(map(np.asarray, state))
+    state = tuple(_writable(np.ascontiguousarray(s)) for s in state)
     if codes is None or _same_float([x, W, U, b, *state]) is None:
         return None
     B, T, D = x.shape
-    m8 = _NO_MASK if mask is None else np.ascontiguousarray(mask, dtype=np.bool_).reshape(B, T)
+    m8 = _NO_MASK if mask is None else _writable(np.ascontiguousarray(mask, dtype=np.bool_).reshape(B, T))
     return x, W, U, b, state, m8, codes, blocks_for(B, T, D, U.shape[0], U.shape[1] // U.shape[0])
 
 
