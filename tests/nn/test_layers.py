@@ -223,22 +223,37 @@ def test_aligned_empty_gives_line_aligned_arrays_of_the_asked_shape():
         assert a.sum() == a.size
 
 
-@pytest.mark.parametrize("make", CELLS)
+ALL_KERNELS = [
+    *CELLS,
+    pytest.param(lambda H, **kw: rl.GRU(H, **kw), id="gru"),
+    pytest.param(lambda H, **kw: rl.GRU(H, reset_after=False, **kw), id="gru-reset-before"),
+    pytest.param(lambda H, **kw: rl.LSTM(H, peepholes=True, proj_size=H - 1, **kw), id="lstm-variants"),
+]
+
+
+@pytest.mark.parametrize("backend", ["fast", "reference"])
+@pytest.mark.parametrize("make", ALL_KERNELS)
 @pytest.mark.parametrize("inference", [False, True], ids=["forward", "inference_mode"])
-def test_no_initial_state_means_zeros_whatever_the_batch_size(make, inference):
-    """The layer keeps its zero states between calls; they follow the batch size and stay zero."""
+def test_no_initial_state_means_zeros_whatever_the_batch_size(make, inference, backend):
+    """The layer keeps its zero states between calls (writable arrays: no kernel may write into its
+    inputs); they follow the batch size and stay zero, through forward, backward and inference."""
     x, _ = data(4, masked=False)
     layer = make(H, return_sequences=True, return_state=True, dtype="float64", seed=0)
-    with rl.inference_mode(inference):
+
+    def same_as_explicit_zeros():
         outputs = [layer(x[:rows]) for rows in (B, 1, B, 2)]
         for rows, (y, *states) in zip((B, 1, B, 2), outputs):
-            zeros = [np.zeros((rows, H))] * len(states)
+            zeros = [np.zeros((rows, w)) for w in layer.state_widths()]
             y0, *states0 = layer(x[:rows], initial_state=zeros)
             np.testing.assert_array_equal(y, y0)
             for s, s0 in zip(states, states0):
                 np.testing.assert_array_equal(s, s0)
                 assert s.flags.writeable  # the final states are the caller's own arrays
-    if not inference:  # a backward pass after the shared zeros went in
-        layer(x)
-        layer.backward((np.ones((B, T, H)),) + (None,) * len(layer.state_names))
-        assert all(np.isfinite(g).all() for g in layer.state_grads)
+
+    with rl.kernels.use(backend), rl.inference_mode(inference):
+        same_as_explicit_zeros()
+        if not inference:  # a backward pass after the kept zeros went in, and they are still zero
+            y, *_ = layer(x)
+            layer.backward((np.ones_like(y),) + (None,) * len(layer.state_names))
+            assert all(np.isfinite(g).all() for g in layer.state_grads)
+            same_as_explicit_zeros()

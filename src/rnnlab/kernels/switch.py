@@ -59,7 +59,8 @@ _BUILT_IN = ("reference", "fast", "auto")
 
 
 def register(name, cells):
-    """Add a backend: `cells` maps cell names ("simple_rnn", "lstm", ...) to modules with forward/backward."""
+    """Add a backend: `cells` maps cell names ("simple_rnn", "lstm", ...) to modules with forward/backward,
+    which must not write into their inputs (a layer keeps its zero initial states from call to call)."""
     if name in _BUILT_IN:
         raise ValueError(f"register expected a new backend name, got the built-in {name!r}")
     _OTHERS[name] = dict(cells)

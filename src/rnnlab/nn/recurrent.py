@@ -320,13 +320,11 @@ class Recurrent(Layer):
         )
 
     def _zero_state(self, batch):
-        """Zero states (batch, units), kept from call to call and read only (the kernels copy
-        their initial states; docs/PERFORMANCE.md, "A short path")."""
+        """Zero states (batch, units), kept from call to call (no kernel writes into its inputs;
+        docs/PERFORMANCE.md, "A short path"). Writable: numba types a read-only array apart, and
+        the compiled loops would be compiled a second time for the states a caller passes."""
         if self._zeros is None or self._zeros[0].shape[0] != batch:
-            zeros = tuple(np.zeros((batch, width), dtype=self.dtype) for width in self.state_widths())
-            for z in zeros:
-                z.flags.writeable = False
-            self._zeros = zeros
+            self._zeros = tuple(np.zeros((batch, width), dtype=self.dtype) for width in self.state_widths())
         return self._zeros
 
     # ---- forward ------------------------------------------------------------------
