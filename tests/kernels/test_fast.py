@@ -428,7 +428,7 @@ def _compiled_signatures():
 
 @pytest.mark.parametrize("cell, G, S", [("lstm", 4, 2), ("simple_rnn", 1, 1), ("gru", 3, 1)])
 def test_read_only_and_strided_arrays_compile_no_loop_again(cell, G, S):
-    """A layer's kept zero states are read only, a caller's may be strided views: numba would type both
+    """A memory-mapped input is read only, a caller's states may be strided views: numba would type both
     apart from writable C-order arrays and compile every loop again (a minute and more) for the same
     arithmetic. The kernels take copies of such arrays instead, and give the same numbers."""
     rng = np.random.default_rng(0)

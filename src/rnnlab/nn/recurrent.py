@@ -321,8 +321,8 @@ class Recurrent(Layer):
 
     def _zero_state(self, batch):
         """Zero states (batch, units), kept from call to call (no kernel writes into its inputs;
-        docs/PERFORMANCE.md, "A short path"). Writable: numba types a read-only array apart, and
-        the compiled loops would be compiled a second time for the states a caller passes."""
+        docs/PERFORMANCE.md, "A short path"). Writable: the fast kernels copy a read-only array
+        at every call, since numba would compile their loops a second time for its type."""
         if self._zeros is None or self._zeros[0].shape[0] != batch:
             self._zeros = tuple(np.zeros((batch, width), dtype=self.dtype) for width in self.state_widths())
         return self._zeros

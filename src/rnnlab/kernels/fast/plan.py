@@ -56,8 +56,8 @@ _NO_MASK = empty(2, np.bool_)  # "no mask", shared: it has no element to write
 
 def _writable(a):
     """a, or a copy of it where it is read only. numba compiles a loop again for each type of array it is
-    given, and a read-only array is a type of its own: a layer's kept zero states (read only) and a
-    caller's own would compile every loop twice, a minute and more each time, for the same arithmetic."""
+    given, and a read-only array is a type of its own: a memory-mapped input, or read-only weights or
+    states, would compile every loop a second time, a minute and more, for the same arithmetic."""
     return a if a.flags.writeable else a.copy()
 
 
