@@ -54,10 +54,12 @@ def _same_float(arrays):
 _NO_MASK = empty(2, np.bool_)  # "no mask", shared: it has no element to write
 
 
-def _writable(a):
-    """a, or a copy of it where it is read only. numba compiles a loop again for each type of array it is
-    given, and a read-only array is a type of its own: a memory-mapped input, or read-only weights or
-    states, would compile every loop a second time, a minute and more, for the same arithmetic."""
+def _c_writable(a, dtype=None):
+    """a as the compiled loops take it, C-ordered and writable: a itself where it is, else a copy. numba
+    compiles a loop again for each type of array it is given, and a read-only or strided array is a type
+    of its own: a memory-mapped input, or read-only weights or states, would compile every loop a second
+    time, a minute and more, for the same arithmetic."""
+    a = np.ascontiguousarray(a, dtype=dtype)
     return a if a.flags.writeable else a.copy()
 
 
@@ -67,13 +69,13 @@ def supported(x, params, state, mask, rdrop, names):
     Returns (x, W, U, b, mask as bool or empty, rdrop or empty, activation codes).
     """
     codes = codes_of(names)
-    arrays = [_writable(np.ascontiguousarray(a)) for a in (x, params["W"], params["U"], params["b"])]
+    arrays = [_c_writable(a) for a in (x, params["W"], params["U"], params["b"])]
     others = [np.asarray(s) for s in state] + ([] if rdrop is None else [np.asarray(rdrop)])
     if codes is None or _same_float(arrays + others) is None:
         return None
     T, B, _ = arrays[0].shape
-    m8 = _NO_MASK if mask is None else _writable(np.ascontiguousarray(mask, dtype=np.bool_).reshape(T, B))
-    rd = empty(2, arrays[0].dtype) if rdrop is None else _writable(np.ascontiguousarray(rdrop))
+    m8 = _NO_MASK if mask is None else _c_writable(mask, np.bool_).reshape(T, B)
+    rd = empty(2, arrays[0].dtype) if rdrop is None else _c_writable(rdrop)
     return (*arrays, m8, rd, codes)
 
 
@@ -84,17 +86,12 @@ def infer_plan(x, params, state, mask, names):
     Runs once per call, so written flat: a one-step call takes some twenty microseconds in all.
     """
     codes = codes_of(names)
-    x, W, U, b = (
-        _writable(np.ascontiguousarray(x)),
-        _writable(np.ascontiguousarray(params["W"])),
-        _writable(np.ascontiguousarray(params["U"])),
-        _writable(np.ascontiguousarray(params["b"])),
-    )
-    state = tuple(_writable(np.ascontiguousarray(s)) for s in state)
+    x, W, U, b = _c_writable(x), _c_writable(params["W"]), _c_writable(params["U"]), _c_writable(params["b"])
+    state = tuple(_c_writable(s) for s in state)
     if codes is None or _same_float([x, W, U, b, *state]) is None:
         return None
     B, T, D = x.shape
-    m8 = _NO_MASK if mask is None else _writable(np.ascontiguousarray(mask, dtype=np.bool_).reshape(B, T))
+    m8 = _NO_MASK if mask is None else _c_writable(mask, np.bool_).reshape(B, T)
     return x, W, U, b, state, m8, codes, blocks_for(B, T, D, U.shape[0], U.shape[1] // U.shape[0])
 
 
