@@ -9,8 +9,11 @@ reference kernels when numba or NumPy's OpenBLAS is missing. Rooms:
     ops.py                   compiled building blocks: the BLAS product, activations, the finiteness check
     products.py              matrix products on blocks of batch rows
     packed.py                the recurrent product on weights packed once per call, register-tiled
+    kept.py                  inference's packs, kept from call to call while the weights hold their bits
+    cell_vectors.py          the LSTM's inference cell in float32 on explicit vectors
     plan.py                  what the compiled loops accept, and how the batch is split across cores
     pool.py                  the kernel threads
+    spin.py                  how the kernel threads meet: flags watched from compiled code
     fpenv.py                 subnormals flushed to zero on each kernel thread while it runs
     blas.py                  NumPy's bundled OpenBLAS, bound without SciPy, and its thread control
     buffers.py               work buffers reused from call to call

@@ -9,6 +9,7 @@ What differs from the reference is only how the work is laid out:
   large product per thread, and z_t += h_{t-1} U at each step;
 - gate activations and the cell update fused per row, in place in the gates
   buffer, inlined into the loop over rows; float32 stays float32 (tanh32 vectorises);
+  inference's float32 rows run on explicit vectors of 16 units (cell_vectors.py);
 - tanh(C_t) recomputed in backward instead of stored (a T·B·H buffer less);
 - the weight gradients after the loop, in one pass over dz where few features and
   units feed them, else as large products; split by output columns across the
@@ -20,12 +21,14 @@ except tanh_c. Shapes and semantics: see kernels/lstm.py.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from .. import inference
 from .. import lstm as reference
 from . import buffers, pool
 from .blas import one_blas_thread
+from .cell_vectors import LANES, infer_groups
 from .ops import JIT, SIGMOID, TANH, act, activate, copy, dact, sigmoid_fraction, tanh, tanh_fraction, wide_vectors
 from .plan import (
     blocks_for,
@@ -141,6 +144,25 @@ def _cell_infer(z, b, c_prev, c_new, h_new):
         h_new[j] = (no * nt) / (do * dt)  # h_t = o_t ⊙ tanh(C_t)
 
 
+def _cell_infer_row(z, b, c_prev, c_new, h_new):
+    """_cell_infer for one row, on explicit vectors (cell_vectors.py) where the row is float32 and has
+    LANES units or more: there one vector's chain of dependent operations bounded the loop."""
+
+
+@overload(_cell_infer_row, inline="always")
+def _cell_infer_row_impl(z, b, c_prev, c_new, h_new):
+    if z.dtype != types.float32:
+        return lambda z, b, c_prev, c_new, h_new: _cell_infer(z, b, c_prev, c_new, h_new)
+
+    def impl(z, b, c_prev, c_new, h_new):
+        if c_prev.shape[0] >= LANES:
+            infer_groups(z, b, c_prev, c_new, h_new)
+        else:
+            _cell_infer(z, b, c_prev, c_new, h_new)
+
+    return impl
+
+
 @njit(**JIT)
 def _backward_rows(begun, dy, gates, c, U, Ut, Pt, mask, rdrop, dz, dh, dc, dhr, code_a, code_r, r0, r1):
     """BPTT of rows r0:r1: dh, dc (B, H) hold dh_T, dC_T on entry, dh_0, dC_0 on exit; dz filled.
@@ -225,7 +247,7 @@ def _infer_rows(x, W, PW, U, P, WU, b, h, c, y, mask, backwards, code_a, code_r,
             if keep:  # else state carried over, output zero
                 cn, hn = hc[r, :H], hc[r, H:]
                 if code_a == TANH and code_r == SIGMOID:
-                    _cell_infer(z[r, q], b, c[r], cn, hn)
+                    _cell_infer_row(z[r, q], b, c[r], cn, hn)
                 else:
                     _cell_forward(z[r, q], b, c[r], cn, hn, code_a, code_r)
                 for j in range(H):  # C_t, h_t become the next step's C_{t-1}, h_{t-1}

@@ -87,7 +87,7 @@ def _gemm_impl(trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc):
 # tanh(x) ≈ x P(x²) / Q(x²) on |x| ≤ 9, where float32 tanh is already ±1: a fit for relative
 # error printed by benchmarks/fit_tanh.py; against float64 tanh on 2·10⁶ points the float32
 # evaluation is off by at most 6.4 units in the last place (NumPy's own float32 tanh: 1.4)
-_P = tuple(
+TANH_P = tuple(
     np.float32(v)
     for v in (
         0.9999999411834656,
@@ -98,18 +98,18 @@ _P = tuple(
         1.825837059416292e-11,
     )
 )
-_Q = tuple(np.float32(v) for v in (1.0, 0.46252554247372646, 0.023763353325993813, 0.00022810645049115003))
-_CLAMP, _ONE32 = np.float32(9.0), np.float32(1.0)
+TANH_Q = tuple(np.float32(v) for v in (1.0, 0.46252554247372646, 0.023763353325993813, 0.00022810645049115003))
+TANH_CLAMP, _ONE32 = np.float32(9.0), np.float32(1.0)
 
 
 @njit(**JIT)
 def tanh32_fraction(x):
     """(n, d) with tanh32(x) = n / d before its clamp to [-1, 1]; d ≥ 1."""
-    x = _CLAMP if _CLAMP < x else x  # min(9, x) and max(-9, x) as x86's minps and maxps: a NaN x passes through
-    x = -_CLAMP if x < -_CLAMP else x
+    x = TANH_CLAMP if TANH_CLAMP < x else x  # min(9, x) and max(-9, x) as x86's minps and maxps: a NaN x passes through
+    x = -TANH_CLAMP if x < -TANH_CLAMP else x
     s = x * x
-    p = ((((_P[5] * s + _P[4]) * s + _P[3]) * s + _P[2]) * s + _P[1]) * s + _P[0]
-    q = ((_Q[3] * s + _Q[2]) * s + _Q[1]) * s + _Q[0]
+    p = ((((TANH_P[5] * s + TANH_P[4]) * s + TANH_P[3]) * s + TANH_P[2]) * s + TANH_P[1]) * s + TANH_P[0]
+    q = ((TANH_Q[3] * s + TANH_Q[2]) * s + TANH_Q[1]) * s + TANH_Q[0]
     return x * p, q
 
 
