@@ -18,7 +18,7 @@ GUARD = 8  # values on each side of a row's C_t and h_t that no cell may write
 if kernels.fast_available():
     from numba import njit
 
-    from rnnlab.kernels.fast import cell_vectors, lstm
+    from rnnlab.kernels.fast import cell_vectors, lstm, packed
     from rnnlab.kernels.fast.ops import JIT
 
     @njit(**{**JIT, "cache": False})
@@ -37,6 +37,8 @@ if kernels.fast_available():
 
 @pytest.mark.parametrize("H", [16, 17, 31, 32, 33, 47, 48, 63, 64, 65, 100, 130, 256])
 def test_vectors_give_the_loops_bits(H):
+    if not packed.HAS_FMA:
+        pytest.skip("an x86 CPU without FMA keeps the loop (lstm._cell_infer_row), whose sums round twice")
     rng = np.random.default_rng(H)
     n = 5
     z = (rng.standard_normal((n, 4 * H)) * 6).astype(np.float32)  # some gates past the clamp at ±9
@@ -56,3 +58,18 @@ def test_vectors_give_the_loops_bits(H):
     assert np.all(guards == -7.0)
     assert np.isnan(vec[1, GUARD + 1]) and np.isnan(vec[1, 3 * GUARD + H + 1])  # a NaN gate reaches C_t and h_t
     assert np.isfinite(vec[2, GUARD : GUARD + H]).all() and vec[2, GUARD + H - 1] != 0.0
+
+
+def test_float64_and_cpus_without_fma_keep_the_loop(monkeypatch):
+    """lstm._cell_infer_row picks, when it compiles, the vectors for float32 on a CPU with FMA and the
+    loop otherwise (an x86 CPU without FMA would make each multiply-add a library call)."""
+    from numba import types
+
+    f32, f64 = [types.float32[::1]] * 5, [types.float64[::1]] * 5
+    monkeypatch.setattr(lstm, "HAS_FMA", True)
+    vectors, loop = lstm._cell_infer_row_impl(*f32), lstm._cell_infer_row_impl(*f64)
+    monkeypatch.setattr(lstm, "HAS_FMA", False)
+    without_fma = lstm._cell_infer_row_impl(*f32)
+    assert without_fma.__code__ is loop.__code__
+    assert vectors.__code__ is not loop.__code__
+    assert "infer_groups" in vectors.__code__.co_names and "infer_groups" not in loop.__code__.co_names

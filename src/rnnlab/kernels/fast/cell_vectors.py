@@ -8,7 +8,7 @@ tile, so that a 256-bit machine runs two (or four) chains side by side and a 512
 two). The operations are the loop's, in its order, with its multiply-adds: the same bits
 (tests/kernels/test_cell_vectors.py). A row of 16 units or more ends on a group that overlaps the
 one before it (its units are computed again, the same values written again); lstm.py keeps the
-loop for shorter rows and float64. Timings: docs/PERFORMANCE.md.
+loop for shorter rows, for float64 and on x86 CPUs without FMA. Timings: docs/PERFORMANCE.md.
 """
 
 from llvmlite import ir
