@@ -4,7 +4,8 @@ The work is laid out as in lstm.py: the input term x_t W of every step first, as
 one large product per thread; one compiled loop over time per block of batch
 rows (one block per core); the gate activations and the state update fused per
 row, in place in the gates buffer, the cells of training inlined into the loops over rows
-(lstm._cell_forward_usual says why); buffers reused from call to call.
+(lstm._cell_forward_usual says why); inference's float32 rows (reset_after, σ and tanh) on
+explicit vectors of 16 units (cell_vectors.py); buffers reused from call to call.
 What the GRU adds: the recurrent term is kept apart from the input term, since
 the reset gate multiplies part of it (reset_after=True: hu = h_{t-1} U + b' as
 one product per step; reset_after=False: h_{t-1} U_z, h_{t-1} U_r first, then
@@ -18,11 +19,13 @@ Shapes and semantics: see kernels/gru.py.
 
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 from .. import gru as reference
 from .. import inference
 from . import buffers, packed, pool
 from .blas import one_blas_thread
+from .cell_vectors import gru_infer_groups, vectors_or_loop
 from .ops import JIT, SIGMOID, TANH, activate, copy, dact, gemm, sigmoid_fraction, tanh_fraction
 from .plan import (
     blocks_for,
@@ -86,6 +89,14 @@ def _cell_after_infer(g, bx, hu, h_prev, h_new):
         a = g[2 * H + j] + nr / dr * hu[2 * H + j] + bx[2 * H + j]  # x_t W_h + r_t ⊙ (h_{t-1} U_h + b'_h) + b_h
         nt, dt = tanh_fraction(a)  # h̃_t = tanh(a) = nt/dt
         h_new[j] = nz / dz * h_prev[j] + ((dz - nz) * nt) / (dz * dt)  # h_t = z_t ⊙ h_{t-1} + (1 − z_t) ⊙ h̃_t
+
+
+def _cell_after_infer_row(g, bx, hu, h_prev, h_new):
+    """_cell_after_infer for one row, on explicit vectors (cell_vectors.py) where the row is float32, has
+    LANES units or more and the CPU has FMA, as lstm._cell_infer_row."""
+
+
+overload(_cell_after_infer_row, inline="always")(vectors_or_loop(gru_infer_groups, _cell_after_infer))
 
 
 @njit(inline="always", **JIT)
@@ -312,7 +323,7 @@ def _infer_rows(
             recurrent_product(h, U, P, none, none, hu, r0, r1, from_end(t))  # h_{t-1} U + b'
             for r in range(r0, r1):
                 if code_a == TANH and code_r == SIGMOID:
-                    _cell_after_infer(z[r, q], b, hu[r], h[r], hn[r])
+                    _cell_after_infer_row(z[r, q], b, hu[r], h[r], hn[r])
                 else:
                     _cell_after(z[r, q], b, hu[r], h[r], hn[r], hUh[r], code_a, code_r)
         else:

@@ -21,16 +21,15 @@ except tanh_c. Shapes and semantics: see kernels/lstm.py.
 """
 
 import numpy as np
-from numba import njit, types
+from numba import njit
 from numba.extending import overload
 
 from .. import inference
 from .. import lstm as reference
 from . import buffers, pool
 from .blas import one_blas_thread
-from .cell_vectors import LANES, infer_groups
+from .cell_vectors import lstm_infer_groups, vectors_or_loop
 from .ops import JIT, SIGMOID, TANH, act, activate, copy, dact, sigmoid_fraction, tanh, tanh_fraction, wide_vectors
-from .packed import HAS_FMA
 from .plan import (
     blocks_for,
     calls_blas,
@@ -146,23 +145,11 @@ def _cell_infer(z, b, c_prev, c_new, h_new):
 
 
 def _cell_infer_row(z, b, c_prev, c_new, h_new):
-    """_cell_infer for one row, on explicit vectors (cell_vectors.py) where the row is float32 and has
-    LANES units or more: there one vector's chain of dependent operations bounded the loop. An x86 CPU
-    without FMA keeps the loop: the vectors' multiply-adds would be library calls there."""
+    """_cell_infer for one row, on explicit vectors (cell_vectors.py) where the row is float32, has LANES
+    units or more and the CPU has FMA: there one vector's chain of dependent operations bounded the loop."""
 
 
-@overload(_cell_infer_row, inline="always")
-def _cell_infer_row_impl(z, b, c_prev, c_new, h_new):
-    if z.dtype != types.float32 or not HAS_FMA:
-        return lambda z, b, c_prev, c_new, h_new: _cell_infer(z, b, c_prev, c_new, h_new)
-
-    def impl(z, b, c_prev, c_new, h_new):
-        if c_prev.shape[0] >= LANES:
-            infer_groups(z, b, c_prev, c_new, h_new)
-        else:
-            _cell_infer(z, b, c_prev, c_new, h_new)
-
-    return impl
+overload(_cell_infer_row, inline="always")(vectors_or_loop(lstm_infer_groups, _cell_infer))
 
 
 @njit(**JIT)
