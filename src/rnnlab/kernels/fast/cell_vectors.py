@@ -18,7 +18,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import packed
-from .ops import TANH_CLAMP, TANH_P, TANH_Q
+from .ops import TANH_CLAMP, TANH_P, TANH_Q, prefer_wide_vectors
 
 LANES = 16  # units of one vector: one 512-bit register, or two 256-bit ones
 _I64 = ir.IntType(64)
@@ -49,8 +49,8 @@ def _make_groups(one_vector):
     one_vector(builder, fma, const, load, store, u).
 
     groups(a0, a1, a2, a3, a4): five float32 C-contiguous 1-D arrays, the last of H ≥ LANES units (the
-    caller checks). In one_vector, load(k, g, u) is the vector of array k from element g·H + u,
-    store(value, k, u) writes one at element u, const(value) is a vector of one value. Pairs of
+    caller checks). In one_vector, load(array, block, u) is the vector of array a0..a4 (0..4) from
+    element block·H + u, store(value, array, u) writes one at element u, const(value) is a vector of one value. Pairs of
     vectors (32 units) first, then one vector where 16 units or more are left, then one that ends at
     H and overlaps the one before: the last array (the output) must lie apart from the inputs.
     """
@@ -60,8 +60,7 @@ def _make_groups(one_vector):
         sig = types.void(a0, a1, a2, a3, a4)
 
         def codegen(context, builder, signature, args):
-            # as ops.wide_vectors: 512-bit registers where the CPU has them (the caller's function attribute)
-            set.add(builder.function.attributes, '"prefer-vector-width"="512"')
+            prefer_wide_vectors(builder)  # 512-bit registers where the CPU has them, as ops.wide_vectors
             vty = ir.VectorType(ir.FloatType(), LANES)
             fma = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(vty, [vty] * 3), f"llvm.fma.v{LANES}f32"
@@ -69,14 +68,14 @@ def _make_groups(one_vector):
             arrays = [context.make_array(signature.args[k])(context, builder, a) for k, a in enumerate(args)]
             H = cgutils.unpack_tuple(builder, arrays[4].shape, 1)[0]
 
-            def at(k, offset):  # the vector of array k that starts at element `offset`
-                return builder.bitcast(builder.gep(arrays[k].data, [offset]), vty.as_pointer())
+            def at(array, offset):  # the vector of an array that starts at element `offset`
+                return builder.bitcast(builder.gep(arrays[array].data, [offset]), vty.as_pointer())
 
-            def load(k, g, u):
-                return builder.load(at(k, builder.add(builder.mul(H, ir.Constant(_I64, g)), u)), align=4)
+            def load(array, block, u):
+                return builder.load(at(array, builder.add(builder.mul(H, ir.Constant(_I64, block)), u)), align=4)
 
-            def store(value, k, u):
-                builder.store(value, at(k, u), align=4)
+            def store(value, array, u):
+                builder.store(value, at(array, u), align=4)
 
             def const(value):
                 return ir.Constant(vty, [float(value)] * LANES)
@@ -128,8 +127,8 @@ def _lstm_vector(builder, fma, const, load, store, u):
     x_t W + h_{t-1} U, b (4H,), c_prev (H,) C_{t-1}; C_t into c_new (H,), h_t into h_new (H,)."""
     z, b, c_prev, c_new, h_new = range(5)
 
-    def gate(g):  # z + b of gate block g (i, f, C̃, o)
-        return builder.fadd(load(z, g, u), load(b, g, u))
+    def gate(block):  # z + b of a gate block (i, f, C̃, o)
+        return builder.fadd(load(z, block, u), load(b, block, u))
 
     ni, di = _sigmoid_fraction(builder, fma, const, gate(0))  # i_t = ni/di
     nf, df = _sigmoid_fraction(builder, fma, const, gate(1))  # f_t = nf/df
@@ -147,8 +146,8 @@ def _gru_vector(builder, fma, const, load, store, u):
     x_t W, bx (3H,) b, hu (3H,) h_{t-1} U + b', h_prev (H,); h_t into h_new (H,)."""
     g, bx, hu, h_prev, h_new = range(5)
 
-    def gate(k):  # x_t W + h_{t-1} U + b' + b of gate block k (z, r)
-        return builder.fadd(builder.fadd(load(g, k, u), load(hu, k, u)), load(bx, k, u))
+    def gate(block):  # x_t W + h_{t-1} U + b' + b of a gate block (z, r)
+        return builder.fadd(builder.fadd(load(g, block, u), load(hu, block, u)), load(bx, block, u))
 
     nz, dz = _sigmoid_fraction(builder, fma, const, gate(0))  # z_t = nz/dz
     nr, dr = _sigmoid_fraction(builder, fma, const, gate(1))  # r_t = nr/dr

@@ -230,10 +230,15 @@ def wide_vectors(typingctx):
     it."""
 
     def codegen(context, builder, signature, args):
-        set.add(builder.function.attributes, '"prefer-vector-width"="512"')  # past llvmlite's check of the name
+        prefer_wide_vectors(builder)
         return context.get_dummy_value()
 
     return types.void(), codegen
+
+
+def prefer_wide_vectors(builder):
+    """wide_vectors' attribute, set on the function `builder` writes into (for intrinsics that emit vectors)."""
+    set.add(builder.function.attributes, '"prefer-vector-width"="512"')  # past llvmlite's check of the name
 
 
 @njit(**JIT)
