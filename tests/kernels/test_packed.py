@@ -99,6 +99,33 @@ def test_product_with_its_k_blocks_prefetched_equals_numpy(dtype, width):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_the_tiles_run_across_groups_of_panels_with_the_sums_numpy_makes(dtype):
+    """AVX2's panels in groups (packed.panels_per_group): groups that do not divide the panels, the last
+    holding a panel cut by N; a K of two k-blocks whose groups differ; both directions, += and =.
+    AVX-512's panels keep groups of one."""
+    itemsize = np.dtype(dtype).itemsize
+    row_bytes = packed.panel_width(np.dtype(dtype), packed.NARROW, packed.MR, 1) * itemsize
+    assert row_bytes == packed.NARROW_ROW
+    NR, k_block = row_bytes // itemsize, packed.K_BLOCK // row_bytes
+    rng = np.random.default_rng(13)
+    n = 2 * packed.MR + 1  # three tiles of rows
+    for K in (packed.GROUP_BYTES // (3 * row_bytes), k_block + 40):
+        group = packed.panels_per_group(row_bytes, min(K, k_block))
+        N = (2 * group + 1) * NR + 5  # two whole groups, then one whole panel and one cut by N
+        assert 1 < group < -(-N // NR) - 2
+        M = rng.standard_normal((K, N)).astype(dtype)
+        A = rng.standard_normal(n * K).astype(dtype)
+        C = rng.standard_normal(n * N).astype(dtype)
+        P = packed.pack(M, width=packed.NARROW)
+        for from_end, add in ((False, True), (True, True), (False, False), (True, False)):
+            out = C.copy() if add else np.full_like(C, np.nan)  # = never reads C
+            packed.product(A, 0, K, n, P, out, 0, N, N, from_end, add)
+            want = numpy_product(A, 0, K, n, M, C if add else np.zeros_like(C), 0, N)
+            assert_close(out, want.astype(dtype), dtype, f"K={K} N={N} {group=} {from_end=} {add=}")
+    assert packed.panels_per_group(packed.WIDE_ROW, 8) == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("width", ["wide", "narrow"])
 def test_input_terms_on_packed_panels_equal_numpy(dtype, width):
     """packed.project overwrites rows q0:q1 of C with A M: what C held is never read (NaN there stays out)."""

@@ -65,6 +65,13 @@ K_BLOCK = 128 * 1024
 # time of 96 at K ≤ 32 and 0.85–1.04× at K = 64–512, 24 about as long as 48 (one thread)
 PROJECT_ROWS = 48
 CACHE_LINE = 64
+# bytes of the k-blocks of a group of AVX2's panels that each tile of the product runs across before the next
+# tile starts, its rows of A staying in L1 while the group stays in L2 (panels_per_group): at K = 384–1 536 the
+# loop of products took 0.92–0.96× the time of one panel at a time on two threads (0.97× on one), whole calls
+# 0.94–1.01× (LSTM inference), 0.87–1.03× (LSTM training), 0.86–1.02× (GRU inference), the same bits; all the
+# panels in one group took 1.6–1.8× at 24 MiB of [W; U], read from L3 by every tile (docs/PERFORMANCE.md,
+# "Tiles across a group of panels")
+GROUP_BYTES = 256 * 1024
 # rows ahead of the one in use that the tiles on MR-row panels prefetch from a panel into L1 (product, where a
 # k-block exceeds L1_PANEL and every tile reads it from L2): the loop of products took 0.88–0.98× the
 # time at H = 256–1024 against none, 0.99–1.01× at H = 128 (where the k-block fits L1 and nothing is
@@ -421,22 +428,35 @@ def project(A, P, C, q0, q1):
 
 
 @njit(**JIT)
+def panels_per_group(row_bytes, kb):
+    """Panels whose k-blocks of kb rows each tile of product() runs across before the next tile starts: as
+    many as make GROUP_BYTES on AVX2's panels (row_bytes of a panel row), where that order was measured; one
+    on the others, whose panel-by-panel order was measured on AVX-512 machines and grouping never was."""
+    if row_bytes != NARROW_ROW:
+        return 1
+    return max(1, GROUP_BYTES // (kb * row_bytes))
+
+
+@njit(**JIT)
 def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
     """C[c0 + m·ldc + j] (+)= Σ_k A[a0 + m·lda + k] M[k, j] for rows m < n and columns j < N; P packs M (K, N).
 
     add: C += A M; else C = A M, C never read (as a BLAS product's β = 1 or 0).
 
-    The loops run over k-blocks of K_BLOCK bytes of a panel (outer), panels, then tiles (inner), so
-    one k-block of a panel serves the tiles of all n rows from L2; rows that fit one tile take each
-    panel whole, as no other tile will reuse it. The n rows are cut into ⌈n / most_rows⌉ tiles of
-    nearly equal size: a tile of one or two rows has too few sums to hide the latency of its
+    The loops run over k-blocks of K_BLOCK bytes of a panel (outer), groups of panels whose k-blocks
+    make GROUP_BYTES, tiles, then the panels of the group (inner): each tile runs across the group with
+    its rows of A in L1, and the group's k-blocks serve the tiles of all n rows from L2. A group of one
+    panel (panels_per_group) is the order the tiles on AVX-512's panels keep: one k-block of a panel
+    serves every tile, which prefetch its rows PREFETCH_ROWS ahead where it exceeds L1 (L1_PANEL). Rows that fit one
+    tile take each panel whole, as no other tile will reuse it. The n rows are cut into ⌈n / most_rows⌉
+    tiles of nearly equal size: a tile of one or two rows has too few sums to hide the latency of its
     multiply-adds, and 32 rows as five tiles of six and one of two took 1.06× the time of four of
-    five and two of six (8 rows as 6 + 2: 1.14× 4 + 4; AVX2, one thread, docs/PERFORMANCE.md). Where
-    a k-block exceeds L1 (L1_PANEL), the tiles prefetch its rows PREFETCH_ROWS ahead. A panel cut
-    by N (the last, when N is not a multiple of NR) is computed on a tile of its own and copied
-    back. C is C-contiguous (its offsets count elements).
+    five and two of six (8 rows as 6 + 2: 1.14× 4 + 4; AVX2, one thread, docs/PERFORMANCE.md). A panel
+    cut by N (the last, when N is not a multiple of NR) is computed on a tile of its own and copied
+    back. C is C-contiguous (its offsets count elements). The order of the loops changes no sum: each
+    element of C adds its products along k in the same order.
 
-    from_end: the k-blocks, the panels and k within each tile run backwards. The loops over time
+    from_end: the k-blocks, the groups, the panels and k within each tile run backwards. The loops over time
     pass it at every other step, so that the part of M one step read last, still in the caches,
     is the part the next step reads first: a U somewhat larger than L1 is then mostly read from
     L1 instead of L2 (an LSTM's U at H = 64 is 64 KiB; L1 holds 48 KiB).
@@ -456,27 +476,29 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
         kb = min(kc, K - k0)
         first = k0 + kb - 1 if from_end else k0  # the k a tile starts from
         onto = add or kq > 0  # the k-blocks after the first add to what it wrote
-        fetch = kb * row_bytes > L1_PANEL  # a k-block read from L2 by every tile: its next rows prefetched
-        for q in range(n_panels):
-            p = n_panels - 1 - q if from_end else q
-            j0 = p * NR
-            cols = min(NR, N - j0)
+        group = panels_per_group(row_bytes, kb)
+        fetch = group == 1 and kb * row_bytes > L1_PANEL  # one k-block read from L2 by every tile: rows prefetched
+        for g in range(0, n_panels, group):
             m = 0
             for i in range(tiles):
                 mr = base + 1 if i < extra else base
                 a = a0 + m * lda + first
-                pk = (p * K + first) * NR
-                if cols == NR:
-                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, C, c0 + m * ldc + j0, ldc, onto, fetch)
-                else:
-                    flat = C.reshape(-1)  # C is C-contiguous, as the offsets assume
-                    for u in range(mr):
-                        for j in range(NR):
-                            work[u, j] = flat[c0 + (m + u) * ldc + j0 + j] if j < cols else 0.0
-                    _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, work, 0, NR, onto, fetch)
-                    for u in range(mr):
-                        for j in range(cols):
-                            flat[c0 + (m + u) * ldc + j0 + j] = work[u, j]
+                for q in range(g, min(g + group, n_panels)):
+                    p = n_panels - 1 - q if from_end else q
+                    j0 = p * NR
+                    cols = min(NR, N - j0)
+                    pk = (p * K + first) * NR
+                    if cols == NR:
+                        _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, C, c0 + m * ldc + j0, ldc, onto, fetch)
+                    else:
+                        flat = C.reshape(-1)  # C is C-contiguous, as the offsets assume
+                        for u in range(mr):
+                            for j in range(NR):
+                                work[u, j] = flat[c0 + (m + u) * ldc + j0 + j] if j < cols else 0.0
+                        _tile(row_bytes, mr, A, a, lda, dk, P, pk, dk * NR, kb, work, 0, NR, onto, fetch)
+                        for u in range(mr):
+                            for j in range(cols):
+                                flat[c0 + (m + u) * ldc + j0 + j] = work[u, j]
                 m += mr
 
 
