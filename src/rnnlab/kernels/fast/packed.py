@@ -447,17 +447,18 @@ def product(A, a0, lda, n, P, C, c0, ldc, N, from_end, add):
     make GROUP_BYTES, tiles, then the panels of the group (inner): each tile runs across the group with
     its rows of A in L1, and the group's k-blocks serve the tiles of all n rows from L2. A group of one
     panel (panels_per_group) is the order the tiles on AVX-512's panels keep: one k-block of a panel
-    serves every tile, which prefetch its rows PREFETCH_ROWS ahead where it exceeds L1 (L1_PANEL). Rows that fit one
-    tile take each panel whole, as no other tile will reuse it. The n rows are cut into ⌈n / most_rows⌉
-    tiles of nearly equal size: a tile of one or two rows has too few sums to hide the latency of its
-    multiply-adds, and 32 rows as five tiles of six and one of two took 1.06× the time of four of
-    five and two of six (8 rows as 6 + 2: 1.14× 4 + 4; AVX2, one thread, docs/PERFORMANCE.md). A panel
-    cut by N (the last, when N is not a multiple of NR) is computed on a tile of its own and copied
-    back. C is C-contiguous (its offsets count elements). The order of the loops changes no sum: each
-    element of C adds its products along k in the same order.
+    serves every tile, and where it exceeds L1 (L1_PANEL) the tiles prefetch its rows PREFETCH_ROWS
+    ahead. Rows that fit one tile take each panel whole, as no other tile will reuse it. The n rows
+    are cut into ⌈n / most_rows⌉ tiles of nearly equal size: a tile of one or two rows has too few
+    sums to hide the latency of its multiply-adds, and 32 rows as five tiles of six and one of two
+    took 1.06× the time of four of five and two of six (8 rows as 6 + 2: 1.14× 4 + 4; AVX2, one
+    thread, docs/PERFORMANCE.md). A panel cut by N (the last, when N is not a multiple of NR) is
+    computed on a tile of its own and copied back. C is C-contiguous (its offsets count elements).
+    The order of the loops changes no sum: each element of C adds its products along k in the same
+    order.
 
-    from_end: the k-blocks, the groups, the panels and k within each tile run backwards. The loops over time
-    pass it at every other step, so that the part of M one step read last, still in the caches,
+    from_end: the k-blocks, the groups, the panels and k within each tile run backwards. The loops
+    over time pass it at every other step, so that the part of M one step read last, still in the caches,
     is the part the next step reads first: a U somewhat larger than L1 is then mostly read from
     L1 instead of L2 (an LSTM's U at H = 64 is 64 KiB; L1 holds 48 KiB).
     """
