@@ -7,8 +7,8 @@ from rnnlab.bench.timing import rounds, warm_then_time
 
 
 class Clock:
-    """timing's clock, made to stand still but for the calls: each call moves it by `seconds` (binary
-    fractions, so that sums of them are exact), whatever else the machine is doing."""
+    """timing's clock, standing still but where a call of counting() moves it (by binary fractions of a
+    second, whose sums are exact), whatever else the machine is doing."""
 
     def __init__(self):
         self.now = 0.0

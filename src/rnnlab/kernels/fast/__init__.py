@@ -10,7 +10,7 @@ reference kernels when numba or NumPy's OpenBLAS is missing. Rooms:
     products.py              matrix products on blocks of batch rows
     packed.py                the recurrent product on weights packed once per call, register-tiled
     kept.py                  inference's packs, kept from call to call while the weights hold their bits
-    cell_vectors.py          the LSTM's inference cell in float32 on explicit vectors
+    cell_vectors.py          the inference cells of the LSTM and the GRU in float32 on explicit vectors
     plan.py                  what the compiled loops accept, and how the batch is split across cores
     pool.py                  the kernel threads
     spin.py                  how the kernel threads meet: flags watched from compiled code
