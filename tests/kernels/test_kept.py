@@ -56,3 +56,26 @@ def test_a_kept_stacked_pack_follows_both_matrices():
         assert again is not before
         np.testing.assert_array_equal(again, packed.pack_stacked(W, U, packed.NARROW))
         before = again
+
+
+def test_a_kept_pack_of_columns_follows_only_its_columns():
+    """A pack of M's columns c0:c1 kept is taken again while they hold the same bits, whatever changes in
+    M's other columns, and packed again when one of its own changes; the pack of the other columns and
+    that of all of M are kept apart from it."""
+    rng = np.random.default_rng(13)
+    M = rng.normal(size=(20, 96)).astype(np.float32)  # a GRU's U at H = 32: U_z, U_r | U_h
+    zr = packed.pack(M, False, packed.NARROW, keep=True, columns=(0, 64))
+    h = packed.pack(M, False, packed.NARROW, keep=True, columns=(64, 96))
+    whole = packed.pack(M, False, packed.NARROW, keep=True)
+    assert packed.pack(M, False, packed.NARROW, keep=True, columns=(0, 64)) is zr
+    assert packed.pack(M, False, packed.NARROW, keep=True, columns=(64, 96)) is h
+    assert packed.pack(M, False, packed.NARROW, keep=True) is whole
+    M[-1, -1] += 1  # in U_h's columns only
+    assert packed.pack(M, False, packed.NARROW, keep=True, columns=(0, 64)) is zr
+    again = packed.pack(M, False, packed.NARROW, keep=True, columns=(64, 96))
+    assert again is not h
+    np.testing.assert_array_equal(again, packed.pack(np.ascontiguousarray(M[:, 64:]), False, packed.NARROW))
+    assert packed.pack(M, False, packed.NARROW, keep=True) is not whole
+    M[0, 63] -= 1  # the last column of U_r
+    assert packed.pack(M, False, packed.NARROW, keep=True, columns=(0, 64)) is not zr
+    assert packed.pack(M, False, packed.NARROW, keep=True, columns=(64, 96)) is again

@@ -8,6 +8,7 @@ every cell's forward, backward and infer, with sizes that do not fill a tile (od
 multiple of the tile's). Tolerances as in test_fast.py.
 """
 
+import functools
 import os
 import subprocess
 import sys
@@ -186,6 +187,26 @@ def test_packed_panels_hold_the_matrix_and_zeros_past_it(K):
     assert np.array_equal(packed.pack(np.ascontiguousarray(M.T), transpose=True, width=packed.NARROW), P)
     one_row = packed.pack(M, width=packed.NARROW, rows=1)  # 48 columns a panel
     assert one_row.shape == (1, K, 48) and np.array_equal(one_row[0, :, :20], M) and not one_row[0, :, 20:].any()
+
+
+@pytest.mark.parametrize("width", ["NARROW", "WIDE"])
+def test_a_range_of_columns_packs_as_a_copy_of_them_would(width, monkeypatch):
+    """pack(M, columns=(c0, c1)) is the pack of M[:, c0:c1] copied: ranges at either end, inside, cut by
+    the panels or not, for blocks of one row and of many; also by every thread. A transposed pack takes
+    all of M."""
+    M = np.random.default_rng(4).standard_normal((37, 150)).astype(np.float32)
+    vector_bytes = getattr(packed, width)
+    for rows in (1, 2, 6):
+        for c0, c1 in [(0, 100), (100, 150), (13, 61), (0, 150), (64, 128)]:
+            copy = packed.pack(np.ascontiguousarray(M[:, c0:c1]), width=vector_bytes, rows=rows)
+            P = packed.pack(M, width=vector_bytes, rows=rows, columns=(c0, c1))
+            assert P.shape == copy.shape and np.array_equal(P, copy), (rows, c0, c1)
+    monkeypatch.setenv("RNNLAB_NUM_THREADS", "3")
+    monkeypatch.setattr(packed, "PARALLEL_PACK", 0)  # every matrix counts as large
+    by_threads = packed.pack(M, width=vector_bytes, columns=(13, 150))
+    assert np.array_equal(by_threads, packed.pack(np.ascontiguousarray(M[:, 13:]), width=vector_bytes))
+    with pytest.raises(ValueError, match="all of M"):
+        packed.pack(M, True, columns=(0, 10))
 
 
 @pytest.mark.parametrize("transpose", [False, True])
@@ -448,10 +469,15 @@ def test_the_weight_gradients_take_one_pass_where_the_tiles_run_and_few_columns_
     assert not fast_plan.grads_in_one_pass(1, 64)
 
 
-@pytest.mark.parametrize("cell", [rl.LSTM, rl.GRU, rl.SimpleRNN])
+@pytest.mark.parametrize(
+    "cell",
+    [rl.LSTM, rl.GRU, functools.partial(rl.GRU, reset_after=False), rl.SimpleRNN],
+    ids=["LSTM", "GRU", "GRU-reset-before", "SimpleRNN"],
+)
 def test_inference_after_the_weights_change_uses_the_new_ones(cell, monkeypatch):
     """Inference keeps its packs from call to call; after an optimizer step, set_weights, or a write into
-    layer.params, the next prediction equals the reference kernels' with the new weights."""
+    layer.params (into the GRU's U_z and U_h, packed apart under reset_after=False), the next prediction
+    equals the reference kernels' with the new weights."""
     monkeypatch.setattr(fast_plan, "PRODUCT", "packed")
     rng = np.random.default_rng(13)
     x = rng.normal(size=(40, 20, 5)).astype(np.float32)  # 800 input rows: W stacked over U where the cell stacks
@@ -476,6 +502,7 @@ def test_inference_after_the_weights_change_uses_the_new_ones(cell, monkeypatch)
     for model in models.values():
         model.set_weights({name: w * np.float32(0.5) for name, w in model.get_weights().items()})
     predictions_agree("after set_weights")
-    for model in models.values():
-        model.layers[0].params["U"][-1, -1] += np.float32(0.25)
-    predictions_agree("after a write into params")
+    for where in ((-1, -1), (0, 0)):
+        for model in models.values():
+            model.layers[0].params["U"][where] += np.float32(0.25)
+        predictions_agree(f"after a write into params at {where}")

@@ -374,6 +374,19 @@ def _split_U(U, reset_after):
     return np.ascontiguousarray(U[:, : 2 * H]), np.ascontiguousarray(U[:, 2 * H :])
 
 
+def _unpacked(U, reset_after, P, Ph):
+    """(U_zr, U_h) as inference's loops read them where their product is not packed (P, Ph empty): U itself
+    and an empty U_h under reset_after, else C-order copies of U's columns; an empty stand-in for a packed
+    one, of which only the pack is read."""
+    none = empty(2, U.dtype)
+    if reset_after:
+        return U, none
+    H = U.shape[0]
+    Ur = none if P.shape[0] > 0 else np.ascontiguousarray(U[:, : 2 * H])
+    Uh = none if Ph.shape[0] > 0 else np.ascontiguousarray(U[:, 2 * H :])
+    return Ur, Uh
+
+
 def _biases(b, reset_after, H):
     """(b (3H,), b' (3H,) or an empty stand-in), C order; the reference's error for a bias of the other form."""
     b, b_rec = reference.split_bias(b, reset_after, H)
@@ -569,14 +582,17 @@ def infer(
     H = U.shape[0]
     reset_after = bool(reset_after)
     b, b_rec = _biases(b, reset_after, H)
-    Ur, Uh = _split_U(U, reset_after)
     steps = input_steps(T, D)
     dtype = x.dtype
     y = np.empty((B, T, H), dtype) if sequences else empty(3, dtype)
     h = np.empty((B, H), dtype)  # h_T
-    P, Ph = panels(Ur, rows, T, keep=True), panels(Uh, rows, T, keep=True)  # U_h is empty under reset_after
+    # packed from U's own columns, so that the packs are kept from call to call with U's (kept.py)
+    G = 3 * H if reset_after else 2 * H  # the first product's columns: all of U, or U_z and U_r
+    P = panels(U, rows, T, keep=True, columns=(0, G))
+    Ph = empty(3, dtype) if reset_after else panels(U, rows, T, keep=True, columns=(G, 3 * H))
+    Ur, Uh = _unpacked(U, reset_after, P, Ph)
     PW = input_panels(W, T * B, keep=True)
-    with one_blas_thread(calls_blas(D, rows, (P,) if Uh.size == 0 else (P, Ph), PW, empty(3, dtype))):
+    with one_blas_thread(calls_blas(D, rows, (P,) if reset_after else (P, Ph), PW, empty(3, dtype))):
         args = (x, W, PW, Ur, P, Uh, Ph, b, b_rec, state[0], m8, go_backwards, reset_after, *codes, steps, y, h)
         pool.run(_infer_block, [(*args, r0, r1) for r0, r1 in rows])  # each block on arrays of its own
     return (y if sequences else None), (h,)

@@ -1,8 +1,8 @@
 """Inference's packs of the weights (packed.pack with keep), kept from call to call.
 
-The last pack of each weight matrix, or of W and U stacked, is kept by the matrices' identities
-and the layout, so that a call on weights unchanged since the last takes it instead of packing
-again: the pack took 27 of the 1 150 µs of LSTM inference at (100, 32, 1, 64) and 4.4 of 250 ms at
+The last pack of each weight matrix (or of a range of its columns), or of W and U stacked, is kept
+by the matrices' identities and the layout, so that a call on weights unchanged since the last takes
+it instead of packing again: the pack took 27 of the 1 150 µs of LSTM inference at (100, 32, 1, 64) and 4.4 of 250 ms at
 (25, 128, 512, 1024) on two threads (docs/PERFORMANCE.md). Whether the weights changed is read off
 the pack itself, bit for bit (`holds`), however they were changed (an optimizer's step,
 set_weights, a write into layer.params): the pack holds every value of its matrices. An entry goes
@@ -39,34 +39,38 @@ def find(Ms, layout):
     entry = _kept.get(key)
     if entry is None:
         return key, None
-    refs, P = entry
-    if all(ref() is M for ref, M in zip(refs, Ms)) and holds(Ms, P):
+    refs, P, columns = entry
+    if all(ref() is M for ref, M in zip(refs, Ms)) and holds(Ms, P, columns):
         return key, P
     _kept.pop(key, None)
     return key, None
 
 
-def keep(key, Ms, P):
-    """P kept for the matrices Ms until they go (or until find() finds it stale)."""
+def keep(key, Ms, P, columns=None):
+    """P kept for the matrices Ms until they go (or until find() finds it stale); columns as holds()'s."""
 
     def drop(_, key=key):
         _kept.pop(key, None)
 
-    _kept[key] = (tuple(weakref.ref(M, drop) for M in Ms), P)
+    _kept[key] = (tuple(weakref.ref(M, drop) for M in Ms), P, columns)
 
 
-def holds(Ms, P):
+def holds(Ms, P, columns=None):
     """Whether the packed panels P (⌈N/NR⌉, K, NR) hold the matrices Ms (each (·, N), C-contiguous,
-    stacked down K) as packed.pack put them, bit for bit (a NaN equals itself, −0 differs from +0)."""
+    stacked down K) as packed.pack put them, bit for bit (a NaN equals itself, −0 differs from +0);
+    columns: (c0, c1), P holds M[:, c0:c1] of one matrix M (packed.pack's columns); None: all."""
     n = P.shape[0]
     k0 = 0
     for M in Ms:
         if not M.flags.c_contiguous:  # its rows are not where the compare reads them: never the same
             return False
+        c0, c1 = (0, M.shape[1]) if columns is None else columns
+        N = c1 - c0
         if P.nbytes >= PARALLEL_COMPARE:
-            same = all(pool.run(_same, [(M, P, k0, p0, p1) for p0, p1 in pool.split(n, pool.num_threads())]))
+            parts = pool.split(n, pool.num_threads())
+            same = all(pool.run(_same, [(M, c0, N, P, k0, p0, p1) for p0, p1 in parts]))
         else:  # called directly: pool.run's setting of the floating-point state would cost more than the compare
-            same = _same(pool.NO_MARK, M, P, k0, 0, n)
+            same = _same(pool.NO_MARK, M, c0, N, P, k0, 0, n)
         if not same:
             return False
         k0 += M.shape[0]
@@ -74,16 +78,17 @@ def holds(Ms, P):
 
 
 @njit(**JIT)
-def _same(begun, M, P, k0, p0, p1):
-    """Whether panels p0:p1 of P, from their row k0, hold M (K, N): each panel row against M's as one memcmp."""
+def _same(begun, M, c0, N, P, k0, p0, p1):
+    """Whether panels p0:p1 of P, from their row k0, hold M's N columns from c0: each panel row against M's
+    as one memcmp."""
     mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     _, _, NR = P.shape
-    K, N = M.shape
+    K, ld = M.shape
     lp, lk = P.strides[0] // P.itemsize, P.strides[1] // P.itemsize
     for k in range(K):
         for p in range(p0, p1):
             j0 = p * NR
-            if _differ(P, p * lp + (k0 + k) * lk, M, k * N + j0, min(NR, N - j0)):
+            if _differ(P, p * lp + (k0 + k) * lk, M, k * ld + c0 + j0, min(NR, N - j0)):
                 return False
     return True
 

@@ -294,9 +294,9 @@ def panel_width(dtype, vector_bytes, rows, columns):
 
 
 @njit(**JIT)
-def _pack(begun, M, transpose, P, p0, p1):
-    """P[p, k, j] = M[k, p·NR + j] (or Mᵀ's with transpose) for panels p0:p1, zero past the last column;
-    M C-contiguous, P's panel rows of unit stride (a slice of P's rows will do).
+def _pack(begun, M, c0, N, transpose, P, p0, p1):
+    """P[p, k, j] = M[k, c0 + p·NR + j] (or Mᵀ's with transpose, c0 = 0) for panels p0:p1 of the N columns
+    from c0, zero past the last; M C-contiguous, P's panel rows of unit stride (a slice of P's rows will do).
 
     Both orders work on blocks of 16 rows of P, which stay in L1. Plain, a block's 16 rows of M are
     read once and handed out to each panel in turn, a panel's row of each as one copy (_move); panel
@@ -305,7 +305,6 @@ def _pack(begun, M, transpose, P, p0, p1):
     panel (reading M down its columns took 2–3× as long)."""
     mark_begun(begun)  # the GIL let go: a worker waiting for this call may take it (pool.py)
     _, K, NR = P.shape
-    N = M.shape[0] if transpose else M.shape[1]
     if transpose:
         for p in range(p0, p1):
             j0 = p * NR
@@ -320,13 +319,14 @@ def _pack(begun, M, transpose, P, p0, p1):
                         P[p, k, j] = 0.0
         return
     lp, lk = P.strides[0] // P.itemsize, P.strides[1] // P.itemsize  # P may be a slice of rows (pack_stacked)
+    ld = M.shape[1]
     for k0 in range(0, K, 16):
         k1 = min(k0 + 16, K)
         for p in range(p0, p1):
             j0 = p * NR
             cols = min(NR, N - j0)
             for k in range(k0, k1):
-                _move(P, p * lp + k * lk, M, k * N + j0, cols)  # P[p, k, :cols] = M[k, j0 : j0 + cols]
+                _move(P, p * lp + k * lk, M, k * ld + c0 + j0, cols)  # P[p, k, :cols] = M[k, c0 + j0 : c0 + j0 + cols]
                 for j in range(cols, NR):
                     P[p, k, j] = 0.0
 
@@ -363,27 +363,32 @@ def own_panel(M, transpose, NR):
     return not transpose and M.shape[1] == NR and M.flags.c_contiguous and _line_offset(M) == 0
 
 
-def pack(M, transpose=False, width=None, rows=MR, keep=False):
+def pack(M, transpose=False, width=None, rows=MR, keep=False, columns=None):
     """M (K, N) (or Mᵀ with transpose) packed into panels: P (⌈N/NR⌉, K, NR), NR = panel_width.
 
     width: the vector bytes to lay the panels out for (WIDE or NARROW); default vector_bytes().
     rows: the most rows of A a call of product() will take (one block's).
+    columns: (c0, c1), M[:, c0:c1] packed (not transposed), as if it were M: the GRU's U_zr and U_h
+    under reset_after=False, packed from U itself, so that their packs are kept like U's; None: all.
     A matrix of one whole panel (N = NR, own_panel) is its own: P is then a view of M, nothing
     copied. A large one (PARALLEL_PACK) is packed by all the kernel threads, each its share of the
     panels. keep (not transposed, as inference asks): the pack is kept for the next call that asks for
     M's with keep (kept.py)."""
     K, N = (M.shape[1], M.shape[0]) if transpose else M.shape
-    NR = panel_width(M.dtype, vector_bytes() if width is None else width, rows, N)
-    if own_panel(M, transpose, NR):
+    c0, c1 = (0, N) if columns is None else columns
+    if transpose and (c0, c1) != (0, N):
+        raise ValueError("a transposed pack takes all of M's rows")
+    NR = panel_width(M.dtype, vector_bytes() if width is None else width, rows, c1 - c0)
+    if (c0, c1) == (0, N) and own_panel(M, transpose, NR):
         return M.reshape(1, K, NR)
     if keep and transpose:
         raise ValueError("only a pack of M as it lies is kept")
-    key, P = kept.find((M,), ("pack", NR, M.shape, M.dtype.str)) if keep else (None, None)
+    key, P = kept.find((M,), ("pack", NR, M.shape, M.dtype.str, c0, c1)) if keep else (None, None)
     if P is None:
-        P = aligned_empty((-(-N // NR), K, NR), M.dtype, CACHE_LINE)  # panel rows on cache lines: no load straddles two
-        _fill(M, transpose, P)
+        P = aligned_empty((-(-(c1 - c0) // NR), K, NR), M.dtype, CACHE_LINE)  # panel rows on cache lines
+        _fill(M, transpose, P, c0, c1 - c0)
         if keep:
-            kept.keep(key, (M,), P)
+            kept.keep(key, (M,), P, (c0, c1))
     return P
 
 
@@ -396,20 +401,22 @@ def pack_stacked(W, U, width=None, rows=MR, keep=False):
     key, P = kept.find((W, U), ("stacked", NR, W.shape, U.shape, W.dtype.str)) if keep else (None, None)
     if P is None:
         P = aligned_empty((-(-N // NR), D + U.shape[0], NR), W.dtype, CACHE_LINE)
-        _fill(W, False, P[:, :D])
-        _fill(U, False, P[:, D:])
+        _fill(W, False, P[:, :D], 0, N)
+        _fill(U, False, P[:, D:], 0, N)
         if keep:
             kept.keep(key, (W, U), P)
     return P
 
 
-def _fill(M, transpose, P):
-    """_pack of all of P's panels; by all the kernel threads for a large M (PARALLEL_PACK)."""
-    M = np.ascontiguousarray(M)  # rows of M as _pack copies them, N values apart
-    if M.nbytes < PARALLEL_PACK:
-        _pack(pool.NO_MARK, M, transpose, P, 0, P.shape[0])
+def _fill(M, transpose, P, c0, N):
+    """_pack of all of P's panels, the N columns of M from c0 (all of Mᵀ's, transposed); by all the kernel
+    threads for a large pack (PARALLEL_PACK)."""
+    M = np.ascontiguousarray(M)  # rows of M as _pack copies them, M.shape[1] values apart
+    if (M.nbytes if transpose else M.shape[0] * N * M.itemsize) < PARALLEL_PACK:
+        _pack(pool.NO_MARK, M, c0, N, transpose, P, 0, P.shape[0])
     else:
-        pool.run(_pack, [(M, transpose, P, p0, p1) for p0, p1 in pool.split(P.shape[0], pool.num_threads())])
+        parts = pool.split(P.shape[0], pool.num_threads())
+        pool.run(_pack, [(M, c0, N, transpose, P, p0, p1) for p0, p1 in parts])
 
 
 @njit(**JIT)

@@ -160,10 +160,11 @@ def _tiled_path():
 ROW_PANEL_STEPS = 32
 
 
-def panels(U, rows, steps, transpose=False, keep=False):
+def panels(U, rows, steps, transpose=False, keep=False, columns=None):
     """U (or Uᵀ) packed for the tiled product (packed.pack), laid out for the largest block of rows
     (steps: the sequence's length); else an empty stand-in, and the blocks then call OpenBLAS or loops
-    (empty too for an empty U, the GRU's U_h under reset_after).
+    (empty too for an empty U, the GRU's U_h under reset_after). columns: (c0, c1), U[:, c0:c1] packed
+    as if it were U (packed.pack's); None: all of U.
 
     Auto packs unless the CPU lacks FMA: packing reads U once per call, and the packed product took
     0.6–1.03× OpenBLAS's time per step for three rows or more, 1.03 only at one thread's 128 rows at
@@ -173,20 +174,22 @@ def panels(U, rows, steps, transpose=False, keep=False):
     panel cut by the last column costs them a tile of 8–16 vectors for its few columns, and an LSTM
     at H = 70 took 1.3× the loops' time. A U that is its own panel (packed.own_panel) costs no pack.
     keep: inference's; the pack is kept for the next call on the same weights (packed.pack)."""
-    most = _packed_rows(U, rows, steps, transpose)
+    most = _packed_rows(U, rows, steps, transpose, columns)
     if most is None:
         return empty(3, U.dtype)
-    return packed.pack(U, transpose, packed.vector_bytes(), most, keep)
+    return packed.pack(U, transpose, packed.vector_bytes(), most, keep, columns)
 
 
-def _packed_rows(U, rows, steps, transpose=False):
-    """The rows of the largest block, for which panels() packs U (or Uᵀ); None where it does not."""
+def _packed_rows(U, rows, steps, transpose=False, columns=None):
+    """The rows of the largest block, for which panels() packs U (or Uᵀ, or U's columns); None where it does not."""
     if U.size == 0 or _tiled_path() is None:
         return None
     most = max(r1 - r0 for r0, r1 in rows)
-    N = U.shape[0 if transpose else 1]  # the columns of the matrix packed
+    whole = columns is None or tuple(columns) == (0, U.shape[1])
+    N = U.shape[0 if transpose else 1] if whole else columns[1] - columns[0]  # the columns of the matrix packed
     NR = packed.panel_width(U.dtype, packed.vector_bytes(), most, N)
-    short = steps < ROW_PANEL_STEPS and not packed.own_panel(U, transpose, NR)  # a pack would cost more than it saves
+    own = whole and packed.own_panel(U, transpose, NR)
+    short = steps < ROW_PANEL_STEPS and not own  # a pack would cost more than it saves
     if most <= SMALL_ROWS and (short or N % NR):
         return None
     return most

@@ -101,8 +101,8 @@ def from_end(t):
 @njit(**JIT)
 def recurrent_product(h_t, U, P, rdrop, hp, z_t, r0, r1, from_end):
     """z_t[r] += (h_t[r] ⊙ rdrop[r]) U for rows r0:r1 (no rdrop: an empty array); P: U packed, or empty;
-    from_end: as packed.product's."""
-    n, H, G = r1 - r0, U.shape[0], U.shape[1]
+    from_end: as packed.product's. h_t (B, H), z_t (B, G); U (H, G) is read only where P is empty."""
+    n, H, G = r1 - r0, h_t.shape[1], z_t.shape[1]
     hs = h_t
     if rdrop.shape[0] > 0:  # h_{t-1} ⊙ rdrop
         for r in range(r0, r1):
