@@ -9,8 +9,9 @@ explicit vectors of 16 units (cell_vectors.py); buffers reused from call to call
 What the GRU adds: the recurrent term is kept apart from the input term, since
 the reset gate multiplies part of it (reset_after=True: hu = h_{t-1} U + b' as
 one product per step; reset_after=False: h_{t-1} U_z, h_{t-1} U_r first, then
-(r_t ⊙ h_{t-1}) U_h, a second product inside the step, with U split into
-U_zr (H, 2H) and U_h (H, H) once per call). The weight gradients are NumPy
+(r_t ⊙ h_{t-1}) U_h, a second product inside the step, on U_zr (H, 2H) and U_h (H, H):
+copied out of U once per call in training, packed from U's own columns in inference, where
+the packs are kept from call to call with U's (kept.py)). The weight gradients are NumPy
 products after the loop, split by output columns across the cores (one BLAS thread each),
 as products.weight_grads does for the other cells.
 The cache keeps the reference's keys (x, W, U, h, gates, hU_h, mask, rdrop, ...).
