@@ -2,8 +2,8 @@
 
 The last pack of each weight matrix (or of a range of its columns), or of W and U stacked, is kept
 by the matrices' identities and the layout, so that a call on weights unchanged since the last takes
-it instead of packing again: the pack took 27 of the 1 150 µs of LSTM inference at (100, 32, 1, 64) and 4.4 of 250 ms at
-(25, 128, 512, 1024) on two threads (docs/PERFORMANCE.md). Whether the weights changed is read off
+it instead of packing again: the pack took 27 of the 1 150 µs of LSTM inference at (100, 32, 1, 64)
+and 4.4 of 250 ms at (25, 128, 512, 1024) on two threads (docs/PERFORMANCE.md). Whether the weights changed is read off
 the pack itself, bit for bit (`holds`), however they were changed (an optimizer's step,
 set_weights, a write into layer.params): the pack holds every value of its matrices. An entry goes
 with its matrices (weak references), and a stale one before its successor is made. Training does
@@ -56,9 +56,9 @@ def keep(key, Ms, P, columns=None):
 
 
 def holds(Ms, P, columns=None):
-    """Whether the packed panels P (⌈N/NR⌉, K, NR) hold the matrices Ms (each (·, N), C-contiguous,
-    stacked down K) as packed.pack put them, bit for bit (a NaN equals itself, −0 differs from +0);
-    columns: (c0, c1), P holds M[:, c0:c1] of one matrix M (packed.pack's columns); None: all."""
+    """Whether the packed panels P (⌈N/NR⌉, K, NR) hold the matrices Ms (C-contiguous, stacked down K) as
+    packed.pack put them, bit for bit (a NaN equals itself, −0 differs from +0); columns: (c0, c1), P
+    holds M[:, c0:c1] of one matrix M (packed.pack's columns); None: all N columns of each."""
     n = P.shape[0]
     k0 = 0
     for M in Ms:

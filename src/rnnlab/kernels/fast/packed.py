@@ -356,11 +356,13 @@ def _line_offset(M):
     return M.ctypes.data % CACHE_LINE
 
 
-def own_panel(M, transpose, NR):
-    """Whether M (K, N), not transposed, already is a panel of NR columns: N = NR, in C order, from a
-    cache line (as the layers' weights are, memory.aligned_empty). Off a line, every vector load
-    of the tile would straddle two lines: a GRU at (100, 1, 1, 64) took 1.15× the row loops' time."""
-    return not transpose and M.shape[1] == NR and M.flags.c_contiguous and _line_offset(M) == 0
+def own_panel(M, transpose, NR, columns=None):
+    """Whether M (K, N), not transposed and taken whole (columns None or (0, N), as pack's), already is a
+    panel of NR columns: N = NR, in C order, from a cache line (as the layers' weights are,
+    memory.aligned_empty). Off a line, every vector load of the tile would straddle two lines: a GRU at
+    (100, 1, 1, 64) took 1.15× the row loops' time."""
+    whole = columns is None or tuple(columns) == (0, M.shape[1])
+    return whole and not transpose and M.shape[1] == NR and M.flags.c_contiguous and _line_offset(M) == 0
 
 
 def pack(M, transpose=False, width=None, rows=MR, keep=False, columns=None):
@@ -379,7 +381,7 @@ def pack(M, transpose=False, width=None, rows=MR, keep=False, columns=None):
     if transpose and (c0, c1) != (0, N):
         raise ValueError("a transposed pack takes all of M's rows")
     NR = panel_width(M.dtype, vector_bytes() if width is None else width, rows, c1 - c0)
-    if (c0, c1) == (0, N) and own_panel(M, transpose, NR):
+    if own_panel(M, transpose, NR, columns):
         return M.reshape(1, K, NR)
     if keep and transpose:
         raise ValueError("only a pack of M as it lies is kept")
@@ -412,7 +414,7 @@ def _fill(M, transpose, P, c0, N):
     """_pack of all of P's panels, the N columns of M from c0 (all of Mᵀ's, transposed); by all the kernel
     threads for a large pack (PARALLEL_PACK)."""
     M = np.ascontiguousarray(M)  # rows of M as _pack copies them, M.shape[1] values apart
-    if (M.nbytes if transpose else M.shape[0] * N * M.itemsize) < PARALLEL_PACK:
+    if P.shape[1] * N * M.itemsize < PARALLEL_PACK:  # the bytes copied: K rows of N values
         _pack(pool.NO_MARK, M, c0, N, transpose, P, 0, P.shape[0])
     else:
         parts = pool.split(P.shape[0], pool.num_threads())

@@ -185,11 +185,9 @@ def _packed_rows(U, rows, steps, transpose=False, columns=None):
     if U.size == 0 or _tiled_path() is None:
         return None
     most = max(r1 - r0 for r0, r1 in rows)
-    whole = columns is None or tuple(columns) == (0, U.shape[1])
-    N = U.shape[0 if transpose else 1] if whole else columns[1] - columns[0]  # the columns of the matrix packed
+    N = U.shape[0 if transpose else 1] if columns is None else columns[1] - columns[0]  # the columns packed
     NR = packed.panel_width(U.dtype, packed.vector_bytes(), most, N)
-    own = whole and packed.own_panel(U, transpose, NR)
-    short = steps < ROW_PANEL_STEPS and not own  # a pack would cost more than it saves
+    short = steps < ROW_PANEL_STEPS and not packed.own_panel(U, transpose, NR, columns)  # a pack would cost more
     if most <= SMALL_ROWS and (short or N % NR):
         return None
     return most
